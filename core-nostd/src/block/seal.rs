@@ -1,0 +1,129 @@
+use core::fmt;
+
+use super::tree::TreeNode;
+use super::{BlockId, BlockKey, BlockKind, BlockRef, ConvergenceKey, MAX_BLOCK_LEN};
+use crate::codec::DecodeError;
+use crate::crypto::SecretBytes;
+use crate::crypto::cipher::chacha20_xor;
+use crate::crypto::hash::{hash, keyed_hash};
+
+/// Every block key encrypts exactly one plaintext (the one it was derived from), so a fixed nonce is safe.
+const BLOCK_NONCE: [u8; 12] = [0; 12];
+
+/// Why a block was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum BlockError {
+    /// A block has at least its kind byte.
+    Empty,
+    /// Longer than [`MAX_BLOCK_LEN`].
+    TooLarge {
+        /// The length offered.
+        len: usize,
+    },
+    /// The BLAKE3 hash of the bytes is not the id they were presented under: corrupt, or a lie.
+    IdMismatch,
+    /// The first plaintext byte names no block kind (or, when opening, the key is wrong).
+    UnknownKind {
+        /// The byte found.
+        byte: u8,
+    },
+    /// A tree node's payload breaks the tree format.
+    MalformedTree(DecodeError),
+    /// The output buffer is too small for the block.
+    BufferTooSmall {
+        /// Bytes needed.
+        needed: usize,
+    },
+}
+
+impl fmt::Display for BlockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BlockError::Empty => f.write_str("empty block"),
+            BlockError::TooLarge { len } => write!(
+                f,
+                "block of {len} bytes exceeds the maximum of {MAX_BLOCK_LEN}"
+            ),
+            BlockError::IdMismatch => f.write_str("block content does not match its id"),
+            BlockError::UnknownKind { byte } => {
+                write!(f, "unknown block kind {byte:#04x} (or a wrong key)")
+            }
+            BlockError::MalformedTree(e) => write!(f, "malformed tree node: {e}"),
+            BlockError::BufferTooSmall { needed } => {
+                write!(f, "buffer too small: {needed} bytes needed")
+            }
+        }
+    }
+}
+
+impl core::error::Error for BlockError {}
+
+/// A block's plaintext, as read by someone holding its key.
+#[derive(Debug)]
+pub enum Block<'b> {
+    /// A leaf's data.
+    Data(&'b [u8]),
+    /// A tree node.
+    Tree(TreeNode<'b>),
+}
+
+fn check_len(len: usize) -> Result<(), BlockError> {
+    match len {
+        0 => Err(BlockError::Empty),
+        n if n > MAX_BLOCK_LEN => Err(BlockError::TooLarge { len: n }),
+        _ => Ok(()),
+    }
+}
+
+/// Seals `block` in place: on entry the framed plaintext (kind byte, payload), on return the ciphertext.
+///
+/// key = BLAKE3-keyed(convergence key, plaintext); ciphertext = ChaCha20(key, nonce 0) ⊕ plaintext;
+/// id = BLAKE3(ciphertext). A tree node's payload is validated first, so no undecodable block is made.
+pub fn seal_in_place(
+    convergence: &ConvergenceKey,
+    block: &mut [u8],
+) -> Result<BlockRef, BlockError> {
+    check_len(block.len())?;
+    parse_plaintext(block)?;
+    let key = BlockKey(SecretBytes::new(keyed_hash(&convergence.0, block)));
+    // At most 64 KiB of keystream, far from the counter's 256 GiB limit.
+    chacha20_xor(&key.0, &BLOCK_NONCE, 0, block)
+        .map_err(|_| BlockError::TooLarge { len: block.len() })?;
+    Ok(BlockRef {
+        id: BlockId(hash(block)),
+        key,
+    })
+}
+
+/// Checks that `block` is the block named `id`. This is all a peer without the key can do, and all it
+/// needs to do before storing or forwarding a block.
+pub fn verify(id: &BlockId, block: &[u8]) -> Result<(), BlockError> {
+    check_len(block.len())?;
+    if hash(block) == id.0 {
+        Ok(())
+    } else {
+        Err(BlockError::IdMismatch)
+    }
+}
+
+/// Verifies `block` against `r.id`, decrypts it in place with `r.key` and parses the plaintext.
+///
+/// Nothing is decrypted unless the id matches, so the caller never sees plaintext of a forged block.
+pub fn open_in_place<'b>(r: &BlockRef, block: &'b mut [u8]) -> Result<Block<'b>, BlockError> {
+    verify(&r.id, block)?;
+    chacha20_xor(&r.key.0, &BLOCK_NONCE, 0, block)
+        .map_err(|_| BlockError::TooLarge { len: block.len() })?;
+    parse_plaintext(block)
+}
+
+fn parse_plaintext(plain: &[u8]) -> Result<Block<'_>, BlockError> {
+    let (&kind, payload) = plain.split_first().ok_or(BlockError::Empty)?;
+    match BlockKind::from_byte(kind) {
+        Some(BlockKind::Data) => Ok(Block::Data(payload)),
+        Some(BlockKind::Tree) => TreeNode::decode(payload)
+            .map(Block::Tree)
+            .map_err(BlockError::MalformedTree),
+        None => Err(BlockError::UnknownKind { byte: kind }),
+    }
+}

@@ -1,0 +1,65 @@
+//! Every BLAKE3 key-derivation context and every signature domain of gofast, in one place.
+//!
+//! A context string is part of the protocol: changing one changes every key derived with it, so a string
+//! here is never edited, only added. The format follows the BLAKE3 recommendation,
+//! `"<application> <date the use was defined> <purpose>"`. `docs/spec/crypto.md` lists the same strings;
+//! a test keeps the two in step.
+
+/// The purpose of a BLAKE3 `derive_key` call. Each variant is used for exactly one thing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum KdfContext {
+    /// Scope secret → the key of the convergent keyed hash that gives a block its key.
+    BlockConvergence,
+    /// Scope secret → the gear table of the content-defined chunker (keyed so that block sizes do not
+    /// fingerprint known files).
+    ChunkerGear,
+    /// Peer public key → the peer's position in the DHT key space.
+    PeerDhtKey,
+    /// Record public key and salt → the record's position in the DHT key space.
+    RecordDhtKey,
+}
+
+impl KdfContext {
+    /// Every context, for tests that check they are distinct and documented.
+    pub const ALL: &'static [KdfContext] = &[
+        KdfContext::BlockConvergence,
+        KdfContext::ChunkerGear,
+        KdfContext::PeerDhtKey,
+        KdfContext::RecordDhtKey,
+    ];
+
+    /// The exact context string passed to BLAKE3.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            KdfContext::BlockConvergence => "gofast 2026-11-26 block convergence key",
+            KdfContext::ChunkerGear => "gofast 2026-11-26 chunker gear table",
+            KdfContext::PeerDhtKey => "gofast 2026-11-26 peer dht key",
+            KdfContext::RecordDhtKey => "gofast 2026-11-26 record dht key",
+        }
+    }
+}
+
+/// A prefix put in front of every message that gofast signs, so that a signature made for one purpose
+/// is never valid for another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum SignatureDomain {
+    /// A signed mutable record ([`crate::record::Record`]).
+    Record,
+}
+
+impl SignatureDomain {
+    /// Every domain, for tests.
+    pub const ALL: &'static [SignatureDomain] = &[SignatureDomain::Record];
+
+    /// The exact bytes prepended to the signed message. Each ends in a NUL byte so that no domain is a
+    /// prefix of another's message.
+    pub const fn as_bytes(self) -> &'static [u8] {
+        match self {
+            SignatureDomain::Record => b"gofast 2026-11-26 signed record\0",
+        }
+    }
+}

@@ -1,0 +1,52 @@
+use core::fmt;
+
+use crate::codec::{Decode, DecodeError, Encode, EncodeError, Reader, Writer};
+
+/// A position in the 256-bit DHT key space: of a peer, a record or a provider entry.
+///
+/// Always the output of a BLAKE3 derivation under a purpose-specific context, so keys of different kinds
+/// never collide by construction.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct DhtKey(pub [u8; 32]);
+
+impl DhtKey {
+    /// The raw key.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The Kademlia XOR distance to `other`, as a big-endian 256-bit number.
+    pub fn distance(&self, other: &DhtKey) -> [u8; 32] {
+        let mut d = [0u8; 32];
+        for (out, (a, b)) in d.iter_mut().zip(self.0.iter().zip(other.0.iter())) {
+            *out = a ^ b;
+        }
+        d
+    }
+}
+
+impl fmt::Debug for DhtKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DhtKey(")?;
+        for b in &self.0[..8] {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, "…)")
+    }
+}
+
+impl Encode for DhtKey {
+    fn encoded_len(&self) -> usize {
+        32
+    }
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.put_bytes(&self.0)
+    }
+}
+
+impl<'a> Decode<'a> for DhtKey {
+    fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
+        Ok(DhtKey(r.array()?))
+    }
+}
