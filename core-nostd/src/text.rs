@@ -5,7 +5,7 @@
 //! the kind (`gfp` for a peer, `gfb` for a block reference), so pasting one kind where another belongs
 //! is an error too. Encodings are canonical: lowercase, zero padding bits; parsing accepts all-uppercase too.
 
-use bech32::primitives::decode::{CheckedHrpstring, CheckedHrpstringError};
+use bech32::primitives::decode::{CheckedHrpstring, CheckedHrpstringError, ChecksumError};
 use bech32::{Bech32m, Hrp};
 use core::fmt;
 
@@ -60,7 +60,8 @@ pub(crate) fn write(f: &mut impl fmt::Write, hrp: &'static str, data: &[u8]) -> 
 /// Reads `N` bytes encoded as bech32m under `hrp`.
 pub(crate) fn read<const N: usize>(hrp: &'static str, text: &str) -> Result<[u8; N], TextError> {
     let checked = CheckedHrpstring::new::<Bech32m>(text).map_err(|e| match e {
-        CheckedHrpstringError::Checksum(_) => TextError::BadChecksum,
+        // Only a wrong residue means "a character was mistyped"; too short or too long is malformed.
+        CheckedHrpstringError::Checksum(ChecksumError::InvalidResidue(_)) => TextError::BadChecksum,
         _ => TextError::InvalidEncoding,
     })?;
     if !checked.hrp().as_str().eq_ignore_ascii_case(hrp) {

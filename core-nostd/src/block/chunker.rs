@@ -1,4 +1,5 @@
-//! Content-defined chunking: FastCDC (Xia et al., USENIX ATC 2016) with normalized chunking, keyed.
+//! Content-defined chunking: FastCDC (Xia et al., USENIX ATC 2016) with normalized chunking (level 1),
+//! keyed.
 //!
 //! A rolling "gear" fingerprint `fp = (fp << 1) + GEAR[byte]` runs over the data from `min` bytes into
 //! a chunk; a cut falls after the first byte where the fingerprint's top bits are all zero. Before `avg`
@@ -18,7 +19,13 @@ use crate::crypto::KdfContext;
 use crate::crypto::hash::derive_key_xof;
 
 /// How many bits the normalization adds to (before `avg`) and removes from (after) the mask.
-const NORMALIZATION: u32 = 2;
+///
+/// Level 1, not the paper's 2: with level 2 most cuts are "the first easy point after `avg`", which
+/// depends on where the chunk started, so after an insertion the chunk chains take longer to meet again.
+/// Measured over 300 random insertions (256/1024/4096-byte chunks, 100 KB): changed chunks p99 9, max 11
+/// at level 2; p99 5, max 6 at level 1; p99 4, max 4 without normalization. Level 1 keeps most of the
+/// size normalization for almost all of the resynchronization.
+const NORMALIZATION: u32 = 1;
 /// The smallest `min` accepted: below the fingerprint's 64-byte window cuts stop being content-defined.
 pub const MIN_CHUNK_FLOOR: u32 = 64;
 

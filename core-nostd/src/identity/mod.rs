@@ -7,4 +7,4 @@ mod peer_id;
 
 pub use dht_key::DhtKey;
 pub use keypair::KeyPair;
-pub use peer_id::{PEER_ID_PREFIX, PeerId, ShortPeerId};
+pub use peer_id::{PEER_ID_PREFIX, PeerId, PeerIdParseError, ShortPeerId};

@@ -1,0 +1,147 @@
+//! Properties of single blocks: what a reader, a non-reader and an attacker each get.
+
+use gofast_core::block::{
+    Block, BlockError, BlockId, BlockKind, ConvergenceKey, MAX_BLOCK_LEN, MAX_PAYLOAD_LEN,
+    ScopeSecret, open_in_place, seal_in_place, verify,
+};
+use gofast_core::crypto::SecretBytes;
+use proptest::prelude::*;
+
+fn scope(seed: u8) -> ScopeSecret {
+    ScopeSecret::from_secret(SecretBytes::new([seed; 32]))
+}
+
+fn data_block(payload: &[u8]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(payload.len() + 1);
+    b.push(BlockKind::Data as u8);
+    b.extend_from_slice(payload);
+    b
+}
+
+fn payload() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..64),
+        proptest::collection::vec(any::<u8>(), 0..4096),
+        // The largest payloads, where an off-by-one would show.
+        proptest::collection::vec(any::<u8>(), MAX_PAYLOAD_LEN - 8..=MAX_PAYLOAD_LEN),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn seal_then_open_round_trips(data in payload(), s in any::<u8>()) {
+        let conv = ConvergenceKey::derive(&scope(s));
+        let mut block = data_block(&data);
+        let r = seal_in_place(&conv, &mut block).unwrap();
+        prop_assert_eq!(block.len(), data.len() + 1, "ciphertext is exactly as long as the framed plaintext");
+        verify(&r.id, &block).unwrap();
+        match open_in_place(&r, &mut block).unwrap() {
+            Block::Data(out) => prop_assert_eq!(out, &data[..]),
+            Block::Tree(_) => prop_assert!(false, "data came back as a tree"),
+        }
+    }
+
+    #[test]
+    fn any_flipped_ciphertext_bit_changes_the_id_and_is_refused(data in payload(), bit in any::<usize>()) {
+        let conv = ConvergenceKey::derive(&scope(1));
+        let mut block = data_block(&data);
+        let r = seal_in_place(&conv, &mut block).unwrap();
+        let bit = bit % (block.len() * 8);
+        block[bit / 8] ^= 1 << (bit % 8);
+        prop_assert_ne!(gofast_core::crypto::hash::hash(&block), r.id.0);
+        prop_assert_eq!(verify(&r.id, &block), Err(BlockError::IdMismatch));
+        let copy = block.clone();
+        prop_assert_eq!(open_in_place(&r, &mut block).err(), Some(BlockError::IdMismatch));
+        prop_assert_eq!(block, copy, "a refused block is not decrypted");
+    }
+
+    #[test]
+    fn a_block_under_another_id_is_refused(a in payload(), b in payload()) {
+        prop_assume!(a != b);
+        let conv = ConvergenceKey::derive(&scope(2));
+        let mut block_a = data_block(&a);
+        let mut block_b = data_block(&b);
+        let _ = seal_in_place(&conv, &mut block_a).unwrap();
+        let ref_b = seal_in_place(&conv, &mut block_b).unwrap();
+        prop_assert_eq!(verify(&ref_b.id, &block_a), Err(BlockError::IdMismatch));
+        prop_assert_eq!(open_in_place(&ref_b, &mut block_a).err(), Some(BlockError::IdMismatch));
+    }
+
+    #[test]
+    fn same_plaintext_same_scope_same_ref_other_scope_other_ref(data in payload(), s1 in any::<u8>(), s2 in any::<u8>()) {
+        prop_assume!(s1 != s2);
+        let seal = |s: u8| {
+            let mut b = data_block(&data);
+            let r = seal_in_place(&ConvergenceKey::derive(&scope(s)), &mut b).unwrap();
+            (r, b)
+        };
+        let (r1, c1) = seal(s1);
+        let (r1_again, c1_again) = seal(s1);
+        let (r2, c2) = seal(s2);
+        prop_assert_eq!(&r1, &r1_again);
+        prop_assert_eq!(&c1, &c1_again);
+        prop_assert_ne!(r1.id, r2.id);
+        prop_assert_ne!(r1.key, r2.key);
+        prop_assert_ne!(c1, c2);
+    }
+}
+
+#[test]
+fn sizes_at_and_past_the_limit() {
+    let conv = ConvergenceKey::derive(&scope(3));
+    let mut max = data_block(&vec![7u8; MAX_PAYLOAD_LEN]);
+    assert_eq!(max.len(), MAX_BLOCK_LEN);
+    seal_in_place(&conv, &mut max).unwrap();
+    let mut too_big = data_block(&vec![7u8; MAX_PAYLOAD_LEN + 1]);
+    assert_eq!(
+        seal_in_place(&conv, &mut too_big),
+        Err(BlockError::TooLarge {
+            len: MAX_BLOCK_LEN + 1
+        })
+    );
+    assert_eq!(
+        verify(&BlockId([0; 32]), &too_big),
+        Err(BlockError::TooLarge {
+            len: MAX_BLOCK_LEN + 1
+        })
+    );
+    assert_eq!(seal_in_place(&conv, &mut []), Err(BlockError::Empty));
+    assert_eq!(verify(&BlockId([0; 32]), &[]), Err(BlockError::Empty));
+}
+
+#[test]
+fn sealing_refuses_an_unknown_kind_or_a_malformed_tree() {
+    let conv = ConvergenceKey::derive(&scope(4));
+    let mut unknown = vec![0x7f, 1, 2, 3];
+    assert_eq!(
+        seal_in_place(&conv, &mut unknown),
+        Err(BlockError::UnknownKind { byte: 0x7f })
+    );
+    let mut bad_tree = vec![BlockKind::Tree as u8, 1, 0, 0];
+    assert!(matches!(
+        seal_in_place(&conv, &mut bad_tree),
+        Err(BlockError::MalformedTree(_))
+    ));
+}
+
+#[test]
+fn the_convergent_key_depends_on_the_kind_byte() {
+    // The same payload bytes sealed as data and as a tree node must not share a key: the kind byte is
+    // part of the plaintext that the key is derived from.
+    let conv = ConvergenceKey::derive(&scope(5));
+    let mut node = vec![0u8; 128];
+    let entry = gofast_core::block::TreeEntry {
+        child: gofast_core::block::BlockRef::from_bytes(&[9; 64]),
+        size: 10,
+    };
+    let n = gofast_core::block::encode_tree_node(1, &[entry], &mut node).unwrap();
+    let mut as_tree = node[..n].to_vec();
+    let mut as_data = as_tree.clone();
+    as_data[0] = BlockKind::Data as u8;
+    let tree_ref = seal_in_place(&conv, &mut as_tree).unwrap();
+    let data_ref = seal_in_place(&conv, &mut as_data).unwrap();
+    assert_ne!(tree_ref.key, data_ref.key);
+    assert_ne!(tree_ref.id, data_ref.id);
+}
