@@ -1,0 +1,438 @@
+//! The project's golden vectors: `tests/vectors/gofast-golden.json` pins every gofast format (identities,
+//! KDF contexts, blocks, chunking, trees, records, messages, refusals) for fixed inputs.
+//!
+//! `golden_file_matches_the_implementation` regenerates every value and compares it with the file; it
+//! never writes the file unless asked with `GOFAST_BLESS=1`, so a format change has to change the file in
+//! the same commit. `golden_file_reads_back` consumes the file the way another implementation (the node,
+//! the firmware, a binding) would: it decodes the stored bytes instead of producing them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use gofast_core::block::{
+    Block, BlockId, BlockKind, BlockRef, Chunker, ChunkerParams, ConvergenceKey, FileEncoder,
+    ScopeSecret, TreeEntry, encode_tree_node, open_in_place, seal_in_place, verify,
+};
+use gofast_core::codec::{
+    decode_exact, decode_message, encode_message, encode_to_vec, message_len,
+};
+use gofast_core::crypto::hash::{derive_key, hash_xof};
+use gofast_core::crypto::{KdfContext, SecretBytes, SignatureDomain};
+use gofast_core::identity::{KeyPair, PeerId, PeerIdParseError};
+use gofast_core::record::Record;
+use serde_json::{Value, json};
+
+fn path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/gofast-golden.json")
+}
+
+fn hx(b: &[u8]) -> String {
+    hex::encode(b)
+}
+
+fn unhex(v: &Value) -> Vec<u8> {
+    hex::decode(v.as_str().expect("hex string")).expect("valid hex")
+}
+
+fn seed32(byte: u8) -> [u8; 32] {
+    let mut s = [0u8; 32];
+    for (i, b) in s.iter_mut().enumerate() {
+        *b = byte.wrapping_add(i as u8);
+    }
+    s
+}
+
+/// Test data anyone can regenerate: the BLAKE3 extendable output of the UTF-8 seed string.
+fn generated(seed: &str, len: usize) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    hash_xof(seed.as_bytes(), &mut out);
+    out
+}
+
+fn kdf_name(c: KdfContext) -> &'static str {
+    match c {
+        KdfContext::BlockConvergence => "BlockConvergence",
+        KdfContext::ChunkerGear => "ChunkerGear",
+        KdfContext::PeerDhtKey => "PeerDhtKey",
+        KdfContext::RecordDhtKey => "RecordDhtKey",
+        _ => "unknown",
+    }
+}
+
+/// The error's variant name alone ("WrongKind", "BadChecksum"): stable across languages.
+fn peer_id_error(e: PeerIdParseError) -> String {
+    let debug = match e {
+        PeerIdParseError::Text(t) => format!("{t:?}"),
+        PeerIdParseError::Key(k) => format!("{k:?}"),
+    };
+    debug
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect()
+}
+
+fn block_json(scope_seed: u8, plaintext: &[u8]) -> Value {
+    let scope = ScopeSecret::from_secret(SecretBytes::new(seed32(scope_seed)));
+    let mut block = plaintext.to_vec();
+    let r = seal_in_place(&ConvergenceKey::derive(&scope), &mut block).unwrap();
+    json!({
+        "scope_secret": hx(scope.expose().expose()),
+        "kind": if plaintext[0] == BlockKind::Data as u8 { "data" } else { "tree" },
+        "plaintext": hx(plaintext),
+        "key": hx(r.key.0.expose()),
+        "id": hx(&r.id.0),
+        "ciphertext": hx(&block),
+        "ref_text": r.display_capability().to_string(),
+    })
+}
+
+fn tree_json(scope_seed: u8, params: ChunkerParams, data_seed: &str, len: usize) -> Value {
+    let scope = ScopeSecret::from_secret(SecretBytes::new(seed32(scope_seed)));
+    let data = generated(data_seed, len);
+    let mut ids = Vec::new();
+    let mut enc = FileEncoder::new(&scope, params);
+    let mut sink = |id: &BlockId, _: &[u8]| -> Result<(), ()> {
+        ids.push(hx(&id.0));
+        Ok(())
+    };
+    enc.write(&data, &mut sink).unwrap();
+    let file = enc.finish(&mut sink).unwrap();
+    let chunk_lengths: Vec<usize> = Chunker::new(params, &scope)
+        .chunks(&data)
+        .map(<[u8]>::len)
+        .collect();
+    json!({
+        "scope_secret": hx(scope.expose().expose()),
+        "params": { "min": params.min(), "avg": params.avg(), "max": params.max() },
+        "data": { "blake3_xof_of": data_seed, "len": len },
+        "chunk_lengths": chunk_lengths,
+        "block_ids_in_order": ids,
+        "root_id": hx(&file.root.id.0),
+        "root_key": hx(file.root.key.0.expose()),
+        "root_text": file.root.display_capability().to_string(),
+        "size": file.size,
+        "leaves": file.leaves,
+    })
+}
+
+fn record_json(key_seed: u8, salt: &[u8], seq: u64, value: &[u8]) -> Value {
+    let kp = KeyPair::from_seed(&SecretBytes::new(seed32(key_seed)));
+    let r = Record::sign(&kp, salt, seq, value).unwrap();
+    let mut msg = vec![0u8; message_len(&r)];
+    encode_message(&r, &mut msg).unwrap();
+    json!({
+        "key_seed": hx(&seed32(key_seed)),
+        "public_key": hx(r.public_key().as_bytes()),
+        "salt": hx(salt),
+        "seq": seq,
+        "value": hx(value),
+        "signature": hx(&r.signature().0),
+        "encoded": hx(&encode_to_vec(&r)),
+        "message": hx(&msg),
+        "dht_key": hx(r.dht_key().as_bytes()),
+    })
+}
+
+fn generate() -> Value {
+    let kdf: Vec<Value> = KdfContext::ALL
+        .iter()
+        .map(|&c| {
+            let material = b"gofast golden material";
+            json!({
+                "name": kdf_name(c),
+                "context": c.as_str(),
+                "material": hx(material),
+                "derived": hx(derive_key(c, material).expose()),
+            })
+        })
+        .collect();
+    let domains: Vec<Value> = SignatureDomain::ALL
+        .iter()
+        .map(|d| json!({ "name": format!("{d:?}"), "bytes": hx(d.as_bytes()) }))
+        .collect();
+
+    let identities: Vec<Value> = [0u8, 1, 0x80, 0xff]
+        .iter()
+        .map(|&s| {
+            let kp = KeyPair::from_seed(&SecretBytes::new(seed32(s)));
+            let id = kp.peer_id();
+            json!({ "seed": hx(&seed32(s)), "peer_id": hx(id.as_bytes()), "text": id.to_string(), "dht_key": hx(id.dht_key().as_bytes()) })
+        })
+        .collect();
+
+    let good = KeyPair::from_seed(&SecretBytes::new(seed32(1)))
+        .peer_id()
+        .to_string();
+    let mut typo: Vec<char> = good.chars().collect();
+    typo[10] = if typo[10] == 'q' { 'p' } else { 'q' };
+    let typo: String = typo.into_iter().collect();
+    let wrong_kind = BlockRef::from_bytes(&[1; 64])
+        .display_capability()
+        .to_string();
+    let invalid_texts: Vec<Value> = [
+        typo,
+        wrong_kind,
+        good[..good.len() - 1].to_string(),
+        "gfp1".to_string(),
+    ]
+    .into_iter()
+    .map(|t| {
+        let e = PeerId::from_str(&t).expect_err("must be refused");
+        json!({ "text": t, "error": peer_id_error(e) })
+    })
+    .collect();
+
+    let mut node = vec![0u8; 1024];
+    let entries = [
+        TreeEntry {
+            child: BlockRef::from_bytes(&[0x11; 64]),
+            size: 65_535,
+        },
+        TreeEntry {
+            child: BlockRef::from_bytes(&[0x22; 64]),
+            size: 1,
+        },
+    ];
+    let n = encode_tree_node(1, &entries, &mut node).unwrap();
+    let blocks = vec![
+        block_json(1, &[BlockKind::Data as u8]),
+        block_json(1, b"\x01hello, gofast"),
+        block_json(2, b"\x01hello, gofast"),
+        block_json(1, &node[..n]),
+    ];
+
+    let chunking: Vec<Value> = [
+        (ChunkerParams::DEFAULT, 300_000),
+        (ChunkerParams::new(64, 256, 1024).unwrap(), 8_000),
+    ]
+    .iter()
+    .map(|&(p, len)| {
+        let scope = ScopeSecret::from_secret(SecretBytes::new(seed32(7)));
+        let data = generated("gofast golden chunking", len);
+        let lengths: Vec<usize> = Chunker::new(p, &scope)
+            .chunks(&data)
+            .map(<[u8]>::len)
+            .collect();
+        json!({
+            "scope_secret": hx(scope.expose().expose()),
+            "params": { "min": p.min(), "avg": p.avg(), "max": p.max() },
+            "data": { "blake3_xof_of": "gofast golden chunking", "len": len },
+            "chunk_lengths": lengths,
+        })
+    })
+    .collect();
+
+    let trees = vec![
+        tree_json(3, ChunkerParams::DEFAULT, "gofast golden tree", 0),
+        tree_json(3, ChunkerParams::DEFAULT, "gofast golden tree", 200_000),
+        // Small chunks give a tree of several levels from little data.
+        tree_json(
+            3,
+            ChunkerParams::new(64, 128, 256).unwrap(),
+            "gofast golden deep tree",
+            120_000,
+        ),
+    ];
+
+    let records = vec![
+        record_json(1, b"", 0, b""),
+        record_json(1, b"volume/root", 42, b"a value"),
+        record_json(2, &[0xAA; 64], u64::MAX, &[0x55; 1000]),
+    ];
+
+    let r = BlockRef::from_bytes(&{
+        let mut b = [0u8; 64];
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = i as u8;
+        }
+        b
+    });
+    let mut block_ref_msg = vec![0u8; message_len(&r)];
+    encode_message(&r, &mut block_ref_msg).unwrap();
+    let peer = KeyPair::from_seed(&SecretBytes::new(seed32(0))).peer_id();
+    let mut peer_msg = vec![0u8; message_len(&peer)];
+    encode_message(&peer, &mut peer_msg).unwrap();
+    let messages = vec![
+        json!({ "type": "BlockRef", "value": hx(&r.to_bytes()), "message": hx(&block_ref_msg) }),
+        json!({ "type": "PeerId", "value": hx(peer.as_bytes()), "message": hx(&peer_msg) }),
+    ];
+
+    // Encodings that every decoder must refuse, with the reason.
+    let rec = Record::sign(
+        &KeyPair::from_seed(&SecretBytes::new(seed32(1))),
+        b"",
+        1,
+        b"v",
+    )
+    .unwrap();
+    let mut bad_sig = encode_to_vec(&rec);
+    let last = bad_sig.len() - 1;
+    bad_sig[last] ^= 1;
+    let mut long_value = encode_to_vec(&rec);
+    long_value[32 + 1 + 8..32 + 1 + 8 + 2].copy_from_slice(&1001u16.to_le_bytes());
+    let mut wrong_version = block_ref_msg.clone();
+    wrong_version[0] = 2;
+    let invalid = vec![
+        json!({ "type": "Record", "bytes": hx(&bad_sig), "error": "BadSignature" }),
+        json!({ "type": "Record", "bytes": hx(&long_value), "error": "LengthTooLarge" }),
+        json!({ "type": "BlockRef message", "bytes": hx(&wrong_version), "error": "UnsupportedVersion" }),
+        json!({ "type": "BlockRef message", "bytes": hx(&block_ref_msg[..40]), "error": "UnexpectedEnd" }),
+        json!({ "type": "TreeNode payload", "bytes": hx(&[1, 0, 0]), "error": "InvalidValue" }),
+        json!({ "type": "TreeNode payload", "bytes": hx(&node[1..n - 1]), "error": "UnexpectedEnd" }),
+    ];
+
+    let mut doc = BTreeMap::new();
+    doc.insert("about", json!("gofast golden vectors. Hex is lowercase; generated data is the BLAKE3 XOF of the UTF-8 seed string. See docs/spec/golden.md."));
+    doc.insert("format_version", json!(1));
+    doc.insert("kdf_contexts", Value::Array(kdf));
+    doc.insert("signature_domains", Value::Array(domains));
+    doc.insert("identities", Value::Array(identities));
+    doc.insert("invalid_peer_id_texts", Value::Array(invalid_texts));
+    doc.insert("blocks", Value::Array(blocks));
+    doc.insert("chunking", Value::Array(chunking));
+    doc.insert("trees", Value::Array(trees));
+    doc.insert("records", Value::Array(records));
+    doc.insert("messages", Value::Array(messages));
+    doc.insert("invalid_encodings", Value::Array(invalid));
+    serde_json::to_value(doc).unwrap()
+}
+
+#[test]
+fn golden_file_matches_the_implementation() {
+    let fresh = generate();
+    if std::env::var_os("GOFAST_BLESS").is_some() {
+        let text = serde_json::to_string_pretty(&fresh).unwrap() + "\n";
+        std::fs::write(path(), text).unwrap();
+        eprintln!("wrote {}", path().display());
+        return;
+    }
+    let stored: Value = serde_json::from_str(&std::fs::read_to_string(path()).unwrap_or_else(|e| {
+        panic!("cannot read {}: {e}; create it with GOFAST_BLESS=1 cargo test -p gofast-core --test golden", path().display())
+    }))
+    .unwrap();
+    if stored != fresh {
+        let (Value::Object(s), Value::Object(f)) = (&stored, &fresh) else {
+            panic!("golden file is not an object")
+        };
+        let differing: Vec<&String> = f.keys().filter(|k| s.get(*k) != f.get(*k)).collect();
+        panic!(
+            "the implementation no longer produces the golden vectors (sections {differing:?}).\n\
+             If the format change is intended, regenerate with `GOFAST_BLESS=1 cargo test -p gofast-core --test golden`,\n\
+             say why in the commit, and update docs/spec/ and every other reader of the file."
+        );
+    }
+}
+
+#[test]
+fn golden_file_reads_back() {
+    let g: Value = serde_json::from_str(&std::fs::read_to_string(path()).unwrap()).unwrap();
+
+    for id in g["identities"].as_array().unwrap() {
+        let seed: [u8; 32] = unhex(&id["seed"]).try_into().unwrap();
+        let kp = KeyPair::from_seed(&SecretBytes::new(seed));
+        let parsed = PeerId::from_str(id["text"].as_str().unwrap()).unwrap();
+        assert_eq!(parsed, kp.peer_id());
+        assert_eq!(parsed.as_bytes().as_slice(), unhex(&id["peer_id"]));
+        assert_eq!(
+            parsed.dht_key().as_bytes().as_slice(),
+            unhex(&id["dht_key"])
+        );
+    }
+    for t in g["invalid_peer_id_texts"].as_array().unwrap() {
+        let e = PeerId::from_str(t["text"].as_str().unwrap()).unwrap_err();
+        assert_eq!(peer_id_error(e), t["error"].as_str().unwrap());
+    }
+
+    for b in g["blocks"].as_array().unwrap() {
+        let r = BlockRef::from_str(b["ref_text"].as_str().unwrap()).unwrap();
+        assert_eq!(r.id.0.as_slice(), unhex(&b["id"]));
+        let mut ct = unhex(&b["ciphertext"]);
+        verify(&r.id, &ct).unwrap();
+        let plain = unhex(&b["plaintext"]);
+        match open_in_place(&r, &mut ct).unwrap() {
+            Block::Data(d) => assert_eq!(d, &plain[1..]),
+            Block::Tree(t) => assert_eq!(t.len(), 2),
+        }
+    }
+
+    for rec in g["records"].as_array().unwrap() {
+        let r: Record = decode_exact(&unhex(&rec["encoded"])).unwrap();
+        assert_eq!(r.seq(), rec["seq"].as_u64().unwrap());
+        assert_eq!(r.value(), unhex(&rec["value"]));
+        assert_eq!(r.salt(), unhex(&rec["salt"]));
+        assert_eq!(r.dht_key().as_bytes().as_slice(), unhex(&rec["dht_key"]));
+        assert_eq!(
+            decode_message::<Record>(&unhex(&rec["message"])).unwrap(),
+            r
+        );
+    }
+
+    for m in g["messages"].as_array().unwrap() {
+        let bytes = unhex(&m["message"]);
+        match m["type"].as_str().unwrap() {
+            "BlockRef" => assert_eq!(
+                decode_message::<BlockRef>(&bytes)
+                    .unwrap()
+                    .to_bytes()
+                    .as_slice(),
+                unhex(&m["value"])
+            ),
+            "PeerId" => assert_eq!(
+                decode_message::<PeerId>(&bytes)
+                    .unwrap()
+                    .as_bytes()
+                    .as_slice(),
+                unhex(&m["value"])
+            ),
+            other => panic!("unknown message type {other}"),
+        }
+    }
+
+    for bad in g["invalid_encodings"].as_array().unwrap() {
+        let bytes = unhex(&bad["bytes"]);
+        let err = match bad["type"].as_str().unwrap() {
+            "Record" => decode_exact::<Record>(&bytes).unwrap_err(),
+            "BlockRef message" => decode_message::<BlockRef>(&bytes).unwrap_err(),
+            "TreeNode payload" => gofast_core::block::TreeNode::decode(&bytes).unwrap_err(),
+            other => panic!("unknown type {other}"),
+        };
+        let kind = format!("{err:?}");
+        assert!(
+            kind.starts_with(bad["error"].as_str().unwrap()),
+            "{kind} for {}",
+            bad["type"]
+        );
+    }
+
+    // Trees: the root opens and the chunking matches the stored lengths.
+    for t in g["trees"].as_array().unwrap() {
+        let scope = ScopeSecret::from_secret(SecretBytes::new(
+            unhex(&t["scope_secret"]).try_into().unwrap(),
+        ));
+        let p = &t["params"];
+        let params = ChunkerParams::new(
+            p["min"].as_u64().unwrap() as u32,
+            p["avg"].as_u64().unwrap() as u32,
+            p["max"].as_u64().unwrap() as u32,
+        )
+        .unwrap();
+        let data = generated(
+            t["data"]["blake3_xof_of"].as_str().unwrap(),
+            t["data"]["len"].as_u64().unwrap() as usize,
+        );
+        let lengths: Vec<u64> = Chunker::new(params, &scope)
+            .chunks(&data)
+            .map(|c| c.len() as u64)
+            .collect();
+        let stored: Vec<u64> = t["chunk_lengths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        assert_eq!(lengths, stored);
+        let root = BlockRef::from_str(t["root_text"].as_str().unwrap()).unwrap();
+        assert_eq!(root.id.0.as_slice(), unhex(&t["root_id"]));
+    }
+}
