@@ -1,0 +1,3 @@
+//! Shared pieces of gofast's cross-crate tests and benchmarks.
+
+pub mod measure;

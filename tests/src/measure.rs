@@ -1,0 +1,106 @@
+//! Throughput measurement for bench binaries on a shared, noisy machine.
+//!
+//! Each figure is the median of several rounds, and the rounds of all figures are interleaved, so a burst
+//! of load from a neighbour hits every figure alike instead of skewing one ratio. Bench binaries print
+//! `name=value` lines; tests never assert on these numbers.
+
+use std::time::Instant;
+
+/// A named operation over `bytes` bytes per call.
+pub struct Case<'a> {
+    /// Printed as `<name>_mb_s`.
+    pub name: &'static str,
+    /// Bytes processed per call.
+    pub bytes: usize,
+    /// The operation.
+    pub run: Box<dyn FnMut() + 'a>,
+}
+
+impl std::fmt::Debug for Case<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Case")
+            .field("name", &self.name)
+            .field("bytes", &self.bytes)
+            .finish()
+    }
+}
+
+/// Runs every case `rounds` times, interleaved, each round calling the case until `bytes_per_round`
+/// bytes are processed; returns (name, median MB/s) in input order. 1 MB = 10^6 bytes.
+pub fn throughput(
+    cases: &mut [Case<'_>],
+    rounds: usize,
+    bytes_per_round: usize,
+) -> Vec<(&'static str, f64)> {
+    let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); cases.len()];
+    // One untimed call each to warm caches and lazy initialisation.
+    for case in cases.iter_mut() {
+        (case.run)();
+    }
+    for _ in 0..rounds {
+        for (case, s) in cases.iter_mut().zip(samples.iter_mut()) {
+            let calls = bytes_per_round.div_ceil(case.bytes).max(1);
+            let start = Instant::now();
+            for _ in 0..calls {
+                (case.run)();
+            }
+            let secs = start.elapsed().as_secs_f64().max(1e-9);
+            s.push((calls * case.bytes) as f64 / secs / 1e6);
+        }
+    }
+    cases
+        .iter()
+        .zip(samples)
+        .map(|(c, s)| (c.name, median(s)))
+        .collect()
+}
+
+/// The median of `v` (the mean of the middle two for an even count); 0 for an empty input.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 0 {
+        (v[mid - 1] + v[mid]) / 2.0
+    } else {
+        v[mid]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(vec![]), 0.0);
+    }
+
+    #[test]
+    fn every_case_is_measured_and_run() {
+        let mut calls = [0usize; 2];
+        let (a, b) = calls.split_at_mut(1);
+        let mut cases = [
+            Case {
+                name: "a",
+                bytes: 10,
+                run: Box::new(|| a[0] += 1),
+            },
+            Case {
+                name: "b",
+                bytes: 100,
+                run: Box::new(|| b[0] += 1),
+            },
+        ];
+        let out = throughput(&mut cases, 3, 1000);
+        drop(cases);
+        assert_eq!(out.iter().map(|(n, _)| *n).collect::<Vec<_>>(), ["a", "b"]);
+        assert!(out.iter().all(|(_, mbs)| *mbs > 0.0));
+        // Warm-up plus 3 rounds of 1000 bytes.
+        assert_eq!(calls, [1 + 3 * 100, 1 + 3 * 10]);
+    }
+}
