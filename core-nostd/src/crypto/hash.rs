@@ -16,6 +16,34 @@ pub fn hash_xof(data: &[u8], out: &mut [u8]) {
     blake3::Hasher::new().update(data).finalize_xof().fill(out);
 }
 
+/// Incremental BLAKE3, for data that arrives in pieces.
+#[derive(Clone, Default)]
+pub struct Hasher(blake3::Hasher);
+
+impl Hasher {
+    /// An empty hash state.
+    pub fn new() -> Self {
+        Hasher(blake3::Hasher::new())
+    }
+
+    /// Absorbs `data`.
+    pub fn update(&mut self, data: &[u8]) -> &mut Self {
+        self.0.update(data);
+        self
+    }
+
+    /// The hash of everything absorbed so far (the state stays usable).
+    pub fn finalize(&self) -> [u8; HASH_LEN] {
+        *self.0.finalize().as_bytes()
+    }
+}
+
+impl core::fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Hasher")
+    }
+}
+
 /// BLAKE3 in keyed mode: a MAC or PRF of `data` under `key`. Compare MAC outputs with
 /// [`subtle::ConstantTimeEq`], never with `==`.
 pub fn keyed_hash(key: &SecretBytes<HASH_LEN>, data: &[u8]) -> [u8; HASH_LEN] {
@@ -114,6 +142,16 @@ mod tests {
             derive_with_context_string(&v.context_string, &input, &mut out);
             assert_eq!(out, expect_derive, "derive_key xof, len {}", case.input_len);
         }
+    }
+
+    #[test]
+    fn incremental_hashing_matches_one_shot() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let mut h = Hasher::new();
+        for piece in data.chunks(777) {
+            h.update(piece);
+        }
+        assert_eq!(h.finalize(), hash(&data));
     }
 
     #[test]
