@@ -55,6 +55,55 @@ pub fn throughput(
         .collect()
 }
 
+/// A byte buffer whose start is aligned to 4096 bytes.
+///
+/// On this project's machines (AMD EPYC, glibc) `memcpy` of 64 KiB runs at about 40 GB/s between
+/// page-aligned buffers but at 1.8 GB/s when the destination sits 16 bytes off the source's alignment,
+/// which heap buffers do by chance. Benchmarks that copy use these so that figures measure the code, not
+/// where the allocator happened to put a buffer.
+#[derive(Clone)]
+pub struct AlignedBuf {
+    storage: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl AlignedBuf {
+    /// `len` zero bytes, page-aligned.
+    pub fn zeroed(len: usize) -> Self {
+        let storage = vec![0u8; len + 4096];
+        let start = (4096 - storage.as_ptr() as usize % 4096) % 4096;
+        AlignedBuf {
+            storage,
+            start,
+            len,
+        }
+    }
+
+    /// A page-aligned copy of `bytes`.
+    pub fn from_slice(bytes: &[u8]) -> Self {
+        let mut b = Self::zeroed(bytes.len());
+        b.as_mut_slice().copy_from_slice(bytes);
+        b
+    }
+
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.storage[self.start..self.start + self.len]
+    }
+
+    /// The bytes, mutably.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        &mut self.storage[self.start..self.start + self.len]
+    }
+}
+
+impl std::fmt::Debug for AlignedBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AlignedBuf({} bytes)", self.len)
+    }
+}
+
 /// The median of `v` (the mean of the middle two for an even count); 0 for an empty input.
 pub fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
@@ -78,6 +127,16 @@ mod tests {
         assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
         assert_eq!(median(vec![]), 0.0);
+    }
+
+    #[test]
+    fn aligned_buffers_are_page_aligned_and_hold_their_bytes() {
+        for len in [0, 1, 65_536] {
+            let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut b = AlignedBuf::from_slice(&data);
+            assert_eq!(b.as_slice(), &data[..]);
+            assert_eq!(b.as_mut_slice().as_ptr() as usize % 4096, 0);
+        }
     }
 
     #[test]

@@ -1,1 +1,231 @@
-fn main() {}
+//! Project automation. `cargo xtask test` is the README's test command: on a fresh machine it installs
+//! what it needs (rustup target, cargo-fuzz into `target/tools`) and runs every check, failing fast.
+//!
+//! - `cargo xtask test [--no-fuzz] [--fuzz-runs N]`: formatting, clippy (host and the core's feature
+//!   matrix on the Cortex-M target), the no_std builds and link proof, the tests, a quick run of the
+//!   bench and of the demo, short fuzz runs.
+//! - `cargo xtask golden`: regenerate `core-nostd/tests/vectors/gofast-golden.json` after an intended
+//!   format change.
+//! - `cargo xtask bench`: the block benchmark at full length.
+//! - `cargo xtask fuzz TARGET [-- LIBFUZZER_ARGS]`: one fuzz target, for as long as you like.
+
+mod fuzz;
+mod nostd;
+mod run;
+
+use std::process::ExitCode;
+
+use run::{CommandExt, Steps, cargo};
+
+const THUMB: &str = "thumbv7em-none-eabihf";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = run::workspace_root();
+    if let Err(e) = std::env::set_current_dir(&root) {
+        eprintln!("xtask: cannot enter {}: {e}", root.display());
+        return ExitCode::FAILURE;
+    }
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        Some("golden") => cargo(&["test", "-p", "gofast-core", "--test", "golden"])
+            .env("GOFAST_BLESS", "1")
+            .status_ok("regenerate the golden vectors"),
+        Some("bench") => cargo(&[
+            "run",
+            "--release",
+            "-p",
+            "gofast-tests",
+            "--bin",
+            "block-bench",
+            "--",
+        ])
+        .args(&args[1..])
+        .status_ok("block-bench"),
+        Some("fuzz") => fuzz::one(&args[1..]),
+        Some("-h" | "--help" | "help") | None => {
+            println!("{}", include_str!("usage.txt"));
+            Ok(())
+        }
+        Some(other) => Err(format!(
+            "unknown command `{other}`; try `cargo xtask --help`"
+        )),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct TestOptions {
+    fuzz: bool,
+    fuzz_runs: u64,
+}
+
+fn parse_test_options(args: &[String]) -> Result<TestOptions, String> {
+    let mut opts = TestOptions {
+        fuzz: true,
+        fuzz_runs: 200_000,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--no-fuzz" => opts.fuzz = false,
+            "--fuzz-runs" => {
+                opts.fuzz_runs = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--fuzz-runs needs a number")?;
+            }
+            other => return Err(format!("unknown option `{other}` for `test`")),
+        }
+    }
+    Ok(opts)
+}
+
+fn test(args: &[String]) -> Result<(), String> {
+    let opts = parse_test_options(args)?;
+    let mut steps = Steps::new();
+
+    steps.run(
+        "toolchain: rustfmt, clippy and the thumbv7em target",
+        run::ensure_toolchain,
+    )?;
+    steps.run("format", || {
+        cargo(&["fmt", "--all", "--", "--check"])
+            .status_ok("cargo fmt --check (run `cargo fmt --all`)")
+    })?;
+    steps.run("clippy, host, all targets", || {
+        cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ])
+        .status_ok("clippy")
+    })?;
+    steps.run("clippy, gofast-core feature matrix", || {
+        for (target, features) in [
+            (Some(THUMB), ""),
+            (Some(THUMB), "alloc"),
+            (Some(THUMB), "defmt"),
+            (None, "log"),
+            (None, "std,log"),
+        ] {
+            let mut c = cargo(&[
+                "clippy",
+                "-p",
+                "gofast-core",
+                "--locked",
+                "--no-default-features",
+            ]);
+            if let Some(t) = target {
+                c.args(["--target", t]);
+            }
+            if !features.is_empty() {
+                c.args(["--features", features]);
+            }
+            c.args(["--", "-D", "warnings"])
+                .status_ok(&format!("clippy gofast-core [{features}] {target:?}"))?;
+        }
+        Ok(())
+    })?;
+    steps.run(
+        "no_std: gofast-core for thumbv7em, without and with alloc",
+        || {
+            cargo(&[
+                "build",
+                "-p",
+                "gofast-core",
+                "--locked",
+                "--no-default-features",
+                "--target",
+                THUMB,
+            ])
+            .status_ok("gofast-core no_std build")?;
+            cargo(&[
+                "build",
+                "-p",
+                "gofast-core",
+                "--locked",
+                "--no-default-features",
+                "--features",
+                "alloc",
+                "--target",
+                THUMB,
+            ])
+            .status_ok("gofast-core no_std + alloc build")
+        },
+    )?;
+    steps.run(
+        "no_std: link proof (no_main, no allocator) and its size",
+        nostd::link_proof,
+    )?;
+    steps.run(
+        "features defmt and log together are refused",
+        nostd::defmt_and_log_refused,
+    )?;
+    let mut counts = run::TestCounts::default();
+    steps.run("tests", || {
+        counts = run::tests()?;
+        Ok(())
+    })?;
+    steps.run("bench binary runs (quick; figures are not checked)", || {
+        let out = cargo(&[
+            "run",
+            "--release",
+            "--locked",
+            "-p",
+            "gofast-tests",
+            "--bin",
+            "block-bench",
+            "--",
+            "--quick",
+        ])
+        .output_ok("block-bench --quick")?;
+        print!("{out}");
+        if out.trim_end().ends_with("block-bench: ok") {
+            Ok(())
+        } else {
+            Err("block-bench did not finish".into())
+        }
+    })?;
+    steps.run("the README's main command: gofast demo (release)", || {
+        let out = cargo(&[
+            "run",
+            "--release",
+            "--locked",
+            "-p",
+            "gofast-node",
+            "--bin",
+            "gofast",
+            "--",
+            "demo",
+        ])
+        .output_ok("gofast demo")?;
+        print!("{out}");
+        if out.trim_end().ends_with("demo: all checks passed") {
+            Ok(())
+        } else {
+            Err("the demo did not pass".into())
+        }
+    })?;
+    if opts.fuzz {
+        steps.run(
+            &format!("fuzz: every target, {} runs each", opts.fuzz_runs),
+            || fuzz::smoke(opts.fuzz_runs),
+        )?;
+    } else {
+        steps.skip("fuzz", "--no-fuzz was given");
+    }
+    steps.finish();
+    // The one closing line in the plain format that CI reads: the tests the runners reported.
+    println!("tests: {} passed, {} failed", counts.passed, counts.failed);
+    Ok(())
+}

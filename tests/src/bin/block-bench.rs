@@ -22,7 +22,7 @@ use gofast_core::crypto::SecretBytes;
 use gofast_core::crypto::aead::chacha20poly1305_seal;
 use gofast_core::crypto::cipher::chacha20_xor;
 use gofast_core::crypto::hash::hash;
-use gofast_tests::measure::{Case, throughput};
+use gofast_tests::measure::{AlignedBuf, Case, throughput};
 
 struct Options {
     rounds: usize,
@@ -73,13 +73,16 @@ fn block_figures(opts: &Options, size: usize) -> Vec<(&'static str, f64)> {
     let key = SecretBytes::new([2; 32]);
     let mut plain = filler(size);
     plain[0] = BlockKind::Data as u8;
-    let mut sealed = plain.clone();
-    let sealed_ref = seal_in_place(&conv, &mut sealed).expect("seal");
+    let mut sealed = AlignedBuf::from_slice(&plain);
+    let sealed_ref = seal_in_place(&conv, sealed.as_mut_slice()).expect("seal");
+    let plain = AlignedBuf::from_slice(&plain);
+    let (plain, sealed) = (plain.as_slice(), sealed.as_slice());
 
-    let mut bufs = vec![plain.clone(); 6];
-    let [b1, b2, b3, b4, b5, b6] = &mut bufs[..] else {
-        unreachable!()
-    };
+    // Page-aligned working buffers: see `AlignedBuf` for why.
+    let mut bufs: Vec<AlignedBuf> = (0..6).map(|_| AlignedBuf::from_slice(plain)).collect();
+    let mut slices = bufs.iter_mut().map(AlignedBuf::as_mut_slice);
+    let mut next = || slices.next().expect("six buffers");
+    let (b1, b2, b3, b4, b5, b6) = (next(), next(), next(), next(), next(), next());
     let mut cases = vec![
         Case {
             name: "blake3",
@@ -104,7 +107,7 @@ fn block_figures(opts: &Options, size: usize) -> Vec<(&'static str, f64)> {
             name: "block_seal",
             bytes: size,
             run: Box::new(|| {
-                b4.copy_from_slice(&plain);
+                b4.copy_from_slice(plain);
                 black_box(seal_in_place(&conv, b4).expect("seal"));
             }),
         },
@@ -120,7 +123,7 @@ fn block_figures(opts: &Options, size: usize) -> Vec<(&'static str, f64)> {
             name: "block_open",
             bytes: size,
             run: Box::new(|| {
-                b6.copy_from_slice(&sealed);
+                b6.copy_from_slice(sealed);
                 black_box(open_in_place(&sealed_ref, b6).is_ok());
             }),
         },
