@@ -4,6 +4,14 @@
 //! passes an [`Instant`] into every call that needs one. The epoch is the driver's choice; only
 //! differences between instants mean anything. A `u64` of microseconds lasts 584,000 years, so arithmetic
 //! saturates instead of failing.
+//!
+//! ```
+//! use gofast_core::time::{Duration, Instant};
+//! let now = Instant::from_micros(1_000);
+//! let deadline = now + Duration::from_millis(250);
+//! assert_eq!(deadline - now, Duration::from_micros(250_000));
+//! assert_eq!(now - deadline, Duration::ZERO); // saturates: never panics, never wraps
+//! ```
 
 use core::ops::{Add, AddAssign, Sub};
 
