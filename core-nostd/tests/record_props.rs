@@ -132,9 +132,18 @@ fn slots_are_keyed_by_public_key_and_salt() {
     let a = keypair(1);
     let b = keypair(2);
     let r = Record::sign(&a, b"name", 0, b"x").unwrap();
-    assert_eq!(r.dht_key(), Record::slot_key(&a.peer_id(), b"name"));
-    assert_ne!(r.dht_key(), Record::slot_key(&a.peer_id(), b"other"));
-    assert_ne!(r.dht_key(), Record::slot_key(&b.peer_id(), b"name"));
+    assert_eq!(Ok(r.dht_key()), Record::slot_key(&a.peer_id(), b"name"));
+    assert_ne!(Ok(r.dht_key()), Record::slot_key(&a.peer_id(), b"other"));
+    assert_ne!(Ok(r.dht_key()), Record::slot_key(&b.peer_id(), b"name"));
+    assert_eq!(
+        Record::slot_key(&a.peer_id(), &[0; 65]),
+        Err(RecordError::SaltTooLong { len: 65 })
+    );
+    // Salts of every length up to the maximum name distinct slots (no truncation, no padding collisions).
+    let keys: std::collections::HashSet<_> = (0..=MAX_SALT_LEN)
+        .map(|n| Record::slot_key(&a.peer_id(), &vec![0; n]).unwrap())
+        .collect();
+    assert_eq!(keys.len(), MAX_SALT_LEN + 1);
     assert_ne!(
         r.dht_key(),
         a.peer_id().dht_key(),

@@ -213,9 +213,9 @@ impl FileEncoder {
         let max = self.chunker.params().max() as usize;
         while !data.is_empty() {
             // Top the pending buffer up to one maximal chunk, then cut; a cut is final once `max`
-            // bytes are in view.
-            let take = (max - self.pending.len().min(max)).min(data.len()).max(1);
-            let (now, later) = data.split_at(take.min(data.len()));
+            // bytes are in view. (`pending` is below `max` here: the loop below drains it.)
+            let room = max.saturating_sub(self.pending.len()).max(1);
+            let (now, later) = data.split_at(room.min(data.len()));
             self.pending.extend_from_slice(now);
             data = later;
             while self.pending.len() >= max {

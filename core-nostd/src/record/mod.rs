@@ -163,22 +163,15 @@ impl Record {
 
     /// Where the slot lives in the DHT: `derive("… record dht key", public key || salt)`.
     pub fn dht_key(&self) -> DhtKey {
-        Self::slot_key(&self.public_key, &self.salt)
+        slot_key_of(&self.public_key, &self.salt)
     }
 
-    /// The DHT key of the slot (`public_key`, `salt`), for looking a record up before having it.
-    pub fn slot_key(public_key: &PeerId, salt: &[u8]) -> DhtKey {
-        let mut material = [0u8; 32 + MAX_SALT_LEN];
-        let len = 32 + salt.len().min(MAX_SALT_LEN);
-        let (pk, rest) = material.split_at_mut(32);
-        pk.copy_from_slice(public_key.as_bytes());
-        if let Some(dst) = rest.get_mut(..salt.len()) {
-            dst.copy_from_slice(salt);
-        }
-        DhtKey(derive_public(
-            KdfContext::RecordDhtKey,
-            material.get(..len).unwrap_or(&[]),
-        ))
+    /// The DHT key of the slot (`public_key`, `salt`), for looking a record up before having it. A salt
+    /// longer than [`MAX_SALT_LEN`] names no slot and is refused.
+    pub fn slot_key(public_key: &PeerId, salt: &[u8]) -> Result<DhtKey, RecordError> {
+        let salt: Vec<u8, MAX_SALT_LEN> =
+            Vec::from_slice(salt).map_err(|_| RecordError::SaltTooLong { len: salt.len() })?;
+        Ok(slot_key_of(public_key, &salt))
     }
 
     /// Whether a storer holding `self` should replace it with `offered` (both already verified).
@@ -226,6 +219,18 @@ impl Record {
     fn body_len(&self) -> usize {
         32 + 1 + self.salt.len() + 8 + 2 + self.value.len()
     }
+}
+
+/// `derive("… record dht key", public key || salt)` for a salt already known to be in bounds.
+fn slot_key_of(public_key: &PeerId, salt: &Vec<u8, MAX_SALT_LEN>) -> DhtKey {
+    let mut material = [0u8; 32 + MAX_SALT_LEN];
+    let (pk, rest) = material.split_at_mut(32);
+    pk.copy_from_slice(public_key.as_bytes());
+    rest.iter_mut().zip(salt.iter()).for_each(|(d, s)| *d = *s);
+    DhtKey(derive_public(
+        KdfContext::RecordDhtKey,
+        material.get(..32 + salt.len()).unwrap_or(&[]),
+    ))
 }
 
 impl fmt::Debug for Record {
