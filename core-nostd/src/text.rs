@@ -1,9 +1,13 @@
 //! The textual form of gofast identifiers: bech32m (BIP 350) with a human-readable prefix per kind.
 //!
-//! Bech32m's checksum detects any error in up to four characters of a 90-character string (and almost
-//! every other error), so a mistyped id is refused instead of naming someone else. The prefix names
-//! the kind (`gfp` for a peer, `gfb` for a block reference), so pasting one kind where another belongs
-//! is an error too. Encodings are canonical: lowercase, zero padding bits; parsing accepts all-uppercase too.
+//! Bech32m's checksum is guaranteed to detect any error in up to four characters of a string of at most
+//! 90 characters, which covers peer ids (62 characters), and misses any other error with probability about
+//! 2^-30; so a mistyped id is refused instead of naming someone else. Block references are 113 characters:
+//! beyond BIP 173's 90-character convention (as BOLT 11 invoices are), so they keep the 2^-30 bound but not
+//! the four-character guarantee, and decoders in other languages must not enforce the 90-character limit.
+//! The prefix names the kind (`gfp` for a peer, `gfb` for a block reference), so pasting one kind where
+//! another belongs is an error too. Encodings are canonical: lowercase, zero padding bits; parsing accepts
+//! all-uppercase too.
 
 use bech32::primitives::decode::{CheckedHrpstring, CheckedHrpstringError, ChecksumError};
 use bech32::{Bech32m, Hrp};

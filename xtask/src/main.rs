@@ -12,6 +12,7 @@
 mod fuzz;
 mod nostd;
 mod run;
+mod spec;
 
 use std::process::ExitCode;
 
@@ -176,6 +177,10 @@ fn test(args: &[String]) -> Result<(), String> {
         counts = run::tests()?;
         Ok(())
     })?;
+    steps.run(
+        "spec: a Python implementation written from docs/spec/ reproduces the golden file",
+        spec::reference_implementation,
+    )?;
     steps.run("bench binary runs (quick; figures are not checked)", || {
         let out = cargo(&[
             "run",

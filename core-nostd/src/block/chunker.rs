@@ -29,8 +29,8 @@ const NORMALIZATION: u32 = 1;
 /// The smallest `min` accepted: below the fingerprint's 64-byte window cuts stop being content-defined.
 pub const MIN_CHUNK_FLOOR: u32 = 64;
 
-/// Chunk size bounds. Every chunk except a stream's last is at least `min` and at most `max` bytes;
-/// sizes cluster around `avg`.
+/// Chunk size bounds. Every chunk except a stream's last is longer than `min` (hashing starts at byte
+/// `min`, so the earliest cut is after `min + 1` bytes) and at most `max` bytes; sizes cluster around `avg`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ChunkerParams {

@@ -3,7 +3,7 @@
 //! A context string is part of the protocol: changing one changes every key derived with it, so a string
 //! here is never edited, only added. The format follows the BLAKE3 recommendation,
 //! `"<application> <date the use was defined> <purpose>"`. `docs/spec/crypto.md` lists the same strings;
-//! a test keeps the two in step.
+//! `tests/spec_in_step.rs` keeps the two in step.
 
 /// The purpose of a BLAKE3 `derive_key` call. Each variant is used for exactly one thing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

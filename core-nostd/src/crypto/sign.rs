@@ -1,8 +1,8 @@
 //! Ed25519 signatures (RFC 8032), always over a [`SignatureDomain`] prefix and verified strictly.
 //!
 //! Strict verification (`verify_strict`) refuses small-order public keys and small-order `R` points, so a
-//! signature is valid for one message and one key only; public keys that are not curve points or have small
-//! order are refused when a [`VerifyingKey`] is made.
+//! signature is valid for one message and one key only; public keys that are not the canonical encoding of
+//! a curve point, or have small order, are refused when a [`VerifyingKey`] is made.
 
 use core::fmt;
 use ed25519_dalek::Signer;
@@ -96,8 +96,12 @@ impl SigningKey {
 }
 
 impl VerifyingKey {
-    /// Validates `bytes` as a public key: a point on the curve, not of small order.
+    /// Validates `bytes` as a public key: the canonical encoding of a point on the curve, not of small
+    /// order.
     pub fn from_bytes(bytes: &[u8; PUBLIC_KEY_LEN]) -> Result<Self, SignatureError> {
+        if !is_canonical_y(bytes) {
+            return Err(SignatureError::InvalidPublicKey);
+        }
         let key = ed25519_dalek::VerifyingKey::from_bytes(bytes)
             .map_err(|_| SignatureError::InvalidPublicKey)?;
         if key.is_weak() {
@@ -132,6 +136,17 @@ impl VerifyingKey {
             .verify_strict(message, &sig)
             .map_err(|_| SignatureError::Invalid)
     }
+}
+
+/// Whether the encoded y coordinate (the low 255 bits, little-endian) is below p = 2^255 − 19.
+///
+/// ed25519-dalek accepts the 19 values from p to 2^255 − 1 as their reductions mod p, which would give one
+/// key two encodings, and one peer two ids and two DHT positions. p is `ed ff … ff 7f` in little-endian
+/// bytes, so y ≥ p exactly when bytes 1..=30 are `ff`, the top byte (sign bit masked) is `7f` and the
+/// first byte is at least `ed`.
+fn is_canonical_y(bytes: &[u8; PUBLIC_KEY_LEN]) -> bool {
+    let [first, middle @ .., last] = bytes;
+    !(last & 0x7f == 0x7f && middle.iter().all(|&b| b == 0xff) && *first >= 0xed)
 }
 
 /// Runs `f` on `domain || message` laid out in a stack buffer (strict verification needs one slice).
@@ -305,6 +320,31 @@ mod tests {
             key.sign(SignatureDomain::Record, &[0u8; MAX_SIGNED_LEN]),
             Err(SignatureError::MessageTooLong)
         );
+    }
+
+    #[test]
+    fn non_canonical_encodings_are_refused() {
+        // y = p + k for k in 0..19, with either sign bit: the encodings ed25519-dalek would reduce mod p.
+        for k in 0u8..19 {
+            for sign in [0u8, 0x80] {
+                let mut bytes = [0xffu8; 32];
+                bytes[0] = 0xed + k;
+                bytes[31] = 0x7f | sign;
+                assert_eq!(
+                    VerifyingKey::from_bytes(&bytes).err(),
+                    Some(SignatureError::InvalidPublicKey),
+                    "y = p + {k}, sign {sign:#x}"
+                );
+            }
+        }
+        // p − 1 is canonical (this rule lets it through; decompression decides the rest).
+        let mut below = [0xffu8; 32];
+        below[0] = 0xec;
+        below[31] = 0x7f;
+        assert!(is_canonical_y(&below));
+        // Every real key is canonical.
+        let key = SigningKey::from_seed(&SecretBytes::new([3; 32]));
+        assert!(VerifyingKey::from_bytes(&key.verifying_key().to_bytes()).is_ok());
     }
 
     #[test]

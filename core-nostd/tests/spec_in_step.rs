@@ -1,0 +1,63 @@
+//! The byte-level spec in `docs/spec/` names the same constants as the code. Context strings and signature
+//! domains are part of every derived key and signature, so a spec that drifts from them describes another
+//! protocol.
+
+use gofast_core::block::{MAX_BLOCK_LEN, MAX_TREE_CHILDREN};
+use gofast_core::codec::FORMAT_VERSION;
+use gofast_core::crypto::{KdfContext, SignatureDomain};
+use gofast_core::record::{MAX_SALT_LEN, MAX_VALUE_LEN};
+
+const CRYPTO: &str = include_str!("../../docs/spec/crypto.md");
+const BLOCK: &str = include_str!("../../docs/spec/block.md");
+const RECORD: &str = include_str!("../../docs/spec/record.md");
+const CODEC: &str = include_str!("../../docs/spec/codec.md");
+
+#[test]
+fn every_kdf_context_is_in_the_spec_exactly() {
+    for c in KdfContext::ALL {
+        let s = c.as_str();
+        assert!(
+            CRYPTO.contains(&format!("`{s}` | {} |", s.len())),
+            "crypto.md lacks the context `{s}` with its length"
+        );
+    }
+    let distinct: std::collections::HashSet<_> =
+        KdfContext::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(
+        distinct.len(),
+        KdfContext::ALL.len(),
+        "context strings must be distinct"
+    );
+}
+
+#[test]
+fn every_signature_domain_is_in_the_spec_exactly() {
+    for d in SignatureDomain::ALL {
+        let hex = hex::encode(d.as_bytes());
+        assert!(
+            CRYPTO.contains(&hex),
+            "crypto.md lacks the domain bytes {hex}"
+        );
+        assert_eq!(d.as_bytes().last(), Some(&0), "a domain ends in NUL");
+    }
+}
+
+#[test]
+fn limits_in_the_spec_match_the_code() {
+    assert!(
+        BLOCK.contains(&MAX_BLOCK_LEN.to_string())
+            || BLOCK.contains("65 536")
+            || BLOCK.contains("65,536")
+    );
+    assert!(
+        BLOCK.contains(&MAX_TREE_CHILDREN.to_string()),
+        "block.md lacks MAX_TREE_CHILDREN = {MAX_TREE_CHILDREN}"
+    );
+    assert!(
+        RECORD.contains(&MAX_SALT_LEN.to_string()) && RECORD.contains(&MAX_VALUE_LEN.to_string())
+    );
+    assert!(
+        CODEC.contains(&format!("{FORMAT_VERSION:#04x}"))
+            || CODEC.contains(&format!("`{FORMAT_VERSION}`"))
+    );
+}
