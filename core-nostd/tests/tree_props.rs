@@ -212,41 +212,23 @@ fn lying_trees_are_refused() {
         r
     };
     let leaf = seal(&mut vec![BlockKind::Data as u8, 1, 2, 3]);
-    let mut node = vec![0u8; 1024];
-
-    // Claims 4 bytes where the leaf has 3.
-    let n = encode_tree_node(
-        1,
-        &[TreeEntry {
-            child: leaf.clone(),
-            size: 4,
-        }],
-        &mut node,
-    )
-    .unwrap();
-    let wrong_size = seal(&mut node[..n].to_vec());
-    // Level 2 directly over a leaf.
-    let n = encode_tree_node(
-        2,
-        &[TreeEntry {
-            child: leaf.clone(),
-            size: 3,
-        }],
-        &mut node,
-    )
-    .unwrap();
-    let wrong_level = seal(&mut node[..n].to_vec());
-    // Correct, for contrast.
-    let n = encode_tree_node(
-        1,
-        &[TreeEntry {
-            child: leaf.clone(),
-            size: 3,
-        }],
-        &mut node,
-    )
-    .unwrap();
-    let good = seal(&mut node[..n].to_vec());
+    // A level-`level` node over the leaf, claiming `size` bytes beneath it.
+    let mut node_over_leaf = |level: u8, size: u64| {
+        let mut node = vec![0u8; 1024];
+        let n = encode_tree_node(
+            level,
+            &[TreeEntry {
+                child: leaf.clone(),
+                size,
+            }],
+            &mut node,
+        )
+        .unwrap();
+        seal(&mut node[..n].to_vec())
+    };
+    let wrong_size = node_over_leaf(1, 4); // the leaf holds 3 bytes
+    let wrong_level = node_over_leaf(2, 3); // level 2 directly over a leaf
+    let good = node_over_leaf(1, 3);
 
     assert!(matches!(
         read(&wrong_size, &store),

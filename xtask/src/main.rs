@@ -61,6 +61,35 @@ fn main() -> ExitCode {
     }
 }
 
+/// `cargo run --release -p PACKAGE --bin BIN -- ARGS…` (from `[package, bin, args…]`); its output is shown
+/// and must end with `last_line`.
+fn release_run_ending_with(what: &[&str], last_line: &str) -> Result<(), String> {
+    let [package, bin, args @ ..] = what else {
+        return Err("release_run_ending_with needs a package and a binary".into());
+    };
+    let out = cargo(&[
+        "run",
+        "--release",
+        "--locked",
+        "-p",
+        package,
+        "--bin",
+        bin,
+        "--",
+    ])
+    .args(args)
+    .output_ok(&what.join(" "))?;
+    print!("{out}");
+    if out.trim_end().ends_with(last_line) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` did not end with `{last_line}`",
+            what.join(" ")
+        ))
+    }
+}
+
 struct TestOptions {
     fuzz: bool,
     fuzz_runs: u64,
@@ -182,44 +211,16 @@ fn test(args: &[String]) -> Result<(), String> {
         spec::reference_implementation,
     )?;
     steps.run("bench binary runs (quick; figures are not checked)", || {
-        let out = cargo(&[
-            "run",
-            "--release",
-            "--locked",
-            "-p",
-            "gofast-tests",
-            "--bin",
-            "block-bench",
-            "--",
-            "--quick",
-        ])
-        .output_ok("block-bench --quick")?;
-        print!("{out}");
-        if out.trim_end().ends_with("block-bench: ok") {
-            Ok(())
-        } else {
-            Err("block-bench did not finish".into())
-        }
+        release_run_ending_with(
+            &["gofast-tests", "block-bench", "--quick"],
+            "block-bench: ok",
+        )
     })?;
     steps.run("the README's main command: gofast demo (release)", || {
-        let out = cargo(&[
-            "run",
-            "--release",
-            "--locked",
-            "-p",
-            "gofast-node",
-            "--bin",
-            "gofast",
-            "--",
-            "demo",
-        ])
-        .output_ok("gofast demo")?;
-        print!("{out}");
-        if out.trim_end().ends_with("demo: all checks passed") {
-            Ok(())
-        } else {
-            Err("the demo did not pass".into())
-        }
+        release_run_ending_with(
+            &["gofast-node", "gofast", "demo"],
+            "demo: all checks passed",
+        )
     })?;
     if opts.fuzz {
         steps.run(

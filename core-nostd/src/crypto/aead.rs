@@ -4,7 +4,7 @@
 //! is wiped, so unauthenticated plaintext never reaches the caller.
 
 use chacha20poly1305::aead::AeadInOut;
-use chacha20poly1305::{KeyInit, Nonce, Tag, XNonce};
+use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, Tag, XChaCha20Poly1305, XNonce};
 use core::fmt;
 
 use super::SecretBytes;
@@ -42,6 +42,41 @@ impl fmt::Display for AeadError {
 
 impl core::error::Error for AeadError {}
 
+/// Seals `buf` in place under any of the RustCrypto ChaCha-Poly AEADs; the public functions fix the
+/// algorithm and the nonce length.
+fn seal<C: AeadInOut + KeyInit>(
+    key: &AeadKey,
+    nonce: &chacha20poly1305::aead::Nonce<C>,
+    aad: &[u8],
+    buf: &mut [u8],
+) -> Result<[u8; TAG_LEN], AeadError>
+where
+    chacha20poly1305::aead::Tag<C>: Into<[u8; TAG_LEN]>,
+{
+    let cipher = C::new_from_slice(key.expose()).map_err(|_| AeadError::TooLong)?;
+    let tag = cipher
+        .encrypt_inout_detached(nonce, aad, buf.into())
+        .map_err(|_| AeadError::TooLong)?;
+    Ok(tag.into())
+}
+
+/// Opens `buf` in place; on failure wipes it, so unauthenticated plaintext never leaves.
+fn open<C: AeadInOut + KeyInit>(
+    key: &AeadKey,
+    nonce: &chacha20poly1305::aead::Nonce<C>,
+    aad: &[u8],
+    buf: &mut [u8],
+    tag: &chacha20poly1305::aead::Tag<C>,
+) -> Result<(), AeadError> {
+    let cipher = C::new_from_slice(key.expose()).map_err(|_| AeadError::Authentication)?;
+    cipher
+        .decrypt_inout_detached(nonce, aad, (&mut *buf).into(), tag)
+        .map_err(|_| {
+            buf.fill(0);
+            AeadError::Authentication
+        })
+}
+
 /// Encrypts `buf` in place with ChaCha20-Poly1305 and returns the tag.
 pub fn chacha20poly1305_seal(
     key: &AeadKey,
@@ -49,11 +84,7 @@ pub fn chacha20poly1305_seal(
     aad: &[u8],
     buf: &mut [u8],
 ) -> Result<[u8; TAG_LEN], AeadError> {
-    let cipher = chacha20poly1305::ChaCha20Poly1305::new(key.expose().into());
-    let tag = cipher
-        .encrypt_inout_detached(&Nonce::from(*nonce), aad, buf.into())
-        .map_err(|_| AeadError::TooLong)?;
-    Ok(tag.into())
+    seal::<ChaCha20Poly1305>(key, &Nonce::from(*nonce), aad, buf)
 }
 
 /// Authenticates and decrypts `buf` in place with ChaCha20-Poly1305. On failure `buf` is zeroed.
@@ -64,18 +95,7 @@ pub fn chacha20poly1305_open(
     buf: &mut [u8],
     tag: &[u8; TAG_LEN],
 ) -> Result<(), AeadError> {
-    let cipher = chacha20poly1305::ChaCha20Poly1305::new(key.expose().into());
-    cipher
-        .decrypt_inout_detached(
-            &Nonce::from(*nonce),
-            aad,
-            (&mut *buf).into(),
-            &Tag::from(*tag),
-        )
-        .map_err(|_| {
-            buf.fill(0);
-            AeadError::Authentication
-        })
+    open::<ChaCha20Poly1305>(key, &Nonce::from(*nonce), aad, buf, &Tag::from(*tag))
 }
 
 /// Encrypts `buf` in place with XChaCha20-Poly1305 and returns the tag.
@@ -85,11 +105,7 @@ pub fn xchacha20poly1305_seal(
     aad: &[u8],
     buf: &mut [u8],
 ) -> Result<[u8; TAG_LEN], AeadError> {
-    let cipher = chacha20poly1305::XChaCha20Poly1305::new(key.expose().into());
-    let tag = cipher
-        .encrypt_inout_detached(&XNonce::from(*nonce), aad, buf.into())
-        .map_err(|_| AeadError::TooLong)?;
-    Ok(tag.into())
+    seal::<XChaCha20Poly1305>(key, &XNonce::from(*nonce), aad, buf)
 }
 
 /// Authenticates and decrypts `buf` in place with XChaCha20-Poly1305. On failure `buf` is zeroed.
@@ -100,16 +116,5 @@ pub fn xchacha20poly1305_open(
     buf: &mut [u8],
     tag: &[u8; TAG_LEN],
 ) -> Result<(), AeadError> {
-    let cipher = chacha20poly1305::XChaCha20Poly1305::new(key.expose().into());
-    cipher
-        .decrypt_inout_detached(
-            &XNonce::from(*nonce),
-            aad,
-            (&mut *buf).into(),
-            &Tag::from(*tag),
-        )
-        .map_err(|_| {
-            buf.fill(0);
-            AeadError::Authentication
-        })
+    open::<XChaCha20Poly1305>(key, &XNonce::from(*nonce), aad, buf, &Tag::from(*tag))
 }
