@@ -27,8 +27,8 @@
 //! let Block::Data(plain) = open_in_place(&r, &mut block).unwrap() else { unreachable!() };
 //! assert_eq!(plain, b"hi");
 //!
-//! // A signed record pointing at the block.
-//! let record = Record::sign(&alice, b"greeting", 1, &r.to_bytes()).unwrap();
+//! // A signed record pointing at the block. Record values are public: publish the id, not the key.
+//! let record = Record::sign(&alice, b"greeting", 1, &r.id.0).unwrap();
 //! assert_eq!(record.seq(), 1);
 //! ```
 #![no_std]

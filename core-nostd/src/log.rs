@@ -21,7 +21,8 @@ macro_rules! core_log {
 
 #[cfg(not(any(feature = "defmt", feature = "log")))]
 macro_rules! core_log {
-    // Evaluate nothing, but keep the arguments "used" so that a build without logging has no warnings.
+    // Borrow the arguments (cheap: they are plain values) so that a build without logging has no
+    // unused-variable warnings; nothing is formatted or emitted.
     ($level:ident, $fmt:expr $(, $arg:expr)* $(,)?) => {{ $( let _ = &$arg; )* }};
 }
 

@@ -229,16 +229,18 @@ pub fn run(source: &Source, out: &mut impl Write) -> Result<(), DemoError> {
         out,
         "   the same block with one bit flipped: refused (content does not match its id)"
     )?;
-    let probe = &data[..data.len().min(32)];
-    if probe.len() >= 16 {
+    // Known plaintext: 32-byte pieces from 16 places across the input must appear in no stored block.
+    if data.len() >= 32 {
+        let probes: Vec<&[u8]> = (0..16)
+            .map(|i| &data[i * (data.len() - 32) / 15..][..32])
+            .collect();
         let leaked = bob_store
             .values()
-            .any(|b| b.windows(probe.len()).any(|w| w == probe));
+            .any(|b| b.windows(32).any(|w| probes.contains(&w)));
         check(!leaked, || "plaintext found in a stored block".into())?;
         writeln!(
             out,
-            "   the input's first {} bytes appear in no stored block\n",
-            probe.len()
+            "   none of 16 pieces of the input (32 bytes each, spread across it) appears in a stored block\n"
         )?;
     } else {
         writeln!(out)?;
@@ -259,6 +261,7 @@ pub fn run(source: &Source, out: &mut impl Write) -> Result<(), DemoError> {
     let started = Instant::now();
     let read = read_tree(
         &root,
+        MAX_DEMO_INPUT,
         |id| bob_store.get(id).cloned().ok_or("missing block"),
         |piece| {
             digest.update(piece);
@@ -316,18 +319,26 @@ pub fn run(source: &Source, out: &mut impl Write) -> Result<(), DemoError> {
     // 6. Signed records.
     writeln!(
         out,
-        "6. A signed record: alice publishes her file's root (a BEP 44-style slot with sequence numbers)"
+        "6. A signed record: alice publishes her file's root id (a BEP 44-style slot with sequence numbers)"
     )?;
     let slot = b"files/demo";
-    let r1 = Record::sign(&alice, slot, 1, &file.root.to_bytes()).map_err(failed)?;
+    // Record values are public (signed, not encrypted), so the value is the root's id: enough to fetch and
+    // verify every block, not to read them. The key travels only to whom alice gives it.
+    let r1 = Record::sign(&alice, slot, 1, &file.root.id.0).map_err(failed)?;
     let wire = encode_to_vec(&r1);
     let at_bob: Record = decode_exact(&wire).map_err(|e| failed(format!("record decode: {e}")))?;
     check(at_bob.public_key() == &alice.peer_id(), || {
         "wrong record signer".into()
     })?;
+    let key = file.root.key.0.expose();
+    check(
+        at_bob.value() == file.root.id.0 && !wire.windows(key.len()).any(|w| w == key),
+        || "the record carries the root's read key".into(),
+    )?;
     writeln!(
         out,
-        "   seq 1, {} bytes on the wire: bob decodes it and the signature verifies",
+        "   seq 1, {} bytes on the wire: bob decodes it and the signature verifies; the value is the root id,\n   \
+         which lets bob fetch and verify the blocks but holds no key",
         wire.len()
     )?;
     let conflict = Record::sign(&alice, slot, 1, b"something else").map_err(failed)?;
@@ -355,7 +366,7 @@ pub fn run(source: &Source, out: &mut impl Write) -> Result<(), DemoError> {
         out,
         "   bob's record relabelled as alice's: refused (bad signature)"
     )?;
-    let r2 = Record::sign(&alice, slot, 2, &file.root.to_bytes()).map_err(failed)?;
+    let r2 = Record::sign(&alice, slot, 2, &file.root.id.0).map_err(failed)?;
     check(at_bob.check_update(&r2).is_ok(), || {
         "newer record refused".into()
     })?;

@@ -50,7 +50,7 @@ fn demo_on_a_file_reads_it_back_identically() {
     let text = stdout(&out);
     assert!(text.contains(path));
     assert!(text.contains("identical to the input"));
-    assert!(text.contains("appear in no stored block"));
+    assert!(text.contains("appears in a stored block"));
 }
 
 #[test]

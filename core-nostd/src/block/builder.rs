@@ -3,6 +3,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
+use zeroize::Zeroizing;
 
 use super::tree::{encode_tree_node, is_node_boundary};
 use super::{
@@ -84,7 +85,8 @@ impl TreeBuilder {
                 return Err(BuildError::TooLarge);
             }
             if self.levels.len() <= idx {
-                self.levels.push(Vec::new());
+                // Full capacity up front: a growing Vec would leave copies of child keys in freed memory.
+                self.levels.push(Vec::with_capacity(MAX_TREE_CHILDREN));
             }
             let boundary = is_node_boundary(&entry.child.id);
             let Some(level) = self.levels.get_mut(idx) else {
@@ -170,8 +172,10 @@ pub struct FileEncoder {
     chunker: Chunker,
     convergence: ConvergenceKey,
     tree: TreeBuilder,
-    pending: Vec<u8>,
-    block: Vec<u8>,
+    /// Plaintext not yet sealed; wiped on drop.
+    pending: Zeroizing<Vec<u8>>,
+    /// Where each chunk is framed and sealed; wiped on drop.
+    block: Zeroizing<Vec<u8>>,
     size: u64,
     leaves: u64,
 }
@@ -192,8 +196,10 @@ impl FileEncoder {
             chunker: Chunker::new(params, scope),
             tree: TreeBuilder::new(convergence.clone()),
             convergence,
-            pending: Vec::with_capacity(2 * MAX_BLOCK_LEN),
-            block: vec![0u8; MAX_BLOCK_LEN],
+            // `write` keeps `pending` at most one maximal chunk long, so it never reallocates (which would
+            // leave plaintext in freed memory).
+            pending: Zeroizing::new(Vec::with_capacity(2 * MAX_BLOCK_LEN)),
+            block: Zeroizing::new(vec![0u8; MAX_BLOCK_LEN]),
             size: 0,
             leaves: 0,
         }

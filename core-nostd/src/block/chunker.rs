@@ -4,7 +4,8 @@
 //! A rolling "gear" fingerprint `fp = (fp << 1) + GEAR[byte]` runs over the data from `min` bytes into
 //! a chunk; a cut falls after the first byte where the fingerprint's top bits are all zero. Before `avg`
 //! bytes the test uses more bits (harder), after it fewer (easier), which pulls chunk sizes towards
-//! `avg`. Cuts depend only on the 64 bytes before them, so inserting or deleting bytes moves only the
+//! `avg`. Whether a position is a cut depends on the 64 bytes before it and on its distance from the
+//! chunk's start (the `min`/`avg`/`max` thresholds), so inserting or deleting bytes moves only the
 //! nearby cuts, which is what makes re-syncing an edited file cheap.
 //!
 //! The gear table is derived from the scope secret (BLAKE3 XOF under [`KdfContext::ChunkerGear`]): an
@@ -210,10 +211,15 @@ impl fmt::Debug for Chunker {
 }
 
 /// Iterator over the chunks of a buffer; see [`Chunker::chunks`].
-#[derive(Debug)]
 pub struct Chunks<'c, 'd> {
     chunker: &'c Chunker,
     rest: &'d [u8],
+}
+
+impl fmt::Debug for Chunks<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Chunks({} bytes left)", self.rest.len())
+    }
 }
 
 impl<'d> Iterator for Chunks<'_, 'd> {

@@ -2,6 +2,7 @@
 
 use alloc::vec::Vec;
 use core::fmt;
+use zeroize::Zeroizing;
 
 use super::tree::entry_in_plaintext;
 use super::{Block, BlockError, BlockId, BlockRef, open_in_place};
@@ -20,6 +21,14 @@ pub enum ReadError<E> {
         /// What was wrong.
         error: BlockError,
     },
+    /// The tree declares more data than the caller accepts. A tree may reference one child many times,
+    /// so a few small blocks can declare exabytes; the limit is checked before any data is produced.
+    TooLarge {
+        /// Bytes the root declares.
+        declared: u64,
+        /// The caller's limit.
+        max: u64,
+    },
     /// A block does not fit where its parent put it (wrong kind, level or size): the tree was built
     /// wrongly or on purpose to mislead.
     Inconsistent {
@@ -36,6 +45,12 @@ impl<E: fmt::Display> fmt::Display for ReadError<E> {
             ReadError::Fetch(e) => write!(f, "could not fetch a block: {e}"),
             ReadError::Output(e) => write!(f, "could not write the data: {e}"),
             ReadError::Block { id, error } => write!(f, "block {id}: {error}"),
+            ReadError::TooLarge { declared, max } => {
+                write!(
+                    f,
+                    "the tree declares {declared} bytes, more than the {max} accepted"
+                )
+            }
             ReadError::Inconsistent { id, reason } => {
                 write!(f, "block {id} does not fit its tree: {reason}")
             }
@@ -46,35 +61,52 @@ impl<E: fmt::Display> fmt::Display for ReadError<E> {
 impl<E: fmt::Debug + fmt::Display> core::error::Error for ReadError<E> {}
 
 struct Open {
-    plain: Vec<u8>,
+    plain: Zeroizing<Vec<u8>>,
     level: u8,
     next: usize,
     count: usize,
 }
 
 /// Walks the tree under `root` depth-first, verifying every block, and passes the data to `out` in
-/// order. Returns the number of data bytes.
+/// order. Returns the number of data bytes, which is at most `max_size`: a tree that declares more is
+/// refused before any data is produced ([`ReadError::TooLarge`]). Since every child must hold what its
+/// parent says, the root's size is exactly what will be read, and fetches are bounded by it too.
 ///
 /// Each child must be what its parent says: a data leaf of the stated size under a level-1 node, a
 /// node one level lower with the stated total size otherwise. Memory is one plaintext block per
 /// level (the depth is bounded by the tree format).
 pub fn read_tree<E>(
     root: &BlockRef,
+    max_size: u64,
     mut fetch: impl FnMut(&BlockId) -> Result<Vec<u8>, E>,
     mut out: impl FnMut(&[u8]) -> Result<(), E>,
 ) -> Result<u64, ReadError<E>> {
     let mut stack: Vec<Open> = Vec::new();
     let mut total: u64 = 0;
 
-    let mut plain = fetch(&root.id).map_err(ReadError::Fetch)?;
+    // Plaintext (tree nodes hold child keys) is wiped when each buffer is dropped.
+    let mut plain = Zeroizing::new(fetch(&root.id).map_err(ReadError::Fetch)?);
     match open_in_place(root, &mut plain)
         .map_err(|error| ReadError::Block { id: root.id, error })?
     {
         Block::Data(data) => {
+            let declared = data.len() as u64;
+            if declared > max_size {
+                return Err(ReadError::TooLarge {
+                    declared,
+                    max: max_size,
+                });
+            }
             out(data).map_err(ReadError::Output)?;
-            return Ok(data.len() as u64);
+            return Ok(declared);
         }
         Block::Tree(node) => {
+            if node.total_size() > max_size {
+                return Err(ReadError::TooLarge {
+                    declared: node.total_size(),
+                    max: max_size,
+                });
+            }
             let (level, count) = (node.level(), node.len());
             stack.push(Open {
                 plain,
@@ -99,7 +131,7 @@ pub fn read_tree<E>(
             reason: "tree node entry out of range",
         })?;
         let id = entry.child.id;
-        let mut child = fetch(&id).map_err(ReadError::Fetch)?;
+        let mut child = Zeroizing::new(fetch(&id).map_err(ReadError::Fetch)?);
         match open_in_place(&entry.child, &mut child)
             .map_err(|error| ReadError::Block { id, error })?
         {

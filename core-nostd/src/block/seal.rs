@@ -59,13 +59,21 @@ impl fmt::Display for BlockError {
 
 impl core::error::Error for BlockError {}
 
-/// A block's plaintext, as read by someone holding its key.
-#[derive(Debug)]
+/// A block's plaintext, as read by someone holding its key. `Debug` shows sizes, never content.
 pub enum Block<'b> {
     /// A leaf's data.
     Data(&'b [u8]),
     /// A tree node.
     Tree(TreeNode<'b>),
+}
+
+impl fmt::Debug for Block<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Block::Data(d) => write!(f, "Block::Data({} bytes)", d.len()),
+            Block::Tree(t) => write!(f, "Block::Tree({t:?})"),
+        }
+    }
 }
 
 fn check_len(len: usize) -> Result<(), BlockError> {

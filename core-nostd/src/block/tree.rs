@@ -2,6 +2,7 @@ use super::{BlockError, BlockId, BlockKey, BlockKind, BlockRef};
 use super::{MAX_PAYLOAD_LEN, MAX_TREE_CHILDREN, MAX_TREE_DEPTH, TREE_ENTRY_LEN, TREE_HEADER_LEN};
 use crate::codec::{Decode, DecodeError, Encode, EncodeError, Reader, Writer};
 use crate::crypto::SecretBytes;
+use core::fmt;
 
 /// One child of a tree node: its reference and the number of data bytes beneath it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,7 +17,7 @@ pub struct TreeEntry {
 ///
 /// Payload layout: `level: u8` (1 = children are data leaves, n = children are nodes of level n−1),
 /// `count: u16 LE`, then `count` entries of `id[32] key[32] size: u64 LE`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct TreeNode<'a> {
     level: u8,
     entries: &'a [u8],
@@ -107,7 +108,7 @@ impl<'a> TreeNode<'a> {
     pub fn get(&self, i: usize) -> Option<TreeEntry> {
         let start = i.checked_mul(TREE_ENTRY_LEN)?;
         self.entries
-            .get(start..start + TREE_ENTRY_LEN)
+            .get(start..start.checked_add(TREE_ENTRY_LEN)?)
             .map(entry_at)
     }
 
@@ -119,8 +120,19 @@ impl<'a> TreeNode<'a> {
     }
 }
 
+/// Shows level, child count and size: the entries hold child keys, which are secrets.
+impl fmt::Debug for TreeNode<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TreeNode")
+            .field("level", &self.level)
+            .field("children", &self.len())
+            .field("total_size", &self.total_size)
+            .finish()
+    }
+}
+
 /// Iterator over a [`TreeNode`]'s children.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TreeEntryIter<'a> {
     chunks: core::slice::ChunksExact<'a, u8>,
 }
@@ -137,11 +149,21 @@ impl Iterator for TreeEntryIter<'_> {
 
 impl ExactSizeIterator for TreeEntryIter<'_> {}
 
+impl fmt::Debug for TreeEntryIter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TreeEntryIter({} left)", self.chunks.len())
+    }
+}
+
 /// The `i`-th entry of a tree block's validated plaintext (kind byte, header, entries).
 #[cfg(feature = "alloc")]
 pub(super) fn entry_in_plaintext(plain: &[u8], i: usize) -> Option<TreeEntry> {
-    let start = 1 + TREE_HEADER_LEN + i.checked_mul(TREE_ENTRY_LEN)?;
-    plain.get(start..start + TREE_ENTRY_LEN).map(entry_at)
+    let start = i
+        .checked_mul(TREE_ENTRY_LEN)?
+        .checked_add(1 + TREE_HEADER_LEN)?;
+    plain
+        .get(start..start.checked_add(TREE_ENTRY_LEN)?)
+        .map(entry_at)
 }
 
 /// Reads an entry from exactly [`TREE_ENTRY_LEN`] validated bytes.

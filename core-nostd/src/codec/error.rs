@@ -75,7 +75,8 @@ impl fmt::Display for DecodeError {
             DecodeError::UnsupportedVersion { version } => {
                 write!(
                     f,
-                    "format version {version} is not supported (this build speaks 1)"
+                    "format version {version} is not supported (this build speaks {})",
+                    super::FORMAT_VERSION
                 )
             }
             DecodeError::UnexpectedMessageType { expected, found } => {

@@ -73,10 +73,11 @@ pub fn encode_to_slice<T: Encode + ?Sized>(
 #[cfg(feature = "alloc")]
 pub fn encode_to_vec<T: Encode + ?Sized>(value: &T) -> alloc::vec::Vec<u8> {
     let mut buf = alloc::vec![0u8; value.encoded_len()];
-    // The buffer is exactly `encoded_len` long; an encoder that disagrees with its own length is a bug
-    // that the codec tests catch, so truncate rather than panic here.
-    let written = encode_to_slice(value, &mut buf).unwrap_or(0);
-    buf.truncate(written);
+    // The buffer is exactly `encoded_len` long, which is all an encoder can fail on; an encoder that
+    // disagrees with its own length is a bug, caught by the round-trip tests (and here in debug builds).
+    let written = encode_to_slice(value, &mut buf);
+    debug_assert_eq!(written, Ok(buf.len()), "encoded_len disagrees with encode");
+    buf.truncate(written.unwrap_or(0));
     buf
 }
 

@@ -1,7 +1,8 @@
 use super::DecodeError;
+use core::fmt;
 
 /// Reads fields from the front of a borrowed byte slice. Every read checks the remaining length first.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Reader<'a> {
     rest: &'a [u8],
 }
@@ -119,5 +120,12 @@ impl<'a> Reader<'a> {
             });
         }
         self.take(len)
+    }
+}
+
+/// Shows how much is left, not the bytes: they may be keys or user data.
+impl fmt::Debug for Reader<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Reader({} bytes left)", self.rest.len())
     }
 }

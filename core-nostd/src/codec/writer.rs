@@ -1,7 +1,7 @@
 use super::EncodeError;
+use core::fmt;
 
 /// Writes fields into a caller-owned buffer, failing (not panicking) when it is full.
-#[derive(Debug)]
 pub struct Writer<'b> {
     buf: &'b mut [u8],
     pos: usize,
@@ -21,6 +21,20 @@ impl<'b> Writer<'b> {
     /// The bytes written so far.
     pub fn written(&self) -> &[u8] {
         self.buf.get(..self.pos).unwrap_or(&[])
+    }
+
+    /// Fails without writing anything unless `n` more bytes fit, so that a refused field leaves no
+    /// length prefix behind.
+    fn ensure_room(&self, n: usize) -> Result<(), EncodeError> {
+        let available = self.buf.len() - self.pos;
+        if n <= available {
+            Ok(())
+        } else {
+            Err(EncodeError::BufferTooSmall {
+                needed: n,
+                available,
+            })
+        }
     }
 
     /// Appends raw bytes.
@@ -59,6 +73,7 @@ impl<'b> Writer<'b> {
     /// Appends `bytes` behind a `u8` length prefix; `max` is the field's maximum (at most 255).
     pub fn put_bytes_u8_len(&mut self, bytes: &[u8], max: usize) -> Result<(), EncodeError> {
         let len = checked_len::<u8>(bytes.len(), max)?;
+        self.ensure_room(size_of::<u8>() + bytes.len())?;
         self.put_u8(len)?;
         self.put_bytes(bytes)
     }
@@ -66,6 +81,7 @@ impl<'b> Writer<'b> {
     /// Appends `bytes` behind a little-endian `u16` length prefix; `max` is the field's maximum.
     pub fn put_bytes_u16_len(&mut self, bytes: &[u8], max: usize) -> Result<(), EncodeError> {
         let len = checked_len::<u16>(bytes.len(), max)?;
+        self.ensure_room(size_of::<u16>() + bytes.len())?;
         self.put_u16(len)?;
         self.put_bytes(bytes)
     }
@@ -73,6 +89,7 @@ impl<'b> Writer<'b> {
     /// Appends `bytes` behind a little-endian `u32` length prefix; `max` is the field's maximum.
     pub fn put_bytes_u32_len(&mut self, bytes: &[u8], max: usize) -> Result<(), EncodeError> {
         let len = checked_len::<u32>(bytes.len(), max)?;
+        self.ensure_room(size_of::<u32>() + bytes.len())?;
         self.put_u32(len)?;
         self.put_bytes(bytes)
     }
@@ -83,4 +100,16 @@ fn checked_len<T: TryFrom<usize>>(len: usize, max: usize) -> Result<T, EncodeErr
         return Err(EncodeError::TooLong { max, len });
     }
     T::try_from(len).map_err(|_| EncodeError::TooLong { max, len })
+}
+
+/// Shows positions, not the bytes: they may be keys or user data.
+impl fmt::Debug for Writer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Writer({} of {} bytes written)",
+            self.pos,
+            self.buf.len()
+        )
+    }
 }

@@ -17,9 +17,10 @@ impl<const N: usize> SecretBytes<N> {
 
     /// Fills a new secret from a cryptographic RNG.
     pub fn random<R: rand_core::CryptoRng + ?Sized>(rng: &mut R) -> Self {
-        let mut bytes = [0u8; N];
-        rng.fill_bytes(&mut bytes);
-        SecretBytes(bytes)
+        // Filled in place, so that no copy of the secret is left on the stack.
+        let mut secret = SecretBytes([0u8; N]);
+        rng.fill_bytes(&mut secret.0);
+        secret
     }
 
     /// The secret bytes. Use them, do not copy them out.
