@@ -82,9 +82,13 @@ proptest! {
         let (r2, c2) = seal(s2);
         prop_assert_eq!(&r1, &r1_again);
         prop_assert_eq!(&c1, &c1_again);
-        prop_assert_ne!(r1.id, r2.id);
         prop_assert_ne!(r1.key, r2.key);
-        prop_assert_ne!(c1, c2);
+        // A block of n bytes has only 2^(8n) ciphertexts, so tiny blocks of two scopes may coincide (the
+        // empty file's one-byte block does so once in 256 pairs); from 8 bytes on a collision is a 2^-64 event.
+        if data.len() + 1 >= 8 {
+            prop_assert_ne!(r1.id, r2.id);
+            prop_assert_ne!(c1, c2);
+        }
     }
 }
 

@@ -36,8 +36,14 @@ fn decode_all(b: &[u8]) {
         assert_eq!(sum, node.total_size());
     }
     let _ = verify(&BlockId([0; 32]), b);
+    // Under a wrong id (refused before decryption) and under the right id with an arbitrary key, so that
+    // decryption and plaintext parsing see arbitrary bytes too.
     let mut copy = b.to_vec();
     let _ = open_in_place(&BlockRef::from_bytes(&[3; 64]), &mut copy);
+    let mut right_id = BlockRef::from_bytes(&[3; 64]);
+    right_id.id = BlockId(gofast_core::crypto::hash::hash(b));
+    let mut copy = b.to_vec();
+    let _ = open_in_place(&right_id, &mut copy);
     let text = String::from_utf8_lossy(b);
     let _ = PeerId::from_str(&text);
     let _ = BlockRef::from_str(&text);
@@ -57,6 +63,25 @@ proptest! {
         b.extend_from_slice(&count.to_le_bytes());
         b.extend_from_slice(&rest);
         decode_all(&b);
+    }
+
+    /// Payloads of exactly the length their count says, so that most decode and the checks on a decoded
+    /// node actually run; random sizes still break the size rules now and then.
+    #[test]
+    fn well_framed_tree_payloads_decode_into_usable_nodes(
+        level in 0u8..=66,
+        entries in proptest::collection::vec((any::<[u8; 64]>(), prop_oneof![1u64..70_000, any::<u64>()]), 1..56),
+    ) {
+        let mut b = vec![level];
+        b.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+        for (r, size) in &entries {
+            b.extend_from_slice(r);
+            b.extend_from_slice(&size.to_le_bytes());
+        }
+        decode_all(&b);
+        let valid_sizes = entries.iter().all(|(_, s)| *s > 0 && (level != 1 || *s <= 65_535))
+            && entries.iter().try_fold(0u64, |acc, (_, s)| acc.checked_add(*s)).is_some();
+        prop_assert_eq!(TreeNode::decode(&b).is_ok(), (1..=64).contains(&level) && valid_sizes);
     }
 
     #[test]
@@ -147,6 +172,17 @@ fn writers_fail_instead_of_overflowing() {
         Err(EncodeError::TooLong { max: 10, len: 20 })
     );
     assert_eq!(w.position(), 0, "a refused field writes nothing");
+    // Nor does one refused for lack of room: no length prefix is left behind.
+    let mut tiny = [0u8; 4];
+    let mut w = Writer::new(&mut tiny);
+    assert_eq!(
+        w.put_bytes_u8_len(&[1; 5], 255),
+        Err(EncodeError::BufferTooSmall {
+            needed: 6,
+            available: 4
+        })
+    );
+    assert_eq!(w.position(), 0);
 }
 
 #[test]

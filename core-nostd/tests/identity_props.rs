@@ -31,8 +31,8 @@ proptest! {
         prop_assert_eq!(decode_exact::<PeerId>(&encode_to_vec(&id)).unwrap(), id);
     }
 
-    /// Bech32m detects every substitution of up to four characters in strings this short; one is tested
-    /// exhaustively per case, two at random.
+    /// Bech32m detects every substitution of up to four characters in strings this short; each case tries
+    /// one random substitution, then a second on top of it.
     #[test]
     fn mistyped_ids_are_refused(seed in any::<[u8; 32]>(), pos in 4usize..62, pos2 in 4usize..62, c in 0usize..32, c2 in 0usize..32) {
         let text = keypair(seed).peer_id().to_string();

@@ -54,7 +54,8 @@ fn limits_in_the_spec_match_the_code() {
         "block.md lacks MAX_TREE_CHILDREN = {MAX_TREE_CHILDREN}"
     );
     assert!(
-        RECORD.contains(&MAX_SALT_LEN.to_string()) && RECORD.contains(&MAX_VALUE_LEN.to_string())
+        RECORD.contains(&format!("| `MAX_SALT_LEN` | {MAX_SALT_LEN} |"))
+            && RECORD.contains(&format!("| `MAX_VALUE_LEN` | {MAX_VALUE_LEN} |"))
     );
     assert!(
         CODEC.contains(&format!("{FORMAT_VERSION:#04x}"))

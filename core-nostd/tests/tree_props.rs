@@ -45,6 +45,7 @@ fn read(root: &BlockRef, store: &Store) -> Result<Vec<u8>, ReadError<String>> {
     let mut out = Vec::new();
     read_tree(
         root,
+        u64::MAX,
         |id| {
             store
                 .get(id)
@@ -239,6 +240,117 @@ fn lying_trees_are_refused() {
         Err(ReadError::Inconsistent { .. })
     ));
     assert_eq!(read(&good, &store).unwrap(), vec![1, 2, 3]);
+}
+
+/// A few small blocks can declare exabytes by listing one child many times; the reader refuses a tree
+/// larger than the caller's limit before producing anything.
+#[test]
+fn a_tree_declaring_more_than_the_limit_is_refused_up_front() {
+    let conv = ConvergenceKey::derive(&scope(6));
+    let mut store = Store::new();
+    let mut leaf_block = vec![BlockKind::Data as u8];
+    leaf_block.extend_from_slice(&[7u8; 65_535]);
+    let leaf = seal_in_place(&conv, &mut leaf_block).unwrap();
+    store.insert(leaf.id, leaf_block);
+    let mut child = TreeEntry {
+        child: leaf,
+        size: 65_535,
+    };
+    let mut node = vec![0u8; 70_000];
+    for level in 1..=4u8 {
+        let n =
+            encode_tree_node(level, &vec![child.clone(); MAX_TREE_CHILDREN], &mut node).unwrap();
+        let mut block = node[..n].to_vec();
+        let r = seal_in_place(&conv, &mut block).unwrap();
+        store.insert(r.id, block);
+        child = TreeEntry {
+            child: r,
+            size: child.size * MAX_TREE_CHILDREN as u64,
+        };
+    }
+    // Five blocks, about 330 KB, declaring 65535 * 910^4 bytes (~45 PB).
+    let mut produced = 0u64;
+    let err = read_tree(
+        &child.child,
+        1 << 30,
+        |id| store.get(id).cloned().ok_or("missing".to_string()),
+        |d| {
+            produced += d.len() as u64;
+            Ok(())
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        ReadError::TooLarge {
+            declared: child.size,
+            max: 1 << 30
+        }
+    );
+    assert_eq!(produced, 0, "nothing is produced before the refusal");
+    // A single leaf over the limit is refused too.
+    let mut one_leaf = Store::new();
+    let f = encode(&[1u8; 100], &scope(6), small(), 100, &mut one_leaf);
+    let err = read_tree(
+        &f.root,
+        99,
+        |id| one_leaf.get(id).cloned().ok_or(String::new()),
+        |_| Ok(()),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        ReadError::TooLarge {
+            declared: 100,
+            max: 99
+        }
+    );
+}
+
+#[test]
+fn debug_output_of_opened_blocks_shows_no_keys_or_data() {
+    let mut store = Store::new();
+    let data = noise(5, 50_000);
+    let file = encode(&data, &scope(1), small(), 50_000, &mut store);
+    let mut block = store[&file.root.id].clone();
+    let opened = open_in_place(&file.root, &mut block).unwrap();
+    let shown = format!("{opened:?}");
+    let Block::Tree(node) = &opened else {
+        panic!("expected a tree root")
+    };
+    let first = node.get(0).unwrap();
+    let key_hex: String = first
+        .child
+        .key
+        .0
+        .expose()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(!shown.contains(&key_hex), "{shown}");
+    assert!(shown.contains("children"), "{shown}");
+    assert!(!format!("{:?}", node.entries()).contains(&key_hex));
+    // Descend along first children to a data leaf.
+    let mut r = first.child;
+    loop {
+        let mut b = store[&r.id].clone();
+        let opened = open_in_place(&r, &mut b).unwrap();
+        let shown = format!("{opened:?}");
+        match opened {
+            Block::Tree(n) => {
+                assert!(!shown.contains(&key_hex));
+                r = n.get(0).unwrap().child;
+            }
+            Block::Data(_) => {
+                assert!(
+                    shown.starts_with("Block::Data(") && shown.ends_with("bytes)"),
+                    "{shown}"
+                );
+                break;
+            }
+        }
+    }
 }
 
 #[test]

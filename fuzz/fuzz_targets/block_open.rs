@@ -8,7 +8,9 @@ use gofast_core::crypto::hash::hash;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((head, block)) = data.split_first_chunk::<65>() else { return };
+    let Some((head, block)) = data.split_first_chunk::<65>() else {
+        return;
+    };
     let (mode, raw_ref) = head.split_first().expect("65 bytes");
     let mut r = BlockRef::from_bytes(raw_ref.try_into().expect("64 bytes"));
     if mode & 1 == 1 {

@@ -7,11 +7,16 @@ use gofast_core::identity::PeerId;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(p) = text.parse::<PeerId>() {
         assert_eq!(p.to_string(), text.to_ascii_lowercase());
     }
     if let Ok(r) = text.parse::<BlockRef>() {
-        assert_eq!(r.display_capability().to_string(), text.to_ascii_lowercase());
+        assert_eq!(
+            r.display_capability().to_string(),
+            text.to_ascii_lowercase()
+        );
     }
 });

@@ -5,10 +5,15 @@ use gofast_core::block::{BlockKind, TreeEntry, TreeNode, encode_tree_node};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(node) = TreeNode::decode(data) else { return };
+    let Ok(node) = TreeNode::decode(data) else {
+        return;
+    };
     let entries: Vec<TreeEntry> = node.entries().collect();
     assert_eq!(entries.len(), node.len());
-    assert_eq!(entries.iter().map(|e| e.size).sum::<u64>(), node.total_size());
+    assert_eq!(
+        entries.iter().map(|e| e.size).sum::<u64>(),
+        node.total_size()
+    );
     for (i, e) in entries.iter().enumerate() {
         assert_eq!(node.get(i).as_ref(), Some(e));
     }

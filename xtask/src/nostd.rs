@@ -20,7 +20,8 @@ pub(crate) fn link_proof() -> Result<(), String> {
         THUMB,
     ])
     .status_ok("nostd-check build for thumbv7em")?;
-    let path = format!("target/{THUMB}/release/nostd-check");
+    let target_dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let path = format!("{target_dir}/{THUMB}/release/nostd-check");
     let bytes = std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?;
     let elf = object::File::parse(&*bytes).map_err(|e| format!("{path}: {e}"))?;
     let (mut flash, mut ram) = (0u64, 0u64);

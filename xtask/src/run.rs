@@ -230,8 +230,17 @@ pub(crate) fn tests() -> Result<TestCounts, String> {
         )?
     } else {
         println!("(cargo-nextest not installed: using cargo test)");
+        // --lib --bins --tests: the doc tests run once, below.
         run_echoing(
-            &mut cargo(&["test", "--workspace", "--locked", "--no-fail-fast"]),
+            &mut cargo(&[
+                "test",
+                "--workspace",
+                "--locked",
+                "--no-fail-fast",
+                "--lib",
+                "--bins",
+                "--tests",
+            ]),
             "cargo test",
         )?
     };

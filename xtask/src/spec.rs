@@ -11,6 +11,18 @@ const VENV: &str = "target/spec-venv";
 
 pub(crate) fn reference_implementation() -> Result<(), String> {
     let python = Path::new(VENV).join("bin/python");
+    let pip_works = |python: &Path| {
+        Command::new(python)
+            .args(["-m", "pip", "--version"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if python.exists() && !pip_works(&python) {
+        println!("{VENV} is incomplete (an earlier attempt failed?); making it again");
+        std::fs::remove_dir_all(VENV).map_err(|e| format!("remove {VENV}: {e}"))?;
+    }
     if !python.exists() {
         println!("creating {VENV} (python3 -m venv --system-site-packages)");
         Command::new("python3")
