@@ -13,7 +13,7 @@ use crate::codec::{
     Decode, DecodeError, Encode, EncodeError, Message, MessageType, Reader, Writer,
 };
 use crate::crypto::hash::derive_public;
-use crate::crypto::sign::{SIGNATURE_LEN, Signature, SignatureError};
+use crate::crypto::sign::{SIGNATURE_LEN, Signature, SignatureError, VerifyingKey};
 use crate::crypto::{KdfContext, SignatureDomain};
 use crate::identity::{DhtKey, KeyPair, PeerId};
 
@@ -259,14 +259,18 @@ impl<'a> Decode<'a> for Record {
     /// Decodes and verifies: a record that does not verify is [`DecodeError::BadSignature`].
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
         let start = r.rest();
-        let public_key = PeerId::decode(r)?;
+        // Validate the key once and verify with it (PeerId::verify would decompress the point again).
+        let key = VerifyingKey::from_bytes(&r.array()?).map_err(|_| DecodeError::InvalidValue {
+            field: "record.public_key",
+            reason: "not a valid Ed25519 public key of large order",
+        })?;
+        let public_key = PeerId::from_verifying_key(&key);
         let salt = r.bytes_u8_len("record.salt", MAX_SALT_LEN)?;
         let seq = r.u64()?;
         let value = r.bytes_u16_len("record.value", MAX_VALUE_LEN)?;
         let body = start.get(..start.len() - r.remaining()).unwrap_or(&[]);
         let signature = Signature(r.array()?);
-        public_key
-            .verify(SignatureDomain::Record, body, &signature)
+        key.verify(SignatureDomain::Record, body, &signature)
             .map_err(|_| DecodeError::BadSignature)?;
         Ok(Record {
             public_key,
