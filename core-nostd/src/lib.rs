@@ -55,7 +55,9 @@ pub mod block;
 pub mod codec;
 pub mod crypto;
 pub mod identity;
+pub mod noise;
 pub mod record;
+pub mod session;
 mod text;
 pub mod time;
 

@@ -80,6 +80,14 @@ impl SigningKey {
         VerifyingKey(self.0.verifying_key())
     }
 
+    /// The X25519 secret that matches this key (the scalar half of SHA-512(seed), as libsodium's
+    /// `crypto_sign_ed25519_sk_to_curve25519`). Its public key is [`VerifyingKey::to_x25519`]; see
+    /// `docs/spec/session.md` for why one key pair serves both.
+    pub fn to_x25519(&self) -> crate::crypto::x25519::X25519Secret {
+        let scalar = SecretBytes::new(self.0.to_scalar_bytes());
+        crate::crypto::x25519::X25519Secret::from_bytes(&scalar)
+    }
+
     /// Signs `domain || message`.
     pub fn sign(
         &self,
@@ -113,6 +121,11 @@ impl VerifyingKey {
     /// The encoded public key.
     pub fn to_bytes(&self) -> [u8; PUBLIC_KEY_LEN] {
         self.0.to_bytes()
+    }
+
+    /// The same point in Montgomery form: the X25519 public key of [`SigningKey::to_x25519`].
+    pub fn to_x25519(&self) -> crate::crypto::x25519::X25519Public {
+        crate::crypto::x25519::X25519Public(self.0.to_montgomery().to_bytes())
     }
 
     /// Verifies `signature` over `domain || message`, strictly.

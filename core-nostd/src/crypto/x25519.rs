@@ -9,6 +9,7 @@ use super::SecretBytes;
 pub const KEY_LEN: usize = 32;
 
 /// An X25519 secret key (clamped on use, zeroized on drop).
+#[derive(Clone)]
 pub struct X25519Secret(x25519_dalek::StaticSecret);
 
 /// An X25519 public key: a Montgomery u-coordinate, as bytes.

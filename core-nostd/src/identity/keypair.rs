@@ -40,6 +40,12 @@ impl KeyPair {
         self.signing.seed()
     }
 
+    /// The X25519 static key of this identity's secure sessions (the birational map of the Ed25519
+    /// key), so that a peer who knows the [`PeerId`] knows the session key too.
+    pub fn x25519_secret(&self) -> crate::crypto::x25519::X25519Secret {
+        self.signing.to_x25519()
+    }
+
     /// Signs `domain || message`.
     pub fn sign(
         &self,

@@ -54,6 +54,16 @@ impl PeerId {
         VerifyingKey::from_bytes(&self.0)?.verify(domain, message, signature)
     }
 
+    /// The X25519 public key of this peer's secure sessions: the same curve point in Montgomery form.
+    pub fn x25519_public(&self) -> crate::crypto::x25519::X25519Public {
+        match VerifyingKey::from_bytes(&self.0) {
+            Ok(key) => key.to_x25519(),
+            // Unreachable: a PeerId is only made from a validated key. The all-zero key is refused by
+            // every X25519 operation, so the fallback fails closed.
+            Err(_) => crate::crypto::x25519::X25519Public([0; 32]),
+        }
+    }
+
     /// A short form for logs and tables: the first 12 characters of the text form.
     pub const fn short(&self) -> ShortPeerId<'_> {
         ShortPeerId(self)
