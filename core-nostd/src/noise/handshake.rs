@@ -99,7 +99,7 @@ impl<H: NoiseHash> HandshakeState<H> {
             .messages
             .iter()
             .enumerate()
-            .any(|(i, m)| (i % 2 == 0) == initiator && m.contains(&Token::S));
+            .any(|(i, m)| i.is_multiple_of(2) == initiator && m.contains(&Token::S));
         if (own_known || sends_static) && s.is_none() {
             return Err(NoiseError::MissingKey);
         }
@@ -135,7 +135,7 @@ impl<H: NoiseHash> HandshakeState<H> {
 
     /// Whether the next message is this side's to write.
     pub fn is_my_turn(&self) -> bool {
-        !self.is_finished() && (self.next_message % 2 == 0) == self.initiator
+        !self.is_finished() && self.next_message.is_multiple_of(2) == self.initiator
     }
 
     /// Whether all messages of the pattern have been written or read.
