@@ -19,6 +19,12 @@ pub enum KdfContext {
     PeerDhtKey,
     /// Record public key and salt → the record's position in the DHT key space.
     RecordDhtKey,
+    /// A session direction's epoch secret, stream id, epoch and cipher → that stream's AEAD key.
+    SessionStreamKey,
+    /// A session direction's epoch secret and a rekey's X25519 output → the next epoch's secret.
+    SessionEpochRatchet,
+    /// A session's random seed → its ephemeral keys, one after another (fast key erasure).
+    SessionRandom,
 }
 
 impl KdfContext {
@@ -28,6 +34,9 @@ impl KdfContext {
         KdfContext::ChunkerGear,
         KdfContext::PeerDhtKey,
         KdfContext::RecordDhtKey,
+        KdfContext::SessionStreamKey,
+        KdfContext::SessionEpochRatchet,
+        KdfContext::SessionRandom,
     ];
 
     /// The exact context string passed to BLAKE3.
@@ -37,6 +46,9 @@ impl KdfContext {
             KdfContext::ChunkerGear => "gofast 2026-11-26 chunker gear table",
             KdfContext::PeerDhtKey => "gofast 2026-11-26 peer dht key",
             KdfContext::RecordDhtKey => "gofast 2026-11-26 record dht key",
+            KdfContext::SessionStreamKey => "gofast 2026-11-26 session stream key",
+            KdfContext::SessionEpochRatchet => "gofast 2026-11-26 session epoch ratchet",
+            KdfContext::SessionRandom => "gofast 2026-11-26 session random",
         }
     }
 }

@@ -13,7 +13,7 @@ pub struct CipherState {
 }
 
 /// The ChaChaPoly nonce of Noise: 32 zero bits, then the counter in little-endian.
-pub(crate) fn nonce_bytes(n: u64) -> [u8; NONCE_LEN] {
+pub fn nonce_bytes(n: u64) -> [u8; NONCE_LEN] {
     let mut nonce = [0u8; NONCE_LEN];
     nonce[4..].copy_from_slice(&n.to_le_bytes());
     nonce

@@ -16,7 +16,7 @@ mod hash;
 pub mod pattern;
 mod symmetric;
 
-pub use cipher_state::CipherState;
+pub use cipher_state::{CipherState, nonce_bytes as cipher_nonce};
 pub use error::NoiseError;
 pub use handshake::{HandshakeState, SplitKeys};
 pub use hash::{BLOCK_LEN, Blake3, HASH_LEN, NoiseHash};
