@@ -145,7 +145,7 @@ fn handshake_times_out() {
     use gofast_core::time::Duration;
     let mut p = Pair::xx(Config::default());
     let _ = p.take_transmits(true); // lost
-    p.now = p.now + Duration::from_secs(11);
+    p.now += Duration::from_secs(11);
     p.a.handle_timeout(p.now);
     p.drain_events();
     assert!(

@@ -83,6 +83,7 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
 
         // Find the stream, or check that the peer may open it (it is made only once authenticated).
         let index = self.streams.iter().position(|s| s.id == header.stream);
+        let mut opens = 0usize;
         let mut fresh: Option<Stream<P::Key>> = None;
         let stream: &mut Stream<P::Key> = if header.stream == 0 {
             &mut self.control
@@ -91,17 +92,18 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
                 Some(s) => s,
                 None => return Err(InputError::UnknownStream),
             }
-        } else if self.is_peer_stream(header.stream) && header.stream > self.highest_peer_stream {
-            if self.streams.is_full() {
+        } else if self.is_peer_stream(header.stream) && header.stream >= self.peer_next_stream {
+            // This id and every lower one of the peer's not yet seen.
+            opens = ((header.stream - self.peer_next_stream) / 2) as usize + 1;
+            if self.streams.len() + opens > STREAMS {
                 // Tell the peer; if the queue is full the peer learns from the missing credit.
                 let _ = self.resets_due.push(header.stream);
                 return Err(InputError::StreamLimit);
             }
-            let credit = self.peer_window();
             fresh.insert(Stream::new(
                 header.stream,
-                header.cipher,
-                credit,
+                None,
+                self.peer_window(),
                 u64::from(self.config.stream_window),
             ))
         } else {
@@ -110,7 +112,8 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
         if !stream.recv_open {
             return Err(InputError::UnknownStream);
         }
-        if stream.cipher != header.cipher {
+        let known_cipher = stream.cipher;
+        if known_cipher.is_some_and(|c| c != header.cipher) {
             return Err(InputError::Authentication);
         }
         stream
@@ -120,7 +123,15 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
         if header.counter >= stream.granted {
             return Err(InputError::FlowControl);
         }
-        let Some(key) = stream.recv_key::<P>(secret) else {
+        let temporary_key;
+        let key = if known_cipher.is_some() {
+            stream.recv_key::<P>(secret)
+        } else {
+            // The first frame names the stream's cipher; its key is cached once it authenticates.
+            temporary_key = super::stream::prepare::<P>(secret, header.stream, header.cipher);
+            temporary_key.as_ref()
+        };
+        let Some(key) = key else {
             return Err(InputError::CipherNotNegotiated);
         };
         let (head, rest) = frame.split_at_mut(DATA_HEADER_LEN);
@@ -132,6 +143,9 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
         }
 
         // Authenticated: from here on the frame counts.
+        stream.cipher = Some(header.cipher);
+        let newly_announced = !stream.announced;
+        stream.announced = true;
         stream.window.commit(header.counter);
         let window = u64::from(self.config.stream_window);
         if header.stream != 0 {
@@ -146,9 +160,21 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
         }
         let finished_both = !stream.recv_open && !stream.send_open;
         if let Some(new) = fresh {
-            self.highest_peer_stream = header.stream;
-            // Room was checked above.
+            // Streams the peer opened before this one, whose frames have not arrived yet.
+            for k in 1..opens {
+                let id = self.peer_next_stream + 2 * (k as u32 - 1);
+                let implicit = Stream::new(
+                    id,
+                    None,
+                    self.peer_window(),
+                    u64::from(self.config.stream_window),
+                );
+                let _ = self.streams.push(implicit); // room was checked above
+            }
+            self.peer_next_stream = header.stream.saturating_add(2);
             let _ = self.streams.push(new);
+        }
+        if newly_announced {
             self.push_event(Event::StreamOpened(header.stream));
         }
         self.handshake_confirmed();
@@ -232,7 +258,7 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
         let credit = self.peer_window();
         let granted = u64::from(self.config.stream_window);
         self.streams
-            .push(Stream::new(id, cipher, credit, granted))
+            .push(Stream::new(id, Some(cipher), credit, granted))
             .map_err(|_| SendError::StreamLimit)?;
         self.next_local_stream = next;
         Ok(id)
@@ -328,9 +354,10 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
                 .find(|s| s.id == stream_id)
                 .ok_or(SendError::UnknownStream)?
         };
-        if !stream.send_open {
+        let Some(cipher) = stream.cipher.filter(|_| stream.send_open) else {
+            // Finished, or a peer's stream the application has not heard of yet.
             return Err(SendError::UnknownStream);
-        }
+        };
         let counter = stream.next_counter;
         // The control stream is exempt: it carries the rekey that lifts the bound.
         if stream_id != 0 && stream.frames_in_epoch() >= max_per_epoch {
@@ -346,7 +373,7 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
         }
         let header = DataHeader {
             fin,
-            cipher: stream.cipher,
+            cipher,
             stream: stream_id,
             epoch: keys.send.epoch,
             counter,

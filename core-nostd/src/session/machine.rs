@@ -159,7 +159,9 @@ pub struct Session<P: AeadProvider, const STREAMS: usize> {
     pub(crate) control: Stream<P::Key>,
     pub(crate) streams: heapless::Vec<Stream<P::Key>, STREAMS>,
     pub(crate) next_local_stream: u32,
-    pub(crate) highest_peer_stream: u32,
+    /// The lowest id of the peer's that no frame has opened yet (ids are opened in order; a frame
+    /// on a higher id opens the ones below it too, as in QUIC).
+    pub(crate) peer_next_stream: u32,
 
     pub(crate) events: Deque<Event, EVENT_CAPACITY>,
     pub(crate) closed: Option<CloseReason>,
@@ -209,10 +211,10 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
             confirm_due: None,
             close_due: None,
             resets_due: heapless::Vec::new(),
-            control: Stream::new(0, CipherId::ChaCha20Poly1305, u64::MAX, u64::MAX),
+            control: Stream::new(0, Some(CipherId::ChaCha20Poly1305), u64::MAX, u64::MAX),
             streams: heapless::Vec::new(),
             next_local_stream: if initiator { 1 } else { 2 },
-            highest_peer_stream: 0,
+            peer_next_stream: if initiator { 2 } else { 1 },
             events: Deque::new(),
             closed: None,
             provider: PhantomData,

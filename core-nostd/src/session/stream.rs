@@ -11,7 +11,11 @@ use super::replay::ReplayWindow;
 /// One stream of a session (the control stream included).
 pub(crate) struct Stream<K> {
     pub(crate) id: u32,
-    pub(crate) cipher: CipherId,
+    /// Unknown for a peer's stream that a higher stream's frame opened implicitly, until its own
+    /// first frame arrives.
+    pub(crate) cipher: Option<CipherId>,
+    /// Whether the application has heard of it (our own, or `StreamOpened` was raised).
+    pub(crate) announced: bool,
 
     /// This side may still send (no FIN sent).
     pub(crate) send_open: bool,
@@ -38,10 +42,11 @@ pub(crate) struct Stream<K> {
 }
 
 impl<K> Stream<K> {
-    pub(crate) fn new(id: u32, cipher: CipherId, credit: u64, granted: u64) -> Self {
+    pub(crate) fn new(id: u32, cipher: Option<CipherId>, credit: u64, granted: u64) -> Self {
         Stream {
             id,
             cipher,
+            announced: cipher.is_some(),
             send_open: true,
             next_counter: 0,
             epoch_first_counter: 0,
@@ -73,7 +78,7 @@ impl<K> Stream<K> {
             .as_ref()
             .is_none_or(|(e, _)| *e != secret.epoch)
         {
-            let key = prepare::<P>(secret, self.id, self.cipher)?;
+            let key = prepare::<P>(secret, self.id, self.cipher?)?;
             self.send_key = Some((secret.epoch, key));
         }
         self.send_key.as_ref().map(|(_, k)| k)
@@ -91,7 +96,7 @@ impl<K> Stream<K> {
         let index = match have {
             Some(i) => i,
             None => {
-                let key = prepare::<P>(secret, self.id, self.cipher)?;
+                let key = prepare::<P>(secret, self.id, self.cipher?)?;
                 // Replace an empty slot, else the older epoch.
                 let [a, b] = &self.recv_keys;
                 let i = match (a, b) {
@@ -135,7 +140,11 @@ impl<K> Stream<K> {
     }
 }
 
-fn prepare<P: AeadProvider>(secret: &EpochSecret, stream: u32, cipher: CipherId) -> Option<P::Key> {
+pub(crate) fn prepare<P: AeadProvider>(
+    secret: &EpochSecret,
+    stream: u32,
+    cipher: CipherId,
+) -> Option<P::Key> {
     let key: SecretBytes<32> = secret.stream_key(stream, cipher);
     P::prepare(cipher, &key)
 }
