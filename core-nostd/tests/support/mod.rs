@@ -64,9 +64,15 @@ fn strip_prefix(config: &Config, bytes: &[u8]) -> Vec<u8> {
 impl Pair {
     /// An XX session between identities 1 (initiator) and 2, not yet run.
     pub fn xx(config: Config) -> Pair {
+        Pair::xx_seeded(config, 0)
+    }
+
+    /// An XX session whose ephemeral keys come from seeds shifted by `n`: another session between
+    /// the same peers.
+    pub fn xx_seeded(config: Config, n: u8) -> Pair {
         let now = Instant::from_micros(1_000_000);
-        let a = S::connect(config, &identity(1), seed(1), now).unwrap();
-        let b = S::accept(config, &identity(2), seed(2)).unwrap();
+        let a = S::connect(config, &identity(1), seed(1 + n), now).unwrap();
+        let b = S::accept(config, &identity(2), seed(2 + n)).unwrap();
         Pair::new(config, a, b, now)
     }
 
@@ -235,4 +241,41 @@ impl Pair {
             self.got_b.events.push(e);
         }
     }
+}
+
+/// A data frame recorded on the wire, with its clear header.
+pub struct SealedFrame {
+    pub from_initiator: bool,
+    pub header: gofast_core::session::DataHeader,
+    pub bytes: Vec<u8>,
+}
+
+impl Pair {
+    /// Every data frame that crossed the wire so far.
+    pub fn data_frames(&self) -> Vec<SealedFrame> {
+        self.wire
+            .iter()
+            .filter_map(|f| {
+                let header = gofast_core::session::DataHeader::decode(&f.bytes).ok()?;
+                Some(SealedFrame {
+                    from_initiator: f.from_initiator,
+                    header,
+                    bytes: f.bytes.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Whether `key` opens `frame` (as an attacker holding the key would try).
+pub fn opens(key: &SecretBytes<32>, frame: &SealedFrame) -> bool {
+    use gofast_core::session::{AeadProvider, DATA_HEADER_LEN};
+    let Some(k) = PortableAead::prepare(frame.header.cipher, key) else {
+        return false;
+    };
+    let mut bytes = frame.bytes.clone();
+    let (head, rest) = bytes.split_at_mut(DATA_HEADER_LEN);
+    let (body, tag) = rest.split_at_mut(rest.len() - 16);
+    let tag: [u8; 16] = (&*tag).try_into().unwrap();
+    PortableAead::open(&k, &frame.header.nonce(), head, body, &tag).is_ok()
 }
