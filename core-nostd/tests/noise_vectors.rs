@@ -4,35 +4,13 @@
 //! Patterns covered: every non-PSK pattern the core defines (NN, NK, KK, XK, XX, IK). The 64-byte-hash
 //! suites (BLAKE2b, SHA-512) are skipped: the core fixes HASHLEN at 32.
 
-use blake2::Digest as _;
+mod support;
+
 use gofast_core::crypto::SecretBytes;
 use gofast_core::crypto::x25519::{X25519Public, X25519Secret};
 use gofast_core::noise::{CipherState, HandshakeState, NoiseHash, Pattern, pattern};
 use serde::Deserialize;
-
-struct Blake2s;
-impl NoiseHash for Blake2s {
-    const NAME: &'static str = "BLAKE2s";
-    fn hash(parts: &[&[u8]]) -> [u8; 32] {
-        let mut h = blake2::Blake2s256::new();
-        for p in parts {
-            h.update(p);
-        }
-        h.finalize().into()
-    }
-}
-
-struct Sha256;
-impl NoiseHash for Sha256 {
-    const NAME: &'static str = "SHA256";
-    fn hash(parts: &[&[u8]]) -> [u8; 32] {
-        let mut h = sha2::Sha256::new();
-        for p in parts {
-            h.update(p);
-        }
-        h.finalize().into()
-    }
-}
+use support::hashes::{Blake2s, Sha256};
 
 #[derive(Deserialize)]
 struct File {

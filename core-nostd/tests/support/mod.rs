@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod hashes;
+
 use gofast_core::crypto::SecretBytes;
 use gofast_core::identity::KeyPair;
 use gofast_core::session::{
