@@ -6,7 +6,7 @@
 //!   bench and of the demo, short fuzz runs.
 //! - `cargo xtask golden`: regenerate `core-nostd/tests/vectors/gofast-golden.json` after an intended
 //!   format change.
-//! - `cargo xtask bench`: the block benchmark at full length.
+//! - `cargo xtask bench`: the block and session benchmarks at full length.
 //! - `cargo xtask fuzz TARGET [-- LIBFUZZER_ARGS]`: one fuzz target, for as long as you like.
 
 mod fuzz;
@@ -42,17 +42,11 @@ fn main() -> ExitCode {
         ])
         .env("GOFAST_BLESS", "1")
         .status_ok("regenerate the golden vectors"),
-        Some("bench") => cargo(&[
-            "run",
-            "--release",
-            "-p",
-            "gofast-tests",
-            "--bin",
-            "block-bench",
-            "--",
-        ])
-        .args(&args[1..])
-        .status_ok("block-bench"),
+        Some("bench") => ["block-bench", "session-bench"].iter().try_for_each(|bin| {
+            cargo(&["run", "--release", "-p", "gofast-tests", "--bin", bin, "--"])
+                .args(&args[1..])
+                .status_ok(bin)
+        }),
         Some("fuzz") => fuzz::one(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", include_str!("usage.txt"));
@@ -224,12 +218,19 @@ fn test(args: &[String]) -> Result<(), String> {
         "spec: a Python implementation written from docs/spec/ reproduces the golden file",
         spec::reference_implementation,
     )?;
-    steps.run("bench binary runs (quick; figures are not checked)", || {
-        release_run_ending_with(
-            &["gofast-tests", "block-bench", "--quick"],
-            "block-bench: ok",
-        )
-    })?;
+    steps.run(
+        "bench binaries run (quick; figures are not checked)",
+        || {
+            release_run_ending_with(
+                &["gofast-tests", "block-bench", "--quick"],
+                "block-bench: ok",
+            )?;
+            release_run_ending_with(
+                &["gofast-tests", "session-bench", "--quick"],
+                "session-bench: ok",
+            )
+        },
+    )?;
     steps.run("the README's main command: gofast demo (release)", || {
         release_run_ending_with(
             &["gofast-node", "gofast", "demo"],
