@@ -21,6 +21,10 @@ use gofast_core::crypto::hash::{derive_key, hash_xof};
 use gofast_core::crypto::{KdfContext, SecretBytes, SignatureDomain};
 use gofast_core::identity::{KeyPair, PeerId, PeerIdParseError};
 use gofast_core::record::Record;
+use gofast_core::session::{
+    CipherId, Config, DataHeader, Input, MAX_FRAME_LEN, PortableAead, Session,
+};
+use gofast_core::time::Instant;
 use serde_json::{Value, json};
 
 fn path() -> PathBuf {
@@ -56,6 +60,9 @@ fn kdf_name(c: KdfContext) -> &'static str {
         KdfContext::ChunkerGear => "ChunkerGear",
         KdfContext::PeerDhtKey => "PeerDhtKey",
         KdfContext::RecordDhtKey => "RecordDhtKey",
+        KdfContext::SessionStreamKey => "SessionStreamKey",
+        KdfContext::SessionEpochRatchet => "SessionEpochRatchet",
+        KdfContext::SessionRandom => "SessionRandom",
         _ => "unknown",
     }
 }
@@ -131,6 +138,96 @@ fn record_json(key_seed: u8, salt: &[u8], seq: u64, value: &[u8]) -> Value {
         "encoded": hx(&encode_to_vec(&r)),
         "message": hx(&msg),
         "dht_key": hx(r.dht_key().as_bytes()),
+    })
+}
+
+/// A whole session, frame by frame: XX handshake, streams on both ciphers, a finished stream, one
+/// rekey proposed by the initiator, data in the new epoch. Scenario in docs/spec/golden.md.
+fn session_json() -> Value {
+    type S = Session<PortableAead, 4>;
+    let ids = (seed32(0x10), seed32(0x20));
+    let seeds = (seed32(0x30), seed32(0x40));
+    let a_id = KeyPair::from_seed(&SecretBytes::new(ids.0));
+    let b_id = KeyPair::from_seed(&SecretBytes::new(ids.1));
+    let config = Config::default();
+    let t0 = Instant::from_micros(1_000_000);
+    let mut a = S::connect(config, &a_id, SecretBytes::new(seeds.0), t0).unwrap();
+    let mut b = S::accept(config, &b_id, SecretBytes::new(seeds.1)).unwrap();
+    let mut frames: Vec<Value> = Vec::new();
+    let mut buf = vec![0u8; MAX_FRAME_LEN];
+
+    // Hands one frame to the other side and records it, with its plaintext if it is a data frame.
+    fn deliver(to: &mut S, from: &str, now: Instant, frame: &[u8], frames: &mut Vec<Value>) {
+        let mut copy = frame.to_vec();
+        let plaintext = match to.handle_input(now, &mut copy).unwrap() {
+            Input::PeerIdentified { .. } => {
+                to.approve_peer(now).unwrap();
+                None
+            }
+            Input::Data { data, .. } => Some(hx(data)),
+            Input::Nothing => {
+                // A control frame: its plaintext is the decrypted payload.
+                DataHeader::decode(frame)
+                    .ok()
+                    .map(|_| hx(&copy[18..copy.len() - 16]))
+            }
+        };
+        while to.poll_event().is_some() {}
+        let mut entry = json!({ "from": from, "frame": hx(frame) });
+        if let Some(p) = plaintext {
+            entry["plaintext"] = json!(p);
+        }
+        frames.push(entry);
+    }
+    let pump = |a: &mut S, b: &mut S, now: Instant, buf: &mut Vec<u8>, frames: &mut Vec<Value>| loop {
+        let mut moved = false;
+        while let Some(n) = a.poll_transmit(now, buf) {
+            moved = true;
+            deliver(b, "initiator", now, &buf[..n], frames);
+        }
+        while let Some(n) = b.poll_transmit(now, buf) {
+            moved = true;
+            deliver(a, "responder", now, &buf[..n], frames);
+        }
+        if !moved {
+            return;
+        }
+    };
+    pump(&mut a, &mut b, t0, &mut buf, &mut frames);
+    let s1 = a.open_stream(CipherId::ChaCha20Poly1305).unwrap();
+    let s3 = a.open_stream(CipherId::Aes256Gcm).unwrap();
+    for (from_a, stream, text, fin) in [
+        (true, s1, &b"hello from the initiator"[..], false),
+        (true, s3, b"a stream on AES-256-GCM", false),
+        (false, s1, b"reply, and done", true),
+    ] {
+        let (tx, rx, name) = if from_a {
+            (&mut a, &mut b, "initiator")
+        } else {
+            (&mut b, &mut a, "responder")
+        };
+        let n = tx.send(t0, stream, text, fin, &mut buf).unwrap();
+        deliver(rx, name, t0, &buf[..n], &mut frames);
+    }
+    // The initiator's rekey timer fires first; the responder's is checked after the exchange.
+    let t1 = t0 + config.rekey_interval;
+    a.handle_timeout(t1);
+    pump(&mut a, &mut b, t1, &mut buf, &mut frames);
+    b.handle_timeout(t1);
+    pump(&mut a, &mut b, t1, &mut buf, &mut frames);
+    assert_eq!((a.send_epoch(), b.send_epoch()), (Some(1), Some(1)));
+    let n = a
+        .send(t1, s1, b"epoch 1, and done", true, &mut buf)
+        .unwrap();
+    deliver(&mut b, "initiator", t1, &buf[..n], &mut frames);
+    let n = b.send(t1, s3, b"last word", false, &mut buf).unwrap();
+    deliver(&mut a, "responder", t1, &buf[..n], &mut frames);
+    json!({
+        "initiator_identity_seed": hx(&ids.0),
+        "responder_identity_seed": hx(&ids.1),
+        "initiator_random_seed": hx(&seeds.0),
+        "responder_random_seed": hx(&seeds.1),
+        "frames": frames,
     })
 }
 
@@ -295,6 +392,7 @@ fn generate() -> Value {
     doc.insert("records", Value::Array(records));
     doc.insert("messages", Value::Array(messages));
     doc.insert("invalid_encodings", Value::Array(invalid));
+    doc.insert("session", session_json());
     serde_json::to_value(doc).unwrap()
 }
 

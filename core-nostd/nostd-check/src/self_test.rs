@@ -13,6 +13,7 @@ use gofast_core::crypto::hash::hash;
 use gofast_core::crypto::x25519::X25519Secret;
 use gofast_core::identity::KeyPair;
 use gofast_core::record::{MAX_RECORD_LEN, Record};
+use gofast_core::session::{CipherId, Config, Input, PortableAead, Session};
 use gofast_core::time::{Duration, Instant};
 
 /// Returns the name of the first step that failed.
@@ -70,10 +71,83 @@ pub(crate) fn run() -> Result<(), &'static str> {
         return Err("x25519 agreement");
     }
 
+    // A secure session in the microcontroller profile: IK to a known node, a reading on a stream,
+    // a rekey.
+    session(&keypair)?;
+
     // Time is arithmetic only.
     let later = Instant::from_micros(black_box(5)) + Duration::from_secs(1);
     if later.as_micros() != 1_000_005 {
         return Err("time");
+    }
+    Ok(())
+}
+
+/// Moves session frames between `a` and `b` through one stack buffer until both are quiet.
+fn pump(
+    a: &mut Session<PortableAead, 2>,
+    b: &mut Session<PortableAead, 2>,
+    now: Instant,
+    buf: &mut [u8],
+) -> Result<(), &'static str> {
+    for _ in 0..16 {
+        let mut moved = false;
+        while let Some(n) = a.poll_transmit(now, buf) {
+            moved = true;
+            if let Ok(Input::PeerIdentified { .. }) =
+                b.handle_input(now, buf.get_mut(..n).ok_or("frame length")?)
+            {
+                b.approve_peer(now).map_err(|_| "approve")?;
+            }
+        }
+        while let Some(n) = b.poll_transmit(now, buf) {
+            moved = true;
+            let _ = a.handle_input(now, buf.get_mut(..n).ok_or("frame length")?);
+        }
+        while a.poll_event().is_some() || b.poll_event().is_some() {}
+        if !moved {
+            return Ok(());
+        }
+    }
+    Err("session pump")
+}
+
+fn session(sensor: &KeyPair) -> Result<(), &'static str> {
+    let node = KeyPair::from_seed(&SecretBytes::new([9; 32]));
+    let config = Config::small();
+    let mut now = Instant::from_micros(1);
+    let mut a = Session::<PortableAead, 2>::connect_known(
+        config,
+        sensor,
+        node.peer_id(),
+        SecretBytes::new(black_box([3; 32])),
+        now,
+        b"hello",
+    )
+    .map_err(|_| "session connect")?;
+    let mut b = Session::<PortableAead, 2>::accept(config, &node, SecretBytes::new([4; 32]))
+        .map_err(|_| "session accept")?;
+    let mut buf = [0u8; 1200];
+    pump(&mut a, &mut b, now, &mut buf)?;
+    if !a.is_established() || b.peer() != Some(sensor.peer_id()) {
+        return Err("session handshake");
+    }
+    let stream = a
+        .open_stream(CipherId::ChaCha20Poly1305)
+        .map_err(|_| "open stream")?;
+    let n = a
+        .send(now, stream, b"21.5C", false, &mut buf)
+        .map_err(|_| "session send")?;
+    match b.handle_input(now, buf.get_mut(..n).ok_or("frame length")?) {
+        Ok(Input::Data { data, .. }) if data == b"21.5C" => {}
+        _ => return Err("session data"),
+    }
+    now += config.rekey_interval;
+    a.handle_timeout(now);
+    b.handle_timeout(now);
+    pump(&mut a, &mut b, now, &mut buf)?;
+    if a.send_epoch() != Some(1) || b.send_epoch() != Some(1) {
+        return Err("session rekey");
     }
     Ok(())
 }

@@ -32,14 +32,16 @@ pub struct Pattern {
     pub messages: &'static [&'static [Token]],
 }
 
-use Token::{E, Ee, Es, S, Se, Ss};
-
 /// XX: mutual authentication, no prior knowledge. gofast's first contact.
 pub const XX: Pattern = Pattern {
     name: "XX",
     initiator_static_known: false,
     responder_static_known: false,
-    messages: &[&[E], &[E, Ee, S, Es], &[S, Se]],
+    messages: &[
+        &[Token::E],
+        &[Token::E, Token::Ee, Token::S, Token::Es],
+        &[Token::S, Token::Se],
+    ],
 };
 
 /// IK: the initiator knows the responder's static key; one round trip, first payload encrypted.
@@ -47,7 +49,10 @@ pub const IK: Pattern = Pattern {
     name: "IK",
     initiator_static_known: false,
     responder_static_known: true,
-    messages: &[&[E, Es, S, Ss], &[E, Ee, Se]],
+    messages: &[
+        &[Token::E, Token::Es, Token::S, Token::Ss],
+        &[Token::E, Token::Ee, Token::Se],
+    ],
 };
 
 /// NN: no static keys (tests only: it authenticates nobody).
@@ -55,7 +60,7 @@ pub const NN: Pattern = Pattern {
     name: "NN",
     initiator_static_known: false,
     responder_static_known: false,
-    messages: &[&[E], &[E, Ee]],
+    messages: &[&[Token::E], &[Token::E, Token::Ee]],
 };
 
 /// NK: known responder, anonymous initiator.
@@ -63,7 +68,7 @@ pub const NK: Pattern = Pattern {
     name: "NK",
     initiator_static_known: false,
     responder_static_known: true,
-    messages: &[&[E, Es], &[E, Ee]],
+    messages: &[&[Token::E, Token::Es], &[Token::E, Token::Ee]],
 };
 
 /// KK: both static keys known beforehand.
@@ -71,7 +76,10 @@ pub const KK: Pattern = Pattern {
     name: "KK",
     initiator_static_known: true,
     responder_static_known: true,
-    messages: &[&[E, Es, Ss], &[E, Ee, Se]],
+    messages: &[
+        &[Token::E, Token::Es, Token::Ss],
+        &[Token::E, Token::Ee, Token::Se],
+    ],
 };
 
 /// XK: known responder, initiator's identity sent in the third message.
@@ -79,5 +87,9 @@ pub const XK: Pattern = Pattern {
     name: "XK",
     initiator_static_known: false,
     responder_static_known: true,
-    messages: &[&[E, Es], &[E, Ee], &[S, Se]],
+    messages: &[
+        &[Token::E, Token::Es],
+        &[Token::E, Token::Ee],
+        &[Token::S, Token::Se],
+    ],
 };

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import blake3
+from session_check import check_session
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
@@ -22,6 +23,9 @@ CONTEXTS = {
     "ChunkerGear": "gofast 2026-11-26 chunker gear table",
     "PeerDhtKey": "gofast 2026-11-26 peer dht key",
     "RecordDhtKey": "gofast 2026-11-26 record dht key",
+    "SessionStreamKey": "gofast 2026-11-26 session stream key",
+    "SessionEpochRatchet": "gofast 2026-11-26 session epoch ratchet",
+    "SessionRandom": "gofast 2026-11-26 session random",
 }
 RECORD_DOMAIN = b"gofast 2026-11-26 signed record\x00"
 U64 = (1 << 64) - 1
@@ -293,6 +297,8 @@ def main() -> int:
     for bad in golden["invalid_encodings"]:
         if bad["type"] == "Record":
             check(not record_verifies(h(bad["bytes"])), f"a bad record ({bad['error']}) is refused")
+
+    check_session(golden["session"], check)
 
     print(f"check_golden: {checks} checks passed: docs/spec/ reproduces {path.name}")
     return 0
