@@ -171,3 +171,22 @@ fn data_before_the_handshake_is_refused() {
     );
     let _ = Input::Nothing;
 }
+
+#[test]
+fn stripping_a_cipher_from_the_offer_fails_the_handshake() {
+    // A man in the middle removes AES-256-GCM from the initiator's clear-text hello (byte 34: the
+    // frame type, 32 bytes of ephemeral key, the version, then the cipher bits).
+    let mut p = Pair::xx(Config::default());
+    let mut m1 = p.take_transmits(true).remove(0);
+    assert_eq!(m1[34], 0b11, "ChaCha20-Poly1305 and AES-256-GCM offered");
+    m1[34] = 0b01;
+    p.deliver(false, &m1);
+    // The responder accepts the altered hello, but its transcript differs: the initiator cannot read
+    // message 2, and nothing is established with the weaker offer.
+    p.run();
+    assert!(matches!(
+        p.got_a.errors.as_slice(),
+        [InputError::Handshake(_)]
+    ));
+    assert!(!p.a.is_established() && !p.b.is_established());
+}

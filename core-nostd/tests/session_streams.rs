@@ -205,3 +205,61 @@ fn deframer_refuses_oversized_and_empty_frames() {
         Err(DeframeError::FrameTooLong { .. })
     ));
 }
+
+#[test]
+fn a_peer_over_the_stream_limit_is_refused_until_a_reset_lands() {
+    // The responder holds 8 streams. The initiator resets one and opens another before the reset
+    // arrives: for a moment the responder would hold 9.
+    let mut p = established(Config::default());
+    let mut ids = Vec::new();
+    for _ in 0..8 {
+        let s = p.a.open_stream(CipherId::ChaCha20Poly1305).unwrap();
+        p.send(true, s, b"open", false);
+        ids.push(s);
+    }
+    assert_eq!(p.b.open_streams(), 8);
+    p.a.reset_stream(ids[0]).unwrap();
+    let reset = p.take_transmits(true);
+    let extra = p.a.open_stream(CipherId::ChaCha20Poly1305).unwrap();
+    let frame = p.seal(true, extra, b"ninth", false).unwrap();
+    p.deliver(false, &frame);
+    assert_eq!(p.got_b.errors, vec![InputError::StreamLimit]);
+    for r in reset {
+        p.deliver(false, &r);
+    }
+    // The refused frame was not consumed: the same bytes are accepted now.
+    p.deliver(false, &frame);
+    assert_eq!(p.got_b.data.last().unwrap().1, b"ninth");
+    assert_eq!(p.b.open_streams(), 8);
+}
+
+#[test]
+fn undrained_events_hold_inputs_back_untouched() {
+    let mut p = established(Config::default());
+    let mut frames = Vec::new();
+    for _ in 0..8 {
+        let s = p.a.open_stream(CipherId::ChaCha20Poly1305).unwrap();
+        frames.push(p.seal(true, s, b"x", true).unwrap());
+    }
+    // Each frame raises StreamOpened and StreamFinished; nobody drains them.
+    let mut refused = None;
+    for (i, f) in frames.iter().enumerate() {
+        let mut copy = f.clone();
+        match p.b.handle_input(p.now, &mut copy) {
+            Ok(_) => {}
+            Err(e) => {
+                refused = Some((i, e));
+                break;
+            }
+        }
+    }
+    let (i, e) = refused.expect("the event queue filled up");
+    assert_eq!(e, InputError::EventsNotDrained);
+    while p.b.poll_event().is_some() {}
+    // The refused frame was not consumed.
+    let mut copy = frames[i].clone();
+    assert!(matches!(
+        p.b.handle_input(p.now, &mut copy),
+        Ok(Input::Data { .. })
+    ));
+}
