@@ -58,33 +58,29 @@ fn run(seed: u64) {
         // The application: open streams and send numbered messages when it can.
         if p.a.is_established() && p.b.is_established() && rng.chance(30) {
             let from_a = rng.chance(50);
-            if streams.len() < 4 && rng.chance(5) {
+            let target = if streams.len() < 4 && rng.chance(5) {
                 let s = if from_a { &mut p.a } else { &mut p.b };
-                if let Ok(id) = s.open_stream(CipherId::ChaCha20Poly1305) {
+                // A new stream; the opener's first frame announces it.
+                s.open_stream(CipherId::ChaCha20Poly1305).ok().map(|id| {
                     streams.push(id);
-                    // The opener's first frame announces the stream.
-                    let msg = format!("open {id}").into_bytes();
-                    if let Ok(f) = p.seal(from_a, id, &msg, false) {
-                        sent.insert(msg);
-                        net.push(InFlight {
-                            at: now,
-                            to_initiator: !from_a,
-                            bytes: f,
-                        });
-                    }
-                }
-            } else if !streams.is_empty() {
+                    (id, format!("open {id}"))
+                })
+            } else if streams.is_empty() {
+                None
+            } else {
                 let id = streams[(rng.next() % streams.len() as u64) as usize];
                 serial += 1;
-                let msg = format!("msg {serial} on {id}").into_bytes();
-                if let Ok(f) = p.seal(from_a, id, &msg, false) {
-                    sent.insert(msg);
-                    net.push(InFlight {
-                        at: now,
-                        to_initiator: !from_a,
-                        bytes: f,
-                    });
-                }
+                Some((id, format!("msg {serial} on {id}")))
+            };
+            if let Some((id, msg)) = target
+                && let Ok(f) = p.seal(from_a, id, msg.as_bytes(), false)
+            {
+                sent.insert(msg.into_bytes());
+                net.push(InFlight {
+                    at: now,
+                    to_initiator: !from_a,
+                    bytes: f,
+                });
             }
         }
         // The sessions' own frames.

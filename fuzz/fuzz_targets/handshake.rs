@@ -36,6 +36,28 @@ fn first_frame(s: &mut S) -> Vec<u8> {
     buf
 }
 
+/// The other side of the handshake, played with the core's Noise code directly.
+fn counterpart(
+    pattern: &'static gofast_core::noise::Pattern,
+    initiator: bool,
+    rs: Option<gofast_core::crypto::x25519::X25519Public>,
+) -> HandshakeState<Blake3> {
+    let (me, e) = if initiator {
+        (id(1), eph(3))
+    } else {
+        (id(2), eph(4))
+    };
+    HandshakeState::<Blake3>::new(
+        pattern,
+        initiator,
+        PROLOGUE,
+        Some(me.x25519_secret()),
+        e,
+        rs,
+    )
+    .unwrap()
+}
+
 fn framed(kind: u8, hs: &mut HandshakeState<Blake3>, payload: &[u8]) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; 2048];
     let n = hs.write_message(payload, &mut buf[1..]).ok()?;
@@ -71,128 +93,52 @@ fuzz_target!(|data: &[u8]| {
     };
     let config = Config::default();
     let wrap = selector & 0x80 != 0;
-    match selector & 0x07 {
+    // The session that receives the message, the counterpart ready to write it (for the wrapped
+    // mode), and the frame type.
+    let (mut target, mut writer, kind) = match selector & 0x07 {
         // XX message 1 / IK message 1 to a listening responder.
-        0 | 3 => {
-            let mut resp = S::accept(config, &id(2), SecretBytes::new([9; 32])).unwrap();
-            let mut frame = if !wrap {
-                rest.to_vec()
-            } else if selector & 0x07 == 0 {
-                let mut hs = HandshakeState::<Blake3>::new(
-                    &pattern::XX,
-                    true,
-                    PROLOGUE,
-                    Some(id(1).x25519_secret()),
-                    eph(3),
-                    None,
+        0 => (
+            S::accept(config, &id(2), SecretBytes::new([9; 32])).unwrap(),
+            counterpart(&pattern::XX, true, None),
+            0x01,
+        ),
+        3 => (
+            S::accept(config, &id(2), SecretBytes::new([9; 32])).unwrap(),
+            counterpart(&pattern::IK, true, Some(id(2).peer_id().x25519_public())),
+            0x04,
+        ),
+        // XX message 2 / IK message 2 to an initiator, after its message 1.
+        1 | 4 => {
+            let ik = selector & 0x07 == 4;
+            let mut init = if ik {
+                S::connect_known(
+                    config,
+                    &id(1),
+                    id(2).peer_id(),
+                    SecretBytes::new([8; 32]),
+                    now(),
+                    b"",
                 )
-                .unwrap();
-                let Some(f) = framed(0x01, &mut hs, rest) else {
-                    return;
-                };
-                f
             } else {
-                let mut hs = HandshakeState::<Blake3>::new(
-                    &pattern::IK,
-                    true,
-                    PROLOGUE,
-                    Some(id(1).x25519_secret()),
-                    eph(3),
-                    Some(id(2).peer_id().x25519_public()),
-                )
-                .unwrap();
-                let Some(f) = framed(0x04, &mut hs, rest) else {
-                    return;
-                };
-                f
-            };
-            feed(&mut resp, &mut frame);
-        }
-        // XX message 2 to an initiator.
-        1 => {
-            let mut init = S::connect(config, &id(1), SecretBytes::new([8; 32]), now()).unwrap();
+                S::connect(config, &id(1), SecretBytes::new([8; 32]), now())
+            }
+            .unwrap();
             let mut m1 = first_frame(&mut init);
-            let mut frame = if wrap {
-                let mut hs = HandshakeState::<Blake3>::new(
-                    &pattern::XX,
-                    false,
-                    PROLOGUE,
-                    Some(id(2).x25519_secret()),
-                    eph(4),
-                    None,
-                )
-                .unwrap();
-                hs.read_message(&mut m1[1..]).unwrap();
-                let Some(f) = framed(0x02, &mut hs, rest) else {
-                    return;
-                };
-                f
-            } else {
-                rest.to_vec()
-            };
-            feed(&mut init, &mut frame);
+            let mut hs = counterpart(if ik { &pattern::IK } else { &pattern::XX }, false, None);
+            hs.read_message(&mut m1[1..]).unwrap();
+            (init, hs, if ik { 0x05 } else { 0x02 })
         }
-        // XX message 3 to a responder.
+        // XX message 3 to a responder, after a valid message 1 and its answer.
         2 => {
             let mut resp = S::accept(config, &id(2), SecretBytes::new([9; 32])).unwrap();
-            let mut hs = HandshakeState::<Blake3>::new(
-                &pattern::XX,
-                true,
-                PROLOGUE,
-                Some(id(1).x25519_secret()),
-                eph(3),
-                None,
-            )
-            .unwrap();
-            // A valid message 1 (hello: version 1, ChaCha only, 4 streams, window 4).
+            let mut hs = counterpart(&pattern::XX, true, None);
+            // Hello: version 1, ChaCha only, 4 streams, window 4.
             let mut m1 = framed(0x01, &mut hs, &[1, 1, 4, 0, 4, 0]).unwrap();
             let Some(mut m2) = feed(&mut resp, &mut m1).into_iter().next() else {
                 panic!("the responder answers a valid message 1");
             };
-            let mut frame = if wrap {
-                if hs.read_message(&mut m2[1..]).is_err() {
-                    return;
-                }
-                let Some(f) = framed(0x03, &mut hs, rest) else {
-                    return;
-                };
-                f
-            } else {
-                rest.to_vec()
-            };
-            feed(&mut resp, &mut frame);
-        }
-        // IK message 2 to an initiator.
-        4 => {
-            let mut init = S::connect_known(
-                config,
-                &id(1),
-                id(2).peer_id(),
-                SecretBytes::new([8; 32]),
-                now(),
-                b"",
-            )
-            .unwrap();
-            let mut m1 = first_frame(&mut init);
-            let mut frame = if wrap {
-                let mut hs = HandshakeState::<Blake3>::new(
-                    &pattern::IK,
-                    false,
-                    PROLOGUE,
-                    Some(id(2).x25519_secret()),
-                    eph(4),
-                    None,
-                )
-                .unwrap();
-                hs.read_message(&mut m1[1..]).unwrap();
-                let Some(f) = framed(0x05, &mut hs, rest) else {
-                    return;
-                };
-                f
-            } else {
-                rest.to_vec()
-            };
-            feed(&mut init, &mut frame);
+            hs.read_message(&mut m2[1..]).unwrap();
+            (resp, hs, 0x03)
         }
         // Raw frames to an established responder.
         _ => {
@@ -211,6 +157,16 @@ fuzz_target!(|data: &[u8]| {
             }
             assert!(resp.is_established());
             feed(&mut resp, &mut rest.to_vec());
+            return;
         }
-    }
+    };
+    let mut frame = if wrap {
+        let Some(f) = framed(kind, &mut writer, rest) else {
+            return;
+        };
+        f
+    } else {
+        rest.to_vec()
+    };
+    feed(&mut target, &mut frame);
 });

@@ -55,6 +55,48 @@ pub fn throughput(
         .collect()
 }
 
+/// The command line every bench binary takes: `[--quick] [--rounds N]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BenchOptions {
+    /// Interleaved rounds per figure (the median is reported).
+    pub rounds: usize,
+    /// Bytes each case processes per round.
+    pub bytes_per_round: usize,
+    /// `--quick`: a short smoke run (3 rounds of 4 MiB), as the test command does.
+    pub quick: bool,
+}
+
+impl BenchOptions {
+    /// Parses the arguments after the program name; `name` is for the usage message.
+    pub fn parse(name: &str, args: impl IntoIterator<Item = String>) -> Result<Self, String> {
+        let mut opts = BenchOptions {
+            rounds: 9,
+            bytes_per_round: 256 << 20,
+            quick: false,
+        };
+        let mut args = args.into_iter();
+        while let Some(a) = args.next() {
+            match a.as_str() {
+                "--quick" => {
+                    opts.quick = true;
+                    opts.rounds = 3;
+                    opts.bytes_per_round = 4 << 20;
+                }
+                "--rounds" => {
+                    opts.rounds = args
+                        .next()
+                        .and_then(|v| v.parse().ok())
+                        .filter(|&n| n > 0)
+                        .ok_or("--rounds needs a positive number")?;
+                }
+                "-h" | "--help" => return Err(format!("usage: {name} [--quick] [--rounds N]")),
+                other => return Err(format!("unknown argument `{other}` (try --help)")),
+            }
+        }
+        Ok(opts)
+    }
+}
+
 /// A byte buffer whose start is aligned to 4096 bytes.
 ///
 /// On this project's machines (AMD EPYC, glibc) `memcpy` of 64 KiB runs at about 40 GB/s between

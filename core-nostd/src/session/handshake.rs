@@ -81,6 +81,24 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
         Ok(())
     }
 
+    /// A handshake of `pattern` with this side's static key and a fresh ephemeral key; `rs` is the
+    /// peer's static key where the pattern knows it beforehand.
+    pub(crate) fn new_handshake(
+        &mut self,
+        pattern: &'static crate::noise::Pattern,
+        rs: Option<crate::crypto::x25519::X25519Public>,
+    ) -> Result<Handshake, crate::noise::NoiseError> {
+        let e = self.rng.x25519();
+        Handshake::new(
+            pattern,
+            self.initiator,
+            super::machine::PROLOGUE,
+            self.static_key.clone(),
+            e,
+            rs,
+        )
+    }
+
     /// Checks that the identity in a payload is the owner of the handshake's static key.
     fn check_identity(hs: &Handshake, peer: &PeerId) -> Result<(), InputError> {
         match hs.remote_static() {
@@ -104,16 +122,9 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
 
         match (&self.phase, kind) {
             (Phase::Listening, FrameType::Xx1) => {
-                let e = self.rng.x25519();
-                let mut hs = Handshake::new(
-                    &crate::noise::pattern::XX,
-                    false,
-                    super::machine::PROLOGUE,
-                    self.static_key.clone(),
-                    e,
-                    None,
-                )
-                .map_err(InputError::Handshake)?;
+                let mut hs = self
+                    .new_handshake(&crate::noise::pattern::XX, None)
+                    .map_err(InputError::Handshake)?;
                 let range = hs.read_message(message).map_err(InputError::Handshake)?;
                 let mut r = Reader::new(message.get(range).unwrap_or(&[]));
                 let hello = Hello::decode(&mut r)?;
@@ -137,16 +148,9 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
                 Ok(Input::Nothing)
             }
             (Phase::Listening, FrameType::Ik1) => {
-                let e = self.rng.x25519();
-                let mut hs = Handshake::new(
-                    &crate::noise::pattern::IK,
-                    false,
-                    super::machine::PROLOGUE,
-                    self.static_key.clone(),
-                    e,
-                    None,
-                )
-                .map_err(InputError::Handshake)?;
+                let mut hs = self
+                    .new_handshake(&crate::noise::pattern::IK, None)
+                    .map_err(InputError::Handshake)?;
                 let range = hs.read_message(message).map_err(InputError::Handshake)?;
                 let start = range.start;
                 let payload = message.get(range).unwrap_or(&[]);

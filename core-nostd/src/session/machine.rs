@@ -230,16 +230,9 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
         now: Instant,
     ) -> Result<Self, SetupError> {
         let mut s = Self::new(config, identity, seed, true)?;
-        let e = s.rng.x25519();
-        let hs = Handshake::new(
-            &crate::noise::pattern::XX,
-            true,
-            PROLOGUE,
-            s.static_key.take(),
-            e,
-            None,
-        )
-        .map_err(SetupError::Handshake)?;
+        let hs = s
+            .new_handshake(&crate::noise::pattern::XX, None)
+            .map_err(SetupError::Handshake)?;
         s.start_initiator(now, hs, super::frame::FrameType::Xx1, Awaiting::Xx2, &[])?;
         Ok(s)
     }
@@ -257,16 +250,9 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
         early_data: &[u8],
     ) -> Result<Self, SetupError> {
         let mut s = Self::new(config, identity, seed, true)?;
-        let e = s.rng.x25519();
-        let hs = Handshake::new(
-            &crate::noise::pattern::IK,
-            true,
-            PROLOGUE,
-            s.static_key.take(),
-            e,
-            Some(peer.x25519_public()),
-        )
-        .map_err(SetupError::Handshake)?;
+        let hs = s
+            .new_handshake(&crate::noise::pattern::IK, Some(peer.x25519_public()))
+            .map_err(SetupError::Handshake)?;
         s.peer = Some(peer);
         s.start_initiator(
             now,

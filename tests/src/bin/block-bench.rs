@@ -22,38 +22,7 @@ use gofast_core::crypto::SecretBytes;
 use gofast_core::crypto::aead::chacha20poly1305_seal;
 use gofast_core::crypto::cipher::chacha20_xor;
 use gofast_core::crypto::hash::hash;
-use gofast_tests::measure::{AlignedBuf, Case, throughput};
-
-struct Options {
-    rounds: usize,
-    bytes_per_round: usize,
-}
-
-fn parse_args() -> Result<Options, String> {
-    let mut opts = Options {
-        rounds: 9,
-        bytes_per_round: 256 << 20,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--quick" => {
-                opts.rounds = 3;
-                opts.bytes_per_round = 4 << 20;
-            }
-            "--rounds" => {
-                opts.rounds = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .filter(|&n| n > 0)
-                    .ok_or("--rounds needs a positive number")?;
-            }
-            "-h" | "--help" => return Err("usage: block-bench [--quick] [--rounds N]".into()),
-            other => return Err(format!("unknown argument `{other}` (try --help)")),
-        }
-    }
-    Ok(opts)
-}
+use gofast_tests::measure::{AlignedBuf, BenchOptions, Case, throughput};
 
 /// Deterministic, incompressible-looking bytes.
 fn filler(len: usize) -> Vec<u8> {
@@ -67,7 +36,7 @@ fn filler(len: usize) -> Vec<u8> {
     out
 }
 
-fn block_figures(opts: &Options, size: usize) -> Vec<(&'static str, f64)> {
+fn block_figures(opts: &BenchOptions, size: usize) -> Vec<(&'static str, f64)> {
     let scope = ScopeSecret::from_secret(SecretBytes::new([1; 32]));
     let conv = ConvergenceKey::derive(&scope);
     let key = SecretBytes::new([2; 32]);
@@ -131,7 +100,7 @@ fn block_figures(opts: &Options, size: usize) -> Vec<(&'static str, f64)> {
     throughput(&mut cases, opts.rounds, opts.bytes_per_round)
 }
 
-fn pipeline_figures(opts: &Options) -> Vec<(&'static str, f64)> {
+fn pipeline_figures(opts: &BenchOptions) -> Vec<(&'static str, f64)> {
     let scope = ScopeSecret::from_secret(SecretBytes::new([3; 32]));
     let data = filler(16 << 20);
     let chunker = Chunker::new(ChunkerParams::DEFAULT, &scope);
@@ -165,7 +134,7 @@ fn pipeline_figures(opts: &Options) -> Vec<(&'static str, f64)> {
 }
 
 fn main() -> ExitCode {
-    let opts = match parse_args() {
+    let opts = match BenchOptions::parse("block-bench", std::env::args().skip(1)) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("block-bench: {e}");

@@ -23,41 +23,7 @@ use gofast_core::session::{
 };
 use gofast_core::time::Instant;
 use gofast_node::aead::RingAead;
-use gofast_tests::measure::{AlignedBuf, Case, throughput};
-
-struct Options {
-    rounds: usize,
-    bytes_per_round: usize,
-    handshakes: usize,
-}
-
-fn parse_args() -> Result<Options, String> {
-    let mut opts = Options {
-        rounds: 9,
-        bytes_per_round: 256 << 20,
-        handshakes: 2000,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--quick" => {
-                opts.rounds = 3;
-                opts.bytes_per_round = 4 << 20;
-                opts.handshakes = 50;
-            }
-            "--rounds" => {
-                opts.rounds = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .filter(|&n| n > 0)
-                    .ok_or("--rounds needs a positive number")?;
-            }
-            "-h" | "--help" => return Err("usage: session-bench [--quick] [--rounds N]".into()),
-            other => return Err(format!("unknown argument `{other}` (try --help)")),
-        }
-    }
-    Ok(opts)
-}
+use gofast_tests::measure::{AlignedBuf, BenchOptions, Case, throughput};
 
 fn identity(n: u8) -> KeyPair {
     KeyPair::from_seed(&SecretBytes::new([n; 32]))
@@ -212,7 +178,7 @@ fn handshakes_per_second(count: usize, ik: bool) -> f64 {
 }
 
 fn main() -> ExitCode {
-    let opts = match parse_args() {
+    let opts = match BenchOptions::parse("session-bench", std::env::args().skip(1)) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("session-bench: {e}");
@@ -220,6 +186,7 @@ fn main() -> ExitCode {
         }
     };
     println!("rounds={}", opts.rounds);
+    let handshakes = if opts.quick { 50 } else { 2000 };
     let mut worst = f64::INFINITY;
     for size in [16_384usize, 65_536] {
         for cipher in CipherId::ALL {
@@ -255,11 +222,11 @@ fn main() -> ExitCode {
     println!("session_worst_ratio={worst:.2}");
     println!(
         "handshake_xx_per_s={:.0}",
-        handshakes_per_second(opts.handshakes, false)
+        handshakes_per_second(handshakes, false)
     );
     println!(
         "handshake_ik_per_s={:.0}",
-        handshakes_per_second(opts.handshakes, true)
+        handshakes_per_second(handshakes, true)
     );
     println!("session-bench: ok");
     ExitCode::SUCCESS
