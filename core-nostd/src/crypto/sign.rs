@@ -40,6 +40,9 @@ pub enum SignatureError {
     InvalidPublicKey,
     /// The public key has small order, so signatures under it prove nothing.
     WeakPublicKey,
+    /// The public key has a small-order (torsion) component: `A + T` for a key `A`. Its holder could
+    /// use the same secret under up to 8 such keys, and they share one X25519 session key.
+    MixedOrderPublicKey,
     /// The signature does not verify for this key, domain and message.
     Invalid,
     /// The message (with its domain) exceeds [`MAX_SIGNED_LEN`].
@@ -51,6 +54,7 @@ impl fmt::Display for SignatureError {
         f.write_str(match self {
             SignatureError::InvalidPublicKey => "the public key is not a valid Ed25519 point",
             SignatureError::WeakPublicKey => "the public key has small order",
+            SignatureError::MixedOrderPublicKey => "the public key has a small-order component",
             SignatureError::Invalid => "the signature does not verify",
             SignatureError::MessageTooLong => "the message is too long to sign",
         })
@@ -104,8 +108,8 @@ impl SigningKey {
 }
 
 impl VerifyingKey {
-    /// Validates `bytes` as a public key: the canonical encoding of a point on the curve, not of small
-    /// order.
+    /// Validates `bytes` as a public key: the canonical encoding of a point on the curve in the
+    /// prime-order subgroup (not of small order, no small-order component).
     pub fn from_bytes(bytes: &[u8; PUBLIC_KEY_LEN]) -> Result<Self, SignatureError> {
         if !is_canonical_y(bytes) {
             return Err(SignatureError::InvalidPublicKey);
@@ -114,6 +118,9 @@ impl VerifyingKey {
             .map_err(|_| SignatureError::InvalidPublicKey)?;
         if key.is_weak() {
             return Err(SignatureError::WeakPublicKey);
+        }
+        if !key.to_edwards().is_torsion_free() {
+            return Err(SignatureError::MixedOrderPublicKey);
         }
         Ok(VerifyingKey(key))
     }
@@ -369,5 +376,32 @@ mod tests {
             VerifyingKey::from_bytes(&identity).err(),
             Some(SignatureError::WeakPublicKey)
         );
+    }
+
+    #[test]
+    fn mixed_order_public_keys_are_refused() {
+        // A + T for each torsion point T: the holder of A's secret could claim all eight, and they
+        // share one Montgomery u, so one X25519 session key.
+        use curve25519_dalek::constants::EIGHT_TORSION;
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        let a = SigningKey::from_seed(&SecretBytes::new([7; 32])).verifying_key();
+        let point = CompressedEdwardsY(a.to_bytes()).decompress().unwrap();
+        for t in &EIGHT_TORSION[1..] {
+            let mixed = (point + t).compress().to_bytes();
+            assert_eq!(
+                VerifyingKey::from_bytes(&mixed).err(),
+                Some(SignatureError::MixedOrderPublicKey)
+            );
+            // X25519 clamps scalars to multiples of 8, which cancel T: a DH against A + T equals one
+            // against A, so a handshake could not tell the two identities apart.
+            let e = crate::crypto::x25519::X25519Secret::from_bytes(&SecretBytes::new([3; 32]));
+            let with_t = crate::crypto::x25519::X25519Public((point + t).to_montgomery().to_bytes());
+            let without = crate::crypto::x25519::X25519Public(point.to_montgomery().to_bytes());
+            assert_eq!(
+                e.diffie_hellman(&with_t).unwrap(),
+                e.diffie_hellman(&without).unwrap()
+            );
+        }
+        assert!(VerifyingKey::from_bytes(&a.to_bytes()).is_ok());
     }
 }
