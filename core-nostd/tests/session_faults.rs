@@ -156,3 +156,18 @@ fn unknown_frame_types_and_late_handshakes_are_refused() {
     assert_eq!(p.got_b.errors[2], InputError::Unexpected);
     still_works(&mut p, s);
 }
+
+#[test]
+fn fin_on_the_control_stream_is_refused() {
+    let (mut p, s) = established();
+    // Any frame on stream 0 with FIN set is refused before decryption.
+    let mut f = p.seal(true, s, b"x", false).unwrap();
+    f[1] |= 0x01;
+    f[2..6].copy_from_slice(&0u32.to_le_bytes());
+    p.deliver(false, &f);
+    assert!(matches!(
+        p.got_b.errors.as_slice(),
+        [InputError::Malformed(_)]
+    ));
+    still_works(&mut p, s);
+}

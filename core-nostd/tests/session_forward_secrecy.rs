@@ -81,3 +81,37 @@ fn after_rotation_and_erasure_no_held_key_opens_earlier_frames() {
         "the attack never worked even on current frames"
     );
 }
+
+#[test]
+fn rekeys_faster_than_the_grace_time_still_erase_old_stream_keys() {
+    // A stream that received in epoch 0 and then went quiet, while rekeys come every second (a fast
+    // link hits the frame bound that often) and the grace time is 3 s.
+    let config = Config {
+        rekey_interval: gofast_core::time::Duration::from_secs(1),
+        ..Config::default()
+    };
+    let mut p = Pair::xx(config);
+    p.run();
+    let s = p.a.open_stream(CipherId::ChaCha20Poly1305).unwrap();
+    p.send(true, s, b"epoch 0", false);
+    p.send(false, s, b"epoch 0", false);
+    for _ in 0..10 {
+        p.advance(config.rekey_interval);
+    }
+    let current = p.a.send_epoch().unwrap();
+    assert!(current >= 10);
+    for session in [&p.a, &p.b] {
+        for epoch in session.cached_key_epochs() {
+            assert!(
+                epoch + 1 >= current,
+                "a stream key of epoch {epoch} survived to epoch {current}"
+            );
+        }
+        for (epoch, _) in session.export_epoch_secrets() {
+            assert!(
+                epoch + 1 >= current,
+                "the secret of epoch {epoch} survived to epoch {current}"
+            );
+        }
+    }
+}

@@ -155,3 +155,34 @@ fn an_unanswered_rekey_closes_the_session() {
         gofast_core::session::CloseReason::RekeyTimeout
     )));
 }
+
+#[test]
+fn a_peer_that_vanishes_after_acknowledging_a_rekey_closes_the_session() {
+    let config = Config::default();
+    let mut p = established(config);
+    p.now += config.rekey_interval;
+    let now = p.now;
+    p.a.handle_timeout(now);
+    // Rekey goes out, the ack comes back; then nothing more from b.
+    for f in p.take_transmits(true) {
+        p.deliver(false, &f[..]);
+    }
+    for f in p.take_transmits(false) {
+        p.deliver(true, &f[..]);
+    }
+    assert_eq!(p.a.send_epoch(), Some(1));
+    for _ in 0..100 {
+        let _ = p.take_transmits(true);
+        match p.a.poll_timeout() {
+            Some(t) => {
+                p.now = t;
+                p.a.handle_timeout(t);
+            }
+            None => break,
+        }
+    }
+    p.drain_events();
+    assert!(p.got_a.events.contains(&Event::Closed(
+        gofast_core::session::CloseReason::RekeyTimeout
+    )));
+}

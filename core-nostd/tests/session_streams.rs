@@ -198,6 +198,12 @@ fn deframer_refuses_oversized_and_empty_frames() {
     let mut d = Deframer::new([0u8; 64]);
     d.push(&0u32.to_le_bytes());
     assert_eq!(d.next_frame().unwrap_err(), DeframeError::EmptyFrame);
+    let mut d = Deframer::new([0u8; 64]);
+    d.push(&u32::MAX.to_le_bytes());
+    assert_eq!(
+        d.next_frame().unwrap_err(),
+        DeframeError::FrameTooLong { len: u32::MAX }
+    );
     let mut d = Deframer::new(vec![0u8; MAX_FRAME_LEN * 2]);
     d.push(&(MAX_FRAME_LEN as u32 + 1).to_le_bytes());
     assert!(matches!(
@@ -207,9 +213,9 @@ fn deframer_refuses_oversized_and_empty_frames() {
 }
 
 #[test]
-fn a_peer_over_the_stream_limit_is_refused_until_a_reset_lands() {
-    // The responder holds 8 streams. The initiator resets one and opens another before the reset
-    // arrives: for a moment the responder would hold 9.
+fn a_peer_over_the_stream_limit_gets_the_new_stream_reset() {
+    // The responder holds 8 streams. The initiator resets one and opens another before its reset
+    // arrives: for a moment the responder would hold 9, so it resets the newcomer.
     let mut p = established(Config::default());
     let mut ids = Vec::new();
     for _ in 0..8 {
@@ -224,13 +230,32 @@ fn a_peer_over_the_stream_limit_is_refused_until_a_reset_lands() {
     let frame = p.seal(true, extra, b"ninth", false).unwrap();
     p.deliver(false, &frame);
     assert_eq!(p.got_b.errors, vec![InputError::StreamLimit]);
+    // A forged frame on a new stream is refused before anything is queued: only the authenticated
+    // one above causes a reset.
+    let mut forged = frame.clone();
+    forged[2..6].copy_from_slice(&(extra + 2).to_le_bytes());
+    p.deliver(false, &forged);
     for r in reset {
         p.deliver(false, &r);
     }
-    // The refused frame was not consumed: the same bytes are accepted now.
+    p.run();
+    assert!(p.got_a.events.contains(&Event::StreamReset(extra)));
+    assert_eq!(p.a.open_streams(), 7);
+    assert_eq!(p.b.open_streams(), 7);
+    // The refused stream stays closed on the responder.
     p.deliver(false, &frame);
-    assert_eq!(p.got_b.data.last().unwrap().1, b"ninth");
-    assert_eq!(p.b.open_streams(), 8);
+    assert_eq!(
+        p.got_b.errors,
+        vec![
+            InputError::StreamLimit,
+            InputError::Authentication,
+            InputError::UnknownStream
+        ]
+    );
+    assert_eq!(
+        p.seal(true, extra, b"again", false),
+        Err(SendError::UnknownStream)
+    );
 }
 
 #[test]
@@ -262,4 +287,49 @@ fn undrained_events_hold_inputs_back_untouched() {
         p.b.handle_input(p.now, &mut copy),
         Ok(Input::Data { .. })
     ));
+}
+
+#[test]
+fn losing_the_tail_of_a_window_does_not_stall_the_stream() {
+    use gofast_core::time::Duration;
+    let config = Config {
+        stream_window: 8,
+        ..Config::default()
+    };
+    let mut p = established(config);
+    let s = p.a.open_stream(CipherId::ChaCha20Poly1305).unwrap();
+    // The first credit update comes after frame 4; let it through, then lose the last frames of
+    // the window, so the receiver never sees the counters its next grant would count from.
+    let mut frames = Vec::new();
+    while let Ok(f) = p.seal(true, s, b"x", false) {
+        frames.push(f);
+    }
+    for f in &frames[..frames.len() - 4] {
+        p.deliver(false, f);
+    }
+    p.run();
+    while let Ok(f) = p.seal(true, s, b"y", false) {
+        p.deliver(false, &f);
+    }
+    let before = p.got_b.data.len();
+    p.advance(Duration::from_secs(2));
+    p.send(true, s, b"after the loss", false);
+    assert_eq!(p.got_b.data.len(), before + 1);
+    assert!(p.got_a.events.contains(&Event::StreamWritable(s)));
+}
+
+#[test]
+fn the_peers_frame_limit_caps_what_is_sent() {
+    // A server (16 KiB frames) and a sensor (1 KiB frames): each sends at most what the other takes.
+    let now = gofast_core::time::Instant::from_micros(1);
+    let mut p = Pair::xx(Config::default());
+    p.b = support::S::accept(Config::small(), &support::identity(2), support::seed(2)).unwrap();
+    let _ = now;
+    p.run();
+    assert_eq!(p.a.max_send_payload(), 1024);
+    assert_eq!(p.b.max_send_payload(), 1024);
+    let s = p.a.open_stream(CipherId::ChaCha20Poly1305).unwrap();
+    assert_eq!(p.seal(true, s, &[0; 1025], false), Err(SendError::TooLarge));
+    p.send(true, s, &[0; 1024], false);
+    assert_eq!(p.got_b.data.len(), 1);
 }

@@ -132,8 +132,8 @@ fuzz_target!(|data: &[u8]| {
         2 => {
             let mut resp = S::accept(config, &id(2), SecretBytes::new([9; 32])).unwrap();
             let mut hs = counterpart(&pattern::XX, true, None);
-            // Hello: version 1, ChaCha only, 4 streams, window 4.
-            let mut m1 = framed(0x01, &mut hs, &[1, 1, 4, 0, 4, 0]).unwrap();
+            // Hello: version 1, ChaCha only, 4 streams, window 4, 1 KiB frames.
+            let mut m1 = framed(0x01, &mut hs, &[1, 1, 4, 0, 4, 0, 0, 4, 0, 0]).unwrap();
             let Some(mut m2) = feed(&mut resp, &mut m1).into_iter().next() else {
                 panic!("the responder answers a valid message 1");
             };

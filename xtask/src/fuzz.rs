@@ -111,7 +111,7 @@ fn seed_corpus() -> Result<(), String> {
     ));
     // Handshake stages (selector byte, then the frame or the payload): valid hellos in the
     // wrapped mode, a data frame for the established session.
-    let hello = [1u8, 3, 8, 0, 64, 0];
+    let hello = [1u8, 3, 8, 0, 64, 0, 0, 64, 0, 0];
     for stage in [0x80u8, 0x81, 0x84] {
         seeds.push(("handshake", [&[stage][..], &hello].concat()));
     }

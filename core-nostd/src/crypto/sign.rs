@@ -395,7 +395,8 @@ mod tests {
             // X25519 clamps scalars to multiples of 8, which cancel T: a DH against A + T equals one
             // against A, so a handshake could not tell the two identities apart.
             let e = crate::crypto::x25519::X25519Secret::from_bytes(&SecretBytes::new([3; 32]));
-            let with_t = crate::crypto::x25519::X25519Public((point + t).to_montgomery().to_bytes());
+            let with_t =
+                crate::crypto::x25519::X25519Public((point + t).to_montgomery().to_bytes());
             let without = crate::crypto::x25519::X25519Public(point.to_montgomery().to_bytes());
             assert_eq!(
                 e.diffie_hellman(&with_t).unwrap(),

@@ -24,8 +24,9 @@ pub struct Config {
     /// Ciphers to offer besides ChaCha20-Poly1305 (which is always offered); limited to what the
     /// provider implements.
     pub ciphers: CipherSet,
-    /// Longest payload of a frame this side sends or accepts (at most
-    /// [`super::MAX_FRAME_PAYLOAD`]).
+    /// Longest payload of a frame this side accepts, and sends (the peer's limit, learned in the
+    /// handshake, may lower what it sends); from [`super::MIN_FRAME_PAYLOAD`] to
+    /// [`super::MAX_FRAME_PAYLOAD`].
     pub max_frame_payload: u32,
     /// Frames the peer may send on a stream ahead of this side's credit updates.
     pub stream_window: u16,

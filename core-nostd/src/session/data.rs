@@ -58,6 +58,12 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
             return Err(InputError::Unexpected);
         }
         let header = DataHeader::decode(frame)?;
+        if header.stream == 0 && header.fin {
+            return Err(InputError::Malformed(DecodeError::InvalidValue {
+                field: "data flags",
+                reason: "FIN on the control stream",
+            }));
+        }
         let payload_len = frame.len() - DATA_OVERHEAD;
         if payload_len > self.config.max_frame_payload as usize {
             return Err(InputError::TooLarge);
@@ -84,6 +90,7 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
         // Find the stream, or check that the peer may open it (it is made only once authenticated).
         let index = self.streams.iter().position(|s| s.id == header.stream);
         let mut opens = 0usize;
+        let mut over_limit = false;
         let mut fresh: Option<Stream<P::Key>> = None;
         let stream: &mut Stream<P::Key> = if header.stream == 0 {
             &mut self.control
@@ -93,13 +100,10 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
                 None => return Err(InputError::UnknownStream),
             }
         } else if self.is_peer_stream(header.stream) && header.stream >= self.peer_next_stream {
-            // This id and every lower one of the peer's not yet seen.
+            // This id and every lower one of the peer's not yet seen. Over the limit, the frame is
+            // still authenticated (on a stream object that is never kept) before anything is done.
             opens = ((header.stream - self.peer_next_stream) / 2) as usize + 1;
-            if self.streams.len() + opens > STREAMS {
-                // Tell the peer; if the queue is full the peer learns from the missing credit.
-                let _ = self.resets_due.push(header.stream);
-                return Err(InputError::StreamLimit);
-            }
+            over_limit = self.streams.len() + opens > STREAMS;
             fresh.insert(Stream::new(
                 header.stream,
                 None,
@@ -123,16 +127,20 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
         if header.counter >= stream.granted {
             return Err(InputError::FlowControl);
         }
-        let temporary_key;
-        let key = if known_cipher.is_some() {
-            stream.recv_key::<P>(secret)
-        } else {
-            // The first frame names the stream's cipher; its key is cached once it authenticates.
-            temporary_key = super::stream::prepare::<P>(secret, header.stream, header.cipher);
-            temporary_key.as_ref()
+        // A key not cached yet (a new epoch, or a stream's first frame, which names its cipher) is
+        // derived for this frame and cached only once the frame authenticates.
+        let new_key = match stream.cached_recv_key(secret.epoch) {
+            Some(_) if known_cipher.is_some() => None,
+            _ => Some(
+                super::stream::prepare::<P>(secret, header.stream, header.cipher)
+                    .ok_or(InputError::CipherNotNegotiated)?,
+            ),
         };
-        let Some(key) = key else {
-            return Err(InputError::CipherNotNegotiated);
+        let key = match &new_key {
+            Some(k) => k,
+            None => stream
+                .cached_recv_key(secret.epoch)
+                .ok_or(InputError::CipherNotNegotiated)?,
         };
         let (head, rest) = frame.split_at_mut(DATA_HEADER_LEN);
         let (body, tag) = rest.split_at_mut(payload_len);
@@ -143,6 +151,14 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
         }
 
         // Authenticated: from here on the frame counts.
+        if over_limit {
+            body.fill(0);
+            self.refuse_streams_over_limit(header.stream, opens);
+            return Err(InputError::StreamLimit);
+        }
+        if let Some(k) = new_key {
+            stream.store_recv_key(header.epoch, k);
+        }
         stream.cipher = Some(header.cipher);
         let newly_announced = !stream.announced;
         stream.announced = true;
@@ -198,6 +214,20 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
         })
     }
 
+    /// An authenticated frame opened more of the peer's streams than this side holds: reset them all
+    /// (the peer races a reset or finish of its own), or, if the reset queue has no room for that,
+    /// drop the frame and let the missing credit tell.
+    fn refuse_streams_over_limit(&mut self, stream: u32, opens: usize) {
+        if self.resets_due.capacity() - self.resets_due.len() < opens {
+            return;
+        }
+        for k in 0..opens {
+            let id = self.peer_next_stream + 2 * k as u32;
+            let _ = self.resets_due.push(id); // room was checked
+        }
+        self.peer_next_stream = stream.saturating_add(2);
+    }
+
     fn peer_window(&self) -> u64 {
         self.peer_hello.map_or(1, |h| u64::from(h.window))
     }
@@ -224,8 +254,15 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
                     }
                 }
             }
-            Control::Blocked { stream, .. } => {
+            Control::Blocked { stream, limit } => {
+                let window = u64::from(self.config.stream_window);
                 if let Some(s) = self.streams.iter_mut().find(|s| s.id == stream) {
+                    if limit >= s.granted {
+                        // The peer used all it was granted, yet the frames at the end of it never
+                        // arrived (lost datagrams): count them as consumed, or the stream stalls.
+                        s.granted = s.granted.saturating_add(window);
+                    }
+                    // Otherwise our last credit was lost: send it again.
                     s.credit_due = true;
                 }
             }
@@ -330,7 +367,7 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
         payload_len: usize,
         fin: bool,
     ) -> Result<usize, SendError> {
-        if payload_len > self.config.max_frame_payload as usize {
+        if payload_len > self.max_send_payload() {
             return Err(SendError::TooLarge);
         }
         let prefix = self.prefix_len();

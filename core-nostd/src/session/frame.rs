@@ -44,6 +44,8 @@ impl FrameType {
 
 /// Longest handshake frame (type byte and Noise message); bounds the copy kept for retransmission.
 pub const MAX_HANDSHAKE_FRAME: usize = 512;
+/// Shortest frame payload limit a side may configure (room for every control message).
+pub const MIN_FRAME_PAYLOAD: usize = 64;
 /// Longest payload of one data frame.
 pub const MAX_FRAME_PAYLOAD: usize = 65536;
 /// Bytes of a data frame's header (type, flags, stream, epoch, counter), also its associated data.
@@ -237,10 +239,12 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> Deframer<B> {
         if len == 0 {
             return Err(DeframeError::EmptyFrame);
         }
-        let total = LENGTH_PREFIX_LEN + len as usize;
-        if len as usize > MAX_FRAME_LEN || total > capacity {
+        // Checked before any arithmetic, so that no prefix overflows on 32-bit targets.
+        if len as usize > MAX_FRAME_LEN || len as usize > capacity.saturating_sub(LENGTH_PREFIX_LEN)
+        {
             return Err(DeframeError::FrameTooLong { len });
         }
+        let total = LENGTH_PREFIX_LEN + len as usize;
         if self.filled < total {
             return Ok(None);
         }

@@ -343,9 +343,9 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
             self.handshake_retransmit = None;
             self.handshake_deadline = None;
         } else {
-            // The IK responder kept its message 2 for a repeated message 1; no longer needed.
+            // The IK responder kept its message 2 for a repeated message 1; no longer needed. The
+            // digest stays, so that a repeated XX message 3 still gets a confirm.
             self.handshake_out.clear();
-            self.answered = None;
         }
     }
 }

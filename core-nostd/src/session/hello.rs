@@ -8,7 +8,7 @@ use super::cipher::{CipherId, CipherSet};
 /// Version of the session protocol spoken in the handshake.
 pub const SESSION_VERSION: u8 = 1;
 /// Bytes of an encoded [`Hello`].
-pub const HELLO_LEN: usize = 6;
+pub const HELLO_LEN: usize = 10;
 /// Longest early data an IK first message may carry.
 pub const MAX_EARLY_DATA: usize = 256;
 
@@ -23,6 +23,8 @@ pub struct Hello {
     pub max_streams: u16,
     /// Frames a peer may send on a stream ahead of the sender's credit updates.
     pub window: u16,
+    /// Longest frame payload the sender accepts.
+    pub max_payload: u32,
 }
 
 impl Hello {
@@ -30,7 +32,8 @@ impl Hello {
         w.put_u8(SESSION_VERSION)?;
         w.put_u8(self.ciphers.bits())?;
         w.put_u16(self.max_streams)?;
-        w.put_u16(self.window)
+        w.put_u16(self.window)?;
+        w.put_u32(self.max_payload)
     }
 
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Hello, DecodeError> {
@@ -57,10 +60,18 @@ impl Hello {
                 reason: "zero",
             });
         }
+        let max_payload = r.u32()?;
+        if (max_payload as usize) < super::frame::MIN_FRAME_PAYLOAD {
+            return Err(DecodeError::InvalidValue {
+                field: "max_payload",
+                reason: "below the minimum frame payload",
+            });
+        }
         Ok(Hello {
             ciphers,
             max_streams,
             window,
+            max_payload,
         })
     }
 }

@@ -110,6 +110,7 @@ pub(crate) enum Rekey {
     Confirming {
         epoch: u32,
         retransmit: Option<Backoff>,
+        deadline: Instant,
     },
 }
 
@@ -178,7 +179,7 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
         seed: SecretBytes<32>,
         initiator: bool,
     ) -> Result<Self, SetupError> {
-        if config.max_frame_payload == 0
+        if (config.max_frame_payload as usize) < super::MIN_FRAME_PAYLOAD
             || config.max_frame_payload as usize > MAX_FRAME_PAYLOAD
             || config.stream_window == 0
             || config.rekey_after_frames == 0
@@ -279,7 +280,16 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
             ciphers: CipherSet::CHACHA_ONLY.with_all(self.config.ciphers.intersect(P::supported())),
             max_streams: u16::try_from(STREAMS).unwrap_or(u16::MAX),
             window: self.config.stream_window,
+            max_payload: self.config.max_frame_payload,
         }
+    }
+
+    /// Longest payload this side may send: its own limit, and the peer's once known.
+    pub fn max_send_payload(&self) -> usize {
+        let own = self.config.max_frame_payload;
+        self.peer_hello.map_or(own, |h| {
+            own.min(h.max_payload).min(MAX_FRAME_PAYLOAD as u32)
+        }) as usize
     }
 
     /// Whether this side started the session.
@@ -407,7 +417,14 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
                 consider(Some(*deadline));
             }
             Rekey::Accepted { deadline, .. } => consider(Some(*deadline)),
-            Rekey::Confirming { retransmit, .. } => consider(retransmit.map(|b| b.at)),
+            Rekey::Confirming {
+                retransmit,
+                deadline,
+                ..
+            } => {
+                consider(retransmit.map(|b| b.at));
+                consider(Some(*deadline));
+            }
         }
         if let Some(keys) = &self.keys {
             consider(keys.recv_prev.as_ref().and_then(|(_, at)| *at));
@@ -466,10 +483,15 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
         {
             keys.recv_prev = None;
             let current = keys.recv.epoch;
-            self.control.forget_recv_before(current);
-            for s in &mut self.streams {
-                s.forget_recv_before(current);
-            }
+            self.forget_recv_keys_before(current);
+        }
+    }
+
+    /// Drops every cached stream receive key of an epoch before `epoch`.
+    pub(crate) fn forget_recv_keys_before(&mut self, epoch: u32) {
+        self.control.forget_recv_before(epoch);
+        for s in &mut self.streams {
+            s.forget_recv_before(epoch);
         }
     }
 }

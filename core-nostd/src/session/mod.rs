@@ -45,7 +45,7 @@ pub use error::{InputError, SendError, SetupError};
 pub use event::{CloseReason, Event, Input, StreamId};
 pub use frame::{
     DATA_HEADER_LEN, DATA_OVERHEAD, DataHeader, DeframeError, Deframer, FrameType,
-    LENGTH_PREFIX_LEN, MAX_FRAME_LEN, MAX_FRAME_PAYLOAD, MAX_HANDSHAKE_FRAME,
+    LENGTH_PREFIX_LEN, MAX_FRAME_LEN, MAX_FRAME_PAYLOAD, MAX_HANDSHAKE_FRAME, MIN_FRAME_PAYLOAD,
 };
 pub use hello::{HELLO_LEN, Hello, MAX_EARLY_DATA, SESSION_VERSION};
 pub use machine::{PROLOGUE, Session};

@@ -65,8 +65,10 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
             return;
         };
         let old_recv = core::mem::replace(&mut keys.recv, recv_next);
+        let kept = old_recv.epoch;
         keys.recv_prev = Some((old_recv, None));
         keys.send_next = Some(send_next);
+        self.forget_recv_keys_before(kept);
         self.rekey = Rekey::Accepted {
             epoch,
             ephemeral: ours.public_key(),
@@ -100,7 +102,9 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
         // Our sending moves at once: the peer already holds the new receive key.
         keys.send = send_next;
         let old_recv = core::mem::replace(&mut keys.recv, recv_next);
+        let kept = old_recv.epoch;
         keys.recv_prev = Some((old_recv, None));
+        self.forget_recv_keys_before(kept);
         self.control.new_send_epoch();
         for s in &mut self.streams {
             s.new_send_epoch();
@@ -108,6 +112,7 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
         self.rekey = Rekey::Confirming {
             epoch,
             retransmit: self.retransmit_timer(now),
+            deadline: now.saturating_add(self.config.rekey_timeout),
         };
         self.rekey_due = false;
         self.confirm_due = Some(true);
@@ -177,8 +182,14 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
                     self.finish_close(CloseReason::RekeyTimeout);
                 }
             }
-            Rekey::Confirming { retransmit, .. } => {
-                if let Some(b) = retransmit
+            Rekey::Confirming {
+                retransmit,
+                deadline,
+                ..
+            } => {
+                if now >= *deadline {
+                    self.finish_close(CloseReason::RekeyTimeout);
+                } else if let Some(b) = retransmit
                     && b.fire(now)
                 {
                     self.confirm_due = Some(true);

@@ -84,35 +84,27 @@ impl<K> Stream<K> {
         self.send_key.as_ref().map(|(_, k)| k)
     }
 
-    /// The receive key of `secret`'s epoch, derived on first use into the slot of the older epoch.
-    pub(crate) fn recv_key<P: AeadProvider<Key = K>>(
-        &mut self,
-        secret: &EpochSecret,
-    ) -> Option<&K> {
-        let have = self
-            .recv_keys
-            .iter()
-            .position(|slot| slot.as_ref().is_some_and(|(e, _)| *e == secret.epoch));
-        let index = match have {
-            Some(i) => i,
-            None => {
-                let key = prepare::<P>(secret, self.id, self.cipher?)?;
-                // Replace an empty slot, else the older epoch.
-                let [a, b] = &self.recv_keys;
-                let i = match (a, b) {
-                    (None, _) => 0,
-                    (_, None) => 1,
-                    (Some((ea, _)), Some((eb, _))) => usize::from(eb < ea),
-                };
-                if let Some(slot) = self.recv_keys.get_mut(i) {
-                    *slot = Some((secret.epoch, key));
-                }
-                i
-            }
-        };
+    /// The cached receive key of `epoch`, if any.
+    pub(crate) fn cached_recv_key(&self, epoch: u32) -> Option<&K> {
         self.recv_keys
-            .get(index)
-            .and_then(|slot| slot.as_ref().map(|(_, k)| k))
+            .iter()
+            .flatten()
+            .find(|(e, _)| *e == epoch)
+            .map(|(_, k)| k)
+    }
+
+    /// Caches the receive key of `epoch` (only once a frame under it authenticated), in an empty slot
+    /// or in place of the older epoch.
+    pub(crate) fn store_recv_key(&mut self, epoch: u32, key: K) {
+        let [a, b] = &self.recv_keys;
+        let i = match (a, b) {
+            (None, _) => 0,
+            (_, None) => 1,
+            (Some((ea, _)), Some((eb, _))) => usize::from(eb < ea),
+        };
+        if let Some(slot) = self.recv_keys.get_mut(i) {
+            *slot = Some((epoch, key));
+        }
     }
 
     /// Drops cached receive keys of epochs before `epoch`.

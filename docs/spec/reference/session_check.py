@@ -112,7 +112,10 @@ class Transcript:
 
 
 def hello_ok(hello: bytes) -> bool:
-    return len(hello) == 6 and hello[0] == 1 and hello[1] & 1 == 1 and hello[1] & ~3 == 0
+    """version 1, ChaCha20-Poly1305 offered, no unknown cipher bit, window >= 1, max_payload >= 64."""
+    window, max_payload = int.from_bytes(hello[4:6], "little"), int.from_bytes(hello[6:10], "little")
+    return (len(hello) == 10 and hello[0] == 1 and hello[1] & 1 == 1 and hello[1] & ~3 == 0
+            and window >= 1 and max_payload >= 64)
 
 
 def check_session(s: dict, check) -> None:
@@ -143,7 +146,7 @@ def check_session(s: dict, check) -> None:
     out += t.encrypt_and_hash(resp.static_public)
     t.mix_key(x25519(e_i, resp.static_public))
     payload = t.decrypt(m2[len(out):])
-    check(hello_ok(payload[:6]) and payload[6:] == resp.identity, "XX message 2 payload")
+    check(hello_ok(payload[:10]) and payload[10:] == resp.identity, "XX message 2 payload")
     out += t.encrypt_and_hash(payload)
     check(out == m2, "XX message 2")
 
