@@ -125,6 +125,16 @@ impl VerifyingKey {
         Ok(VerifyingKey(key))
     }
 
+    /// Decompresses bytes that [`VerifyingKey::from_bytes`] accepted before (a `PeerId`'s), without
+    /// repeating its checks (the subgroup check costs a scalar multiplication).
+    pub(crate) fn from_validated_bytes(
+        bytes: &[u8; PUBLIC_KEY_LEN],
+    ) -> Result<Self, SignatureError> {
+        ed25519_dalek::VerifyingKey::from_bytes(bytes)
+            .map(VerifyingKey)
+            .map_err(|_| SignatureError::InvalidPublicKey)
+    }
+
     /// The encoded public key.
     pub fn to_bytes(&self) -> [u8; PUBLIC_KEY_LEN] {
         self.0.to_bytes()

@@ -51,12 +51,14 @@ impl PeerId {
         signature: &Signature,
     ) -> Result<(), SignatureError> {
         // The bytes were validated when this PeerId was made, so this cannot fail on the key.
-        VerifyingKey::from_bytes(&self.0)?.verify(domain, message, signature)
+        VerifyingKey::from_validated_bytes(&self.0)?.verify(domain, message, signature)
     }
 
     /// The X25519 public key of this peer's secure sessions: the same curve point in Montgomery form.
     pub fn x25519_public(&self) -> crate::crypto::x25519::X25519Public {
-        match VerifyingKey::from_bytes(&self.0) {
+        // The bytes were validated (canonical, prime order) when this PeerId was made; only the
+        // decompression is needed, not the subgroup check again.
+        match VerifyingKey::from_validated_bytes(&self.0) {
             Ok(key) => key.to_x25519(),
             // Unreachable: a PeerId is only made from a validated key. The all-zero key is refused by
             // every X25519 operation, so the fallback fails closed.
