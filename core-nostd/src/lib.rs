@@ -54,6 +54,7 @@ mod log;
 pub mod block;
 pub mod codec;
 pub mod crypto;
+pub mod dht;
 pub mod identity;
 pub mod noise;
 pub mod record;

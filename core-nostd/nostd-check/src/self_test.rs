@@ -11,6 +11,7 @@ use gofast_core::crypto::SecretBytes;
 use gofast_core::crypto::aead::{chacha20poly1305_open, chacha20poly1305_seal};
 use gofast_core::crypto::hash::hash;
 use gofast_core::crypto::x25519::X25519Secret;
+use gofast_core::dht::{Observed, RoutingTable};
 use gofast_core::identity::KeyPair;
 use gofast_core::record::{MAX_RECORD_LEN, Record};
 use gofast_core::session::{CipherId, Config, Input, PortableAead, Session};
@@ -74,6 +75,22 @@ pub(crate) fn run() -> Result<(), &'static str> {
     // A secure session in the microcontroller profile: IK to a known node, a reading on a stream,
     // a rekey.
     session(&keypair)?;
+
+    // A small routing table: a few contacts, the closest to a key.
+    let mut table: RoutingTable<u8, 4, 16, 4> = RoutingTable::new(keypair.peer_id().dht_key());
+    for n in 1..=6u8 {
+        let peer = KeyPair::from_seed(&SecretBytes::new([n; 32])).peer_id();
+        if matches!(
+            table.observe(peer, n, Instant::from_micros(u64::from(n))),
+            Observed::IsSelf
+        ) {
+            return Err("routing table");
+        }
+    }
+    let closest = table.closest::<3>(&keypair.peer_id().dht_key());
+    if closest.is_empty() || table.is_empty() {
+        return Err("routing table closest");
+    }
 
     // Time is arithmetic only.
     let later = Instant::from_micros(black_box(5)) + Duration::from_secs(1);

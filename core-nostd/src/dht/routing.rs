@@ -1,0 +1,251 @@
+//! The routing table: contacts grouped into k-buckets by XOR distance from the local key.
+//!
+//! All contacts live in one bounded list (`CAP`), each bucket holds at most `K` of them; a server
+//! runs K = 20 and a few hundred entries, a microcontroller K = 4 and a few dozen, with the same code.
+//! As in the Kademlia paper, a full bucket keeps its long-lived contacts: a newcomer waits in the
+//! replacement cache while the caller pings the bucket's least-recently-seen contact, and takes its
+//! place only if that ping fails.
+
+use crate::identity::{DhtKey, PeerId};
+use crate::time::{Duration, Instant};
+
+/// A peer in the table: its id, its DHT key (derived from the id), where to reach it, and when it was
+/// last heard from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contact<A> {
+    /// The peer.
+    pub peer: PeerId,
+    /// Its position in the key space, `peer.dht_key()`.
+    pub key: DhtKey,
+    /// Its transport address (the core does not look inside).
+    pub addr: A,
+    /// When it was last heard from.
+    pub last_seen: Instant,
+}
+
+/// What [`RoutingTable::observe`] did with a contact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Observed<A> {
+    /// Added to its bucket.
+    Added,
+    /// Already in the table: its address and last-seen time were updated.
+    Updated,
+    /// Its bucket is full. The contact waits in the replacement cache; the caller should ping
+    /// `oldest` and call [`RoutingTable::failed`] if it does not answer.
+    BucketFull {
+        /// The bucket's least-recently-seen contact.
+        oldest: Contact<A>,
+    },
+    /// The table holds `CAP` contacts: the contact waits in the replacement cache.
+    TableFull,
+    /// The local node's own key: never stored.
+    IsSelf,
+}
+
+/// The bucket of `key` seen from `local`: the number of leading bits they share (0: the far half of
+/// the key space, 255: the nearest possible), `None` for `local` itself.
+pub fn bucket_index(local: &DhtKey, key: &DhtKey) -> Option<u8> {
+    let d = local.distance(key);
+    let mut zeros = 0u32;
+    for byte in d {
+        if byte == 0 {
+            zeros += 8;
+        } else {
+            zeros += byte.leading_zeros();
+            return u8::try_from(zeros).ok();
+        }
+    }
+    None
+}
+
+/// A Kademlia routing table of at most `CAP` contacts, `K` per bucket, with a replacement cache of
+/// `REPLACEMENTS`.
+#[derive(Debug)]
+pub struct RoutingTable<A, const K: usize, const CAP: usize, const REPLACEMENTS: usize> {
+    local: DhtKey,
+    contacts: heapless::Vec<Contact<A>, CAP>,
+    replacements: heapless::Vec<Contact<A>, REPLACEMENTS>,
+}
+
+impl<A: Clone, const K: usize, const CAP: usize, const REPLACEMENTS: usize>
+    RoutingTable<A, K, CAP, REPLACEMENTS>
+{
+    /// An empty table around `local`.
+    pub fn new(local: DhtKey) -> Self {
+        RoutingTable {
+            local,
+            contacts: heapless::Vec::new(),
+            replacements: heapless::Vec::new(),
+        }
+    }
+
+    /// The local key.
+    pub fn local(&self) -> &DhtKey {
+        &self.local
+    }
+
+    /// Contacts in the table.
+    pub fn len(&self) -> usize {
+        self.contacts.len()
+    }
+
+    /// Whether the table has no contacts.
+    pub fn is_empty(&self) -> bool {
+        self.contacts.is_empty()
+    }
+
+    /// Every contact, in no particular order.
+    pub fn contacts(&self) -> impl Iterator<Item = &Contact<A>> {
+        self.contacts.iter()
+    }
+
+    /// The contact for `peer`, if present.
+    pub fn get(&self, peer: &PeerId) -> Option<&Contact<A>> {
+        self.contacts.iter().find(|c| c.peer == *peer)
+    }
+
+    /// Contacts in bucket `index`.
+    pub fn bucket_len(&self, index: u8) -> usize {
+        self.in_bucket(index).count()
+    }
+
+    fn in_bucket(&self, index: u8) -> impl Iterator<Item = &Contact<A>> {
+        self.contacts
+            .iter()
+            .filter(move |c| bucket_index(&self.local, &c.key) == Some(index))
+    }
+
+    /// Records that `peer` was heard from at `addr` at `now` (a request or an answer from it).
+    pub fn observe(&mut self, peer: PeerId, addr: A, now: Instant) -> Observed<A> {
+        let key = peer.dht_key();
+        let Some(index) = bucket_index(&self.local, &key) else {
+            return Observed::IsSelf;
+        };
+        if let Some(c) = self.contacts.iter_mut().find(|c| c.peer == peer) {
+            c.addr = addr;
+            c.last_seen = c.last_seen.max(now);
+            return Observed::Updated;
+        }
+        let contact = Contact {
+            peer,
+            key,
+            addr,
+            last_seen: now,
+        };
+        let in_bucket = self.bucket_len(index);
+        if in_bucket < K && !self.contacts.is_full() {
+            // Room was checked.
+            let _ = self.contacts.push(contact);
+            self.replacements.retain(|c| c.peer != peer);
+            return Observed::Added;
+        }
+        self.remember_replacement(contact);
+        if in_bucket >= K {
+            let oldest = self.in_bucket(index).min_by_key(|c| c.last_seen).cloned();
+            if let Some(oldest) = oldest {
+                return Observed::BucketFull { oldest };
+            }
+        }
+        Observed::TableFull
+    }
+
+    /// Keeps `contact` in the replacement cache, newest last; at the bound the least recently seen
+    /// replacement goes.
+    fn remember_replacement(&mut self, contact: Contact<A>) {
+        self.replacements.retain(|c| c.peer != contact.peer);
+        if self.replacements.is_full()
+            && let Some(i) = self
+                .replacements
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, c)| c.last_seen)
+                .map(|(i, _)| i)
+        {
+            self.replacements.remove(i);
+        }
+        let _ = self.replacements.push(contact);
+    }
+
+    /// `peer` failed to answer: it leaves the table, and the most recently seen replacement that fits
+    /// (same bucket first, else any bucket with room) takes its place. Returns the promoted peer.
+    pub fn failed(&mut self, peer: &PeerId) -> Option<PeerId> {
+        let i = self.contacts.iter().position(|c| c.peer == *peer)?;
+        let gone = self.contacts.swap_remove(i);
+        let bucket = bucket_index(&self.local, &gone.key);
+        let fits = |t: &Self, c: &Contact<A>| {
+            bucket_index(&t.local, &c.key).is_some_and(|b| t.bucket_len(b) < K)
+        };
+        let pick = self
+            .replacements
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| bucket_index(&self.local, &c.key) == bucket)
+            .max_by_key(|(_, c)| c.last_seen)
+            .map(|(i, _)| i)
+            .or_else(|| {
+                self.replacements
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| fits(self, c))
+                    .max_by_key(|(_, c)| c.last_seen)
+                    .map(|(i, _)| i)
+            })?;
+        let promoted = self.replacements.remove(pick);
+        let id = promoted.peer;
+        let _ = self.contacts.push(promoted); // a slot was just freed
+        Some(id)
+    }
+
+    /// The `N` contacts closest to `target`, nearest first.
+    pub fn closest<const N: usize>(&self, target: &DhtKey) -> heapless::Vec<Contact<A>, N> {
+        let mut out: heapless::Vec<Contact<A>, N> = heapless::Vec::new();
+        for c in &self.contacts {
+            let d = c.key.distance(target);
+            let pos = out.iter().position(|o| d < o.key.distance(target));
+            match pos {
+                Some(p) => {
+                    if out.is_full() {
+                        out.pop();
+                    }
+                    let _ = out.insert(p, c.clone());
+                }
+                None => {
+                    let _ = out.push(c.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Buckets with contacts none of which was heard from within `interval`: the caller refreshes
+    /// each with a lookup of a random key in it ([`Self::key_in_bucket`]).
+    pub fn stale_buckets(&self, now: Instant, interval: Duration) -> impl Iterator<Item = u8> + '_ {
+        (0..=255u8).filter(move |&b| {
+            let mut newest = None;
+            for c in self.in_bucket(b) {
+                newest = Some(newest.map_or(c.last_seen, |n: Instant| n.max(c.last_seen)));
+            }
+            newest.is_some_and(|n| now.saturating_duration_since(n) >= interval)
+        })
+    }
+
+    /// A key in bucket `index` made from `random` (32 random bytes from the caller): the local key's
+    /// first `index` bits, the next bit flipped, the rest from `random`.
+    pub fn key_in_bucket(&self, index: u8, random: [u8; 32]) -> DhtKey {
+        let mut key = random;
+        let local = self.local.as_bytes();
+        let byte = usize::from(index / 8);
+        let bit = index % 8;
+        for (i, k) in key.iter_mut().enumerate() {
+            let l = local.get(i).copied().unwrap_or(0);
+            if i < byte {
+                *k = l;
+            } else if i == byte {
+                let keep = 0xffu8.checked_shl(u32::from(8 - bit)).unwrap_or(0);
+                let flip = 0x80u8 >> bit;
+                *k = (l & keep) | ((!l) & flip) | (*k & !(keep | flip));
+            }
+        }
+        DhtKey(key)
+    }
+}
