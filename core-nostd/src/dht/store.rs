@@ -1,0 +1,195 @@
+//! Where a DHT node keeps the signed records it was asked to store: a trait, so that the std node can
+//! back it with its database, and a bounded in-memory store in the core.
+//!
+//! Every storer applies the record rules: only a validly signed record exists in memory (decoding
+//! verifies), and a stored record is replaced only by a higher sequence number
+//! ([`Record::check_update`]). Records expire unless stored again; each is due for republishing (to
+//! the K closest nodes, by the DHT machine) on a fixed interval.
+
+use core::fmt;
+
+use crate::identity::DhtKey;
+use crate::record::{Record, UpdateError};
+use crate::time::{Duration, Instant};
+
+/// Timers of the record store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct StoreConfig {
+    /// How long a record stays after it was last stored (BEP 44: at least 2 hours).
+    pub record_ttl: Duration,
+    /// How often a storer replicates each record to the closest nodes (Kademlia: 1 hour).
+    pub republish_interval: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            record_ttl: Duration::from_secs(2 * 3600),
+            republish_interval: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// What a put did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum PutOutcome {
+    /// A new slot.
+    Stored,
+    /// A higher sequence replaced the one held.
+    Replaced {
+        /// The sequence replaced.
+        previous: u64,
+    },
+    /// The same record again: its expiry moves on.
+    Refreshed,
+}
+
+/// Why a put was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum StoreError {
+    /// The record rules refuse it (a lower sequence, or another value at the same sequence).
+    Update(UpdateError),
+    /// The store is full of records closer to this node than the offered one.
+    Full,
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Update(e) => write!(f, "record refused: {e}"),
+            StoreError::Full => f.write_str("record store full"),
+        }
+    }
+}
+
+impl core::error::Error for StoreError {}
+
+/// A store of signed records by slot key.
+pub trait RecordStore {
+    /// Stores `record` (already verified: every `Record` value is) at `now`.
+    fn put(&mut self, record: Record, now: Instant) -> Result<PutOutcome, StoreError>;
+    /// The record in slot `key`.
+    fn get(&self, key: &DhtKey) -> Option<&Record>;
+    /// Drops records whose time is up; returns how many.
+    fn expire(&mut self, now: Instant) -> usize;
+    /// A record due for republishing at `now`, marked as republished (call until `None`).
+    fn next_republish(&mut self, now: Instant) -> Option<&Record>;
+    /// Records held.
+    fn len(&self) -> usize;
+    /// Whether no record is held.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    key: DhtKey,
+    record: Record,
+    expires_at: Instant,
+    republish_at: Instant,
+}
+
+/// A bounded in-memory [`RecordStore`] of `N` records. When full, a record closer to this node's key
+/// than the farthest held replaces it (a node keeps what it is responsible for); else it is refused.
+#[derive(Debug)]
+pub struct MemoryRecordStore<const N: usize> {
+    local: DhtKey,
+    config: StoreConfig,
+    entries: heapless::Vec<Entry, N>,
+}
+
+impl<const N: usize> MemoryRecordStore<N> {
+    /// An empty store for the node at `local`.
+    pub fn new(local: DhtKey, config: StoreConfig) -> Self {
+        MemoryRecordStore {
+            local,
+            config,
+            entries: heapless::Vec::new(),
+        }
+    }
+
+    /// The earliest expiry or republish time, for the caller's timer.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.entries
+            .iter()
+            .map(|e| e.expires_at.min(e.republish_at))
+            .min()
+    }
+}
+
+impl<const N: usize> RecordStore for MemoryRecordStore<N> {
+    fn put(&mut self, record: Record, now: Instant) -> Result<PutOutcome, StoreError> {
+        let key = record.dht_key();
+        let expires_at = now.saturating_add(self.config.record_ttl);
+        if let Some(e) = self.entries.iter_mut().find(|e| e.key == key) {
+            return match e.record.check_update(&record) {
+                Ok(()) => {
+                    let previous = e.record.seq();
+                    e.record = record;
+                    e.expires_at = expires_at;
+                    Ok(PutOutcome::Replaced { previous })
+                }
+                Err(UpdateError::Duplicate) => {
+                    e.expires_at = e.expires_at.max(expires_at);
+                    Ok(PutOutcome::Refreshed)
+                }
+                Err(other) => Err(StoreError::Update(other)),
+            };
+        }
+        let entry = Entry {
+            key,
+            record,
+            expires_at,
+            republish_at: now.saturating_add(self.config.republish_interval),
+        };
+        if self.entries.is_full() {
+            let distance = key.distance(&self.local);
+            let farthest = self
+                .entries
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, e)| e.key.distance(&self.local))
+                .map(|(i, e)| (i, e.key.distance(&self.local)));
+            match farthest {
+                Some((i, d)) if distance < d => {
+                    self.entries.swap_remove(i);
+                }
+                _ => return Err(StoreError::Full),
+            }
+        }
+        self.entries.push(entry).map_err(|_| StoreError::Full)?;
+        Ok(PutOutcome::Stored)
+    }
+
+    fn get(&self, key: &DhtKey) -> Option<&Record> {
+        self.entries
+            .iter()
+            .find(|e| e.key == *key)
+            .map(|e| &e.record)
+    }
+
+    fn expire(&mut self, now: Instant) -> usize {
+        let before = self.entries.len();
+        self.entries.retain(|e| e.expires_at > now);
+        before - self.entries.len()
+    }
+
+    fn next_republish(&mut self, now: Instant) -> Option<&Record> {
+        let interval = self.config.republish_interval;
+        let e = self
+            .entries
+            .iter_mut()
+            .filter(|e| e.republish_at <= now && e.expires_at > now)
+            .min_by_key(|e| e.republish_at)?;
+        e.republish_at = now.saturating_add(interval);
+        Some(&e.record)
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
