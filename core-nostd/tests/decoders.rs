@@ -29,6 +29,11 @@ fn decode_all(b: &[u8]) {
     let _ = decode_exact::<BlockId>(b);
     let _ = decode_exact::<DhtKey>(b);
     let _ = decode_exact::<TreeEntry>(b);
+    let _ = decode_exact::<gofast_core::dht::Provider>(b);
+    if let Ok(m) = decode_message::<gofast_core::dht::DhtMessage>(b) {
+        // What decodes re-encodes to the same bytes.
+        assert_eq!(encode_to_vec(&m), b[2..]);
+    }
     if let Ok(node) = TreeNode::decode(b) {
         // A node that decodes must be fully usable.
         assert_eq!(node.entries().count(), node.len());

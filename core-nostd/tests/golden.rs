@@ -63,6 +63,7 @@ fn kdf_name(c: KdfContext) -> &'static str {
         KdfContext::SessionStreamKey => "SessionStreamKey",
         KdfContext::SessionEpochRatchet => "SessionEpochRatchet",
         KdfContext::SessionRandom => "SessionRandom",
+        KdfContext::ProviderDhtKey => "ProviderDhtKey",
         _ => "unknown",
     }
 }
@@ -139,6 +140,84 @@ fn record_json(key_seed: u8, salt: &[u8], seq: u64, value: &[u8]) -> Value {
         "message": hx(&msg),
         "dht_key": hx(r.dht_key().as_bytes()),
     })
+}
+
+/// Provider records and one DHT message of each kind (docs/spec/dht.md).
+fn dht_json() -> (Value, Value) {
+    use gofast_core::dht::{Body, DhtMessage, NodeInfo, Provider, StoreResult};
+    let provider_key = KeyPair::from_seed(&SecretBytes::new(seed32(0x50)));
+    let root = seed32(0x60);
+    let provider = Provider::sign(&provider_key, root, 1_800_000_000).unwrap();
+    let providers = json!([{
+        "key_seed": hx(&seed32(0x50)),
+        "root": hx(&root),
+        "expires": 1_800_000_000u64,
+        "encoded": hx(&encode_to_vec(&provider)),
+        "dht_key": hx(provider.dht_key().as_bytes()),
+    }]);
+    let node = |s: u8, addr: &[u8]| NodeInfo {
+        peer: KeyPair::from_seed(&SecretBytes::new(seed32(s))).peer_id(),
+        addr: heapless::Vec::from_slice(addr).unwrap(),
+    };
+    let nodes: gofast_core::dht::Nodes = [node(0x70, &[127, 0, 0, 1, 0x1f, 0x90]), node(0x80, &[])]
+        .into_iter()
+        .collect();
+    let record = Record::sign(&provider_key, b"", 3, b"v").unwrap();
+    let bodies = [
+        ("Ping", Body::Ping),
+        (
+            "FindNode",
+            Body::FindNode {
+                target: gofast_core::identity::DhtKey(seed32(0x90)),
+            },
+        ),
+        (
+            "Nodes",
+            Body::Nodes {
+                nodes: nodes.clone(),
+            },
+        ),
+        (
+            "Value",
+            Body::Value {
+                record: Some(record.clone()),
+                nodes: nodes.clone(),
+            },
+        ),
+        (
+            "Stored",
+            Body::Stored {
+                result: StoreResult::Replaced,
+            },
+        ),
+        (
+            "AddProvider",
+            Body::AddProvider {
+                provider: provider.clone(),
+            },
+        ),
+        (
+            "Providers",
+            Body::Providers {
+                providers: [provider].into_iter().collect(),
+                nodes,
+            },
+        ),
+    ];
+    let messages: Vec<Value> = bodies
+        .into_iter()
+        .enumerate()
+        .map(|(i, (kind, body))| {
+            let m = DhtMessage {
+                request_id: 1000 + i as u64,
+                body,
+            };
+            let mut buf = vec![0u8; gofast_core::dht::MAX_DHT_MESSAGE_LEN];
+            let n = encode_message(&m, &mut buf).unwrap();
+            json!({ "kind": kind, "request_id": m.request_id, "message": hx(&buf[..n]) })
+        })
+        .collect();
+    (providers, Value::Array(messages))
 }
 
 /// A whole session, frame by frame: XX handshake, streams on both ciphers, a finished stream, one
@@ -393,6 +472,9 @@ fn generate() -> Value {
     doc.insert("messages", Value::Array(messages));
     doc.insert("invalid_encodings", Value::Array(invalid));
     doc.insert("session", session_json());
+    let (providers, dht_messages) = dht_json();
+    doc.insert("providers", providers);
+    doc.insert("dht_messages", dht_messages);
     serde_json::to_value(doc).unwrap()
 }
 
@@ -485,6 +567,20 @@ fn golden_file_reads_back() {
             ),
             other => panic!("unknown message type {other}"),
         }
+    }
+
+    for m in g["dht_messages"].as_array().unwrap() {
+        let bytes = unhex(&m["message"]);
+        let decoded = decode_message::<gofast_core::dht::DhtMessage>(&bytes).unwrap();
+        assert_eq!(decoded.request_id, m["request_id"].as_u64().unwrap());
+    }
+    for p in g["providers"].as_array().unwrap() {
+        let decoded: gofast_core::dht::Provider = decode_exact(&unhex(&p["encoded"])).unwrap();
+        assert_eq!(decoded.expires(), p["expires"].as_u64().unwrap());
+        assert_eq!(
+            decoded.dht_key().as_bytes().as_slice(),
+            unhex(&p["dht_key"])
+        );
     }
 
     for bad in g["invalid_encodings"].as_array().unwrap() {

@@ -19,6 +19,7 @@ pub(crate) const TARGETS: &[&str] = &[
     "chunker",
     "session_frame",
     "handshake",
+    "dht_message",
 ];
 const TOOLS: &str = "target/tools";
 
@@ -84,6 +85,9 @@ fn seed_corpus() -> Result<(), String> {
     }
     for m in golden["messages"].as_array().into_iter().flatten() {
         seeds.push(("messages", hex_of(&m["message"])));
+    }
+    for m in golden["dht_messages"].as_array().into_iter().flatten() {
+        seeds.push(("dht_message", hex_of(&m["message"])));
     }
     for i in golden["identities"].as_array().into_iter().flatten() {
         seeds.push((

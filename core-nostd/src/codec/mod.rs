@@ -51,6 +51,8 @@ pub enum MessageType {
     BlockRef = 0x02,
     /// A [`crate::identity::PeerId`].
     PeerId = 0x03,
+    /// A [`crate::dht::DhtMessage`]: a DHT request or answer.
+    Dht = 0x04,
 }
 
 /// A type that is sent or stored on its own, behind the message header.

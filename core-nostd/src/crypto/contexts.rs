@@ -25,6 +25,8 @@ pub enum KdfContext {
     SessionEpochRatchet,
     /// A session's random seed → its ephemeral keys, one after another (fast key erasure).
     SessionRandom,
+    /// A root block id → where its provider records are stored in the DHT.
+    ProviderDhtKey,
 }
 
 impl KdfContext {
@@ -37,6 +39,7 @@ impl KdfContext {
         KdfContext::SessionStreamKey,
         KdfContext::SessionEpochRatchet,
         KdfContext::SessionRandom,
+        KdfContext::ProviderDhtKey,
     ];
 
     /// The exact context string passed to BLAKE3.
@@ -49,6 +52,7 @@ impl KdfContext {
             KdfContext::SessionStreamKey => "gofast 2026-11-26 session stream key",
             KdfContext::SessionEpochRatchet => "gofast 2026-11-26 session epoch ratchet",
             KdfContext::SessionRandom => "gofast 2026-11-26 session random",
+            KdfContext::ProviderDhtKey => "gofast 2026-11-26 provider dht key",
         }
     }
 }
@@ -61,17 +65,21 @@ impl KdfContext {
 pub enum SignatureDomain {
     /// A signed mutable record ([`crate::record::Record`]).
     Record,
+    /// A provider record ([`crate::dht::Provider`]): "this peer holds the blocks under this root".
+    Provider,
 }
 
 impl SignatureDomain {
     /// Every domain, for tests.
-    pub const ALL: &'static [SignatureDomain] = &[SignatureDomain::Record];
+    pub const ALL: &'static [SignatureDomain] =
+        &[SignatureDomain::Record, SignatureDomain::Provider];
 
     /// The exact bytes prepended to the signed message. Each ends in a NUL byte so that no domain is a
     /// prefix of another's message.
     pub const fn as_bytes(self) -> &'static [u8] {
         match self {
             SignatureDomain::Record => b"gofast 2026-11-26 signed record\0",
+            SignatureDomain::Provider => b"gofast 2026-11-26 provider record\0",
         }
     }
 }

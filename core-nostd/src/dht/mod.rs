@@ -1,13 +1,21 @@
 //! The Kademlia DHT: how peers find each other, records and providers.
 //!
-//! So far: the routing table ([`RoutingTable`]), the iterative lookup ([`Lookup`]) and the record
-//! store ([`RecordStore`], [`MemoryRecordStore`]). Value lookups, disjoint paths, provider records,
-//! the RPCs over secure sessions and the simulator that measures them follow (issue 4).
+//! So far: the routing table ([`RoutingTable`]), the iterative lookup ([`Lookup`]), the record
+//! store ([`RecordStore`], [`MemoryRecordStore`]), provider records ([`Provider`]) and the RPC
+//! messages ([`DhtMessage`]). Value lookups, disjoint paths, the DHT node machine over secure
+//! sessions and the simulator that measures it follow (issue 4).
 
 mod lookup;
+mod message;
+mod provider;
 mod routing;
 mod store;
 
 pub use lookup::{Lookup, LookupConfig};
+pub use message::{
+    Body, DhtMessage, MAX_ADDR_LEN, MAX_DHT_MESSAGE_LEN, MAX_NODES, MAX_PROVIDERS, NodeInfo, Nodes,
+    StoreResult,
+};
+pub use provider::{PROVIDER_BODY_LEN, PROVIDER_LEN, Provider, root_dht_key};
 pub use routing::{Contact, Observed, RoutingTable, bucket_index};
 pub use store::{MemoryRecordStore, PutOutcome, RecordStore, StoreConfig, StoreError};

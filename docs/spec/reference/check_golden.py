@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import blake3
+from dht_check import check_dht
 from session_check import check_session
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
@@ -26,6 +27,7 @@ CONTEXTS = {
     "SessionStreamKey": "gofast 2026-11-26 session stream key",
     "SessionEpochRatchet": "gofast 2026-11-26 session epoch ratchet",
     "SessionRandom": "gofast 2026-11-26 session random",
+    "ProviderDhtKey": "gofast 2026-11-26 provider dht key",
 }
 RECORD_DOMAIN = b"gofast 2026-11-26 signed record\x00"
 U64 = (1 << 64) - 1
@@ -299,6 +301,7 @@ def main() -> int:
             check(not record_verifies(h(bad["bytes"])), f"a bad record ({bad['error']}) is refused")
 
     check_session(golden["session"], check)
+    check_dht(golden, check)
 
     print(f"check_golden: {checks} checks passed: docs/spec/ reproduces {path.name}")
     return 0
