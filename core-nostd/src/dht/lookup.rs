@@ -81,6 +81,11 @@ impl<A: Clone, const K: usize, const CANDIDATES: usize> Lookup<A, K, CANDIDATES>
         &self.target
     }
 
+    /// Whether `peer` is among this lookup's candidates (in any state).
+    pub fn knows(&self, peer: &PeerId) -> bool {
+        self.candidates.iter().any(|c| c.contact.peer == *peer)
+    }
+
     /// Requests handed out so far.
     pub fn requests(&self) -> u32 {
         self.requests

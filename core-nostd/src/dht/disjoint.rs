@@ -1,0 +1,100 @@
+//! S/Kademlia's disjoint lookups: `D` lookups of one key that never ask the same peer, so that one
+//! adversarial peer (or a group of them) can capture at most the paths that run through it.
+//!
+//! The starting contacts are dealt to the paths in turn; a peer that any path has seen belongs to
+//! that path alone, and answers naming it are not forwarded to the others.
+
+use crate::identity::{DhtKey, PeerId};
+use crate::time::Instant;
+
+use super::Contact;
+use super::lookup::{Lookup, LookupConfig};
+
+/// `D` disjoint lookups of one key.
+#[derive(Debug)]
+pub struct DisjointLookup<A, const D: usize, const K: usize, const CANDIDATES: usize> {
+    paths: [Lookup<A, K, CANDIDATES>; D],
+}
+
+impl<A: Clone, const D: usize, const K: usize, const CANDIDATES: usize>
+    DisjointLookup<A, D, K, CANDIDATES>
+{
+    /// Lookups of `target` from `seeds` (nearest first), dealt to the `D` paths in turn.
+    pub fn new(
+        target: DhtKey,
+        config: LookupConfig,
+        seeds: impl IntoIterator<Item = Contact<A>>,
+    ) -> Self {
+        let mut dealt: [heapless::Vec<Contact<A>, CANDIDATES>; D] =
+            core::array::from_fn(|_| heapless::Vec::new());
+        for (i, c) in seeds.into_iter().enumerate() {
+            if let Some(path) = dealt.get_mut(i % D.max(1)) {
+                let _ = path.push(c);
+            }
+        }
+        DisjointLookup {
+            paths: dealt.map(|seeds| Lookup::new(target, config, seeds)),
+        }
+    }
+
+    /// The next request of any path: `(path, peer)`.
+    pub fn poll_request(&mut self, now: Instant) -> Option<(usize, Contact<A>)> {
+        self.paths
+            .iter_mut()
+            .enumerate()
+            .find_map(|(i, l)| l.poll_request(now).map(|c| (i, c)))
+    }
+
+    /// `peer`, asked by `path`, answered with `closer`. Peers another path already knows are not
+    /// passed on.
+    pub fn on_response(
+        &mut self,
+        path: usize,
+        peer: &PeerId,
+        closer: impl IntoIterator<Item = Contact<A>>,
+    ) {
+        let mut fresh: heapless::Vec<Contact<A>, CANDIDATES> = heapless::Vec::new();
+        for c in closer {
+            let elsewhere = self
+                .paths
+                .iter()
+                .enumerate()
+                .any(|(i, l)| i != path && l.knows(&c.peer));
+            if !elsewhere {
+                let _ = fresh.push(c);
+            }
+        }
+        if let Some(l) = self.paths.get_mut(path) {
+            l.on_response(peer, fresh);
+        }
+    }
+
+    /// `peer`, asked by `path`, failed.
+    pub fn on_failure(&mut self, path: usize, peer: &PeerId) {
+        if let Some(l) = self.paths.get_mut(path) {
+            l.on_failure(peer);
+        }
+    }
+
+    /// Requests past their deadline fail.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for l in &mut self.paths {
+            l.handle_timeout(now);
+        }
+    }
+
+    /// The earliest request deadline of any path.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.paths.iter().filter_map(Lookup::poll_timeout).min()
+    }
+
+    /// Whether every path is finished.
+    pub fn is_finished(&self) -> bool {
+        self.paths.iter().all(Lookup::is_finished)
+    }
+
+    /// The paths, for their results.
+    pub fn paths(&self) -> &[Lookup<A, K, CANDIDATES>; D] {
+        &self.paths
+    }
+}
