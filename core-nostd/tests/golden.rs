@@ -64,6 +64,7 @@ fn kdf_name(c: KdfContext) -> &'static str {
         KdfContext::SessionEpochRatchet => "SessionEpochRatchet",
         KdfContext::SessionRandom => "SessionRandom",
         KdfContext::ProviderDhtKey => "ProviderDhtKey",
+        KdfContext::PeerWork => "PeerWork",
         _ => "unknown",
     }
 }
@@ -333,7 +334,7 @@ fn generate() -> Value {
         .map(|&s| {
             let kp = KeyPair::from_seed(&SecretBytes::new(seed32(s)));
             let id = kp.peer_id();
-            json!({ "seed": hx(&seed32(s)), "peer_id": hx(id.as_bytes()), "text": id.to_string(), "dht_key": hx(id.dht_key().as_bytes()) })
+            json!({ "seed": hx(&seed32(s)), "peer_id": hx(id.as_bytes()), "text": id.to_string(), "dht_key": hx(id.dht_key().as_bytes()), "work_bits": id.work_bits() })
         })
         .collect();
 

@@ -230,3 +230,29 @@ fn long_lived_contacts_stay_until_a_ping_fails() {
     assert_eq!(table.failed(&far[1]), Some(newcomer));
     assert!(table.get(&newcomer).is_some() && table.get(&far[0]).is_some());
 }
+
+#[test]
+fn a_table_with_a_work_requirement_refuses_cheap_identities() {
+    // Identities from seeds 1, 2, …: some have 4 bits of work, most do not.
+    let peers: Vec<PeerId> = (1..=200u8)
+        .map(|i| KeyPair::from_seed(&SecretBytes::new([i; 32])).peer_id())
+        .collect();
+    let mut table: RoutingTable<u16, 20, 256, 4> = RoutingTable::new(local()).with_min_work(4);
+    let (mut worthy, mut cheap) = (0, 0);
+    for (i, p) in peers.iter().enumerate() {
+        let got = table.observe(*p, 0, Instant::from_micros(i as u64));
+        if p.work_bits() >= 4 {
+            worthy += 1;
+            assert_ne!(got, Observed::InsufficientWork);
+        } else {
+            cheap += 1;
+            assert_eq!(got, Observed::InsufficientWork);
+            assert!(table.get(p).is_none());
+        }
+    }
+    // About 1 in 16 identities has 4 bits of work.
+    assert!(
+        worthy > 0 && cheap > worthy,
+        "{worthy} worthy, {cheap} cheap"
+    );
+}

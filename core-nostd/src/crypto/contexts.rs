@@ -27,6 +27,8 @@ pub enum KdfContext {
     SessionRandom,
     /// A root block id → where its provider records are stored in the DHT.
     ProviderDhtKey,
+    /// Peer public key → the proof of work of S/Kademlia's static puzzle (its leading zero bits).
+    PeerWork,
 }
 
 impl KdfContext {
@@ -40,6 +42,7 @@ impl KdfContext {
         KdfContext::SessionEpochRatchet,
         KdfContext::SessionRandom,
         KdfContext::ProviderDhtKey,
+        KdfContext::PeerWork,
     ];
 
     /// The exact context string passed to BLAKE3.
@@ -53,6 +56,7 @@ impl KdfContext {
             KdfContext::SessionEpochRatchet => "gofast 2026-11-26 session epoch ratchet",
             KdfContext::SessionRandom => "gofast 2026-11-26 session random",
             KdfContext::ProviderDhtKey => "gofast 2026-11-26 provider dht key",
+            KdfContext::PeerWork => "gofast 2026-11-26 peer work",
         }
     }
 }

@@ -40,6 +40,8 @@ pub enum Observed<A> {
     TableFull,
     /// The local node's own key: never stored.
     IsSelf,
+    /// The peer's identity has less work than the table requires ([`PeerId::work_bits`]).
+    InsufficientWork,
 }
 
 /// The bucket of `key` seen from `local`: the number of leading bits they share (0: the far half of
@@ -63,6 +65,7 @@ pub fn bucket_index(local: &DhtKey, key: &DhtKey) -> Option<u8> {
 #[derive(Debug)]
 pub struct RoutingTable<A, const K: usize, const CAP: usize, const REPLACEMENTS: usize> {
     local: DhtKey,
+    min_work: u8,
     contacts: heapless::Vec<Contact<A>, CAP>,
     replacements: heapless::Vec<Contact<A>, REPLACEMENTS>,
 }
@@ -74,9 +77,18 @@ impl<A: Clone, const K: usize, const CAP: usize, const REPLACEMENTS: usize>
     pub fn new(local: DhtKey) -> Self {
         RoutingTable {
             local,
+            min_work: 0,
             contacts: heapless::Vec::new(),
             replacements: heapless::Vec::new(),
         }
+    }
+
+    /// The same table refusing peers with less than `bits` of work (S/Kademlia's static puzzle; 0,
+    /// the default, accepts every peer).
+    #[must_use]
+    pub fn with_min_work(mut self, bits: u8) -> Self {
+        self.min_work = bits;
+        self
     }
 
     /// The local key.
@@ -121,6 +133,9 @@ impl<A: Clone, const K: usize, const CAP: usize, const REPLACEMENTS: usize>
         let Some(index) = bucket_index(&self.local, &key) else {
             return Observed::IsSelf;
         };
+        if self.min_work > 0 && peer.work_bits() < self.min_work {
+            return Observed::InsufficientWork;
+        }
         if let Some(c) = self.contacts.iter_mut().find(|c| c.peer == peer) {
             c.addr = addr;
             c.last_seen = c.last_seen.max(now);

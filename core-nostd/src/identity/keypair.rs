@@ -20,6 +20,18 @@ impl KeyPair {
         Self::from_signing_key(SigningKey::random(rng))
     }
 
+    /// A new identity with at least `bits` of work ([`PeerId::work_bits`]): about `2^bits` key
+    /// generations. `None` after `max_attempts` tries.
+    pub fn generate_with_work<R: CryptoRng + ?Sized>(
+        rng: &mut R,
+        bits: u8,
+        max_attempts: u64,
+    ) -> Option<Self> {
+        (0..max_attempts)
+            .map(|_| Self::generate(rng))
+            .find(|k| k.peer_id().work_bits() >= bits)
+    }
+
     /// The identity with this 32-byte secret seed (as stored, or as configured on a device).
     pub fn from_seed(seed: &SecretBytes<SEED_LEN>) -> Self {
         Self::from_signing_key(SigningKey::from_seed(seed))

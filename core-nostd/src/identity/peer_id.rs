@@ -66,6 +66,21 @@ impl PeerId {
         }
     }
 
+    /// The work in this identity (S/Kademlia's static puzzle): the number of leading zero bits of
+    /// `derive("… peer work", public key)`. A network may refuse peers below a difficulty, so that
+    /// identities (and their DHT positions) cost `2^difficulty` key generations each.
+    pub fn work_bits(&self) -> u8 {
+        let h = derive_public(KdfContext::PeerWork, &self.0);
+        let mut bits = 0u32;
+        for byte in h {
+            bits += byte.leading_zeros();
+            if byte != 0 {
+                break;
+            }
+        }
+        u8::try_from(bits).unwrap_or(u8::MAX)
+    }
+
     /// A short form for logs and tables: the first 12 characters of the text form.
     pub const fn short(&self) -> ShortPeerId<'_> {
         ShortPeerId(self)

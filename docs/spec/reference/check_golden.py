@@ -28,6 +28,7 @@ CONTEXTS = {
     "SessionEpochRatchet": "gofast 2026-11-26 session epoch ratchet",
     "SessionRandom": "gofast 2026-11-26 session random",
     "ProviderDhtKey": "gofast 2026-11-26 provider dht key",
+    "PeerWork": "gofast 2026-11-26 peer work",
 }
 RECORD_DOMAIN = b"gofast 2026-11-26 signed record\x00"
 U64 = (1 << 64) - 1
@@ -255,6 +256,9 @@ def main() -> int:
         check(text_encode("gfp", public_key) == ident["text"], "peer id text")
         check(text_decode("gfp", 32, ident["text"].upper()) == public_key, "peer id text, uppercase")
         check(derive("PeerDhtKey", public_key).hex() == ident["dht_key"], "peer dht key")
+        work = derive("PeerWork", public_key)
+        bits = next((i for i in range(256) if work[i // 8] >> (7 - i % 8) & 1), 256)
+        check(bits == ident["work_bits"], "peer work bits")
     for bad in golden["invalid_peer_id_texts"]:
         try:
             text_decode("gfp", 32, bad["text"])
