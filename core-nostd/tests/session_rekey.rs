@@ -15,6 +15,21 @@ fn established(config: Config) -> Pair {
     p
 }
 
+/// Runs the initiator's timers with nothing reaching the responder, until it has nothing left to do.
+fn run_initiator_alone(p: &mut Pair) {
+    for _ in 0..100 {
+        let _ = p.take_transmits(true);
+        match p.a.poll_timeout() {
+            Some(t) => {
+                p.now = t;
+                p.a.handle_timeout(t);
+            }
+            None => break,
+        }
+    }
+    p.drain_events();
+}
+
 fn rekeyed(events: &[Event]) -> Vec<u32> {
     events
         .iter()
@@ -140,17 +155,7 @@ fn an_unanswered_rekey_closes_the_session() {
     let now = p.now;
     p.a.handle_timeout(now);
     // The peer is gone: nothing a sends arrives.
-    for _ in 0..100 {
-        let _ = p.take_transmits(true);
-        match p.a.poll_timeout() {
-            Some(t) => {
-                p.now = t;
-                p.a.handle_timeout(t);
-            }
-            None => break,
-        }
-    }
-    p.drain_events();
+    run_initiator_alone(&mut p);
     assert!(p.got_a.events.contains(&Event::Closed(
         gofast_core::session::CloseReason::RekeyTimeout
     )));
@@ -171,17 +176,7 @@ fn a_peer_that_vanishes_after_acknowledging_a_rekey_closes_the_session() {
         p.deliver(true, &f[..]);
     }
     assert_eq!(p.a.send_epoch(), Some(1));
-    for _ in 0..100 {
-        let _ = p.take_transmits(true);
-        match p.a.poll_timeout() {
-            Some(t) => {
-                p.now = t;
-                p.a.handle_timeout(t);
-            }
-            None => break,
-        }
-    }
-    p.drain_events();
+    run_initiator_alone(&mut p);
     assert!(p.got_a.events.contains(&Event::Closed(
         gofast_core::session::CloseReason::RekeyTimeout
     )));

@@ -158,42 +158,36 @@ impl<P: AeadProvider, const STREAMS: usize> Session<P, STREAMS> {
 
     /// Rekey timers: the periodic rekey, retransmissions, giving up.
     pub(crate) fn rekey_timeout(&mut self, now: Instant) {
-        match &mut self.rekey {
+        // The deadline and the retransmission timer of the phase in progress.
+        let (deadline, retransmit) = match &mut self.rekey {
             Rekey::Idle { next_at } => {
                 if now >= *next_at {
                     self.start_rekey(now);
                 }
+                return;
             }
             Rekey::Proposed {
                 retransmit,
                 deadline,
                 ..
-            } => {
-                if now >= *deadline {
-                    self.finish_close(CloseReason::RekeyTimeout);
-                } else if let Some(b) = retransmit
-                    && b.fire(now)
-                {
-                    self.rekey_due = true;
-                }
             }
-            Rekey::Accepted { deadline, .. } => {
-                if now >= *deadline {
-                    self.finish_close(CloseReason::RekeyTimeout);
-                }
-            }
-            Rekey::Confirming {
+            | Rekey::Confirming {
                 retransmit,
                 deadline,
                 ..
-            } => {
-                if now >= *deadline {
-                    self.finish_close(CloseReason::RekeyTimeout);
-                } else if let Some(b) = retransmit
-                    && b.fire(now)
-                {
-                    self.confirm_due = Some(true);
-                }
+            } => (*deadline, retransmit.as_mut()),
+            Rekey::Accepted { deadline, .. } => (*deadline, None),
+        };
+        if now >= deadline {
+            self.finish_close(CloseReason::RekeyTimeout);
+            return;
+        }
+        if retransmit.is_some_and(|b| b.fire(now)) {
+            // Repeat what this phase sends: the proposal, or the confirm.
+            match self.rekey {
+                Rekey::Proposed { .. } => self.rekey_due = true,
+                Rekey::Confirming { .. } => self.confirm_due = Some(true),
+                Rekey::Idle { .. } | Rekey::Accepted { .. } => {}
             }
         }
     }
