@@ -63,6 +63,7 @@ proptest! {
                     let record = Record::sign(&keys[key as usize], &[salt], seq, &[value]).unwrap();
                     let slot = record.dht_key();
                     let expires_at = now + config().record_ttl;
+                    model.retain(|_, e| e.expires_at > now);
                     let held = model.len();
                     let expected = match model.get_mut(&slot) {
                         Some(e) => match e.record.check_update(&record) {

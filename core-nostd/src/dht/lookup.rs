@@ -147,7 +147,8 @@ impl<A: Clone, const K: usize, const CANDIDATES: usize> Lookup<A, K, CANDIDATES>
     /// The next peer to ask (and its address), if one is due: the nearest not yet asked among the
     /// `K` closest candidates that have not failed, while fewer than `α` requests are in flight.
     pub fn poll_request(&mut self, now: Instant) -> Option<Contact<A>> {
-        if self.is_finished() || self.in_flight() >= self.config.alpha {
+        // An alpha of 0 would never ask anyone: treat it as 1.
+        if self.is_finished() || self.in_flight() >= self.config.alpha.max(1) {
             return None;
         }
         let deadline = now.saturating_add(self.config.request_timeout);

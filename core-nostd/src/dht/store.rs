@@ -123,6 +123,8 @@ impl<const N: usize> MemoryRecordStore<N> {
 
 impl<const N: usize> RecordStore for MemoryRecordStore<N> {
     fn put(&mut self, record: Record, now: Instant) -> Result<PutOutcome, StoreError> {
+        // Expired records never hold a slot against a live one.
+        self.entries.retain(|e| e.expires_at > now);
         let key = record.dht_key();
         let expires_at = now.saturating_add(self.config.record_ttl);
         if let Some(e) = self.entries.iter_mut().find(|e| e.key == key) {
