@@ -53,6 +53,7 @@ fn lookup(
     let config = LookupConfig {
         alpha: 3,
         request_timeout: Duration::from_millis(500),
+        stall_timeout: Duration::from_millis(500),
     };
     let seeds = net.tables[from].closest::<K>(target);
     let mut l: Lookup<u32, K, 32> = Lookup::new(*target, config, seeds);
@@ -174,12 +175,7 @@ fn disjoint<const D: usize>(
             adversaries
                 .iter()
                 .take(K)
-                .map(|&a| Contact {
-                    peer: net.peers[a],
-                    key: net.peers[a].dht_key(),
-                    addr: a as u32,
-                    last_seen: now,
-                })
+                .map(|&a| Contact::new(net.peers[a], a as u32, now))
                 .collect()
         } else {
             net.tables[j]

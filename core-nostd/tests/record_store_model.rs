@@ -1,7 +1,7 @@
 //! The bounded in-memory record store against a model (a map from slot to record and times): random
 //! puts of records from a few keys and salts, at random sequences, and the passing of time. Same
 //! answers, same contents, and the rules: never a lower sequence, never a conflicting value, the
-//! closest records kept when full.
+//! closest records kept when full, at most `max_per_publisher` records of one key.
 
 use std::collections::BTreeMap;
 
@@ -17,7 +17,8 @@ const N: usize = 6;
 fn config() -> StoreConfig {
     StoreConfig {
         record_ttl: Duration::from_secs(100),
-        republish_interval: Duration::from_secs(30),
+        republish_interval: Duration::from_secs(40),
+        max_per_publisher: 3,
     }
 }
 
@@ -65,6 +66,7 @@ proptest! {
                     let expires_at = now + config().record_ttl;
                     model.retain(|_, e| e.expires_at > now);
                     let held = model.len();
+                    let of_publisher = model.values().filter(|e| e.record.public_key() == record.public_key()).count();
                     let expected = match model.get_mut(&slot) {
                         Some(e) => match e.record.check_update(&record) {
                             Ok(()) => {
@@ -78,6 +80,9 @@ proptest! {
                             }
                             Err(other) => Err(StoreError::Update(other)),
                         },
+                        None if of_publisher >= config().max_per_publisher => {
+                            Err(StoreError::PublisherQuota)
+                        }
                         None if held < N => {
                             model.insert(slot, ModelEntry { record: record.clone(), expires_at });
                             Ok(PutOutcome::Stored)
@@ -119,14 +124,35 @@ fn records_are_republished_on_the_interval_until_they_expire() {
         .put(Record::sign(&key, b"a", 1, b"x").unwrap(), t0)
         .unwrap();
     assert!(store.next_republish(t0).is_none());
-    let t1 = t0 + Duration::from_secs(30);
-    assert_eq!(store.poll_timeout(), Some(t1));
-    assert_eq!(store.next_republish(t1).map(Record::seq), Some(1));
-    assert!(store.next_republish(t1).is_none(), "once per interval");
-    let t2 = t1 + Duration::from_secs(30);
+    // Due one interval on, plus a spread of at most a quarter interval.
+    let due = store.poll_timeout().unwrap();
+    assert!(due >= t0 + Duration::from_secs(40) && due < t0 + Duration::from_secs(50));
+    assert!(
+        store
+            .next_republish(Instant::from_micros(due.as_micros() - 1))
+            .is_none()
+    );
+    assert_eq!(store.next_republish(due).map(Record::seq), Some(1));
+    assert!(store.next_republish(due).is_none(), "once per interval");
+    let t2 = due + Duration::from_secs(40);
     assert!(store.next_republish(t2).is_some());
     // Not stored again: gone after its time to live, and no longer republished.
     let t3 = t0 + Duration::from_secs(100);
     assert_eq!(store.expire(t3), 1);
-    assert!(store.next_republish(t3 + Duration::from_secs(30)).is_none());
+    assert!(store.next_republish(t3 + Duration::from_secs(40)).is_none());
+}
+
+#[test]
+fn a_store_from_another_storer_postpones_the_republish() {
+    let key = KeyPair::from_seed(&SecretBytes::new([9; 32]));
+    let record = Record::sign(&key, b"a", 1, b"x").unwrap();
+    let mut store: MemoryRecordStore<4> = MemoryRecordStore::new(local(), config());
+    let t0 = Instant::from_micros(0);
+    store.put(record.clone(), t0).unwrap();
+    let due = store.poll_timeout().unwrap();
+    // Another storer republished it just before this one would have.
+    let t1 = Instant::from_micros(due.as_micros() - 1_000_000);
+    assert_eq!(store.put(record, t1), Ok(PutOutcome::Refreshed));
+    assert!(store.next_republish(due).is_none());
+    assert!(store.poll_timeout().unwrap() >= t1 + Duration::from_secs(40));
 }

@@ -58,6 +58,7 @@ impl Model {
         if let Some(c) = self.contacts.iter_mut().find(|c| c.peer == peer) {
             c.addr = addr;
             c.last_seen = c.last_seen.max(now);
+            c.failures = 0;
             return Observed::Updated;
         }
         let contact = Contact {
@@ -65,6 +66,7 @@ impl Model {
             key,
             addr,
             last_seen: now,
+            failures: 0,
         };
         let n = self.bucket_count(b);
         if n < K && self.contacts.len() < CAP {
@@ -119,6 +121,25 @@ impl Model {
         Some(pick)
     }
 
+    /// A failed request: out after two in a row, or the first if its bucket has a replacement.
+    fn missed(&mut self, peer: &PeerId) -> (bool, Option<PeerId>) {
+        let Some(c) = self.contacts.iter_mut().find(|c| c.peer == *peer) else {
+            return (false, None);
+        };
+        c.failures += 1;
+        let b = model_bucket(&local(), &c.key);
+        let failures = c.failures;
+        let waiting = self
+            .replacements
+            .iter()
+            .any(|r| model_bucket(&local(), &r.key) == b);
+        if failures >= 2 || waiting {
+            (true, self.failed(peer))
+        } else {
+            (false, None)
+        }
+    }
+
     fn closest(&self, target: &DhtKey, n: usize) -> Vec<PeerId> {
         let mut all = self.contacts.clone();
         all.sort_by_key(|c| c.key.distance(target));
@@ -130,6 +151,7 @@ impl Model {
 enum Op {
     Observe(usize, u16),
     Failed(usize),
+    Missed(usize),
     Closest(usize),
 }
 
@@ -137,6 +159,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => (0..POOL, any::<u16>()).prop_map(|(p, a)| Op::Observe(p, a)),
         2 => (0..POOL).prop_map(Op::Failed),
+        2 => (0..POOL).prop_map(Op::Missed),
         1 => (0..POOL).prop_map(Op::Closest),
     ]
 }
@@ -165,6 +188,9 @@ proptest! {
                 }
                 Op::Failed(p) => {
                     prop_assert_eq!(table.failed(&peers[p]), model.failed(&peers[p]));
+                }
+                Op::Missed(p) => {
+                    prop_assert_eq!(table.missed(&peers[p]), model.missed(&peers[p]));
                 }
                 Op::Closest(p) => {
                     let target = peers[p].dht_key();

@@ -8,11 +8,13 @@ use crate::identity::{DhtKey, PeerId};
 use crate::time::Instant;
 
 use super::Contact;
+
 use super::lookup::{Lookup, LookupConfig};
 
 /// `D` disjoint lookups of one key.
 #[derive(Debug)]
 pub struct DisjointLookup<A, const D: usize, const K: usize, const CANDIDATES: usize> {
+    target: DhtKey,
     paths: [Lookup<A, K, CANDIDATES>; D],
 }
 
@@ -25,16 +27,70 @@ impl<A: Clone, const D: usize, const K: usize, const CANDIDATES: usize>
         config: LookupConfig,
         seeds: impl IntoIterator<Item = Contact<A>>,
     ) -> Self {
+        Self::with_paths(target, config, D, K, seeds)
+    }
+
+    /// Lookups of `target` on `paths` of the `D` paths (at least 1; the others stay empty and
+    /// finished), each finished when its `width` closest have answered ([`Lookup::with_width`]).
+    pub fn with_paths(
+        target: DhtKey,
+        config: LookupConfig,
+        paths: usize,
+        width: usize,
+        seeds: impl IntoIterator<Item = Contact<A>>,
+    ) -> Self {
+        let used = paths.clamp(1, D.max(1));
         let mut dealt: [heapless::Vec<Contact<A>, CANDIDATES>; D] =
             core::array::from_fn(|_| heapless::Vec::new());
         for (i, c) in seeds.into_iter().enumerate() {
-            if let Some(path) = dealt.get_mut(i % D.max(1)) {
+            if let Some(path) = dealt.get_mut(i % used) {
                 let _ = path.push(c);
             }
         }
         DisjointLookup {
-            paths: dealt.map(|seeds| Lookup::new(target, config, seeds)),
+            target,
+            paths: dealt.map(|seeds| Lookup::new(target, config, seeds).with_width(width)),
         }
+    }
+
+    /// Requests handed out by all paths.
+    pub fn requests(&self) -> u32 {
+        self.paths.iter().map(Lookup::requests).sum()
+    }
+
+    /// The largest hop count of any path's result.
+    pub fn rounds(&self) -> u8 {
+        self.paths.iter().map(Lookup::rounds).max().unwrap_or(0)
+    }
+
+    /// Whether any path has `peer` as a candidate.
+    pub fn knows(&self, peer: &PeerId) -> bool {
+        self.paths.iter().any(|l| l.knows(peer))
+    }
+
+    /// The closest peers that answered on any path, nearest first, at most `N`.
+    pub fn closest<const N: usize>(&self) -> heapless::Vec<Contact<A>, N> {
+        let target = *self.target();
+        let mut out: heapless::Vec<Contact<A>, N> = heapless::Vec::new();
+        for c in self.paths.iter().flat_map(Lookup::closest) {
+            let d = c.key.distance(&target);
+            let pos = out
+                .iter()
+                .position(|o| d < o.key.distance(&target))
+                .unwrap_or(out.len());
+            if pos < N {
+                if out.is_full() {
+                    out.pop();
+                }
+                let _ = out.insert(pos, c.clone());
+            }
+        }
+        out
+    }
+
+    /// The key looked up.
+    pub fn target(&self) -> &DhtKey {
+        &self.target
     }
 
     /// The next request of any path: `(path, peer)`.

@@ -15,15 +15,28 @@ use super::Contact;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     NotAsked,
-    Asked { deadline: Instant },
+    Asked {
+        stall_at: Instant,
+        deadline: Instant,
+    },
+    /// Slow: no longer counted against α nor waited for, but a late answer is still taken.
+    Stalled {
+        deadline: Instant,
+    },
     Answered,
     Failed,
+}
+
+impl State {
+    /// Failed, or too slow to wait for.
+    fn out(self) -> bool {
+        matches!(self, State::Failed | State::Stalled { .. })
+    }
 }
 
 #[derive(Clone, Debug)]
 struct Candidate<A> {
     contact: Contact<A>,
-    distance: [u8; 32],
     state: State,
     /// How many answers led here: 1 for the peers the lookup started from.
     hop: u8,
@@ -37,6 +50,11 @@ pub struct LookupConfig {
     pub alpha: usize,
     /// How long a request may take before its peer counts as failed.
     pub request_timeout: Duration,
+    /// How long a request may take before the lookup stops waiting for it: another request takes
+    /// its place among the `α`, and the lookup may finish without it (libp2p's and Mainline's
+    /// "stalled" requests). Under churn, dead peers would otherwise hold every lookup for the whole
+    /// timeout.
+    pub stall_timeout: Duration,
 }
 
 impl Default for LookupConfig {
@@ -44,6 +62,7 @@ impl Default for LookupConfig {
         LookupConfig {
             alpha: 3,
             request_timeout: Duration::from_secs(2),
+            stall_timeout: Duration::from_millis(500),
         }
     }
 }
@@ -55,6 +74,9 @@ pub struct Lookup<A, const K: usize, const CANDIDATES: usize> {
     config: LookupConfig,
     candidates: heapless::Vec<Candidate<A>, CANDIDATES>,
     requests: u32,
+    /// How many of the closest candidates must answer before the lookup is finished (`K` unless
+    /// [`Lookup::with_width`] narrowed it).
+    width: usize,
 }
 
 impl<A: Clone, const K: usize, const CANDIDATES: usize> Lookup<A, K, CANDIDATES> {
@@ -69,11 +91,20 @@ impl<A: Clone, const K: usize, const CANDIDATES: usize> Lookup<A, K, CANDIDATES>
             config,
             candidates: heapless::Vec::new(),
             requests: 0,
+            width: K,
         };
         for c in seeds {
             lookup.add(c, 1);
         }
         lookup
+    }
+
+    /// The same lookup finished once the `width` closest (at most `K`, at least 1) have answered: a
+    /// record get needs a few of the closest storers, not all `K` of them.
+    #[must_use]
+    pub fn with_width(mut self, width: usize) -> Self {
+        self.width = width.clamp(1, K.max(1));
+        self
     }
 
     /// The key looked up.
@@ -84,6 +115,22 @@ impl<A: Clone, const K: usize, const CANDIDATES: usize> Lookup<A, K, CANDIDATES>
     /// Whether `peer` is among this lookup's candidates (in any state).
     pub fn knows(&self, peer: &PeerId) -> bool {
         self.candidates.iter().any(|c| c.contact.peer == *peer)
+    }
+
+    /// The contact of candidate `peer`.
+    pub fn contact(&self, peer: &PeerId) -> Option<&Contact<A>> {
+        self.candidates
+            .iter()
+            .find(|c| c.contact.peer == *peer)
+            .map(|c| &c.contact)
+    }
+
+    /// How many answers led to candidate `peer` (1 for a starting contact).
+    pub fn hop(&self, peer: &PeerId) -> Option<u8> {
+        self.candidates
+            .iter()
+            .find(|c| c.contact.peer == *peer)
+            .map(|c| c.hop)
     }
 
     /// Requests handed out so far.
@@ -100,11 +147,20 @@ impl<A: Clone, const K: usize, const CANDIDATES: usize> Lookup<A, K, CANDIDATES>
         {
             return;
         }
-        let distance = contact.key.distance(&self.target);
+        let distance = contact.key.distance_words(&self.target);
+        if self.candidates.is_full()
+            && !self.candidates.iter().any(|c| c.state == State::Failed)
+            && self
+                .candidates
+                .last()
+                .is_some_and(|c| distance >= c.contact.key.distance_words(&self.target))
+        {
+            return;
+        }
         let pos = self
             .candidates
             .iter()
-            .position(|c| distance < c.distance)
+            .position(|c| distance < c.contact.key.distance_words(&self.target))
             .unwrap_or(self.candidates.len());
         let mut pos = pos;
         if self.candidates.is_full() {
@@ -130,7 +186,6 @@ impl<A: Clone, const K: usize, const CANDIDATES: usize> Lookup<A, K, CANDIDATES>
             pos,
             Candidate {
                 contact,
-                distance,
                 state: State::NotAsked,
                 hop,
             },
@@ -145,20 +200,22 @@ impl<A: Clone, const K: usize, const CANDIDATES: usize> Lookup<A, K, CANDIDATES>
     }
 
     /// The next peer to ask (and its address), if one is due: the nearest not yet asked among the
-    /// `K` closest candidates that have not failed, while fewer than `α` requests are in flight.
+    /// `width` closest candidates that have not failed, while fewer than `α` requests are in flight.
     pub fn poll_request(&mut self, now: Instant) -> Option<Contact<A>> {
         // An alpha of 0 would never ask anyone: treat it as 1.
         if self.is_finished() || self.in_flight() >= self.config.alpha.max(1) {
             return None;
         }
         let deadline = now.saturating_add(self.config.request_timeout);
+        let stall_at =
+            now.saturating_add(self.config.stall_timeout.min(self.config.request_timeout));
         let next = self
             .candidates
             .iter_mut()
-            .filter(|c| c.state != State::Failed)
-            .take(K)
+            .filter(|c| !c.state.out())
+            .take(self.width)
             .find(|c| c.state == State::NotAsked)?;
-        next.state = State::Asked { deadline };
+        next.state = State::Asked { stall_at, deadline };
         self.requests += 1;
         Some(next.contact.clone())
     }
@@ -169,7 +226,7 @@ impl<A: Clone, const K: usize, const CANDIDATES: usize> Lookup<A, K, CANDIDATES>
         let Some(c) = self.candidates.iter_mut().find(|c| c.contact.peer == *peer) else {
             return;
         };
-        if !matches!(c.state, State::Asked { .. }) {
+        if !matches!(c.state, State::Asked { .. } | State::Stalled { .. }) {
             return;
         }
         c.state = State::Answered;
@@ -182,40 +239,46 @@ impl<A: Clone, const K: usize, const CANDIDATES: usize> Lookup<A, K, CANDIDATES>
     /// `peer` failed (an error, or the session to it could not be set up).
     pub fn on_failure(&mut self, peer: &PeerId) {
         if let Some(c) = self.candidates.iter_mut().find(|c| c.contact.peer == *peer)
-            && matches!(c.state, State::Asked { .. })
+            && matches!(c.state, State::Asked { .. } | State::Stalled { .. })
         {
             c.state = State::Failed;
         }
     }
 
-    /// Requests past their deadline fail.
+    /// Requests past their stall time stall; past their deadline they fail.
     pub fn handle_timeout(&mut self, now: Instant) {
         for c in &mut self.candidates {
-            if let State::Asked { deadline } = c.state
-                && now >= deadline
-            {
-                c.state = State::Failed;
+            match c.state {
+                State::Asked { deadline, .. } | State::Stalled { deadline } if now >= deadline => {
+                    c.state = State::Failed;
+                }
+                State::Asked { stall_at, deadline } if now >= stall_at => {
+                    c.state = State::Stalled { deadline };
+                }
+                _ => {}
             }
         }
     }
 
-    /// The earliest request deadline.
+    /// The earliest stall time or deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.candidates
             .iter()
             .filter_map(|c| match c.state {
-                State::Asked { deadline } => Some(deadline),
+                State::Asked { stall_at, .. } => Some(stall_at),
+                State::Stalled { deadline } => Some(deadline),
                 _ => None,
             })
             .min()
     }
 
-    /// Whether the `K` closest candidates that have not failed have all answered (or none is left).
+    /// Whether the `width` closest candidates that have neither failed nor stalled have all
+    /// answered (or none is left).
     pub fn is_finished(&self) -> bool {
         self.candidates
             .iter()
-            .filter(|c| c.state != State::Failed)
-            .take(K)
+            .filter(|c| !c.state.out())
+            .take(self.width)
             .all(|c| c.state == State::Answered)
     }
 

@@ -21,7 +21,26 @@ pub struct Contact<A> {
     pub addr: A,
     /// When it was last heard from.
     pub last_seen: Instant,
+    /// Requests to it that failed since it was last heard from.
+    pub failures: u8,
 }
+
+impl<A> Contact<A> {
+    /// A contact for `peer` at `addr`, heard from at `now`.
+    pub fn new(peer: PeerId, addr: A, now: Instant) -> Self {
+        Contact {
+            key: peer.dht_key(),
+            peer,
+            addr,
+            last_seen: now,
+            failures: 0,
+        }
+    }
+}
+
+/// Failed requests after which a contact leaves the table even when no replacement waits (with one
+/// waiting, the first failure is enough). One lost packet must not evict a long-lived contact.
+pub const MAX_FAILURES: u8 = 2;
 
 /// What [`RoutingTable::observe`] did with a contact.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,13 +66,12 @@ pub enum Observed<A> {
 /// The bucket of `key` seen from `local`: the number of leading bits they share (0: the far half of
 /// the key space, 255: the nearest possible), `None` for `local` itself.
 pub fn bucket_index(local: &DhtKey, key: &DhtKey) -> Option<u8> {
-    let d = local.distance(key);
     let mut zeros = 0u32;
-    for byte in d {
-        if byte == 0 {
-            zeros += 8;
+    for word in local.distance_words(key) {
+        if word == 0 {
+            zeros += 64;
         } else {
-            zeros += byte.leading_zeros();
+            zeros += word.leading_zeros();
             return u8::try_from(zeros).ok();
         }
     }
@@ -129,6 +147,14 @@ impl<A: Clone, const K: usize, const CAP: usize, const REPLACEMENTS: usize>
 
     /// Records that `peer` was heard from at `addr` at `now` (a request or an answer from it).
     pub fn observe(&mut self, peer: PeerId, addr: A, now: Instant) -> Observed<A> {
+        // A contact in the table passed every check below when it entered (and the local key never
+        // enters): the common case needs no hashing.
+        if let Some(c) = self.contacts.iter_mut().find(|c| c.peer == peer) {
+            c.addr = addr;
+            c.last_seen = c.last_seen.max(now);
+            c.failures = 0;
+            return Observed::Updated;
+        }
         let key = peer.dht_key();
         let Some(index) = bucket_index(&self.local, &key) else {
             return Observed::IsSelf;
@@ -136,16 +162,12 @@ impl<A: Clone, const K: usize, const CAP: usize, const REPLACEMENTS: usize>
         if self.min_work > 0 && peer.work_bits() < self.min_work {
             return Observed::InsufficientWork;
         }
-        if let Some(c) = self.contacts.iter_mut().find(|c| c.peer == peer) {
-            c.addr = addr;
-            c.last_seen = c.last_seen.max(now);
-            return Observed::Updated;
-        }
         let contact = Contact {
             peer,
             key,
             addr,
             last_seen: now,
+            failures: 0,
         };
         let in_bucket = self.bucket_len(index);
         if in_bucket < K && !self.contacts.is_full() {
@@ -181,6 +203,28 @@ impl<A: Clone, const K: usize, const CAP: usize, const REPLACEMENTS: usize>
         let _ = self.replacements.push(contact);
     }
 
+    /// A request to `peer` failed (timed out, or its session could not be set up). It leaves the table
+    /// ([`Self::failed`]) after [`MAX_FAILURES`] in a row, or at once if a replacement for its bucket
+    /// waits; until then it stays, as Kademlia keeps stale contacts rather than empty slots. Returns
+    /// whether it left, and the promoted peer.
+    pub fn missed(&mut self, peer: &PeerId) -> (bool, Option<PeerId>) {
+        let Some(c) = self.contacts.iter_mut().find(|c| c.peer == *peer) else {
+            return (false, None);
+        };
+        c.failures = c.failures.saturating_add(1);
+        let failures = c.failures;
+        let bucket = bucket_index(&self.local, &c.key);
+        let waiting = self
+            .replacements
+            .iter()
+            .any(|r| bucket_index(&self.local, &r.key) == bucket);
+        if failures >= MAX_FAILURES || waiting {
+            (true, self.failed(peer))
+        } else {
+            (false, None)
+        }
+    }
+
     /// `peer` failed to answer: it leaves the table, and the most recently seen replacement that fits
     /// (same bucket first, else any bucket with room) takes its place. Returns the promoted peer.
     pub fn failed(&mut self, peer: &PeerId) -> Option<PeerId> {
@@ -213,21 +257,22 @@ impl<A: Clone, const K: usize, const CAP: usize, const REPLACEMENTS: usize>
 
     /// The `N` contacts closest to `target`, nearest first.
     pub fn closest<const N: usize>(&self, target: &DhtKey) -> heapless::Vec<Contact<A>, N> {
+        // Distances kept beside the result, so that a contact farther than the N-th is refused
+        // with one comparison, and nothing is cloned until it is in.
+        let mut dist: heapless::Vec<[u64; 4], N> = heapless::Vec::new();
         let mut out: heapless::Vec<Contact<A>, N> = heapless::Vec::new();
         for c in &self.contacts {
-            let d = c.key.distance(target);
-            let pos = out.iter().position(|o| d < o.key.distance(target));
-            match pos {
-                Some(p) => {
-                    if out.is_full() {
-                        out.pop();
-                    }
-                    let _ = out.insert(p, c.clone());
-                }
-                None => {
-                    let _ = out.push(c.clone());
-                }
+            let d = c.key.distance_words(target);
+            if dist.is_full() && dist.last().is_none_or(|last| d >= *last) {
+                continue;
             }
+            let pos = dist.iter().position(|o| d < *o).unwrap_or(dist.len());
+            if dist.is_full() {
+                dist.pop();
+                out.pop();
+            }
+            let _ = dist.insert(pos, d);
+            let _ = out.insert(pos, c.clone());
         }
         out
     }
@@ -235,12 +280,20 @@ impl<A: Clone, const K: usize, const CAP: usize, const REPLACEMENTS: usize>
     /// Buckets with contacts none of which was heard from within `interval`: the caller refreshes
     /// each with a lookup of a random key in it ([`Self::key_in_bucket`]).
     pub fn stale_buckets(&self, now: Instant, interval: Duration) -> impl Iterator<Item = u8> + '_ {
-        (0..=255u8).filter(move |&b| {
-            let mut newest = None;
-            for c in self.in_bucket(b) {
-                newest = Some(newest.map_or(c.last_seen, |n: Instant| n.max(c.last_seen)));
+        // One pass over the contacts: the newest last-seen time of each bucket (0: empty, else
+        // micros + 1).
+        let mut newest = [0u64; 256];
+        for c in &self.contacts {
+            if let Some(b) = bucket_index(&self.local, &c.key)
+                && let Some(n) = newest.get_mut(usize::from(b))
+            {
+                *n = (*n).max(c.last_seen.as_micros().saturating_add(1));
             }
-            newest.is_some_and(|n| now.saturating_duration_since(n) >= interval)
+        }
+        (0..=255u8).filter(move |&b| {
+            newest.get(usize::from(b)).is_some_and(|&n| {
+                n > 0 && now.saturating_duration_since(Instant::from_micros(n - 1)) >= interval
+            })
         })
     }
 

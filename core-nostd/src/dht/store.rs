@@ -18,8 +18,13 @@ use crate::time::{Duration, Instant};
 pub struct StoreConfig {
     /// How long a record stays after it was last stored (BEP 44: at least 2 hours).
     pub record_ttl: Duration,
-    /// How often a storer replicates each record to the closest nodes (Kademlia: 1 hour).
+    /// How often a storer replicates each record to the closest nodes (Kademlia: 1 hour). A STORE of
+    /// the record from elsewhere postpones it by a full interval (the other storer has just done
+    /// it), so that one storer, not all `K`, republishes each record per interval.
     pub republish_interval: Duration,
+    /// Most records one public key may hold in the store: salts are free, so without a cap one
+    /// publisher could fill every storer near its keys.
+    pub max_per_publisher: usize,
 }
 
 impl Default for StoreConfig {
@@ -27,6 +32,7 @@ impl Default for StoreConfig {
         StoreConfig {
             record_ttl: Duration::from_secs(2 * 3600),
             republish_interval: Duration::from_secs(3600),
+            max_per_publisher: 16,
         }
     }
 }
@@ -54,6 +60,8 @@ pub enum StoreError {
     Update(UpdateError),
     /// The store is full of records closer to this node than the offered one.
     Full,
+    /// The publisher already holds [`StoreConfig::max_per_publisher`] records here.
+    PublisherQuota,
 }
 
 impl fmt::Display for StoreError {
@@ -61,6 +69,7 @@ impl fmt::Display for StoreError {
         match self {
             StoreError::Update(e) => write!(f, "record refused: {e}"),
             StoreError::Full => f.write_str("record store full"),
+            StoreError::PublisherQuota => f.write_str("publisher holds its quota of records"),
         }
     }
 }
@@ -77,6 +86,8 @@ pub trait RecordStore {
     fn expire(&mut self, now: Instant) -> usize;
     /// A record due for republishing at `now`, marked as republished (call until `None`).
     fn next_republish(&mut self, now: Instant) -> Option<&Record>;
+    /// The earliest expiry or republish time, for the caller's timer.
+    fn poll_timeout(&self) -> Option<Instant>;
     /// Records held.
     fn len(&self) -> usize;
     /// Whether no record is held.
@@ -112,12 +123,21 @@ impl<const N: usize> MemoryRecordStore<N> {
         }
     }
 
-    /// The earliest expiry or republish time, for the caller's timer.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.entries
-            .iter()
-            .map(|e| e.expires_at.min(e.republish_at))
-            .min()
+    /// When this node republishes a record stored at `now`: one interval on, plus a spread of up to
+    /// a quarter interval taken from the low bytes of the record's distance to this node, so that
+    /// the storers of one record do not all fire together and the first one's STORE postpones the
+    /// others.
+    fn republish_time(&self, key: &DhtKey, now: Instant) -> Instant {
+        let interval = self.config.republish_interval;
+        let d = key.distance(&self.local);
+        let mut low = [0u8; 8];
+        if let Some(tail) = d.get(24..32) {
+            low.copy_from_slice(tail);
+        }
+        let spread = interval.as_micros() / 4;
+        let jitter = u64::from_le_bytes(low).checked_rem(spread).unwrap_or(0);
+        now.saturating_add(interval)
+            .saturating_add(Duration::from_micros(jitter))
     }
 }
 
@@ -127,26 +147,38 @@ impl<const N: usize> RecordStore for MemoryRecordStore<N> {
         self.entries.retain(|e| e.expires_at > now);
         let key = record.dht_key();
         let expires_at = now.saturating_add(self.config.record_ttl);
+        let republish_at = self.republish_time(&key, now);
         if let Some(e) = self.entries.iter_mut().find(|e| e.key == key) {
             return match e.record.check_update(&record) {
                 Ok(()) => {
                     let previous = e.record.seq();
                     e.record = record;
                     e.expires_at = expires_at;
+                    e.republish_at = republish_at;
                     Ok(PutOutcome::Replaced { previous })
                 }
                 Err(UpdateError::Duplicate) => {
                     e.expires_at = e.expires_at.max(expires_at);
+                    e.republish_at = e.republish_at.max(republish_at);
                     Ok(PutOutcome::Refreshed)
                 }
                 Err(other) => Err(StoreError::Update(other)),
             };
         }
+        let publisher = *record.public_key();
+        let held = self
+            .entries
+            .iter()
+            .filter(|e| *e.record.public_key() == publisher)
+            .count();
+        if held >= self.config.max_per_publisher {
+            return Err(StoreError::PublisherQuota);
+        }
         let entry = Entry {
             key,
             record,
             expires_at,
-            republish_at: now.saturating_add(self.config.republish_interval),
+            republish_at,
         };
         if self.entries.is_full() {
             let distance = key.distance(&self.local);
@@ -189,6 +221,13 @@ impl<const N: usize> RecordStore for MemoryRecordStore<N> {
             .min_by_key(|e| e.republish_at)?;
         e.republish_at = now.saturating_add(interval);
         Some(&e.record)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.entries
+            .iter()
+            .map(|e| e.expires_at.min(e.republish_at))
+            .min()
     }
 
     fn len(&self) -> usize {

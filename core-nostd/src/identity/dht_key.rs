@@ -24,6 +24,24 @@ impl DhtKey {
         }
         d
     }
+
+    /// The XOR distance to `other` as four big-endian words: ordered as [`Self::distance`] is, and
+    /// compared a word at a time (lookups and tables compare distances in their inner loops).
+    pub fn distance_words(&self, other: &DhtKey) -> [u64; 4] {
+        let mut d = [0u64; 4];
+        for (i, w) in d.iter_mut().enumerate() {
+            let mut a = [0u8; 8];
+            let mut b = [0u8; 8];
+            if let (Some(x), Some(y)) =
+                (self.0.get(i * 8..i * 8 + 8), other.0.get(i * 8..i * 8 + 8))
+            {
+                a.copy_from_slice(x);
+                b.copy_from_slice(y);
+            }
+            *w = u64::from_be_bytes(a) ^ u64::from_be_bytes(b);
+        }
+        d
+    }
 }
 
 impl fmt::Debug for DhtKey {
