@@ -11,7 +11,10 @@ use gofast_core::crypto::SecretBytes;
 use gofast_core::crypto::aead::{chacha20poly1305_open, chacha20poly1305_seal};
 use gofast_core::crypto::hash::hash;
 use gofast_core::crypto::x25519::X25519Secret;
-use gofast_core::dht::{Observed, RoutingTable};
+use gofast_core::dht::{
+    DhtConfig, MAX_ADDR_LEN, MemoryRecordStore, NodeAddress, Observed, QueryOutcome, RoutingTable,
+    SmallNode, StoreConfig,
+};
 use gofast_core::identity::KeyPair;
 use gofast_core::record::{MAX_RECORD_LEN, Record};
 use gofast_core::session::{CipherId, Config, Input, PortableAead, Session};
@@ -92,6 +95,9 @@ pub(crate) fn run() -> Result<(), &'static str> {
         return Err("routing table closest");
     }
 
+    // Two DHT nodes in the microcontroller profile: a record put by one is stored by the other.
+    dht(&keypair, &record)?;
+
     // Time is arithmetic only.
     let later = Instant::from_micros(black_box(5)) + Duration::from_secs(1);
     if later.as_micros() != 1_000_005 {
@@ -165,6 +171,72 @@ fn session(sensor: &KeyPair) -> Result<(), &'static str> {
     pump(&mut a, &mut b, now, &mut buf)?;
     if a.send_epoch() != Some(1) || b.send_epoch() != Some(1) {
         return Err("session rekey");
+    }
+    Ok(())
+}
+
+/// A sensor's address in the self-test: one byte.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Addr(u8);
+
+impl NodeAddress for Addr {
+    fn to_bytes(&self) -> heapless::Vec<u8, MAX_ADDR_LEN> {
+        let mut v = heapless::Vec::new();
+        let _ = v.push(self.0);
+        v
+    }
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        match bytes {
+            [b] => Some(Addr(*b)),
+            _ => None,
+        }
+    }
+}
+
+type Sensor = SmallNode<Addr, MemoryRecordStore<2>>;
+
+fn dht(sensor: &KeyPair, record: &Record) -> Result<(), &'static str> {
+    let now = Instant::from_micros(1);
+    let other = KeyPair::from_seed(&SecretBytes::new([11; 32]));
+    let store = |k: &KeyPair| MemoryRecordStore::new(k.peer_id().dht_key(), StoreConfig::default());
+    let mut a = Sensor::new(
+        sensor.peer_id(),
+        DhtConfig::default(),
+        store(sensor),
+        [1; 32],
+        now,
+    );
+    let mut b = Sensor::new(
+        other.peer_id(),
+        DhtConfig::default(),
+        store(&other),
+        [2; 32],
+        now,
+    );
+    a.add_contact(other.peer_id(), Addr(2), now);
+    let query = a.put_record(now, record.clone()).map_err(|_| "dht put")?;
+    for _ in 0..8 {
+        while let Some(t) = a.poll_transmit(now) {
+            b.handle_message(now, sensor.peer_id(), Addr(1), t.message);
+        }
+        while let Some(t) = b.poll_transmit(now) {
+            a.handle_message(now, other.peer_id(), Addr(2), t.message);
+        }
+    }
+    match a.poll_event() {
+        Some(e)
+            if e.id == query
+                && e.outcome
+                    == (QueryOutcome::Stored {
+                        stored: 1,
+                        refused: 0,
+                        failed: 0,
+                    }) => {}
+        _ => return Err("dht put outcome"),
+    }
+    use gofast_core::dht::RecordStore;
+    if b.store().get(&record.dht_key()) != Some(record) {
+        return Err("dht store");
     }
     Ok(())
 }

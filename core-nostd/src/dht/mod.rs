@@ -2,12 +2,14 @@
 //!
 //! So far: the routing table ([`RoutingTable`]), the iterative lookup ([`Lookup`], and
 //! [`DisjointLookup`] for S/Kademlia's disjoint paths), the record store ([`RecordStore`],
-//! [`MemoryRecordStore`]), provider records ([`Provider`]) and the RPC messages ([`DhtMessage`]).
-//! The DHT node machine over secure sessions and the simulator that measures it follow (issue 4).
+//! [`MemoryRecordStore`]), provider records ([`Provider`]), the RPC messages ([`DhtMessage`]) and
+//! the node machine that ties them together ([`Node`]): it answers requests, runs queries and keeps
+//! its table and records fresh. Its messages travel inside secure sessions; the caller carries them.
 
 mod disjoint;
 mod lookup;
 mod message;
+mod node;
 mod provider;
 mod routing;
 mod store;
@@ -18,6 +20,10 @@ pub use message::{
     Body, DhtMessage, MAX_ADDR_LEN, MAX_DHT_MESSAGE_LEN, MAX_NODES, MAX_PROVIDERS, NodeInfo, Nodes,
     StoreResult,
 };
+pub use node::{
+    DhtConfig, DhtError, DhtEvent, Node, NodeAddress, NodeStats, QueryId, QueryOutcome, QueryStats,
+    ServerNode, SmallNode, Transmit,
+};
 pub use provider::{PROVIDER_BODY_LEN, PROVIDER_LEN, Provider, root_dht_key};
-pub use routing::{Contact, Observed, RoutingTable, bucket_index};
+pub use routing::{Contact, MAX_FAILURES, Observed, RoutingTable, bucket_index};
 pub use store::{MemoryRecordStore, PutOutcome, RecordStore, StoreConfig, StoreError};

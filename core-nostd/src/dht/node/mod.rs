@@ -1,0 +1,730 @@
+//! The DHT node: a sans-IO machine that answers other peers' requests and runs this peer's queries.
+//!
+//! It owns a [`RoutingTable`], a [`RecordStore`], the provider records it holds, the requests it has
+//! in flight and up to `Q` queries. The caller feeds it messages from peers ([`Node::handle_message`],
+//! the sender authenticated by the secure session the message came on) and time
+//! ([`Node::handle_timeout`]); it drains the messages to send ([`Node::poll_transmit`]) and the results
+//! of queries ([`Node::poll_event`]). Answers are built when they are drained, so the queue of
+//! answers holds a few bytes per entry, not whole messages.
+//!
+//! Maintenance runs on the node's own timers: a full bucket pings its least-recently-seen contact
+//! before a newcomer may replace it, stale buckets are refreshed with a lookup of a random key in
+//! them, records are republished to the closest peers, and expired records and provider records go.
+
+mod address;
+mod event;
+mod query;
+mod serve;
+
+use crate::codec::Encode;
+use crate::crypto::SecretBytes;
+use crate::crypto::hash::keyed_hash;
+use crate::dht::message::{Body, DhtMessage, NodeInfo};
+use crate::dht::{
+    Contact, LookupConfig, MAX_NODES, Observed, Provider, RecordStore, RoutingTable, root_dht_key,
+};
+use crate::identity::{DhtKey, PeerId};
+use crate::record::Record;
+use crate::time::{Duration, Instant};
+
+pub use address::NodeAddress;
+pub use event::{DhtError, DhtEvent, QueryId, QueryOutcome, QueryStats};
+
+use query::{Goal, Phase, Query};
+use serve::{Answer, StoredProvider};
+
+/// Most pings to least-recently-seen contacts waiting to be sent.
+const PINGS: usize = 4;
+
+/// A DHT node's parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct DhtConfig {
+    /// α and the request timeout of every lookup.
+    pub lookup: LookupConfig,
+    /// Disjoint paths of a record get (S/Kademlia's `d`; at most the node's `D`).
+    pub record_paths: usize,
+    /// How many of the closest peers must answer on each path of a record get.
+    pub record_width: usize,
+    /// A bucket not heard from for this long is refreshed (Kademlia: 1 hour).
+    pub refresh_interval: Duration,
+    /// A contact heard from within this time is presumed alive: a newcomer to its full bucket waits
+    /// without a ping (BEP 5's "good" nodes: 15 minutes). Pinging on every newcomer would cost a
+    /// message per message in a busy network.
+    pub ping_after: Duration,
+    /// How many of the closest must answer in a bucket refresh: enough to fill the bucket with live
+    /// contacts, fewer than a full lookup's `K`.
+    pub refresh_width: usize,
+    /// Leading zero bits a peer's identity must have to enter the table (0: any).
+    pub min_work: u8,
+    /// How long a provider record is kept at most, whatever its own expiry says.
+    pub provider_ttl: Duration,
+    /// Most provider records one provider may hold at this node.
+    pub max_providers_per_peer: usize,
+    /// Unix seconds at `Instant` zero, to judge the wall-clock expiry of provider records.
+    pub unix_at_zero: u64,
+}
+
+impl Default for DhtConfig {
+    fn default() -> Self {
+        DhtConfig {
+            lookup: LookupConfig::default(),
+            record_paths: 3,
+            record_width: 8,
+            refresh_interval: Duration::from_secs(3600),
+            ping_after: Duration::from_secs(15 * 60),
+            refresh_width: 10,
+            min_work: 0,
+            provider_ttl: Duration::from_secs(24 * 3600),
+            max_providers_per_peer: 64,
+            unix_at_zero: 0,
+        }
+    }
+}
+
+/// A message for the caller to send to `peer` (at `addr`) over its secure session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit<A> {
+    /// The peer.
+    pub peer: PeerId,
+    /// Where it was last heard from.
+    pub addr: A,
+    /// The message.
+    pub message: DhtMessage,
+}
+
+/// Counters of what a node did with what it was sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct NodeStats {
+    /// Requests answered.
+    pub served: u64,
+    /// Answers dropped because the answer queue was full (the requester times out).
+    pub answers_dropped: u64,
+    /// Answers that matched no request in flight (late, duplicated, or unasked).
+    pub unexpected: u64,
+    /// Messages from peers that could not be decoded.
+    pub bad_messages: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Purpose {
+    Lookup { query: QueryId, path: u8 },
+    Store { query: QueryId },
+    Ping,
+}
+
+#[derive(Clone, Debug)]
+struct Pending {
+    request_id: u64,
+    peer: PeerId,
+    deadline: Instant,
+    purpose: Purpose,
+}
+
+/// A Kademlia node over `A` addresses and the record store `S`: `K` contacts per bucket, `CAP` in
+/// the table, `REPL` waiting replacements, record gets on up to `D` disjoint paths of `C` candidates
+/// each, `Q` queries and `P` requests in flight (and as many answers queued), `PROV` provider
+/// records held. [`ServerNode`] and [`SmallNode`] name two profiles.
+#[derive(Debug)]
+pub struct Node<
+    A,
+    S,
+    const K: usize,
+    const CAP: usize,
+    const REPL: usize,
+    const D: usize,
+    const C: usize,
+    const Q: usize,
+    const P: usize,
+    const PROV: usize,
+> {
+    local: PeerId,
+    key: DhtKey,
+    config: DhtConfig,
+    table: RoutingTable<A, K, CAP, REPL>,
+    store: S,
+    providers: heapless::Vec<StoredProvider, PROV>,
+    queries: heapless::Vec<Query<A, D, K, C>, Q>,
+    pending: heapless::Vec<Pending, P>,
+    answers: heapless::Deque<Answer<A>, P>,
+    pings: heapless::Vec<Contact<A>, PINGS>,
+    seed: SecretBytes<32>,
+    counter: u64,
+    next_request_id: u64,
+    next_query_id: u64,
+    next_refresh: Instant,
+    /// After the bootstrap lookup: the next bucket (farther than the nearest neighbour) to refresh.
+    join_refresh: Option<(QueryId, u8)>,
+    stats: NodeStats,
+}
+
+/// A server or desktop: k = 20, up to 512 contacts, record gets on up to 4 paths, 16 queries.
+pub type ServerNode<A, S> = Node<A, S, 20, 512, 64, 4, 48, 16, 128, 1024>;
+
+/// A microcontroller: k = 4, 32 contacts, 2 paths, 2 queries, few requests in flight.
+pub type SmallNode<A, S> = Node<A, S, 4, 32, 4, 2, 12, 2, 8, 4>;
+
+impl<
+    A: NodeAddress,
+    S: RecordStore,
+    const K: usize,
+    const CAP: usize,
+    const REPL: usize,
+    const D: usize,
+    const C: usize,
+    const Q: usize,
+    const P: usize,
+    const PROV: usize,
+> Node<A, S, K, CAP, REPL, D, C, Q, P, PROV>
+{
+    /// A node for `local`, storing records in `store`. `seed` (32 random bytes from the caller)
+    /// drives the node's choices: request ids and the keys of bucket refreshes.
+    pub fn new(local: PeerId, config: DhtConfig, store: S, seed: [u8; 32], now: Instant) -> Self {
+        let key = local.dht_key();
+        let mut node = Node {
+            local,
+            key,
+            config,
+            table: RoutingTable::new(key).with_min_work(config.min_work),
+            store,
+            providers: heapless::Vec::new(),
+            queries: heapless::Vec::new(),
+            pending: heapless::Vec::new(),
+            answers: heapless::Deque::new(),
+            pings: heapless::Vec::new(),
+            seed: SecretBytes::new(seed),
+            counter: 0,
+            next_request_id: 0,
+            next_query_id: 1,
+            next_refresh: now.saturating_add(config.refresh_interval),
+            join_refresh: None,
+            stats: NodeStats::default(),
+        };
+        let r = node.random();
+        let mut id = [0u8; 8];
+        if let Some(head) = r.get(..8) {
+            id.copy_from_slice(head);
+        }
+        node.next_request_id = u64::from_le_bytes(id);
+        node
+    }
+
+    /// This node's peer.
+    pub fn local(&self) -> &PeerId {
+        &self.local
+    }
+
+    /// The routing table.
+    pub fn table(&self) -> &RoutingTable<A, K, CAP, REPL> {
+        &self.table
+    }
+
+    /// The record store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> NodeStats {
+        self.stats
+    }
+
+    /// Queries running (the caller's and the node's own).
+    pub fn queries(&self) -> usize {
+        self.queries.len()
+    }
+
+    /// A peer to start from (a configured bootstrap peer): it enters the table as if heard from.
+    pub fn add_contact(&mut self, peer: PeerId, addr: A, now: Instant) -> Observed<A> {
+        self.observe(peer, addr, now)
+    }
+
+    /// Joins the network: a lookup of this node's own key (which also makes it known to its
+    /// neighbours), then refreshes of the buckets farther than its nearest neighbour. The event is
+    /// the lookup's.
+    pub fn bootstrap(&mut self, now: Instant) -> Result<QueryId, DhtError> {
+        let id = self.start(now, false, Goal::Closest, self.key, 1, K)?;
+        self.join_refresh = Some((id, 0));
+        Ok(id)
+    }
+
+    /// Finds `peer`'s address: done as soon as an answer names it.
+    pub fn find_peer(&mut self, now: Instant, peer: PeerId) -> Result<QueryId, DhtError> {
+        if let Some(c) = self.table.get(&peer) {
+            // Known already: no query needed, but the caller still gets its event.
+            let found = Some(c.clone());
+            let id = self.start(now, false, Goal::Peer { peer, found }, peer.dht_key(), 1, K)?;
+            return Ok(id);
+        }
+        self.start(
+            now,
+            false,
+            Goal::Peer { peer, found: None },
+            peer.dht_key(),
+            1,
+            K,
+        )
+    }
+
+    /// Finds the `K` closest peers to `key` that answer.
+    pub fn find_node(&mut self, now: Instant, key: DhtKey) -> Result<QueryId, DhtError> {
+        self.start(now, false, Goal::Closest, key, 1, K)
+    }
+
+    /// Gets the newest valid record in slot `key`, on [`DhtConfig::record_paths`] disjoint paths;
+    /// peers found holding an older record (or none) near the key are given the newest.
+    pub fn get_record(&mut self, now: Instant, key: DhtKey) -> Result<QueryId, DhtError> {
+        let goal = Goal::GetRecord {
+            best: None,
+            answered: heapless::Vec::new(),
+        };
+        let (paths, width) = (self.config.record_paths, self.config.record_width);
+        self.start(now, false, goal, key, paths, width)
+    }
+
+    /// Stores `record` at the `K` closest peers to its slot.
+    pub fn put_record(&mut self, now: Instant, record: Record) -> Result<QueryId, DhtError> {
+        let key = record.dht_key();
+        self.start(now, false, Goal::PutRecord { record }, key, 1, K)
+    }
+
+    /// Stores `provider` at the `K` closest peers to its root's key.
+    pub fn add_provider(&mut self, now: Instant, provider: Provider) -> Result<QueryId, DhtError> {
+        let key = provider.dht_key();
+        self.start(now, false, Goal::AddProvider { provider }, key, 1, K)
+    }
+
+    /// Gets the provider records of `root`.
+    pub fn get_providers(&mut self, now: Instant, root: [u8; 32]) -> Result<QueryId, DhtError> {
+        let goal = Goal::GetProviders {
+            root,
+            found: heapless::Vec::new(),
+        };
+        let (paths, width) = (self.config.record_paths, self.config.record_width);
+        self.start(now, false, goal, root_dht_key(&root), paths, width)
+    }
+
+    fn start(
+        &mut self,
+        now: Instant,
+        internal: bool,
+        goal: Goal<A>,
+        target: DhtKey,
+        paths: usize,
+        width: usize,
+    ) -> Result<QueryId, DhtError> {
+        if self.queries.is_full() || (internal && !self.internal_room()) {
+            return Err(DhtError::Busy);
+        }
+        let id = QueryId(self.next_query_id);
+        self.next_query_id += 1;
+        let seeds = self.table.closest::<C>(&target);
+        let query = Query::new(
+            id,
+            internal,
+            goal,
+            target,
+            self.config.lookup,
+            paths,
+            width,
+            seeds,
+            now,
+        );
+        self.queries.push(query).map_err(|_| DhtError::Busy)?;
+        Ok(id)
+    }
+
+    /// The node's own queries leave at least one slot for the caller's.
+    fn internal_room(&self) -> bool {
+        let internal = self.queries.iter().filter(|q| q.internal).count();
+        internal < Q.saturating_sub(1).max(1) && !self.queries.is_full()
+    }
+
+    fn random(&mut self) -> [u8; 32] {
+        self.counter += 1;
+        keyed_hash(&self.seed, &self.counter.to_le_bytes())
+    }
+
+    /// Records that `peer` was heard from; a full bucket queues a ping of its oldest contact.
+    fn observe(&mut self, peer: PeerId, addr: A, now: Instant) -> Observed<A> {
+        let observed = self.table.observe(peer, addr, now);
+        if let Observed::BucketFull { oldest } = &observed
+            && now.saturating_duration_since(oldest.last_seen) >= self.config.ping_after
+        {
+            let queued = self.pings.iter().any(|c| c.peer == oldest.peer);
+            let asked = self
+                .pending
+                .iter()
+                .any(|p| p.peer == oldest.peer && matches!(p.purpose, Purpose::Ping));
+            if !queued && !asked {
+                // At the bound the newcomer simply waits in the replacement cache.
+                let _ = self.pings.push(oldest.clone());
+            }
+        }
+        observed
+    }
+
+    /// A message from `from` (authenticated by its session) that arrived from `addr`.
+    pub fn handle_message(&mut self, now: Instant, from: PeerId, addr: A, message: DhtMessage) {
+        if from == self.local {
+            return;
+        }
+        let len = message.encoded_len() as u64;
+        let DhtMessage { request_id, body } = message;
+        match body {
+            Body::Ping
+            | Body::FindNode { .. }
+            | Body::FindValue { .. }
+            | Body::Store { .. }
+            | Body::AddProvider { .. }
+            | Body::GetProviders { .. } => self.serve(now, from, addr, request_id, body),
+            Body::Pong
+            | Body::Nodes { .. }
+            | Body::Value { .. }
+            | Body::Stored { .. }
+            | Body::Providers { .. } => self.on_answer(now, from, addr, request_id, body, len),
+        }
+    }
+
+    /// `from` sent something that did not decode: its requests in flight fail now rather than at
+    /// their deadline.
+    pub fn handle_bad_message(&mut self, now: Instant, from: &PeerId) {
+        self.stats.bad_messages += 1;
+        let mut i = 0;
+        while let Some(p) = self.pending.get(i) {
+            if p.peer == *from {
+                let p = self.pending.swap_remove(i);
+                self.request_failed(p, now);
+            } else {
+                i += 1;
+            }
+        }
+        self.reap(now);
+    }
+
+    fn on_answer(
+        &mut self,
+        now: Instant,
+        from: PeerId,
+        addr: A,
+        request_id: u64,
+        body: Body,
+        bytes: u64,
+    ) {
+        let Some(i) = self
+            .pending
+            .iter()
+            .position(|p| p.request_id == request_id && p.peer == from)
+        else {
+            self.stats.unexpected += 1;
+            return;
+        };
+        let pending = self.pending.swap_remove(i);
+        self.observe(from, addr, now);
+        match pending.purpose {
+            // Being heard from was the point: the contact stays, the newcomer keeps waiting.
+            Purpose::Ping => {}
+            Purpose::Lookup { query, path } => {
+                // Peers the query already knows need no contact (and no hashing of their keys).
+                let contacts = match self.queries.iter().find(|q| q.id == query) {
+                    Some(q) => self.named(&body, now, |p| q.lookup.knows(p)),
+                    None => heapless::Vec::new(),
+                };
+                if let Some(q) = self.queries.iter_mut().find(|q| q.id == query) {
+                    q.stats.bytes_received += bytes;
+                    let unix_now = self
+                        .config
+                        .unix_at_zero
+                        .saturating_add(now.as_micros() / 1_000_000);
+                    q.on_lookup_answer(usize::from(path), &from, body, contacts, now, unix_now);
+                }
+            }
+            Purpose::Store { query } => {
+                if let Some(q) = self.queries.iter_mut().find(|q| q.id == query) {
+                    q.stats.bytes_received += bytes;
+                    q.on_store_answer(Some(body), now);
+                }
+            }
+        }
+        self.reap(now);
+    }
+
+    /// The peers an answer names, as contacts: the local node, peers without enough work and
+    /// addresses that do not parse are left out.
+    fn named(
+        &self,
+        body: &Body,
+        now: Instant,
+        known: impl Fn(&PeerId) -> bool,
+    ) -> heapless::Vec<Contact<A>, MAX_NODES> {
+        let nodes = match body {
+            Body::Nodes { nodes } | Body::Value { nodes, .. } | Body::Providers { nodes, .. } => {
+                nodes
+            }
+            _ => return heapless::Vec::new(),
+        };
+        let mut out = heapless::Vec::new();
+        for NodeInfo { peer, addr } in nodes {
+            if *peer == self.local
+                || known(peer)
+                || (self.config.min_work > 0 && peer.work_bits() < self.config.min_work)
+            {
+                continue;
+            }
+            if let Some(addr) = A::from_bytes(addr) {
+                // Both lists hold at most MAX_NODES.
+                let _ = out.push(Contact::new(*peer, addr, now));
+            }
+        }
+        out
+    }
+
+    /// The next message to send, if any: queued answers first, then pings, then the queries'
+    /// requests (while fewer than `P` are in flight).
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit<A>> {
+        if let Some(answer) = self.answers.pop_front() {
+            return Some(self.build_answer(answer, now));
+        }
+        if self.pending.is_full() {
+            return None;
+        }
+        let deadline = now.saturating_add(self.config.lookup.request_timeout);
+        if let Some(c) = self.pings.pop() {
+            return Some(self.request(c, deadline, Purpose::Ping, Body::Ping));
+        }
+        for q in &mut self.queries {
+            match q.phase {
+                Phase::Lookup => {
+                    if let Some((path, c)) = q.lookup.poll_request(now) {
+                        let body = q.lookup_request();
+                        let purpose = Purpose::Lookup {
+                            query: q.id,
+                            path: u8::try_from(path).unwrap_or(u8::MAX),
+                        };
+                        let t = request_to(
+                            &mut self.next_request_id,
+                            &mut self.pending,
+                            c,
+                            deadline,
+                            purpose,
+                            body,
+                        );
+                        q.stats.requests += 1;
+                        q.stats.bytes_sent += t.message.encoded_len() as u64;
+                        return Some(t);
+                    }
+                }
+                Phase::Store { .. } => {
+                    if let Some(body) = q.store_request()
+                        && let Some(c) = q.next_store_target()
+                    {
+                        let purpose = Purpose::Store { query: q.id };
+                        let t = request_to(
+                            &mut self.next_request_id,
+                            &mut self.pending,
+                            c,
+                            deadline,
+                            purpose,
+                            body,
+                        );
+                        q.stats.requests += 1;
+                        q.stats.bytes_sent += t.message.encoded_len() as u64;
+                        return Some(t);
+                    }
+                }
+                Phase::Done => {}
+            }
+        }
+        None
+    }
+
+    fn request(
+        &mut self,
+        c: Contact<A>,
+        deadline: Instant,
+        purpose: Purpose,
+        body: Body,
+    ) -> Transmit<A> {
+        request_to(
+            &mut self.next_request_id,
+            &mut self.pending,
+            c,
+            deadline,
+            purpose,
+            body,
+        )
+    }
+
+    /// The result of a finished query of the caller's.
+    pub fn poll_event(&mut self) -> Option<DhtEvent<A>> {
+        let i = self
+            .queries
+            .iter()
+            .position(|q| !q.internal && !q.reported && q.result_ready())?;
+        let q = self.queries.get_mut(i)?;
+        q.reported = true;
+        let event = DhtEvent {
+            id: q.id,
+            outcome: q.outcome(),
+            stats: q.stats,
+        };
+        if matches!(q.phase, Phase::Done) {
+            self.queries.swap_remove(i);
+        }
+        Some(event)
+    }
+
+    /// Time has come to `now`: requests past their deadline fail, records and provider records
+    /// expire, buckets are refreshed and records republished when due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut i = 0;
+        while let Some(p) = self.pending.get(i) {
+            if p.deadline <= now {
+                let p = self.pending.swap_remove(i);
+                self.request_failed(p, now);
+            } else {
+                i += 1;
+            }
+        }
+        for q in &mut self.queries {
+            if matches!(q.phase, Phase::Lookup) {
+                q.lookup.handle_timeout(now);
+                q.advance(now);
+            }
+        }
+        self.store.expire(now);
+        self.expire_providers(now);
+        if now >= self.next_refresh {
+            // Four checks per interval: a bucket is refreshed at most a quarter interval late.
+            let check = Duration::from_micros(self.config.refresh_interval.as_micros() / 4);
+            self.next_refresh = now.saturating_add(check.max(Duration::from_secs(1)));
+            let mut stale: heapless::Vec<u8, 16> = heapless::Vec::new();
+            for b in self.table.stale_buckets(now, self.config.refresh_interval) {
+                if stale.push(b).is_err() {
+                    break;
+                }
+            }
+            for b in stale {
+                let random = self.random();
+                let key = self.table.key_in_bucket(b, random);
+                let width = self.config.refresh_width;
+                if self.start(now, true, Goal::Closest, key, 1, width).is_err() {
+                    break;
+                }
+            }
+        }
+        self.reap(now);
+    }
+
+    /// When [`Self::handle_timeout`] is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut next = Some(self.next_refresh);
+        let earliest = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, None) => a,
+            (None, b) => b,
+        };
+        for p in &self.pending {
+            next = earliest(next, Some(p.deadline));
+        }
+        for q in &self.queries {
+            if matches!(q.phase, Phase::Lookup) {
+                next = earliest(next, q.lookup.poll_timeout());
+            }
+        }
+        // A republish that cannot start for want of a slot waits for a query to end (an input),
+        // not for a timer that would fire at once, again and again.
+        if self.internal_room() {
+            next = earliest(next, self.store.poll_timeout());
+        }
+        next
+    }
+
+    /// Removes finished queries whose results are out (or were never wanted), starts the join
+    /// refreshes and the republishes that have room.
+    fn reap(&mut self, now: Instant) {
+        self.queries
+            .retain(|q| !(matches!(q.phase, Phase::Done) && (q.internal || q.reported)));
+        if let Some((id, next)) = self.join_refresh
+            && !self
+                .queries
+                .iter()
+                .any(|q| q.id == id && matches!(q.phase, Phase::Lookup))
+        {
+            // Buckets farther than the nearest neighbour's, not yet full, get a lookup each.
+            let nearest = self
+                .table
+                .contacts()
+                .filter_map(|c| crate::dht::bucket_index(&self.key, &c.key))
+                .max()
+                .unwrap_or(0);
+            let mut b = next;
+            while b < nearest {
+                if self.table.bucket_len(b) < K {
+                    let random = self.random();
+                    let key = self.table.key_in_bucket(b, random);
+                    let width = self.config.refresh_width;
+                    if self.start(now, true, Goal::Closest, key, 1, width).is_err() {
+                        break;
+                    }
+                }
+                b += 1;
+            }
+            self.join_refresh = if b < nearest { Some((id, b)) } else { None };
+        }
+        while self.internal_room() {
+            let Some(record) = self.store.next_republish(now).cloned() else {
+                break;
+            };
+            let key = record.dht_key();
+            let _ = self.start(now, true, Goal::PutRecord { record }, key, 1, K);
+        }
+    }
+
+    /// What the node does when a request in flight fails.
+    fn request_failed(&mut self, pending: Pending, now: Instant) {
+        match pending.purpose {
+            Purpose::Ping => {
+                self.table.failed(&pending.peer);
+            }
+            Purpose::Lookup { query, path } => {
+                self.table.missed(&pending.peer);
+                if let Some(q) = self.queries.iter_mut().find(|q| q.id == query) {
+                    q.on_lookup_failure(usize::from(path), &pending.peer, now);
+                }
+            }
+            Purpose::Store { query } => {
+                self.table.missed(&pending.peer);
+                if let Some(q) = self.queries.iter_mut().find(|q| q.id == query) {
+                    q.on_store_answer(None, now);
+                }
+            }
+        }
+    }
+}
+
+/// Registers a request in flight and builds its message.
+fn request_to<A, const P: usize>(
+    next_request_id: &mut u64,
+    pending: &mut heapless::Vec<Pending, P>,
+    c: Contact<A>,
+    deadline: Instant,
+    purpose: Purpose,
+    body: Body,
+) -> Transmit<A> {
+    let request_id = *next_request_id;
+    *next_request_id = next_request_id.wrapping_add(1);
+    // The caller checked for room.
+    let _ = pending.push(Pending {
+        request_id,
+        peer: c.peer,
+        deadline,
+        purpose,
+    });
+    Transmit {
+        peer: c.peer,
+        addr: c.addr,
+        message: DhtMessage { request_id, body },
+    }
+}

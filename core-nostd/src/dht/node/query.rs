@@ -1,0 +1,379 @@
+//! One query of a node: a lookup on one or more disjoint paths, then, for puts, the stores to the
+//! closest peers it found. The node owns the requests in flight; a query decides what to ask next and
+//! what the answers mean.
+
+use crate::dht::message::{Body, StoreResult};
+use crate::dht::{Contact, DisjointLookup, LookupConfig, MAX_NODES, MAX_PROVIDERS, Provider};
+use crate::identity::{DhtKey, PeerId};
+use crate::record::Record;
+use crate::time::Instant;
+
+use super::event::{QueryId, QueryOutcome, QueryStats};
+
+/// Peers that answered a get with an older record (or none), kept for read repair: the newest
+/// record is stored at the nearest of them when the get ends.
+pub(super) const REPAIR: usize = 4;
+
+/// What a query is for.
+// Without `alloc` the large variants (a record, a list of providers) cannot be boxed.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub(super) enum Goal<A> {
+    /// Locate one peer: done when any answer names it.
+    Peer {
+        peer: PeerId,
+        found: Option<Contact<A>>,
+    },
+    /// The closest peers to a key.
+    Closest,
+    /// The newest record in a slot.
+    GetRecord {
+        best: Option<Record>,
+        /// The nearest peers that answered, nearest first, with the sequence they held.
+        answered: heapless::Vec<(Contact<A>, Option<u64>), REPAIR>,
+    },
+    /// Store a record at the closest peers.
+    PutRecord { record: Record },
+    /// Store a provider record at the closest peers.
+    AddProvider { provider: Provider },
+    /// Provider records of a root.
+    GetProviders {
+        root: [u8; 32],
+        found: heapless::Vec<Provider, MAX_PROVIDERS>,
+    },
+}
+
+/// Where a query is.
+#[derive(Debug)]
+pub(super) enum Phase<A> {
+    /// Asking for closer peers.
+    Lookup,
+    /// Sending the record (or provider record) to `targets`.
+    Store {
+        targets: heapless::Vec<Contact<A>, MAX_NODES>,
+        next: usize,
+        outstanding: u8,
+    },
+    /// Nothing left to do.
+    Done,
+}
+
+/// A query in a node's slot.
+#[derive(Debug)]
+pub(super) struct Query<A, const D: usize, const K: usize, const C: usize> {
+    pub(super) id: QueryId,
+    /// Started by the node itself (refresh, republish): no event.
+    pub(super) internal: bool,
+    /// Its event has been handed out (a get may still be repairing).
+    pub(super) reported: bool,
+    pub(super) goal: Goal<A>,
+    pub(super) lookup: DisjointLookup<A, D, K, C>,
+    pub(super) phase: Phase<A>,
+    pub(super) stats: QueryStats,
+    /// Answers of the store phase: stored, refused, failed.
+    pub(super) tally: (u8, u8, u8),
+}
+
+impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C> {
+    /// A query for `goal` around `target`, on `paths` disjoint paths each finished when its
+    /// `width` closest have answered.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        id: QueryId,
+        internal: bool,
+        goal: Goal<A>,
+        target: DhtKey,
+        config: LookupConfig,
+        paths: usize,
+        width: usize,
+        seeds: impl IntoIterator<Item = Contact<A>>,
+        now: Instant,
+    ) -> Self {
+        let mut q = Query {
+            id,
+            internal,
+            reported: false,
+            goal,
+            lookup: DisjointLookup::with_paths(target, config, paths, width, seeds),
+            phase: Phase::Lookup,
+            tally: (0, 0, 0),
+            stats: QueryStats {
+                started: now,
+                finished: now,
+                ..QueryStats::default()
+            },
+        };
+        q.advance(now);
+        q
+    }
+
+    /// The request a lookup sends to a peer.
+    pub(super) fn lookup_request(&self) -> Body {
+        let target = *self.lookup.target();
+        match &self.goal {
+            Goal::GetRecord { .. } => Body::FindValue { key: target },
+            Goal::GetProviders { root, .. } => Body::GetProviders { root: *root },
+            _ => Body::FindNode { target },
+        }
+    }
+
+    /// The request of the store phase.
+    pub(super) fn store_request(&self) -> Option<Body> {
+        match &self.goal {
+            Goal::PutRecord { record } => Some(Body::Store {
+                record: record.clone(),
+            }),
+            Goal::GetRecord {
+                best: Some(record), ..
+            } => Some(Body::Store {
+                record: record.clone(),
+            }),
+            Goal::AddProvider { provider } => Some(Body::AddProvider {
+                provider: provider.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Whether the result is known (the event can be handed out).
+    pub(super) fn result_ready(&self) -> bool {
+        match &self.phase {
+            Phase::Lookup => false,
+            Phase::Store { .. } => matches!(self.goal, Goal::GetRecord { .. }),
+            Phase::Done => true,
+        }
+    }
+
+    /// A lookup answer from `peer` on `path`: `contacts` are the peers it named (already converted,
+    /// the local node left out). Returns false if the answer is of the wrong kind for this query
+    /// (the caller counts a failure).
+    pub(super) fn on_lookup_answer(
+        &mut self,
+        path: usize,
+        peer: &PeerId,
+        body: Body,
+        contacts: heapless::Vec<Contact<A>, MAX_NODES>,
+        now: Instant,
+        unix_now: u64,
+    ) -> bool {
+        let target = *self.lookup.target();
+        let fits = match (&mut self.goal, body) {
+            (
+                Goal::Peer {
+                    peer: wanted,
+                    found,
+                },
+                Body::Nodes { .. },
+            ) => {
+                if found.is_none() {
+                    *found = contacts.iter().find(|c| c.peer == *wanted).cloned();
+                    if found.is_some() {
+                        self.stats.rounds = self.lookup_hop(path, peer).saturating_add(1);
+                    }
+                }
+                true
+            }
+            (
+                Goal::Closest | Goal::PutRecord { .. } | Goal::AddProvider { .. },
+                Body::Nodes { .. },
+            ) => true,
+            (Goal::GetRecord { best, answered }, Body::Value { record, .. }) => {
+                // A record of another slot is a lie: the answer is refused whole.
+                if record.as_ref().is_some_and(|r| r.dht_key() != target) {
+                    false
+                } else {
+                    let seq = record.as_ref().map(Record::seq);
+                    if let Some(r) = record
+                        && best.as_ref().is_none_or(|b| newer_than(&r, b))
+                    {
+                        *best = Some(r);
+                    }
+                    if let Some(c) = self.lookup.paths().get(path).and_then(|l| l.contact(peer)) {
+                        keep_nearest(answered, (c.clone(), seq), &target);
+                    }
+                    true
+                }
+            }
+            (Goal::GetProviders { found, .. }, Body::Providers { providers, .. }) => {
+                for p in providers {
+                    if p.dht_key() != target || p.is_expired(unix_now) {
+                        continue;
+                    }
+                    match found.iter_mut().find(|f| f.provider() == p.provider()) {
+                        Some(f) if f.expires() < p.expires() => *f = p,
+                        Some(_) => {}
+                        None => {
+                            let _ = found.push(p);
+                        }
+                    }
+                }
+                true
+            }
+            _ => false,
+        };
+        if fits {
+            self.stats.answers += 1;
+            self.lookup.on_response(path, peer, contacts);
+        } else {
+            self.stats.failures += 1;
+            self.lookup.on_failure(path, peer);
+        }
+        self.advance(now);
+        fits
+    }
+
+    /// A lookup request to `peer` on `path` failed.
+    pub(super) fn on_lookup_failure(&mut self, path: usize, peer: &PeerId, now: Instant) {
+        self.stats.failures += 1;
+        self.lookup.on_failure(path, peer);
+        self.advance(now);
+    }
+
+    /// An answer to a store request.
+    pub(super) fn on_store_answer(&mut self, body: Option<Body>, now: Instant) {
+        if let Phase::Store { outstanding, .. } = &mut self.phase {
+            *outstanding = outstanding.saturating_sub(1);
+            let (stored, refused, failed) = &mut self.tally;
+            match body {
+                Some(Body::Stored { result }) => {
+                    self.stats.answers += 1;
+                    match result {
+                        StoreResult::Stored | StoreResult::Replaced | StoreResult::Refreshed => {
+                            *stored = stored.saturating_add(1);
+                        }
+                        StoreResult::Stale | StoreResult::Conflict | StoreResult::Full => {
+                            *refused = refused.saturating_add(1);
+                        }
+                    }
+                }
+                _ => {
+                    self.stats.failures += 1;
+                    *failed = failed.saturating_add(1);
+                }
+            }
+        }
+        self.advance(now);
+    }
+
+    /// The next store target, if the store phase has one left.
+    pub(super) fn next_store_target(&mut self) -> Option<Contact<A>> {
+        if let Phase::Store {
+            targets,
+            next,
+            outstanding,
+            ..
+        } = &mut self.phase
+        {
+            let c = targets.get(*next)?.clone();
+            *next += 1;
+            *outstanding = outstanding.saturating_add(1);
+            return Some(c);
+        }
+        None
+    }
+
+    /// Moves to the next phase when this one is over.
+    pub(super) fn advance(&mut self, now: Instant) {
+        match &self.phase {
+            Phase::Lookup => {
+                let peer_found = matches!(&self.goal, Goal::Peer { found: Some(_), .. });
+                if !peer_found && !self.lookup.is_finished() {
+                    return;
+                }
+                self.stats.finished = now;
+                if !peer_found {
+                    self.stats.rounds = self.lookup.rounds();
+                }
+                let targets: heapless::Vec<Contact<A>, MAX_NODES> = match &self.goal {
+                    Goal::PutRecord { .. } | Goal::AddProvider { .. } => self.lookup.closest(),
+                    Goal::GetRecord {
+                        best: Some(best),
+                        answered,
+                    } => answered
+                        .iter()
+                        .filter(|(_, seq)| seq.is_none_or(|s| s < best.seq()))
+                        .map(|(c, _)| c.clone())
+                        .collect(),
+                    _ => heapless::Vec::new(),
+                };
+                self.phase = if targets.is_empty() {
+                    Phase::Done
+                } else {
+                    Phase::Store {
+                        targets,
+                        next: 0,
+                        outstanding: 0,
+                    }
+                };
+                if matches!(self.phase, Phase::Done) {
+                    self.stats.finished = now;
+                }
+            }
+            Phase::Store {
+                targets,
+                next,
+                outstanding,
+                ..
+            } => {
+                if *next >= targets.len() && *outstanding == 0 {
+                    if !matches!(self.goal, Goal::GetRecord { .. }) {
+                        self.stats.finished = now;
+                    }
+                    self.phase = Phase::Done;
+                }
+            }
+            Phase::Done => {}
+        }
+    }
+
+    /// The result, once [`Self::result_ready`].
+    pub(super) fn outcome(&self) -> QueryOutcome<A> {
+        match &self.goal {
+            Goal::Peer { found, .. } => QueryOutcome::Peer(found.clone()),
+            Goal::Closest => QueryOutcome::Closest(self.lookup.closest()),
+            Goal::GetRecord { best, .. } => QueryOutcome::Record(best.clone()),
+            Goal::PutRecord { .. } | Goal::AddProvider { .. } => QueryOutcome::Stored {
+                stored: self.tally.0,
+                refused: self.tally.1,
+                failed: self.tally.2,
+            },
+            Goal::GetProviders { found, .. } => QueryOutcome::Providers(found.clone()),
+        }
+    }
+
+    fn lookup_hop(&self, path: usize, peer: &PeerId) -> u8 {
+        self.lookup
+            .paths()
+            .get(path)
+            .and_then(|l| l.hop(peer))
+            .unwrap_or(0)
+    }
+}
+
+/// Whether `a` supersedes `b`: a higher sequence, or at the same sequence (an owner that signed two
+/// values) the value that sorts first, so that every reader settles on the same one.
+pub(super) fn newer_than(a: &Record, b: &Record) -> bool {
+    a.seq() > b.seq() || (a.seq() == b.seq() && a.value() < b.value())
+}
+
+fn keep_nearest<A: Clone, const N: usize>(
+    list: &mut heapless::Vec<(Contact<A>, Option<u64>), N>,
+    c: (Contact<A>, Option<u64>),
+    target: &DhtKey,
+) {
+    if list.iter().any(|(o, _)| o.peer == c.0.peer) {
+        return;
+    }
+    let d = c.0.key.distance(target);
+    let pos = list
+        .iter()
+        .position(|(o, _)| d < o.key.distance(target))
+        .unwrap_or(list.len());
+    if pos >= N {
+        return;
+    }
+    if list.is_full() {
+        list.pop();
+    }
+    let _ = list.insert(pos, c);
+}

@@ -1,0 +1,389 @@
+//! The DHT node machine in a small network with instant, lossless delivery: queries find peers,
+//! records and providers; full buckets ping their oldest contact; failures, bad input and full
+//! query slots behave as documented. The simulator (`gofast-tests`, `dht-sim`) measures it at scale.
+
+use std::collections::VecDeque;
+
+use gofast_core::crypto::SecretBytes;
+use gofast_core::dht::{
+    Body, DhtConfig, DhtError, DhtEvent, DhtMessage, MAX_ADDR_LEN, MemoryRecordStore, Node,
+    NodeAddress, Provider, QueryId, QueryOutcome, RecordStore, StoreConfig,
+};
+use gofast_core::identity::{KeyPair, PeerId};
+use gofast_core::record::Record;
+use gofast_core::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Addr(u32);
+
+impl NodeAddress for Addr {
+    fn to_bytes(&self) -> heapless::Vec<u8, MAX_ADDR_LEN> {
+        heapless::Vec::from_slice(&self.0.to_be_bytes()).unwrap()
+    }
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        Some(Addr(u32::from_be_bytes(bytes.try_into().ok()?)))
+    }
+}
+
+/// k = 4 keeps buckets small enough to fill with a few dozen nodes.
+type TestNode = Node<Addr, MemoryRecordStore<16>, 4, 64, 8, 2, 16, 4, 32, 8>;
+
+struct Net {
+    keys: Vec<KeyPair>,
+    nodes: Vec<TestNode>,
+    /// Nodes that are down: messages to them vanish.
+    down: Vec<bool>,
+    now: Instant,
+    events: Vec<(usize, DhtEvent<Addr>)>,
+    /// Every message sent: (from, to, message).
+    log: Vec<(usize, usize, DhtMessage)>,
+}
+
+fn key(i: usize) -> KeyPair {
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+    KeyPair::from_seed(&SecretBytes::new(seed))
+}
+
+impl Net {
+    fn new(n: usize, config: DhtConfig) -> Net {
+        let now = Instant::from_micros(0);
+        let keys: Vec<KeyPair> = (0..n).map(key).collect();
+        let nodes = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let store = MemoryRecordStore::new(k.peer_id().dht_key(), StoreConfig::default());
+                TestNode::new(k.peer_id(), config, store, [i as u8; 32], now)
+            })
+            .collect();
+        Net {
+            keys,
+            nodes,
+            down: vec![false; n],
+            now,
+            events: Vec::new(),
+            log: Vec::new(),
+        }
+    }
+
+    /// Every node joins through node 0, one after the other.
+    fn join_all(&mut self) {
+        for i in 1..self.nodes.len() {
+            let p0 = self.keys[0].peer_id();
+            self.nodes[i].add_contact(p0, Addr(0), self.now);
+            self.nodes[i].bootstrap(self.now).unwrap();
+            self.settle();
+        }
+        self.events.clear();
+    }
+
+    /// Delivers messages until no node has anything to send.
+    fn settle(&mut self) {
+        let mut queue: VecDeque<(usize, usize, DhtMessage)> = VecDeque::new();
+        for _ in 0..100_000 {
+            for i in 0..self.nodes.len() {
+                while let Some(t) = self.nodes[i].poll_transmit(self.now) {
+                    queue.push_back((i, t.addr.0 as usize, t.message));
+                }
+                while let Some(e) = self.nodes[i].poll_event() {
+                    self.events.push((i, e));
+                }
+            }
+            let Some((from, to, msg)) = queue.pop_front() else {
+                return;
+            };
+            self.log.push((from, to, msg.clone()));
+            if !self.down[to] {
+                let peer = self.keys[from].peer_id();
+                self.nodes[to].handle_message(self.now, peer, Addr(from as u32), msg);
+            }
+        }
+        panic!("the network did not settle");
+    }
+
+    /// Moves time on by `d`, firing timers.
+    fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        loop {
+            let next = self
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !self.down[*i])
+                .filter_map(|(_, n)| n.poll_timeout())
+                .min();
+            match next {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    for i in 0..self.nodes.len() {
+                        if !self.down[i]
+                            && self.nodes[i].poll_timeout().is_some_and(|t| t <= self.now)
+                        {
+                            self.nodes[i].handle_timeout(self.now);
+                        }
+                    }
+                    self.settle();
+                }
+                _ => break,
+            }
+        }
+        self.now = end;
+    }
+
+    fn outcome(&mut self, node: usize, id: QueryId) -> QueryOutcome<Addr> {
+        // Requests to nodes that are down end at their deadlines.
+        for _ in 0..30 {
+            if self.events.iter().any(|(n, e)| *n == node && e.id == id) {
+                break;
+            }
+            self.advance(Duration::from_secs(1));
+        }
+        let pos = self
+            .events
+            .iter()
+            .position(|(n, e)| *n == node && e.id == id)
+            .expect("the query reported");
+        self.events.remove(pos).1.outcome
+    }
+}
+
+#[test]
+fn queries_find_peers_records_and_providers() {
+    let mut net = Net::new(40, DhtConfig::default());
+    net.join_all();
+    // Every node can find every other.
+    for (from, to) in [(3, 17), (39, 1), (20, 38), (5, 6)] {
+        let target = net.keys[to].peer_id();
+        let q = net.nodes[from].find_peer(net.now, target).unwrap();
+        net.settle();
+        match net.outcome(from, q) {
+            QueryOutcome::Peer(Some(c)) => assert_eq!((c.peer, c.addr), (target, Addr(to as u32))),
+            other => panic!("{from} did not find {to}: {other:?}"),
+        }
+    }
+    // A record put by one node is got by another, and a newer version wins.
+    let owner = key(7);
+    let v1 = Record::sign(&owner, b"profile", 1, b"one").unwrap();
+    let q = net.nodes[7].put_record(net.now, v1.clone()).unwrap();
+    net.settle();
+    match net.outcome(7, q) {
+        QueryOutcome::Stored {
+            stored,
+            refused,
+            failed,
+        } => {
+            assert_eq!(
+                (stored, refused, failed),
+                (4, 0, 0),
+                "stored at the k closest"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let q = net.nodes[30].get_record(net.now, v1.dht_key()).unwrap();
+    net.settle();
+    assert_eq!(net.outcome(30, q), QueryOutcome::Record(Some(v1.clone())));
+    let v2 = Record::sign(&owner, b"profile", 2, b"two").unwrap();
+    let q = net.nodes[7].put_record(net.now, v2.clone()).unwrap();
+    net.settle();
+    net.outcome(7, q);
+    // Putting the old one again is refused by every storer.
+    let q = net.nodes[7].put_record(net.now, v1.clone()).unwrap();
+    net.settle();
+    assert!(matches!(
+        net.outcome(7, q),
+        QueryOutcome::Stored {
+            stored: 0,
+            refused: 4,
+            ..
+        }
+    ));
+    let q = net.nodes[12].get_record(net.now, v1.dht_key()).unwrap();
+    net.settle();
+    assert_eq!(net.outcome(12, q), QueryOutcome::Record(Some(v2)));
+    // Provider records.
+    let root = [0xab; 32];
+    let provider = Provider::sign(&net.keys[9], root, 3600).unwrap();
+    let q = net.nodes[9]
+        .add_provider(net.now, provider.clone())
+        .unwrap();
+    net.settle();
+    assert!(matches!(
+        net.outcome(9, q),
+        QueryOutcome::Stored { stored: 4, .. }
+    ));
+    let q = net.nodes[25].get_providers(net.now, root).unwrap();
+    net.settle();
+    match net.outcome(25, q) {
+        QueryOutcome::Providers(found) => assert_eq!(found.as_slice(), &[provider]),
+        other => panic!("{other:?}"),
+    }
+    // Expired provider records are not served.
+    net.advance(Duration::from_secs(3601));
+    let q = net.nodes[26].get_providers(net.now, root).unwrap();
+    net.settle();
+    assert_eq!(
+        net.outcome(26, q),
+        QueryOutcome::Providers(heapless::Vec::new())
+    );
+}
+
+#[test]
+fn a_record_outlives_its_publisher_and_half_its_storers() {
+    let mut net = Net::new(40, DhtConfig::default());
+    net.join_all();
+    let record = Record::sign(&net.keys[3], b"s", 1, b"kept").unwrap();
+    let q = net.nodes[3].put_record(net.now, record.clone()).unwrap();
+    net.settle();
+    net.outcome(3, q);
+    // The publisher and two of the four storers go down; storers republish hourly and records live
+    // two hours, so after five hours only republishing can have kept it.
+    net.down[3] = true;
+    let key = record.dht_key();
+    let holders: Vec<usize> = (0..40)
+        .filter(|&i| net.nodes[i].store().get(&key).is_some())
+        .collect();
+    assert_eq!(holders.len(), 4);
+    net.down[holders[0]] = true;
+    net.down[holders[1]] = true;
+    for _ in 0..5 {
+        net.advance(Duration::from_secs(3600));
+    }
+    let q = net.nodes[20].get_record(net.now, key).unwrap();
+    net.settle();
+    assert_eq!(net.outcome(20, q), QueryOutcome::Record(Some(record)));
+}
+
+#[test]
+fn a_full_bucket_keeps_a_live_contact_and_replaces_a_dead_one() {
+    let mut net = Net::new(60, DhtConfig::default());
+    net.join_all();
+    // Node 0 has heard of everyone; its far bucket (0) is full with k = 4.
+    let table = net.nodes[0].table();
+    assert_eq!(table.bucket_len(0), 4);
+    let local = net.keys[0].peer_id().dht_key();
+    let in_bucket0: Vec<PeerId> = table
+        .contacts()
+        .filter(|c| gofast_core::dht::bucket_index(&local, &c.key) == Some(0))
+        .map(|c| c.peer)
+        .collect();
+    let outsider = (0..60)
+        .map(|i| net.keys[i].peer_id())
+        .find(|p| {
+            gofast_core::dht::bucket_index(&local, &p.dht_key()) == Some(0)
+                && !in_bucket0.contains(p)
+        })
+        .expect("a bucket-0 peer not in the table");
+    let from = (0..60)
+        .find(|&i| net.keys[i].peer_id() == outsider)
+        .unwrap();
+    let pings_from_0 = |net: &Net, since: usize| {
+        net.log[since..]
+            .iter()
+            .filter(|(f, _, m)| *f == 0 && m.body == Body::Ping)
+            .count()
+    };
+    // Every contact was heard from just now: the newcomer waits, nobody is pinged.
+    let sent_before = net.log.len();
+    net.nodes[0].handle_message(
+        net.now,
+        outsider,
+        Addr(from as u32),
+        DhtMessage {
+            request_id: 1,
+            body: Body::Ping,
+        },
+    );
+    net.settle();
+    assert_eq!(
+        pings_from_0(&net, sent_before),
+        0,
+        "recently heard contacts are not pinged"
+    );
+    // A quarter hour later the oldest is questionable: it is pinged, answers, and stays.
+    net.advance(Duration::from_secs(16 * 60));
+    let sent_before = net.log.len();
+    net.nodes[0].handle_message(
+        net.now,
+        outsider,
+        Addr(from as u32),
+        DhtMessage {
+            request_id: 2,
+            body: Body::Ping,
+        },
+    );
+    net.settle();
+    assert_eq!(
+        pings_from_0(&net, sent_before),
+        1,
+        "the oldest contact is pinged"
+    );
+    assert!(net.nodes[0].table().get(&outsider).is_none());
+    // The oldest contact goes down: the next newcomer's ping fails and it takes the place.
+    let oldest = net.nodes[0]
+        .table()
+        .contacts()
+        .filter(|c| in_bucket0.contains(&c.peer))
+        .min_by_key(|c| c.last_seen)
+        .unwrap()
+        .clone();
+    net.down[oldest.addr.0 as usize] = true;
+    net.advance(Duration::from_secs(16 * 60));
+    net.nodes[0].handle_message(
+        net.now,
+        outsider,
+        Addr(from as u32),
+        DhtMessage {
+            request_id: 2,
+            body: Body::Ping,
+        },
+    );
+    net.settle();
+    net.advance(Duration::from_secs(3));
+    assert!(net.nodes[0].table().get(&oldest.peer).is_none());
+    assert!(net.nodes[0].table().get(&outsider).is_some());
+}
+
+#[test]
+fn unasked_answers_bad_input_and_full_slots() {
+    let mut net = Net::new(10, DhtConfig::default());
+    net.join_all();
+    let stranger = net.keys[5].peer_id();
+    let before = net.nodes[0].stats().unexpected;
+    net.nodes[0].handle_message(
+        net.now,
+        stranger,
+        Addr(5),
+        DhtMessage {
+            request_id: 77,
+            body: Body::Pong,
+        },
+    );
+    assert_eq!(net.nodes[0].stats().unexpected, before + 1);
+    // Four query slots: the fifth start is refused.
+    let target = net.keys[9].peer_id().dht_key();
+    for _ in 0..4 {
+        net.nodes[1].find_node(net.now, target).unwrap();
+    }
+    assert_eq!(net.nodes[1].find_node(net.now, target), Err(DhtError::Busy));
+    // A peer that sends garbage fails its requests at once, not at the deadline.
+    let mut n = TestNode::new(
+        net.keys[0].peer_id(),
+        DhtConfig::default(),
+        MemoryRecordStore::new(net.keys[0].peer_id().dht_key(), StoreConfig::default()),
+        [0; 32],
+        net.now,
+    );
+    n.add_contact(stranger, Addr(5), net.now);
+    let q = n.find_node(net.now, target).unwrap();
+    let t = n
+        .poll_transmit(net.now)
+        .expect("a request to the only contact");
+    assert_eq!(t.peer, stranger);
+    n.handle_bad_message(net.now, &stranger);
+    let e = n.poll_event().expect("the lookup ended");
+    assert_eq!(e.id, q);
+    assert_eq!(e.stats.failures, 1);
+    assert_eq!(n.stats().bad_messages, 1);
+}
