@@ -1,4 +1,5 @@
 //! Shared pieces of gofast's cross-crate tests and benchmarks.
 
+pub mod dht_sim;
 pub mod measure;
 pub mod sim;

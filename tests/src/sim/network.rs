@@ -50,6 +50,9 @@ pub struct Network {
     model: LinkModel,
     latency: LogNormal<f64>,
     link_latency: HashMap<(NodeIndex, NodeIndex), Duration>,
+    /// With a salt, link latencies are not stored but derived from it and the pair, the same both
+    /// ways (`symmetric`): large networks need no table.
+    symmetric_salt: Option<u64>,
     blocked: HashSet<(NodeIndex, NodeIndex)>,
 }
 
@@ -63,12 +66,26 @@ impl Network {
             model,
             latency,
             link_latency: HashMap::new(),
+            symmetric_salt: None,
             blocked: HashSet::new(),
         }
     }
 
+    /// A network whose link latencies are the same both ways and derived from `seed` and the pair
+    /// of nodes instead of stored: the round trip has twice the one-way median.
+    pub fn symmetric(model: LinkModel, seed: u64) -> Self {
+        let mut net = Network::new(model);
+        net.symmetric_salt = Some(seed ^ 0x6c61_7465_6e63_7921);
+        net
+    }
+
     /// The base one-way latency of `from → to`, drawn on first use.
     pub fn link_latency(&mut self, rng: &mut SimRng, from: NodeIndex, to: NodeIndex) -> Duration {
+        if let Some(salt) = self.symmetric_salt {
+            let (lo, hi) = (from.min(to), from.max(to));
+            let mut pair_rng = super::rng(salt ^ (u64::from(lo) << 32 | u64::from(hi)));
+            return Duration::from_micros(self.latency.sample(&mut pair_rng) as u64);
+        }
         let latency = &self.latency;
         *self
             .link_latency
