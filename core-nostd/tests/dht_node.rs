@@ -121,6 +121,12 @@ impl Net {
                             && self.nodes[i].poll_timeout().is_some_and(|t| t <= self.now)
                         {
                             self.nodes[i].handle_timeout(self.now);
+                            // Whatever was due is done: the next wake-up is later (no busy loop).
+                            let next = self.nodes[i].poll_timeout();
+                            assert!(
+                                next.is_none_or(|t| t > self.now),
+                                "node {i} due again at once"
+                            );
                         }
                     }
                     self.settle();
@@ -386,4 +392,118 @@ fn unasked_answers_bad_input_and_full_slots() {
     assert_eq!(e.id, q);
     assert_eq!(e.stats.failures, 1);
     assert_eq!(n.stats().bad_messages, 1);
+}
+
+/// A node asking one contact, to feed it answers by hand.
+fn lonely(net: &Net, contact: usize) -> TestNode {
+    let mut n = TestNode::new(
+        net.keys[0].peer_id(),
+        DhtConfig::default(),
+        MemoryRecordStore::new(net.keys[0].peer_id().dht_key(), StoreConfig::default()),
+        [0; 32],
+        net.now,
+    );
+    n.add_contact(net.keys[contact].peer_id(), Addr(contact as u32), net.now);
+    n
+}
+
+#[test]
+fn lying_wrong_and_duplicate_answers() {
+    let net = Net::new(6, DhtConfig::default());
+    let liar = net.keys[5].peer_id();
+    let wanted = Record::sign(&net.keys[1], b"wanted", 1, b"x").unwrap();
+    let other = Record::sign(&net.keys[2], b"other", 9, b"y").unwrap();
+    // A record of another slot is refused and counts against its sender.
+    let mut n = lonely(&net, 5);
+    let q = n.get_record(net.now, wanted.dht_key()).unwrap();
+    let t = n.poll_transmit(net.now).unwrap();
+    assert!(matches!(t.message.body, Body::FindValue { .. }));
+    assert_eq!(t.query, Some(q));
+    let lie = DhtMessage {
+        request_id: t.message.request_id,
+        body: Body::Value {
+            record: Some(other),
+            nodes: heapless::Vec::new(),
+        },
+    };
+    n.handle_message(net.now, liar, Addr(5), lie.clone());
+    let e = n.poll_event().expect("the get ended: its only peer lied");
+    assert_eq!(e.outcome, QueryOutcome::Record(None));
+    assert_eq!(e.stats.failures, 1);
+    assert_eq!(n.table().get(&liar).unwrap().failures, 1);
+    // The same answer again matches no request.
+    n.handle_message(net.now, liar, Addr(5), lie);
+    assert_eq!(n.stats().unexpected, 1);
+    // An answer of the wrong kind fails the request too.
+    let mut n = lonely(&net, 5);
+    n.find_node(net.now, wanted.dht_key()).unwrap();
+    let t = n.poll_transmit(net.now).unwrap();
+    n.handle_message(
+        net.now,
+        liar,
+        Addr(5),
+        DhtMessage {
+            request_id: t.message.request_id,
+            body: Body::Pong,
+        },
+    );
+    let e = n.poll_event().expect("the lookup ended");
+    assert_eq!(e.stats.failures, 1);
+    assert_eq!(n.table().get(&liar).unwrap().failures, 1);
+    // An answer from another peer than the one asked matches nothing.
+    let mut n = lonely(&net, 5);
+    n.find_node(net.now, wanted.dht_key()).unwrap();
+    let t = n.poll_transmit(net.now).unwrap();
+    n.handle_message(
+        net.now,
+        net.keys[4].peer_id(),
+        Addr(4),
+        DhtMessage {
+            request_id: t.message.request_id,
+            body: Body::Nodes {
+                nodes: heapless::Vec::new(),
+            },
+        },
+    );
+    assert_eq!(n.stats().unexpected, 1);
+    assert!(n.poll_event().is_none());
+}
+
+#[test]
+fn a_get_repairs_storers_that_hold_an_older_record() {
+    let mut net = Net::new(40, DhtConfig::default());
+    net.join_all();
+    let owner = key(7);
+    let v1 = Record::sign(&owner, b"r", 1, b"one").unwrap();
+    let v2 = Record::sign(&owner, b"r", 2, b"two").unwrap();
+    let q = net.nodes[7].put_record(net.now, v1.clone()).unwrap();
+    net.settle();
+    net.outcome(7, q);
+    let slot = v1.dht_key();
+    let holders: Vec<usize> = (0..40)
+        .filter(|&i| net.nodes[i].store().get(&slot).is_some())
+        .collect();
+    // Version 2 reaches one storer only (as if the put had been cut short).
+    let first = holders[0];
+    let peer = owner.peer_id();
+    net.nodes[first].handle_message(
+        net.now,
+        peer,
+        Addr(7),
+        DhtMessage {
+            request_id: 99,
+            body: Body::Store { record: v2.clone() },
+        },
+    );
+    net.settle();
+    let q = net.nodes[30].get_record(net.now, slot).unwrap();
+    net.settle();
+    assert_eq!(net.outcome(30, q), QueryOutcome::Record(Some(v2.clone())));
+    net.advance(Duration::from_secs(5));
+    // The nearest storers that answered with version 1 were given version 2.
+    let updated = holders
+        .iter()
+        .filter(|&&i| net.nodes[i].store().get(&slot) == Some(&v2))
+        .count();
+    assert!(updated >= 2, "read repair reached {updated} storers");
 }

@@ -7,6 +7,8 @@
 //! - `cargo xtask golden`: regenerate `core-nostd/tests/vectors/gofast-golden.json` after an intended
 //!   format change.
 //! - `cargo xtask bench`: the block and session benchmarks at full length.
+//! - `cargo xtask bench-dht [--nodes N]`: the DHT simulator's three scenarios (steady, churn over 24
+//!   virtual hours, 20 % adversaries) at 10,000 nodes, or N.
 //! - `cargo xtask fuzz TARGET [-- LIBFUZZER_ARGS]`: one fuzz target, for as long as you like.
 
 mod fuzz;
@@ -47,6 +49,13 @@ fn main() -> ExitCode {
                 .args(&args[1..])
                 .status_ok(bin)
         }),
+        Some("bench-dht") => match args.get(1..) {
+            Some([flag, n]) if flag == "--nodes" => dht_scenarios(n),
+            Some([]) | None => dht_scenarios("10000"),
+            Some(other) => Err(format!(
+                "bench-dht: unexpected arguments {other:?}; try --nodes N"
+            )),
+        },
         Some("fuzz") => fuzz::one(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", include_str!("usage.txt"));
@@ -231,6 +240,10 @@ fn test(args: &[String]) -> Result<(), String> {
             )
         },
     )?;
+    steps.run(
+        "DHT simulator at 1,000 nodes: steady, churn over 24 virtual hours, 20 % adversaries (goals checked)",
+        || dht_scenarios("1000"),
+    )?;
     steps.run("the README's main command: gofast demo (release)", || {
         release_run_ending_with(
             &["gofast-node", "gofast", "demo"],
@@ -248,5 +261,21 @@ fn test(args: &[String]) -> Result<(), String> {
     steps.finish();
     // The one closing line in the plain format that CI reads: the tests the runners reported.
     println!("tests: {} passed, {} failed", counts.passed, counts.failed);
+    Ok(())
+}
+
+/// The DHT simulator's three scenarios at `nodes` nodes, each judged against the DHT issue's goals
+/// (`dht-sim` ends with `dht-sim: ok` only if they are met).
+fn dht_scenarios(nodes: &str) -> Result<(), String> {
+    let scenarios: [&[&str]; 3] = [
+        &[],
+        &["--churn", "--hours", "24"],
+        &["--adversaries", "0.2"],
+    ];
+    for extra in scenarios {
+        let mut what = vec!["gofast-tests", "dht-sim", "--nodes", nodes, "--seed", "1"];
+        what.extend_from_slice(extra);
+        release_run_ending_with(&what, "dht-sim: ok")?;
+    }
     Ok(())
 }

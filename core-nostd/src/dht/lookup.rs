@@ -42,6 +42,14 @@ struct Candidate<A> {
     hop: u8,
 }
 
+/// Requests a lookup may send, per `K`: far more than a lookup needs (about `K` + 2α in a healthy
+/// network), few enough to bound what liars can make it do.
+pub const MAX_REQUESTS_PER_K: u32 = 8;
+
+fn budget(k: usize) -> u32 {
+    MAX_REQUESTS_PER_K.saturating_mul(u32::try_from(k).unwrap_or(u32::MAX))
+}
+
 /// Lookup parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -203,7 +211,10 @@ impl<A: Clone, const K: usize, const CANDIDATES: usize> Lookup<A, K, CANDIDATES>
     /// `width` closest candidates that have not failed, while fewer than `α` requests are in flight.
     pub fn poll_request(&mut self, now: Instant) -> Option<Contact<A>> {
         // An alpha of 0 would never ask anyone: treat it as 1.
-        if self.is_finished() || self.in_flight() >= self.config.alpha.max(1) {
+        if self.is_finished()
+            || self.requests >= budget(K)
+            || self.in_flight() >= self.config.alpha.max(1)
+        {
             return None;
         }
         let deadline = now.saturating_add(self.config.request_timeout);
@@ -273,8 +284,13 @@ impl<A: Clone, const K: usize, const CANDIDATES: usize> Lookup<A, K, CANDIDATES>
     }
 
     /// Whether the `width` closest candidates that have neither failed nor stalled have all
-    /// answered (or none is left).
+    /// answered (or none is left), or the lookup has spent its budget of requests
+    /// ([`MAX_REQUESTS_PER_K`] × `K`) and none is in flight: peers that keep naming new peers cannot
+    /// hold a lookup forever.
     pub fn is_finished(&self) -> bool {
+        if self.requests >= budget(K) && self.in_flight() == 0 {
+            return true;
+        }
         self.candidates
             .iter()
             .filter(|c| !c.state.out())

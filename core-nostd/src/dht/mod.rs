@@ -15,7 +15,7 @@ mod routing;
 mod store;
 
 pub use disjoint::DisjointLookup;
-pub use lookup::{Lookup, LookupConfig};
+pub use lookup::{Lookup, LookupConfig, MAX_REQUESTS_PER_K};
 pub use message::{
     Body, DhtMessage, MAX_ADDR_LEN, MAX_DHT_MESSAGE_LEN, MAX_NODES, MAX_PROVIDERS, NodeInfo, Nodes,
     StoreResult,

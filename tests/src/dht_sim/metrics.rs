@@ -34,6 +34,12 @@ pub struct Metrics {
     /// The final check: every record fetched once at the end.
     pub final_gets: u64,
     pub final_newest: u64,
+    /// Measurements that could not start (no slot, no node, no target): reported, not hidden.
+    pub not_started: u64,
+    /// Queries whose node left before they ended.
+    pub origin_left: u64,
+    /// Gets of records whose publication never completed (failed gets in the final check).
+    pub unpublished: u64,
     /// Nodes that joined and left during the run.
     pub joins: u64,
     pub leaves: u64,
@@ -42,12 +48,19 @@ pub struct Metrics {
     pub bytes: u64,
     /// Virtual seconds simulated.
     pub virtual_secs: f64,
+    /// Requests of each join's bootstrap lookup.
+    pub bootstrap_requests: Vec<f64>,
+    /// Requests of the nodes' own maintenance: refreshes, republishes.
+    pub refresh_requests: u64,
+    pub republish_requests: u64,
+    pub query_requests: u64,
     /// Requests sent, by kind: ping, find_node, find_value, store, add_provider, get_providers.
     pub requests_by_kind: [u64; 6],
 }
 
+/// `a / b`, and 0 when nothing was measured: an empty run must not read as a perfect one.
 fn ratio(a: u64, b: u64) -> f64 {
-    if b == 0 { 1.0 } else { a as f64 / b as f64 }
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -129,6 +142,9 @@ impl Metrics {
                 "records_retrievable_after_churn",
                 format!("{:.5}", self.records_retrievable()),
             ),
+            f("not_started", self.not_started.to_string()),
+            f("origin_left", self.origin_left.to_string()),
+            f("unpublished", self.unpublished.to_string()),
             f("joins", self.joins.to_string()),
             f("leaves", self.leaves.to_string()),
             f("messages", self.messages.to_string()),
@@ -137,6 +153,17 @@ impl Metrics {
             f("requests_find_node", self.requests_by_kind[1].to_string()),
             f("requests_find_value", self.requests_by_kind[2].to_string()),
             f("requests_store", self.requests_by_kind[3].to_string()),
+            f("requests_refresh", self.refresh_requests.to_string()),
+            f(
+                "bootstrap_requests_mean",
+                format!("{:.1}", mean(&self.bootstrap_requests)),
+            ),
+            f(
+                "bootstrap_requests_p99",
+                format!("{}", percentile(&self.bootstrap_requests, 0.99)),
+            ),
+            f("requests_republish", self.republish_requests.to_string()),
+            f("requests_queries", self.query_requests.to_string()),
             f(
                 "virtual_hours",
                 format!("{:.2}", self.virtual_secs / 3600.0),

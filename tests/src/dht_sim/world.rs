@@ -47,7 +47,7 @@ pub(super) type SimStore = MemoryRecordStore<64>;
 /// A simulated DHT node: the server profile's table (k = 20, 512 contacts) and lookups (3 record
 /// paths), with fewer query slots and provider slots than a server has, so that 10,000 of them fit
 /// in a few GiB (every bound is static memory).
-pub(super) type SimNode = Node<SimAddr, SimStore, 20, 512, 64, 3, 40, 8, 64, 16>;
+pub(super) type SimNode = Node<SimAddr, SimStore, 20, 512, 64, 4, 40, 8, 64, 16>;
 
 struct Peer {
     id: PeerId,
@@ -90,10 +90,26 @@ enum Ev {
 
 enum Track {
     Bootstrap,
-    Lookup { target: u32 },
-    Put,
-    Get { record: usize, last: bool },
+    /// A measured peer lookup; `cost` indexes its messages and bytes, which keep counting answers
+    /// that arrive after its result.
+    Lookup {
+        target: u32,
+        cost: usize,
+    },
+    Put {
+        record: usize,
+        version: usize,
+    },
+    Get {
+        record: usize,
+        last: bool,
+    },
 }
+
+/// Bytes a first contact between two peers adds: the IK handshake's two messages (ephemeral and
+/// encrypted static key, hello and identity, tags) around the first request, which rides in the
+/// first message as early data, so no round trip is added.
+const HANDSHAKE_BYTES: u64 = 200;
 
 struct RecordInfo {
     versions: Vec<Record>,
@@ -114,12 +130,19 @@ pub struct World {
     /// Requests that reached adversaries: what they were about, for the lie.
     asked: HashMap<(u32, PeerId, u64), Option<DhtKey>>,
     tracks: HashMap<(u32, QueryId), Track>,
+    /// Messages and bytes of each measured lookup, and which lookup a request in flight belongs to.
+    lookup_cost: Vec<(u64, u64)>,
+    request_owner: HashMap<(u32, u64), usize>,
+    /// Pairs of nodes that have set up a session (their first message paid the handshake).
+    sessions: std::collections::HashSet<u64>,
     records: Vec<RecordInfo>,
     record_by_key: HashMap<DhtKey, usize>,
     session: Option<Exp<f64>>,
     churn_start: Instant,
     churn_until: Instant,
     metrics: Metrics,
+    /// The lookups counted in the figures (indexes into `lookup_cost`).
+    counted_lookups: Vec<usize>,
 }
 
 impl std::fmt::Debug for World {
@@ -155,12 +178,16 @@ impl World {
             adversaries: Vec::new(),
             asked: HashMap::new(),
             tracks: HashMap::new(),
+            lookup_cost: Vec::new(),
+            request_owner: HashMap::new(),
+            sessions: std::collections::HashSet::new(),
             records: Vec::new(),
             record_by_key: HashMap::new(),
             session,
             churn_start: Instant::MAX,
             churn_until: Instant::from_micros(0),
             metrics: Metrics::default(),
+            counted_lookups: Vec::new(),
             config,
         }
     }
@@ -237,6 +264,25 @@ impl World {
             self.step(now, ev);
         }
         self.metrics.virtual_secs = self.queue.now().as_micros() as f64 / 1e6;
+        for &i in &self.counted_lookups {
+            if let Some(&(msgs, bytes)) = self.lookup_cost.get(i) {
+                self.metrics.lookup_msgs.push(msgs as f64);
+                self.metrics.lookup_bytes.push(bytes as f64);
+            }
+        }
+        let peers = std::mem::take(&mut self.peers);
+        for p in peers.iter().flatten() {
+            self.count_node(p);
+        }
+        self.peers = peers;
+    }
+
+    /// Adds a node's own counters to the run's.
+    fn count_node(&mut self, p: &Peer) {
+        let stats = p.node.stats();
+        self.metrics.refresh_requests += stats.refresh_requests;
+        self.metrics.republish_requests += stats.republish_requests;
+        self.metrics.query_requests += stats.query_requests;
     }
 
     /// What the run measured.
@@ -262,9 +308,16 @@ impl World {
                 msg,
             } => {
                 if let Some(p) = self.peer_mut(to) {
-                    if p.adversary.is_some() {
+                    if p.adversary.is_some() && is_request(&msg.body) {
                         let key = adversary::answer_key(&msg.body);
                         self.asked.insert((to, peer, msg.request_id), key);
+                    }
+                    if !is_request(&msg.body)
+                        && let Some(i) = self.request_owner.remove(&(to, msg.request_id))
+                        && let Some(c) = self.lookup_cost.get_mut(i)
+                    {
+                        c.0 += 1;
+                        c.1 += msg.encoded_len() as u64 + FRAMING_BYTES;
                     }
                     if let Some(p) = self.peer_mut(to) {
                         p.node.handle_message(now, peer, SimAddr(from), *msg);
@@ -380,9 +433,10 @@ impl World {
         let Some(slot) = self.peers.get_mut(addr as usize) else {
             return;
         };
-        if slot.take().is_none() {
+        let Some(gone) = slot.take() else {
             return;
-        }
+        };
+        self.count_node(&gone);
         let pos = self.alive_pos[addr as usize];
         self.alive.swap_remove(pos);
         if let Some(&moved) = self.alive.get(pos) {
@@ -390,27 +444,66 @@ impl World {
         }
         self.alive_pos[addr as usize] = usize::MAX;
         self.adversaries.retain(|(_, _, a)| *a != addr);
-        self.tracks.retain(|(a, _), _| *a != addr);
+        // Queries of the departed node end without a result: counted, not silently dropped; a
+        // final check starts again from another node.
+        let gone: Vec<(u32, QueryId)> = self
+            .tracks
+            .keys()
+            .filter(|(a, _)| *a == addr)
+            .copied()
+            .collect();
+        for k in gone {
+            match self.tracks.remove(&k) {
+                Some(Track::Bootstrap) | None => {}
+                Some(Track::Get { record, last: true }) => {
+                    self.queue.push(now, Ev::Get { record, last: true });
+                }
+                Some(_) => self.metrics.origin_left += 1,
+            }
+        }
         self.metrics.leaves += 1;
         // A crash, not a goodbye; someone new arrives within a minute, keeping the size.
         let at = now + self.spread(Duration::from_secs(60));
         self.queue.push(at, Ev::Join);
     }
 
+    /// A lookup of a peer the originator does not already have in its table (those need no
+    /// network and would flatter the figures).
     fn start_lookup(&mut self, now: Instant) {
-        let (Some(from), Some(target)) = (self.random_alive(true), self.random_alive(false)) else {
+        let Some(from) = self.random_alive(true) else {
+            self.metrics.not_started += 1;
             return;
         };
-        if from == target {
-            return;
+        let mut chosen = None;
+        for _ in 0..16 {
+            let Some(target) = self.random_alive(false) else {
+                break;
+            };
+            let Some(target_id) = self.peers[target as usize].as_ref().map(|p| p.id) else {
+                continue;
+            };
+            let known = self.peers[from as usize]
+                .as_ref()
+                .is_some_and(|p| p.node.table().get(&target_id).is_some());
+            if target != from && !known {
+                chosen = Some((target, target_id));
+                break;
+            }
         }
-        let Some(target_id) = self.peers[target as usize].as_ref().map(|p| p.id) else {
+        let Some((target, target_id)) = chosen else {
+            self.metrics.not_started += 1;
             return;
         };
         let Some(p) = self.peer_mut(from) else { return };
-        if let Ok(q) = p.node.find_peer(now, target_id) {
-            self.tracks.insert((from, q), Track::Lookup { target });
-            self.pump(now, from);
+        match p.node.find_peer(now, target_id) {
+            Ok(q) => {
+                let cost = self.lookup_cost.len();
+                self.lookup_cost.push((0, 0));
+                self.tracks
+                    .insert((from, q), Track::Lookup { target, cost });
+                self.pump(now, from);
+            }
+            Err(_) => self.metrics.not_started += 1,
         }
     }
 
@@ -440,29 +533,43 @@ impl World {
         }
         let r = self.records[record].versions[version].clone();
         let Some(p) = self.peer_mut(from) else { return };
-        if let Ok(q) = p.node.put_record(now, r) {
-            self.tracks.insert((from, q), Track::Put);
-            self.records[record].published = Some(version);
-            self.metrics.puts += 1;
-            self.pump(now, from);
+        match p.node.put_record(now, r) {
+            Ok(q) => {
+                self.tracks
+                    .insert((from, q), Track::Put { record, version });
+                self.metrics.puts += 1;
+                self.pump(now, from);
+            }
+            Err(_) => self.metrics.not_started += 1,
         }
     }
 
+    /// A get of `record` (counted as failed if its publication never completed: the final check
+    /// covers every record).
     fn start_get(&mut self, now: Instant, record: usize, last: bool) {
-        let Some(info) = self.records.get(record) else {
+        let published = self
+            .records
+            .get(record)
+            .and_then(|i| i.published.map(|_| i));
+        let Some(info) = published else {
+            if last {
+                self.metrics.final_gets += 1;
+            }
+            self.metrics.unpublished += 1;
             return;
         };
-        if info.published.is_none() {
-            return;
-        }
         let key = info.versions[0].dht_key();
         let Some(from) = self.random_alive(true) else {
+            self.metrics.not_started += 1;
             return;
         };
         let Some(p) = self.peer_mut(from) else { return };
-        if let Ok(q) = p.node.get_record(now, key) {
-            self.tracks.insert((from, q), Track::Get { record, last });
-            self.pump(now, from);
+        match p.node.get_record(now, key) {
+            Ok(q) => {
+                self.tracks.insert((from, q), Track::Get { record, last });
+                self.pump(now, from);
+            }
+            Err(_) => self.metrics.not_started += 1,
         }
     }
 
@@ -505,6 +612,7 @@ impl World {
         t: Transmit<SimAddr>,
     ) {
         let to = t.addr.0;
+        let (t_query, t_request_id) = (t.query, t.message.request_id);
         let kind = match t.message.body {
             Body::Ping => Some(0),
             Body::FindNode { .. } => Some(1),
@@ -539,6 +647,13 @@ impl World {
             }
             _ => Lie::Message(Box::new(t.message)),
         };
+        // A first message between two nodes sets up their session.
+        let pair = u64::from(from.min(to)) << 32 | u64::from(from.max(to));
+        let handshake = if self.sessions.insert(pair) {
+            HANDSHAKE_BYTES
+        } else {
+            0
+        };
         let (msg, raw, bytes) = match lie {
             Lie::Silence => return,
             Lie::Message(m) => {
@@ -551,7 +666,17 @@ impl World {
             }
         };
         self.metrics.messages += 1;
-        self.metrics.bytes += bytes + FRAMING_BYTES;
+        self.metrics.bytes += bytes + FRAMING_BYTES + handshake;
+        if let Some(q) = t_query
+            && let Some(Track::Lookup { cost, .. }) = self.tracks.get(&(from, q))
+        {
+            let cost = *cost;
+            if let Some(c) = self.lookup_cost.get_mut(cost) {
+                c.0 += 1;
+                c.1 += bytes + FRAMING_BYTES + handshake;
+            }
+            self.request_owner.insert((from, t_request_id), cost);
+        }
         for at in self.net.deliveries(&mut self.rng, now, from, to) {
             let ev = match (&msg, &raw) {
                 (Some(m), _) => Ev::Deliver {
@@ -581,12 +706,14 @@ impl World {
             .as_micros()
             .saturating_sub(e.stats.started.as_micros())) as f64
             / 1e3;
-        let msgs = f64::from(e.stats.requests + e.stats.answers);
-        let bytes =
-            (e.stats.bytes_sent + e.stats.bytes_received) as f64 + msgs * FRAMING_BYTES as f64;
+
         match (track, e.outcome) {
-            (Track::Bootstrap, _) => {}
-            (Track::Lookup { target }, QueryOutcome::Peer(found)) => {
+            (Track::Bootstrap, _) => {
+                self.metrics
+                    .bootstrap_requests
+                    .push(f64::from(e.stats.requests));
+            }
+            (Track::Lookup { target, cost }, QueryOutcome::Peer(found)) => {
                 let target_alive = self.peers.get(target as usize).is_some_and(Option::is_some);
                 let ok = found.is_some_and(|c| c.addr.0 == target);
                 if !ok && !target_alive {
@@ -599,12 +726,17 @@ impl World {
                 }
                 self.metrics.lookup_rounds.push(f64::from(e.stats.rounds));
                 self.metrics.lookup_ms.push(ms);
-                self.metrics.lookup_msgs.push(msgs);
-                self.metrics.lookup_bytes.push(bytes);
+                self.counted_lookups.push(cost);
             }
-            (Track::Put, QueryOutcome::Stored { stored, .. }) => {
+            (Track::Put { record, version }, QueryOutcome::Stored { stored, .. }) => {
                 self.metrics.put_ms.push(ms);
                 self.metrics.put_stored.push(f64::from(stored));
+                // A version counts as published once a storer took it; gets are judged against it.
+                if stored > 0
+                    && let Some(info) = self.records.get_mut(record)
+                {
+                    info.published = Some(info.published.map_or(version, |v| v.max(version)));
+                }
             }
             (Track::Get { record, last }, QueryOutcome::Record(found)) => {
                 let Some(info) = self.records.get(record) else {
@@ -628,4 +760,17 @@ impl World {
             _ => {}
         }
     }
+}
+
+/// Whether `body` is a request (as opposed to an answer).
+fn is_request(body: &Body) -> bool {
+    matches!(
+        body,
+        Body::Ping
+            | Body::FindNode { .. }
+            | Body::FindValue { .. }
+            | Body::Store { .. }
+            | Body::AddProvider { .. }
+            | Body::GetProviders { .. }
+    )
 }

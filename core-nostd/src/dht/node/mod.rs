@@ -69,7 +69,7 @@ impl Default for DhtConfig {
     fn default() -> Self {
         DhtConfig {
             lookup: LookupConfig::default(),
-            record_paths: 3,
+            record_paths: 4,
             record_width: 8,
             refresh_interval: Duration::from_secs(3600),
             ping_after: Duration::from_secs(15 * 60),
@@ -91,6 +91,9 @@ pub struct Transmit<A> {
     pub addr: A,
     /// The message.
     pub message: DhtMessage,
+    /// For a request of a query, the query (a driver may account its traffic; answers to it carry
+    /// the message's `request_id`).
+    pub query: Option<QueryId>,
 }
 
 /// Counters of what a node did with what it was sent.
@@ -105,6 +108,12 @@ pub struct NodeStats {
     pub unexpected: u64,
     /// Messages from peers that could not be decoded.
     pub bad_messages: u64,
+    /// Requests sent by the node's own bucket refreshes (joining and hourly).
+    pub refresh_requests: u64,
+    /// Requests sent by the node's own republishing.
+    pub republish_requests: u64,
+    /// Requests sent for the caller's queries.
+    pub query_requests: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -118,6 +127,7 @@ enum Purpose {
 struct Pending {
     request_id: u64,
     peer: PeerId,
+    sent: Instant,
     deadline: Instant,
     purpose: Purpose,
 }
@@ -251,7 +261,7 @@ impl<
 
     /// Finds `peer`'s address: done as soon as an answer names it.
     pub fn find_peer(&mut self, now: Instant, peer: PeerId) -> Result<QueryId, DhtError> {
-        if let Some(c) = self.table.get(&peer) {
+        if let Some(c) = self.table.get(&peer).filter(|c| c.failures == 0) {
             // Known already: no query needed, but the caller still gets its event.
             let found = Some(c.clone());
             let id = self.start(now, false, Goal::Peer { peer, found }, peer.dht_key(), 1, K)?;
@@ -283,16 +293,20 @@ impl<
         self.start(now, false, goal, key, paths, width)
     }
 
-    /// Stores `record` at the `K` closest peers to its slot.
+    /// Stores `record` at the `K` closest peers to its slot, found on [`DhtConfig::record_paths`]
+    /// disjoint paths.
     pub fn put_record(&mut self, now: Instant, record: Record) -> Result<QueryId, DhtError> {
+        // On disjoint paths too: a put whose single lookup liars captured would store at them.
         let key = record.dht_key();
-        self.start(now, false, Goal::PutRecord { record }, key, 1, K)
+        let paths = self.config.record_paths;
+        self.start(now, false, Goal::PutRecord { record }, key, paths, K)
     }
 
     /// Stores `provider` at the `K` closest peers to its root's key.
     pub fn add_provider(&mut self, now: Instant, provider: Provider) -> Result<QueryId, DhtError> {
         let key = provider.dht_key();
-        self.start(now, false, Goal::AddProvider { provider }, key, 1, K)
+        let paths = self.config.record_paths;
+        self.start(now, false, Goal::AddProvider { provider }, key, paths, K)
     }
 
     /// Gets the provider records of `root`.
@@ -335,10 +349,11 @@ impl<
         Ok(id)
     }
 
-    /// The node's own queries leave at least one slot for the caller's.
+    /// The node's own queries leave at least one slot for the caller's (so a node needs `Q` ≥ 2 to
+    /// maintain itself).
     fn internal_room(&self) -> bool {
         let internal = self.queries.iter().filter(|q| q.internal).count();
-        internal < Q.saturating_sub(1).max(1) && !self.queries.is_full()
+        internal < Q.saturating_sub(1) && !self.queries.is_full()
     }
 
     fn random(&mut self) -> [u8; 32] {
@@ -387,18 +402,21 @@ impl<
         }
     }
 
-    /// `from` sent something that did not decode: its requests in flight fail now rather than at
-    /// their deadline.
+    /// `from` sent something that did not decode (a forged record, a malformed list): its oldest
+    /// request in flight fails now rather than at its deadline. One bad message fails one request,
+    /// so that a peer speaking a newer version (an unknown request kind) is not treated as dead.
     pub fn handle_bad_message(&mut self, now: Instant, from: &PeerId) {
         self.stats.bad_messages += 1;
-        let mut i = 0;
-        while let Some(p) = self.pending.get(i) {
-            if p.peer == *from {
-                let p = self.pending.swap_remove(i);
-                self.request_failed(p, now);
-            } else {
-                i += 1;
-            }
+        let oldest = self
+            .pending
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.peer == *from)
+            .min_by_key(|(_, p)| p.sent)
+            .map(|(i, _)| i);
+        if let Some(i) = oldest {
+            let p = self.pending.swap_remove(i);
+            self.request_failed(p, now);
         }
         self.reap(now);
     }
@@ -421,31 +439,46 @@ impl<
             return;
         };
         let pending = self.pending.swap_remove(i);
-        self.observe(from, addr, now);
-        match pending.purpose {
+        // An answer of the wrong kind, or with a record of another slot, counts as a failed
+        // request of its sender; only a fitting answer refreshes it in the table.
+        let fits = match pending.purpose {
             // Being heard from was the point: the contact stays, the newcomer keeps waiting.
-            Purpose::Ping => {}
+            Purpose::Ping => matches!(body, Body::Pong),
             Purpose::Lookup { query, path } => {
                 // Peers the query already knows need no contact (and no hashing of their keys).
                 let contacts = match self.queries.iter().find(|q| q.id == query) {
                     Some(q) => self.named(&body, now, |p| q.lookup.knows(p)),
                     None => heapless::Vec::new(),
                 };
-                if let Some(q) = self.queries.iter_mut().find(|q| q.id == query) {
-                    q.stats.bytes_received += bytes;
-                    let unix_now = self
-                        .config
-                        .unix_at_zero
-                        .saturating_add(now.as_micros() / 1_000_000);
-                    q.on_lookup_answer(usize::from(path), &from, body, contacts, now, unix_now);
+                let unix_now = self
+                    .config
+                    .unix_at_zero
+                    .saturating_add(now.as_micros() / 1_000_000);
+                match self.queries.iter_mut().find(|q| q.id == query) {
+                    Some(q) => {
+                        q.stats.bytes_received += bytes;
+                        q.on_lookup_answer(usize::from(path), &from, body, contacts, now, unix_now)
+                    }
+                    // The query ended meanwhile: judge the kind alone.
+                    None => matches!(
+                        body,
+                        Body::Nodes { .. } | Body::Value { .. } | Body::Providers { .. }
+                    ),
                 }
             }
             Purpose::Store { query } => {
+                let fits = matches!(body, Body::Stored { .. });
                 if let Some(q) = self.queries.iter_mut().find(|q| q.id == query) {
                     q.stats.bytes_received += bytes;
                     q.on_store_answer(Some(body), now);
                 }
+                fits
             }
+        };
+        if fits {
+            self.observe(from, addr, now);
+        } else {
+            self.table.missed(&from);
         }
         self.reap(now);
     }
@@ -491,7 +524,7 @@ impl<
         }
         let deadline = now.saturating_add(self.config.lookup.request_timeout);
         if let Some(c) = self.pings.pop() {
-            return Some(self.request(c, deadline, Purpose::Ping, Body::Ping));
+            return Some(self.request(c, (now, deadline), Purpose::Ping, Body::Ping));
         }
         for q in &mut self.queries {
             match q.phase {
@@ -506,12 +539,13 @@ impl<
                             &mut self.next_request_id,
                             &mut self.pending,
                             c,
-                            deadline,
+                            (now, deadline),
                             purpose,
                             body,
                         );
                         q.stats.requests += 1;
                         q.stats.bytes_sent += t.message.encoded_len() as u64;
+                        count_maintenance(&mut self.stats, q);
                         return Some(t);
                     }
                 }
@@ -524,12 +558,13 @@ impl<
                             &mut self.next_request_id,
                             &mut self.pending,
                             c,
-                            deadline,
+                            (now, deadline),
                             purpose,
                             body,
                         );
                         q.stats.requests += 1;
                         q.stats.bytes_sent += t.message.encoded_len() as u64;
+                        count_maintenance(&mut self.stats, q);
                         return Some(t);
                     }
                 }
@@ -542,7 +577,7 @@ impl<
     fn request(
         &mut self,
         c: Contact<A>,
-        deadline: Instant,
+        (now, deadline): (Instant, Instant),
         purpose: Purpose,
         body: Body,
     ) -> Transmit<A> {
@@ -550,7 +585,7 @@ impl<
             &mut self.next_request_id,
             &mut self.pending,
             c,
-            deadline,
+            (now, deadline),
             purpose,
             body,
         )
@@ -564,6 +599,8 @@ impl<
             .position(|q| !q.internal && !q.reported && q.result_ready())?;
         let q = self.queries.get_mut(i)?;
         q.reported = true;
+        // A get that still repairs goes on as the node's own work: the caller's slot is free.
+        q.internal = true;
         let event = DhtEvent {
             id: q.id,
             outcome: q.outcome(),
@@ -652,7 +689,10 @@ impl<
                 .iter()
                 .any(|q| q.id == id && matches!(q.phase, Phase::Lookup))
         {
-            // Buckets farther than the nearest neighbour's, not yet full, get a lookup each.
+            // Buckets farther than the nearest neighbour's that the bootstrap left empty get a lookup
+            // each. (Kademlia refreshes every one of them; with k = 20 most already hold contacts
+            // from the bootstrap, and refreshing them all made joins most of a churning network's
+            // traffic. Incoming requests fill them further.)
             let nearest = self
                 .table
                 .contacts()
@@ -661,7 +701,7 @@ impl<
                 .unwrap_or(0);
             let mut b = next;
             while b < nearest {
-                if self.table.bucket_len(b) < K {
+                if self.table.bucket_len(b) == 0 {
                     let random = self.random();
                     let key = self.table.key_in_bucket(b, random);
                     let width = self.config.refresh_width;
@@ -677,16 +717,47 @@ impl<
             let Some(record) = self.store.next_republish(now).cloned() else {
                 break;
             };
+            // A storer is among the closest to the key, so its table knows that neighbourhood (its
+            // neighbours look themselves up through it): it stores straight to the closest contacts
+            // it has heard from, without a lookup, as the Kademlia paper suggests.
             let key = record.dht_key();
-            let _ = self.start(now, true, Goal::PutRecord { record }, key, 1, K);
+            let targets: heapless::Vec<Contact<A>, MAX_NODES> = self
+                .table
+                .closest::<MAX_NODES>(&key)
+                .into_iter()
+                .filter(|c| c.failures == 0)
+                .take(K)
+                .collect();
+            let id = QueryId(self.next_query_id);
+            self.next_query_id += 1;
+            let query = Query::storing(
+                id,
+                Goal::PutRecord { record },
+                key,
+                self.config.lookup,
+                targets,
+                now,
+            );
+            let _ = self.queries.push(query);
         }
+        // Queries started above may have nothing to do (no contacts): they go now, not at the next
+        // input, so that they neither hold slots nor hide the store's timers.
+        self.queries
+            .retain(|q| !(matches!(q.phase, Phase::Done) && (q.internal || q.reported)));
     }
 
     /// What the node does when a request in flight fails.
     fn request_failed(&mut self, pending: Pending, now: Instant) {
         match pending.purpose {
             Purpose::Ping => {
-                self.table.failed(&pending.peer);
+                // Heard from since the ping left (an answer to something else): it is alive.
+                let heard = self
+                    .table
+                    .get(&pending.peer)
+                    .is_some_and(|c| c.last_seen > pending.sent);
+                if !heard {
+                    self.table.failed(&pending.peer);
+                }
             }
             Purpose::Lookup { query, path } => {
                 self.table.missed(&pending.peer);
@@ -709,7 +780,7 @@ fn request_to<A, const P: usize>(
     next_request_id: &mut u64,
     pending: &mut heapless::Vec<Pending, P>,
     c: Contact<A>,
-    deadline: Instant,
+    (sent, deadline): (Instant, Instant),
     purpose: Purpose,
     body: Body,
 ) -> Transmit<A> {
@@ -719,12 +790,33 @@ fn request_to<A, const P: usize>(
     let _ = pending.push(Pending {
         request_id,
         peer: c.peer,
+        sent,
         deadline,
         purpose,
     });
+    let query = match purpose {
+        Purpose::Lookup { query, .. } | Purpose::Store { query } => Some(query),
+        Purpose::Ping => None,
+    };
     Transmit {
         peer: c.peer,
         addr: c.addr,
         message: DhtMessage { request_id, body },
+        query,
+    }
+}
+
+/// Counts a request of the node's own maintenance.
+fn count_maintenance<A, const D: usize, const K: usize, const C: usize>(
+    stats: &mut NodeStats,
+    q: &Query<A, D, K, C>,
+) {
+    if q.internal {
+        match q.goal {
+            Goal::PutRecord { .. } => stats.republish_requests += 1,
+            _ => stats.refresh_requests += 1,
+        }
+    } else {
+        stats.query_requests += 1;
     }
 }

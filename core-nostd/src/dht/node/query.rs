@@ -107,6 +107,26 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
         q
     }
 
+    /// A query that skips the lookup and stores straight to `targets` (a storer republishing to the
+    /// closest peers it knows).
+    pub(super) fn storing(
+        id: QueryId,
+        goal: Goal<A>,
+        target: DhtKey,
+        config: LookupConfig,
+        targets: heapless::Vec<Contact<A>, MAX_NODES>,
+        now: Instant,
+    ) -> Self {
+        let mut q = Query::new(id, true, goal, target, config, 1, K, [], now);
+        q.phase = Phase::Store {
+            targets,
+            next: 0,
+            outstanding: 0,
+        };
+        q.advance(now);
+        q
+    }
+
     /// The request a lookup sends to a peer.
     pub(super) fn lookup_request(&self) -> Body {
         let target = *self.lookup.target();
@@ -168,7 +188,8 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
                 if found.is_none() {
                     *found = contacts.iter().find(|c| c.peer == *wanted).cloned();
                     if found.is_some() {
-                        self.stats.rounds = self.lookup_hop(path, peer).saturating_add(1);
+                        // The rounds that ran: the answer that named the peer ended the lookup.
+                        self.stats.rounds = self.lookup_hop(path, peer);
                     }
                 }
                 true
@@ -285,7 +306,7 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
                     self.stats.rounds = self.lookup.rounds();
                 }
                 let targets: heapless::Vec<Contact<A>, MAX_NODES> = match &self.goal {
-                    Goal::PutRecord { .. } | Goal::AddProvider { .. } => self.lookup.closest(),
+                    Goal::PutRecord { .. } | Goal::AddProvider { .. } => self.closest_k(),
                     Goal::GetRecord {
                         best: Some(best),
                         answered,
@@ -330,7 +351,7 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
     pub(super) fn outcome(&self) -> QueryOutcome<A> {
         match &self.goal {
             Goal::Peer { found, .. } => QueryOutcome::Peer(found.clone()),
-            Goal::Closest => QueryOutcome::Closest(self.lookup.closest()),
+            Goal::Closest => QueryOutcome::Closest(self.closest_k()),
             Goal::GetRecord { best, .. } => QueryOutcome::Record(best.clone()),
             Goal::PutRecord { .. } | Goal::AddProvider { .. } => QueryOutcome::Stored {
                 stored: self.tally.0,
@@ -339,6 +360,15 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
             },
             Goal::GetProviders { found, .. } => QueryOutcome::Providers(found.clone()),
         }
+    }
+
+    /// The `K` closest that answered on any path.
+    fn closest_k(&self) -> heapless::Vec<Contact<A>, MAX_NODES> {
+        self.lookup
+            .closest::<MAX_NODES>()
+            .into_iter()
+            .take(K)
+            .collect()
     }
 
     fn lookup_hop(&self, path: usize, peer: &PeerId) -> u8 {

@@ -131,6 +131,7 @@ impl<
             peer,
             addr,
             message: DhtMessage { request_id, body },
+            query: None,
         }
     }
 
