@@ -179,11 +179,9 @@ fn queries_find_peers_records_and_providers() {
             refused,
             failed,
         } => {
-            assert_eq!(
-                (stored, refused, failed),
-                (4, 0, 0),
-                "stored at the k closest"
-            )
+            // The k closest over both paths, and each path's closest: between k and 2k storers.
+            assert!((4..=8).contains(&stored), "stored at {stored}");
+            assert_eq!((refused, failed), (0, 0));
         }
         other => panic!("{other:?}"),
     }
@@ -194,17 +192,13 @@ fn queries_find_peers_records_and_providers() {
     let q = net.nodes[7].put_record(net.now, v2.clone()).unwrap();
     net.settle();
     net.outcome(7, q);
-    // Putting the old one again is refused by every storer.
+    // Putting the old one again is refused by every storer that holds the new one.
     let q = net.nodes[7].put_record(net.now, v1.clone()).unwrap();
     net.settle();
-    assert!(matches!(
-        net.outcome(7, q),
-        QueryOutcome::Stored {
-            stored: 0,
-            refused: 4,
-            ..
-        }
-    ));
+    match net.outcome(7, q) {
+        QueryOutcome::Stored { refused, .. } => assert!(refused >= 4, "refused by {refused}"),
+        other => panic!("{other:?}"),
+    }
     let q = net.nodes[12].get_record(net.now, v1.dht_key()).unwrap();
     net.settle();
     assert_eq!(net.outcome(12, q), QueryOutcome::Record(Some(v2)));
@@ -215,10 +209,10 @@ fn queries_find_peers_records_and_providers() {
         .add_provider(net.now, provider.clone())
         .unwrap();
     net.settle();
-    assert!(matches!(
-        net.outcome(9, q),
-        QueryOutcome::Stored { stored: 4, .. }
-    ));
+    match net.outcome(9, q) {
+        QueryOutcome::Stored { stored, .. } => assert!(stored >= 4, "stored at {stored}"),
+        other => panic!("{other:?}"),
+    }
     let q = net.nodes[25].get_providers(net.now, root).unwrap();
     net.settle();
     match net.outcome(25, q) {
@@ -243,16 +237,21 @@ fn a_record_outlives_its_publisher_and_half_its_storers() {
     let q = net.nodes[3].put_record(net.now, record.clone()).unwrap();
     net.settle();
     net.outcome(3, q);
-    // The publisher and two of the four storers go down; storers republish hourly and records live
-    // two hours, so after five hours only republishing can have kept it.
+    // The publisher and half of the storers go down; storers republish hourly and records live two
+    // hours, so after five hours only republishing can have kept it.
     net.down[3] = true;
     let key = record.dht_key();
     let holders: Vec<usize> = (0..40)
         .filter(|&i| net.nodes[i].store().get(&key).is_some())
         .collect();
-    assert_eq!(holders.len(), 4);
-    net.down[holders[0]] = true;
-    net.down[holders[1]] = true;
+    assert!(
+        (4..=8).contains(&holders.len()),
+        "{} storers",
+        holders.len()
+    );
+    for &h in &holders[..holders.len() / 2] {
+        net.down[h] = true;
+    }
     for _ in 0..5 {
         net.advance(Duration::from_secs(3600));
     }

@@ -115,6 +115,11 @@ impl<A: Clone, const K: usize, const CANDIDATES: usize> Lookup<A, K, CANDIDATES>
         self
     }
 
+    /// How many of the closest must answer before the lookup is finished.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
     /// The key looked up.
     pub fn target(&self) -> &DhtKey {
         &self.target

@@ -84,8 +84,8 @@ pub trait RecordStore {
     fn get(&self, key: &DhtKey) -> Option<&Record>;
     /// Drops records whose time is up; returns how many.
     fn expire(&mut self, now: Instant) -> usize;
-    /// A record due for republishing at `now`, marked as republished, its own time to live renewed
-    /// (call until `None`).
+    /// A record due for republishing at `now`, marked as republished (call until `None`). A storer
+    /// that does republish it stores it again itself (`put`), which renews its own copy.
     fn next_republish(&mut self, now: Instant) -> Option<&Record>;
     /// The earliest expiry or republish time, for the caller's timer.
     fn poll_timeout(&self) -> Option<Instant>;
@@ -221,8 +221,6 @@ impl<const N: usize> RecordStore for MemoryRecordStore<N> {
             .filter(|e| e.republish_at <= now && e.expires_at > now)
             .min_by_key(|e| e.republish_at)?;
         e.republish_at = now.saturating_add(interval);
-        // The republisher stores it again too: its own copy lives on with the others.
-        e.expires_at = e.expires_at.max(now.saturating_add(self.config.record_ttl));
         Some(&e.record)
     }
 

@@ -76,13 +76,14 @@ pub(super) fn answer_key(request: &Body) -> Option<DhtKey> {
     }
 }
 
-/// What adversary `kind` sends instead of `answer` (to a request about `key`): `stale` is the oldest
-/// version of the record in question, if the simulation published one.
+/// What adversary `kind` sends instead of `answer` (to a request about `key`): `nearest` names the
+/// adversaries nearest a key, `stale` is the oldest version of the record in question, if the
+/// simulation published one.
 pub(super) fn lie(
     kind: Adversary,
     answer: DhtMessage,
     key: Option<DhtKey>,
-    adversaries: &[(DhtKey, PeerId, u32)],
+    nearest: impl FnOnce(&DhtKey) -> Nodes,
     stale: Option<&gofast_core::record::Record>,
 ) -> Lie {
     if kind == Adversary::Drop {
@@ -92,7 +93,7 @@ pub(super) fn lie(
         // Pings and stores are answered honestly: the node stays in tables and looks useful.
         return Lie::Message(Box::new(answer));
     };
-    let fake = nearest_adversaries(adversaries, &key, gofast_core::dht::MAX_NODES);
+    let fake = nearest(&key);
     let request_id = answer.request_id;
     let body = match answer.body {
         Body::Nodes { .. } => Body::Nodes { nodes: fake },

@@ -40,6 +40,11 @@ pub struct Metrics {
     pub origin_left: u64,
     /// Gets of records whose publication never completed (failed gets in the final check).
     pub unpublished: u64,
+    /// Gets that did not return the newest version: those that returned an older one, and none.
+    pub gets_older: u64,
+    pub gets_none: u64,
+    /// For each final check that missed: how many live honest nodes held the newest version.
+    pub missed_held_by: Vec<usize>,
     /// Nodes that joined and left during the run.
     pub joins: u64,
     pub leaves: u64,
@@ -141,6 +146,15 @@ impl Metrics {
             f(
                 "records_retrievable_after_churn",
                 format!("{:.5}", self.records_retrievable()),
+            ),
+            f("gets_missed_older", self.gets_older.to_string()),
+            f("gets_missed_none", self.gets_none.to_string()),
+            f(
+                "final_missed_held_by",
+                format!(
+                    "{:?}",
+                    self.missed_held_by.iter().take(20).collect::<Vec<_>>()
+                ),
             ),
             f("not_started", self.not_started.to_string()),
             f("origin_left", self.origin_left.to_string()),

@@ -6,7 +6,7 @@ use gofast_core::codec::{Encode, decode_exact};
 use gofast_core::crypto::SecretBytes;
 use gofast_core::dht::{
     Body, DhtConfig, DhtEvent, DhtMessage, MAX_ADDR_LEN, MemoryRecordStore, Node, NodeAddress,
-    QueryId, QueryOutcome, StoreConfig, Transmit,
+    QueryId, QueryOutcome, RecordStore, StoreConfig, Transmit,
 };
 use gofast_core::identity::{DhtKey, KeyPair, PeerId};
 use gofast_core::record::Record;
@@ -47,7 +47,7 @@ pub(super) type SimStore = MemoryRecordStore<64>;
 /// A simulated DHT node: the server profile's table (k = 20, 512 contacts) and lookups (3 record
 /// paths), with fewer query slots and provider slots than a server has, so that 10,000 of them fit
 /// in a few GiB (every bound is static memory).
-pub(super) type SimNode = Node<SimAddr, SimStore, 20, 512, 64, 4, 40, 8, 64, 16>;
+pub(super) type SimNode = Node<SimAddr, SimStore, 20, 512, 64, 8, 32, 8, 64, 16>;
 
 struct Peer {
     id: PeerId,
@@ -127,6 +127,8 @@ pub struct World {
     alive: Vec<u32>,
     alive_pos: Vec<usize>,
     adversaries: Vec<(DhtKey, PeerId, u32)>,
+    /// The adversaries nearest each key asked about (cleared when the adversaries change).
+    nearest_cache: HashMap<DhtKey, gofast_core::dht::Nodes>,
     /// Requests that reached adversaries: what they were about, for the lie.
     asked: HashMap<(u32, PeerId, u64), Option<DhtKey>>,
     tracks: HashMap<(u32, QueryId), Track>,
@@ -176,6 +178,7 @@ impl World {
             alive: Vec::new(),
             alive_pos: Vec::new(),
             adversaries: Vec::new(),
+            nearest_cache: HashMap::new(),
             asked: HashMap::new(),
             tracks: HashMap::new(),
             lookup_cost: Vec::new(),
@@ -409,6 +412,7 @@ impl World {
         }
         if adversary.is_some() {
             self.adversaries.push((id.dht_key(), id, addr));
+            self.nearest_cache.clear();
         }
         self.peers.push(Some(Peer {
             id,
@@ -443,7 +447,10 @@ impl World {
             self.alive_pos[moved as usize] = pos;
         }
         self.alive_pos[addr as usize] = usize::MAX;
-        self.adversaries.retain(|(_, _, a)| *a != addr);
+        if gone.adversary.is_some() {
+            self.adversaries.retain(|(_, _, a)| *a != addr);
+            self.nearest_cache.clear();
+        }
         // Queries of the departed node end without a result: counted, not silently dropped; a
         // final check starts again from another node.
         let gone: Vec<(u32, QueryId)> = self
@@ -643,7 +650,21 @@ impl World {
                     .and_then(|k| self.record_by_key.get(&k))
                     .and_then(|&r| self.records.get(r))
                     .and_then(|r| r.versions.first());
-                adversary::lie(kind, t.message, key, &self.adversaries, stale)
+                let adversaries = &self.adversaries;
+                let cache = &mut self.nearest_cache;
+                let nearest = |k: &DhtKey| {
+                    cache
+                        .entry(*k)
+                        .or_insert_with(|| {
+                            adversary::nearest_adversaries(
+                                adversaries,
+                                k,
+                                gofast_core::dht::MAX_NODES,
+                            )
+                        })
+                        .clone()
+                };
+                adversary::lie(kind, t.message, key, nearest, stale)
             }
             _ => Lie::Message(Box::new(t.message)),
         };
@@ -744,10 +765,29 @@ impl World {
                 };
                 let newest = info.published.and_then(|v| info.versions.get(v));
                 let ok = matches!((&found, newest), (Some(f), Some(n)) if f == n);
+                if !ok {
+                    if found.is_some() {
+                        self.metrics.gets_older += 1;
+                    } else {
+                        self.metrics.gets_none += 1;
+                    }
+                }
                 if last {
                     self.metrics.final_gets += 1;
                     if ok {
                         self.metrics.final_newest += 1;
+                    } else if let Some(n) = newest {
+                        // How many live honest nodes held the newest version the get missed.
+                        let key = n.dht_key();
+                        let held = self
+                            .peers
+                            .iter()
+                            .flatten()
+                            .filter(|p| {
+                                p.adversary.is_none() && p.node.store().get(&key) == Some(n)
+                            })
+                            .count();
+                        self.metrics.missed_held_by.push(held);
                     }
                 } else {
                     self.metrics.gets += 1;

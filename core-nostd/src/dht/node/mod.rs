@@ -69,8 +69,8 @@ impl Default for DhtConfig {
     fn default() -> Self {
         DhtConfig {
             lookup: LookupConfig::default(),
-            record_paths: 4,
-            record_width: 8,
+            record_paths: 8,
+            record_width: 5,
             refresh_interval: Duration::from_secs(3600),
             ping_after: Duration::from_secs(15 * 60),
             refresh_width: 10,
@@ -169,8 +169,8 @@ pub struct Node<
     stats: NodeStats,
 }
 
-/// A server or desktop: k = 20, up to 512 contacts, record gets on up to 4 paths, 16 queries.
-pub type ServerNode<A, S> = Node<A, S, 20, 512, 64, 4, 48, 16, 128, 1024>;
+/// A server or desktop: k = 20, up to 512 contacts, record gets on up to 8 paths, 16 queries.
+pub type ServerNode<A, S> = Node<A, S, 20, 512, 64, 8, 32, 16, 128, 1024>;
 
 /// A microcontroller: k = 4, 32 contacts, 2 paths, 2 queries, few requests in flight.
 pub type SmallNode<A, S> = Node<A, S, 4, 32, 4, 2, 12, 2, 8, 4>;
@@ -298,15 +298,22 @@ impl<
     pub fn put_record(&mut self, now: Instant, record: Record) -> Result<QueryId, DhtError> {
         // On disjoint paths too: a put whose single lookup liars captured would store at them.
         let key = record.dht_key();
-        let paths = self.config.record_paths;
-        self.start(now, false, Goal::PutRecord { record }, key, paths, K)
+        let (paths, width) = (self.config.record_paths, self.config.record_width);
+        self.start(now, false, Goal::PutRecord { record }, key, paths, width)
     }
 
     /// Stores `provider` at the `K` closest peers to its root's key.
     pub fn add_provider(&mut self, now: Instant, provider: Provider) -> Result<QueryId, DhtError> {
         let key = provider.dht_key();
-        let paths = self.config.record_paths;
-        self.start(now, false, Goal::AddProvider { provider }, key, paths, K)
+        let (paths, width) = (self.config.record_paths, self.config.record_width);
+        self.start(
+            now,
+            false,
+            Goal::AddProvider { provider },
+            key,
+            paths,
+            width,
+        )
     }
 
     /// Gets the provider records of `root`.
@@ -334,17 +341,8 @@ impl<
         let id = QueryId(self.next_query_id);
         self.next_query_id += 1;
         let seeds = self.table.closest::<C>(&target);
-        let query = Query::new(
-            id,
-            internal,
-            goal,
-            target,
-            self.config.lookup,
-            paths,
-            width,
-            seeds,
-            now,
-        );
+        let lookup = self.config.lookup;
+        let query = Query::new(id, internal, goal, target, lookup, paths, width, seeds, now);
         self.queries.push(query).map_err(|_| DhtError::Busy)?;
         Ok(id)
     }
@@ -719,11 +717,22 @@ impl<
             };
             // A storer is among the closest to the key, so its table knows that neighbourhood (its
             // neighbours look themselves up through it): it stores straight to the closest contacts
-            // it has heard from, without a lookup, as the Kademlia paper suggests.
+            // it has heard from, without a lookup, as the Kademlia paper suggests. A storer that
+            // knows k peers closer to the key is no longer responsible for it: it does not
+            // republish, and its copy expires unless someone stores it again.
             let key = record.dht_key();
-            let targets: heapless::Vec<Contact<A>, MAX_NODES> = self
-                .table
-                .closest::<MAX_NODES>(&key)
+            let closest = self.table.closest::<MAX_NODES>(&key);
+            let own = self.key.distance_words(&key);
+            let responsible = closest.len() < K.min(MAX_NODES)
+                || closest
+                    .get(K.min(MAX_NODES).saturating_sub(1))
+                    .is_none_or(|c| own < c.key.distance_words(&key));
+            if !responsible {
+                continue;
+            }
+            // Its own copy is stored again with the others'.
+            let _ = self.store.put(record.clone(), now);
+            let targets: heapless::Vec<Contact<A>, { query::STORE_TARGETS }> = closest
                 .into_iter()
                 .filter(|c| c.failures == 0)
                 .take(K)

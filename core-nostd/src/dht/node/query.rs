@@ -14,6 +14,9 @@ use super::event::{QueryId, QueryOutcome, QueryStats};
 /// record is stored at the nearest of them when the get ends.
 pub(super) const REPAIR: usize = 4;
 
+/// Most peers a put stores at: k over all paths plus the closest of each path.
+pub(super) const STORE_TARGETS: usize = 2 * MAX_NODES;
+
 /// What a query is for.
 // Without `alloc` the large variants (a record, a list of providers) cannot be boxed.
 #[allow(clippy::large_enum_variant)]
@@ -50,7 +53,7 @@ pub(super) enum Phase<A> {
     Lookup,
     /// Sending the record (or provider record) to `targets`.
     Store {
-        targets: heapless::Vec<Contact<A>, MAX_NODES>,
+        targets: heapless::Vec<Contact<A>, STORE_TARGETS>,
         next: usize,
         outstanding: u8,
     },
@@ -114,7 +117,7 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
         goal: Goal<A>,
         target: DhtKey,
         config: LookupConfig,
-        targets: heapless::Vec<Contact<A>, MAX_NODES>,
+        targets: heapless::Vec<Contact<A>, STORE_TARGETS>,
         now: Instant,
     ) -> Self {
         let mut q = Query::new(id, true, goal, target, config, 1, K, [], now);
@@ -305,8 +308,8 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
                 if !peer_found {
                     self.stats.rounds = self.lookup.rounds();
                 }
-                let targets: heapless::Vec<Contact<A>, MAX_NODES> = match &self.goal {
-                    Goal::PutRecord { .. } | Goal::AddProvider { .. } => self.closest_k(),
+                let targets: heapless::Vec<Contact<A>, STORE_TARGETS> = match &self.goal {
+                    Goal::PutRecord { .. } | Goal::AddProvider { .. } => self.store_targets(),
                     Goal::GetRecord {
                         best: Some(best),
                         answered,
@@ -360,6 +363,27 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
             },
             Goal::GetProviders { found, .. } => QueryOutcome::Providers(found.clone()),
         }
+    }
+
+    /// Where a put stores: the closest that answered on each path (so that one clean path is enough
+    /// to reach the honest storers, however close the liars on captured paths claim to be), then the
+    /// `K` closest over all paths, at most [`STORE_TARGETS`].
+    fn store_targets(&self) -> heapless::Vec<Contact<A>, STORE_TARGETS> {
+        let mut out: heapless::Vec<Contact<A>, STORE_TARGETS> = heapless::Vec::new();
+        let per_path = self
+            .lookup
+            .paths()
+            .iter()
+            .map(|l| l.closest().take(l.width()));
+        for c in per_path.flatten().chain(self.closest_k().iter()) {
+            if out.is_full() {
+                break;
+            }
+            if !out.iter().any(|o| o.peer == c.peer) {
+                let _ = out.push(c.clone());
+            }
+        }
+        out
     }
 
     /// The `K` closest that answered on any path.
