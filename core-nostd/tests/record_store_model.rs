@@ -35,12 +35,17 @@ enum Op {
         value: u8,
     },
     Wait(u64),
+    Remove {
+        key: u8,
+        salt: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         5 => (0u8..3, 0u8..4, 0u64..4, 0u8..2).prop_map(|(key, salt, seq, value)| Op::Put { key, salt, seq, value }),
         1 => (1u64..60).prop_map(Op::Wait),
+        1 => (0u8..3, 0u8..4).prop_map(|(key, salt)| Op::Remove { key, salt }),
     ]
 }
 
@@ -99,6 +104,11 @@ proptest! {
                         }
                     };
                     prop_assert_eq!(store.put(record, now), expected);
+                }
+                Op::Remove { key, salt } => {
+                    let slot = Record::slot_key(&keys[key as usize].peer_id(), &[salt]).unwrap();
+                    let expected = model.remove(&slot).map(|e| e.record);
+                    prop_assert_eq!(store.remove(&slot), expected);
                 }
                 Op::Wait(secs) => {
                     now += Duration::from_secs(secs);

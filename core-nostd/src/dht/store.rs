@@ -87,6 +87,8 @@ pub trait RecordStore {
     /// A record due for republishing at `now`, marked as republished (call until `None`). A storer
     /// that does republish it stores it again itself (`put`), which renews its own copy.
     fn next_republish(&mut self, now: Instant) -> Option<&Record>;
+    /// Drops the record in slot `key` (a storer that handed it to the peers responsible for it).
+    fn remove(&mut self, key: &DhtKey) -> Option<Record>;
     /// The earliest expiry or republish time, for the caller's timer.
     fn poll_timeout(&self) -> Option<Instant>;
     /// Records held.
@@ -222,6 +224,11 @@ impl<const N: usize> RecordStore for MemoryRecordStore<N> {
             .min_by_key(|e| e.republish_at)?;
         e.republish_at = now.saturating_add(interval);
         Some(&e.record)
+    }
+
+    fn remove(&mut self, key: &DhtKey) -> Option<Record> {
+        let i = self.entries.iter().position(|e| e.key == *key)?;
+        Some(self.entries.swap_remove(i).record)
     }
 
     fn poll_timeout(&self) -> Option<Instant> {

@@ -33,6 +33,9 @@ pub use event::{DhtError, DhtEvent, QueryId, QueryOutcome, QueryStats};
 use query::{Goal, Phase, Query};
 use serve::{Answer, StoredProvider};
 
+/// Peers a storer that is not responsible for a record hands it to before dropping it.
+const HANDOFF_FAN_OUT: usize = 3;
+
 /// Most pings to least-recently-seen contacts waiting to be sent.
 const PINGS: usize = 4;
 
@@ -717,25 +720,31 @@ impl<
             };
             // A storer is among the closest to the key, so its table knows that neighbourhood (its
             // neighbours look themselves up through it): it stores straight to the closest contacts
-            // it has heard from, without a lookup, as the Kademlia paper suggests. A storer that
-            // knows k peers closer to the key is no longer responsible for it: it does not
-            // republish, and its copy expires unless someone stores it again.
+            // it has heard from, without a lookup, as the Kademlia paper suggests. A responsible
+            // storer renews its own copy with the others'. One that knows k peers closer to
+            // the key is not responsible: it hands the record to the closest few and drops its copy (if
+            // it kept republishing, every extra holder would store to k peers each hour). Only
+            // contacts that did not fail count; counting only recently heard ones made three times
+            // as many storers responsible.
             let key = record.dht_key();
             let closest = self.table.closest::<MAX_NODES>(&key);
             let own = self.key.distance_words(&key);
-            let responsible = closest.len() < K.min(MAX_NODES)
-                || closest
-                    .get(K.min(MAX_NODES).saturating_sub(1))
-                    .is_none_or(|c| own < c.key.distance_words(&key));
-            if !responsible {
-                continue;
+            let live_closer = closest
+                .iter()
+                .filter(|c| c.failures == 0 && c.key.distance_words(&key) < own)
+                .count();
+            let responsible = live_closer < K.min(MAX_NODES);
+            // A hand-off goes to the few closest: they are responsible and republish to the rest.
+            let fan_out = if responsible { K } else { HANDOFF_FAN_OUT };
+            if responsible {
+                let _ = self.store.put(record.clone(), now);
+            } else {
+                self.store.remove(&key);
             }
-            // Its own copy is stored again with the others'.
-            let _ = self.store.put(record.clone(), now);
             let targets: heapless::Vec<Contact<A>, { query::STORE_TARGETS }> = closest
                 .into_iter()
                 .filter(|c| c.failures == 0)
-                .take(K)
+                .take(fan_out)
                 .collect();
             let id = QueryId(self.next_query_id);
             self.next_query_id += 1;
