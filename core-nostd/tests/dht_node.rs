@@ -260,6 +260,20 @@ fn a_record_outlives_its_publisher_and_half_its_storers() {
     assert_eq!(net.outcome(20, q), QueryOutcome::Record(Some(record)));
 }
 
+/// `peer` (node `from`) pings node 0, which thereby hears of it.
+fn ping_node_0(net: &mut Net, peer: PeerId, from: usize, request_id: u64) {
+    let now = net.now;
+    net.nodes[0].handle_message(
+        now,
+        peer,
+        Addr(from as u32),
+        DhtMessage {
+            request_id,
+            body: Body::Ping,
+        },
+    );
+}
+
 #[test]
 fn a_full_bucket_keeps_a_live_contact_and_replaces_a_dead_one() {
     let mut net = Net::new(60, DhtConfig::default());
@@ -291,15 +305,7 @@ fn a_full_bucket_keeps_a_live_contact_and_replaces_a_dead_one() {
     };
     // Every contact was heard from just now: the newcomer waits, nobody is pinged.
     let sent_before = net.log.len();
-    net.nodes[0].handle_message(
-        net.now,
-        outsider,
-        Addr(from as u32),
-        DhtMessage {
-            request_id: 1,
-            body: Body::Ping,
-        },
-    );
+    ping_node_0(&mut net, outsider, from, 1);
     net.settle();
     assert_eq!(
         pings_from_0(&net, sent_before),
@@ -309,15 +315,7 @@ fn a_full_bucket_keeps_a_live_contact_and_replaces_a_dead_one() {
     // A quarter hour later the oldest is questionable: it is pinged, answers, and stays.
     net.advance(Duration::from_secs(16 * 60));
     let sent_before = net.log.len();
-    net.nodes[0].handle_message(
-        net.now,
-        outsider,
-        Addr(from as u32),
-        DhtMessage {
-            request_id: 2,
-            body: Body::Ping,
-        },
-    );
+    ping_node_0(&mut net, outsider, from, 2);
     net.settle();
     assert_eq!(
         pings_from_0(&net, sent_before),
@@ -335,15 +333,7 @@ fn a_full_bucket_keeps_a_live_contact_and_replaces_a_dead_one() {
         .clone();
     net.down[oldest.addr.0 as usize] = true;
     net.advance(Duration::from_secs(16 * 60));
-    net.nodes[0].handle_message(
-        net.now,
-        outsider,
-        Addr(from as u32),
-        DhtMessage {
-            request_id: 2,
-            body: Body::Ping,
-        },
-    );
+    ping_node_0(&mut net, outsider, from, 2);
     net.settle();
     net.advance(Duration::from_secs(3));
     assert!(net.nodes[0].table().get(&oldest.peer).is_none());

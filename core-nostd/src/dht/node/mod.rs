@@ -528,48 +528,35 @@ impl<
             return Some(self.request(c, (now, deadline), Purpose::Ping, Body::Ping));
         }
         for q in &mut self.queries {
-            match q.phase {
-                Phase::Lookup => {
-                    if let Some((path, c)) = q.lookup.poll_request(now) {
-                        let body = q.lookup_request();
-                        let purpose = Purpose::Lookup {
-                            query: q.id,
-                            path: u8::try_from(path).unwrap_or(u8::MAX),
-                        };
-                        let t = request_to(
-                            &mut self.next_request_id,
-                            &mut self.pending,
-                            c,
-                            (now, deadline),
-                            purpose,
-                            body,
-                        );
-                        q.stats.requests += 1;
-                        q.stats.bytes_sent += t.message.encoded_len() as u64;
-                        count_maintenance(&mut self.stats, q);
-                        return Some(t);
-                    }
-                }
-                Phase::Store { .. } => {
-                    if let Some(body) = q.store_request()
-                        && let Some(c) = q.next_store_target()
-                    {
-                        let purpose = Purpose::Store { query: q.id };
-                        let t = request_to(
-                            &mut self.next_request_id,
-                            &mut self.pending,
-                            c,
-                            (now, deadline),
-                            purpose,
-                            body,
-                        );
-                        q.stats.requests += 1;
-                        q.stats.bytes_sent += t.message.encoded_len() as u64;
-                        count_maintenance(&mut self.stats, q);
-                        return Some(t);
-                    }
-                }
-                Phase::Done => {}
+            let next = match q.phase {
+                Phase::Lookup => q.lookup.poll_request(now).map(|(path, c)| {
+                    let purpose = Purpose::Lookup {
+                        query: q.id,
+                        path: u8::try_from(path).unwrap_or(u8::MAX),
+                    };
+                    (c, purpose, q.lookup_request())
+                }),
+                Phase::Store { .. } => match q.store_request() {
+                    Some(body) => q
+                        .next_store_target()
+                        .map(|c| (c, Purpose::Store { query: q.id }, body)),
+                    None => None,
+                },
+                Phase::Done => None,
+            };
+            if let Some((c, purpose, body)) = next {
+                let t = request_to(
+                    &mut self.next_request_id,
+                    &mut self.pending,
+                    c,
+                    (now, deadline),
+                    purpose,
+                    body,
+                );
+                q.stats.requests += 1;
+                q.stats.bytes_sent += t.message.encoded_len() as u64;
+                count_maintenance(&mut self.stats, q);
+                return Some(t);
             }
         }
         None
