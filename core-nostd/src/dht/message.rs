@@ -129,6 +129,21 @@ pub struct DhtMessage {
     pub body: Body,
 }
 
+impl Body {
+    /// Whether this is a request (answered by its receiver), as opposed to an answer.
+    pub fn is_request(&self) -> bool {
+        matches!(
+            self,
+            Body::Ping
+                | Body::FindNode { .. }
+                | Body::FindValue { .. }
+                | Body::Store { .. }
+                | Body::AddProvider { .. }
+                | Body::GetProviders { .. }
+        )
+    }
+}
+
 fn kind(body: &Body) -> u8 {
     match body {
         Body::Ping => 1,

@@ -311,11 +311,11 @@ impl World {
                 msg,
             } => {
                 if let Some(p) = self.peer_mut(to) {
-                    if p.adversary.is_some() && is_request(&msg.body) {
+                    if p.adversary.is_some() && msg.body.is_request() {
                         let key = adversary::answer_key(&msg.body);
                         self.asked.insert((to, peer, msg.request_id), key);
                     }
-                    if !is_request(&msg.body)
+                    if !msg.body.is_request()
                         && let Some(i) = self.request_owner.remove(&(to, msg.request_id))
                         && let Some(c) = self.lookup_cost.get_mut(i)
                     {
@@ -632,14 +632,7 @@ impl World {
         if let Some(k) = kind {
             self.metrics.requests_by_kind[k] += 1;
         }
-        let is_answer = matches!(
-            t.message.body,
-            Body::Pong
-                | Body::Nodes { .. }
-                | Body::Value { .. }
-                | Body::Stored { .. }
-                | Body::Providers { .. }
-        );
+        let is_answer = !t.message.body.is_request();
         let lie = match adversary {
             Some(kind) if is_answer => {
                 let key = self
@@ -800,17 +793,4 @@ impl World {
             _ => {}
         }
     }
-}
-
-/// Whether `body` is a request (as opposed to an answer).
-fn is_request(body: &Body) -> bool {
-    matches!(
-        body,
-        Body::Ping
-            | Body::FindNode { .. }
-            | Body::FindValue { .. }
-            | Body::Store { .. }
-            | Body::AddProvider { .. }
-            | Body::GetProviders { .. }
-    )
 }

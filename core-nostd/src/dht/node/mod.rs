@@ -264,20 +264,9 @@ impl<
 
     /// Finds `peer`'s address: done as soon as an answer names it.
     pub fn find_peer(&mut self, now: Instant, peer: PeerId) -> Result<QueryId, DhtError> {
-        if let Some(c) = self.table.get(&peer).filter(|c| c.failures == 0) {
-            // Known already: no query needed, but the caller still gets its event.
-            let found = Some(c.clone());
-            let id = self.start(now, false, Goal::Peer { peer, found }, peer.dht_key(), 1, K)?;
-            return Ok(id);
-        }
-        self.start(
-            now,
-            false,
-            Goal::Peer { peer, found: None },
-            peer.dht_key(),
-            1,
-            K,
-        )
+        // Known already (and not failing): no request needed, but the caller still gets its event.
+        let found = self.table.get(&peer).filter(|c| c.failures == 0).cloned();
+        self.start(now, false, Goal::Peer { peer, found }, peer.dht_key(), 1, K)
     }
 
     /// Finds the `K` closest peers to `key` that answer.
@@ -341,13 +330,39 @@ impl<
         if self.queries.is_full() || (internal && !self.internal_room()) {
             return Err(DhtError::Busy);
         }
-        let id = QueryId(self.next_query_id);
-        self.next_query_id += 1;
+        let id = self.next_query_id();
         let seeds = self.table.closest::<C>(&target);
         let lookup = self.config.lookup;
         let query = Query::new(id, internal, goal, target, lookup, paths, width, seeds, now);
         self.queries.push(query).map_err(|_| DhtError::Busy)?;
         Ok(id)
+    }
+
+    fn next_query_id(&mut self) -> QueryId {
+        let id = QueryId(self.next_query_id);
+        self.next_query_id += 1;
+        id
+    }
+
+    /// Wall-clock seconds at `now` (provider records expire in Unix time).
+    fn unix_now(&self, now: Instant) -> u64 {
+        self.config
+            .unix_at_zero
+            .saturating_add(now.as_micros() / 1_000_000)
+    }
+
+    /// Starts the node's own lookup of a random key in bucket `b`, to fill it with live contacts.
+    fn refresh_bucket(&mut self, now: Instant, b: u8) -> Result<QueryId, DhtError> {
+        let random = self.random();
+        let key = self.table.key_in_bucket(b, random);
+        let width = self.config.refresh_width;
+        self.start(now, true, Goal::Closest, key, 1, width)
+    }
+
+    /// Drops finished queries whose result is out (or was never wanted).
+    fn drop_finished(&mut self) {
+        self.queries
+            .retain(|q| !(matches!(q.phase, Phase::Done) && (q.internal || q.reported)));
     }
 
     /// The node's own queries leave at least one slot for the caller's (so a node needs `Q` ≥ 2 to
@@ -388,18 +403,10 @@ impl<
         }
         let len = message.encoded_len() as u64;
         let DhtMessage { request_id, body } = message;
-        match body {
-            Body::Ping
-            | Body::FindNode { .. }
-            | Body::FindValue { .. }
-            | Body::Store { .. }
-            | Body::AddProvider { .. }
-            | Body::GetProviders { .. } => self.serve(now, from, addr, request_id, body),
-            Body::Pong
-            | Body::Nodes { .. }
-            | Body::Value { .. }
-            | Body::Stored { .. }
-            | Body::Providers { .. } => self.on_answer(now, from, addr, request_id, body, len),
+        if body.is_request() {
+            self.serve(now, from, addr, request_id, body);
+        } else {
+            self.on_answer(now, from, addr, request_id, body, len);
         }
     }
 
@@ -451,10 +458,7 @@ impl<
                     Some(q) => self.named(&body, now, |p| q.lookup.knows(p)),
                     None => heapless::Vec::new(),
                 };
-                let unix_now = self
-                    .config
-                    .unix_at_zero
-                    .saturating_add(now.as_micros() / 1_000_000);
+                let unix_now = self.unix_now(now);
                 match self.queries.iter_mut().find(|q| q.id == query) {
                     Some(q) => {
                         q.stats.bytes_received += bytes;
@@ -525,7 +529,15 @@ impl<
         }
         let deadline = now.saturating_add(self.config.lookup.request_timeout);
         if let Some(c) = self.pings.pop() {
-            return Some(self.request(c, (now, deadline), Purpose::Ping, Body::Ping));
+            let (ids, pending) = (&mut self.next_request_id, &mut self.pending);
+            return Some(request_to(
+                ids,
+                pending,
+                c,
+                (now, deadline),
+                Purpose::Ping,
+                Body::Ping,
+            ));
         }
         for q in &mut self.queries {
             let next = match q.phase {
@@ -560,23 +572,6 @@ impl<
             }
         }
         None
-    }
-
-    fn request(
-        &mut self,
-        c: Contact<A>,
-        (now, deadline): (Instant, Instant),
-        purpose: Purpose,
-        body: Body,
-    ) -> Transmit<A> {
-        request_to(
-            &mut self.next_request_id,
-            &mut self.pending,
-            c,
-            (now, deadline),
-            purpose,
-            body,
-        )
     }
 
     /// The result of a finished query of the caller's.
@@ -631,10 +626,7 @@ impl<
                 }
             }
             for b in stale {
-                let random = self.random();
-                let key = self.table.key_in_bucket(b, random);
-                let width = self.config.refresh_width;
-                if self.start(now, true, Goal::Closest, key, 1, width).is_err() {
+                if self.refresh_bucket(now, b).is_err() {
                     break;
                 }
             }
@@ -669,8 +661,7 @@ impl<
     /// Removes finished queries whose results are out (or were never wanted), starts the join
     /// refreshes and the republishes that have room.
     fn reap(&mut self, now: Instant) {
-        self.queries
-            .retain(|q| !(matches!(q.phase, Phase::Done) && (q.internal || q.reported)));
+        self.drop_finished();
         if let Some((id, next)) = self.join_refresh
             && !self
                 .queries
@@ -689,13 +680,8 @@ impl<
                 .unwrap_or(0);
             let mut b = next;
             while b < nearest {
-                if self.table.bucket_len(b) == 0 {
-                    let random = self.random();
-                    let key = self.table.key_in_bucket(b, random);
-                    let width = self.config.refresh_width;
-                    if self.start(now, true, Goal::Closest, key, 1, width).is_err() {
-                        break;
-                    }
+                if self.table.bucket_len(b) == 0 && self.refresh_bucket(now, b).is_err() {
+                    break;
                 }
                 b += 1;
             }
@@ -708,9 +694,9 @@ impl<
             // A storer is among the closest to the key, so its table knows that neighbourhood (its
             // neighbours look themselves up through it): it stores straight to the closest contacts
             // it has heard from, without a lookup, as the Kademlia paper suggests. A responsible
-            // storer renews its own copy with the others'. One that knows k peers closer to
-            // the key is not responsible: it hands the record to the closest few and drops its copy (if
-            // it kept republishing, every extra holder would store to k peers each hour). Only
+            // storer renews its own copy with the others'. One that knows k peers closer to the key
+            // is not responsible: it hands the record to the closest few and drops its copy (if it
+            // kept republishing, every extra holder would store to k peers each hour). Only
             // contacts that did not fail count; counting only recently heard ones made three times
             // as many storers responsible.
             let key = record.dht_key();
@@ -733,8 +719,7 @@ impl<
                 .filter(|c| c.failures == 0)
                 .take(fan_out)
                 .collect();
-            let id = QueryId(self.next_query_id);
-            self.next_query_id += 1;
+            let id = self.next_query_id();
             let query = Query::storing(
                 id,
                 Goal::PutRecord { record },
@@ -747,8 +732,7 @@ impl<
         }
         // Queries started above may have nothing to do (no contacts): they go now, not at the next
         // input, so that they neither hold slots nor hide the store's timers.
-        self.queries
-            .retain(|q| !(matches!(q.phase, Phase::Done) && (q.internal || q.reported)));
+        self.drop_finished();
     }
 
     /// What the node does when a request in flight fails.

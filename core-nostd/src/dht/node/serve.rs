@@ -157,10 +157,7 @@ impl<
 
     /// Holds a provider record for others (already verified by decoding).
     fn hold_provider(&mut self, provider: Provider, now: Instant) -> StoreResult {
-        let unix_now = self
-            .config
-            .unix_at_zero
-            .saturating_add(now.as_micros() / 1_000_000);
+        let unix_now = self.unix_now(now);
         if provider.is_expired(unix_now) {
             return StoreResult::Stale;
         }
