@@ -76,6 +76,31 @@ impl fmt::Display for StoreError {
 
 impl core::error::Error for StoreError {}
 
+/// Makes room in a full `list` for an entry at `key`: the entry farthest from `local` goes if `key` is
+/// closer (a node keeps what it is responsible for). Returns whether there is room.
+pub(crate) fn make_room_for<T, const N: usize>(
+    list: &mut heapless::Vec<T, N>,
+    key: &DhtKey,
+    local: &DhtKey,
+    key_of: impl Fn(&T) -> &DhtKey,
+) -> bool {
+    if !list.is_full() {
+        return true;
+    }
+    let farthest = list
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (i, key_of(e).distance_words(local)))
+        .max_by_key(|(_, d)| *d);
+    match farthest {
+        Some((i, d)) if key.distance_words(local) < d => {
+            list.swap_remove(i);
+            true
+        }
+        _ => false,
+    }
+}
+
 /// A store of signed records by slot key.
 pub trait RecordStore {
     /// Stores `record` (already verified: every `Record` value is) at `now`.
@@ -183,20 +208,8 @@ impl<const N: usize> RecordStore for MemoryRecordStore<N> {
             expires_at,
             republish_at,
         };
-        if self.entries.is_full() {
-            let distance = key.distance(&self.local);
-            let farthest = self
-                .entries
-                .iter()
-                .enumerate()
-                .max_by_key(|(_, e)| e.key.distance(&self.local))
-                .map(|(i, e)| (i, e.key.distance(&self.local)));
-            match farthest {
-                Some((i, d)) if distance < d => {
-                    self.entries.swap_remove(i);
-                }
-                _ => return Err(StoreError::Full),
-            }
+        if !make_room_for(&mut self.entries, &key, &self.local, |e| &e.key) {
+            return Err(StoreError::Full);
         }
         self.entries.push(entry).map_err(|_| StoreError::Full)?;
         Ok(PutOutcome::Stored)

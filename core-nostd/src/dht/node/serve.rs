@@ -2,6 +2,7 @@
 //! drained; the provider records this node holds for others.
 
 use crate::dht::message::{Body, DhtMessage, NodeInfo, Nodes, StoreResult};
+use crate::dht::store::make_room_for;
 use crate::dht::{
     MAX_NODES, MAX_PROVIDERS, Provider, PutOutcome, RecordStore, StoreError, root_dht_key,
 };
@@ -185,20 +186,9 @@ impl<
         if of_peer >= self.config.max_providers_per_peer {
             return StoreResult::Full;
         }
-        if self.providers.is_full() {
-            // As the record store: keep what this node is responsible for.
-            let farthest = self
-                .providers
-                .iter()
-                .enumerate()
-                .max_by_key(|(_, p)| p.key.distance(&self.key))
-                .map(|(i, p)| (i, p.key.distance(&self.key)));
-            match farthest {
-                Some((i, d)) if key.distance(&self.key) < d => {
-                    self.providers.swap_remove(i);
-                }
-                _ => return StoreResult::Full,
-            }
+        // As the record store: when full, keep what this node is responsible for.
+        if !make_room_for(&mut self.providers, &key, &self.key, |p| &p.key) {
+            return StoreResult::Full;
         }
         let _ = self.providers.push(StoredProvider {
             key,
