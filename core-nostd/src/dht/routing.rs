@@ -257,24 +257,25 @@ impl<A: Clone, const K: usize, const CAP: usize, const REPLACEMENTS: usize>
 
     /// The `N` contacts closest to `target`, nearest first.
     pub fn closest<const N: usize>(&self, target: &DhtKey) -> heapless::Vec<Contact<A>, N> {
-        // Distances kept beside the result, so that a contact farther than the N-th is refused
-        // with one comparison, and nothing is cloned until it is in.
-        let mut dist: heapless::Vec<[u64; 4], N> = heapless::Vec::new();
-        let mut out: heapless::Vec<Contact<A>, N> = heapless::Vec::new();
-        for c in &self.contacts {
+        // The selection keeps distances and indices only, so a contact farther than the N-th is
+        // refused with one comparison (of the leading word, mostly), insertions move small
+        // entries, and only the N winners are cloned. It is the node's hottest loop: every answer
+        // and every query start runs it over the whole table.
+        let mut best: heapless::Vec<([u64; 4], usize), N> = heapless::Vec::new();
+        for (i, c) in self.contacts.iter().enumerate() {
             let d = c.key.distance_words(target);
-            if dist.is_full() && dist.last().is_none_or(|last| d >= *last) {
+            if best.is_full() && best.last().is_none_or(|(last, _)| d >= *last) {
                 continue;
             }
-            let pos = dist.iter().position(|o| d < *o).unwrap_or(dist.len());
-            if dist.is_full() {
-                dist.pop();
-                out.pop();
+            let pos = best.iter().position(|(o, _)| d < *o).unwrap_or(best.len());
+            if best.is_full() {
+                best.pop();
             }
-            let _ = dist.insert(pos, d);
-            let _ = out.insert(pos, c.clone());
+            let _ = best.insert(pos, (d, i));
         }
-        out
+        best.iter()
+            .filter_map(|&(_, i)| self.contacts.get(i).cloned())
+            .collect()
     }
 
     /// Buckets with contacts none of which was heard from within `interval`: the caller refreshes

@@ -581,15 +581,19 @@ impl World {
     }
 
     /// Drains what node `addr` has to send and report, and sets its timer.
+    ///
+    /// The peer is taken out of its slot while it is drained so each message goes straight
+    /// from the node to the event queue: a DHT message is kilobytes, and the simulator's wall
+    /// time is dominated by copying them.
     fn pump(&mut self, now: Instant, addr: u32) {
-        let mut out: Vec<Transmit<SimAddr>> = Vec::new();
-        let mut events: Vec<DhtEvent<SimAddr>> = Vec::new();
-        let Some(p) = self.peers.get_mut(addr as usize).and_then(Option::as_mut) else {
+        let Some(mut p) = self.peers.get_mut(addr as usize).and_then(Option::take) else {
             return;
         };
+        let (id, adversary) = (p.id, p.adversary);
         while let Some(t) = p.node.poll_transmit(now) {
-            out.push(t);
+            self.send(now, addr, id, adversary, t);
         }
+        let mut events: Vec<DhtEvent<SimAddr>> = Vec::new();
         while let Some(e) = p.node.poll_event() {
             events.push(e);
         }
@@ -600,10 +604,8 @@ impl World {
                 self.queue.push(t, Ev::Timer { addr });
             }
         }
-        let id = p.id;
-        let adversary = p.adversary;
-        for t in out {
-            self.send(now, addr, id, adversary, t);
+        if let Some(slot) = self.peers.get_mut(addr as usize) {
+            *slot = Some(p);
         }
         for e in events {
             self.on_event(now, addr, e);
@@ -691,19 +693,25 @@ impl World {
             }
             self.request_owner.insert((from, t_request_id), cost);
         }
-        for at in self.net.deliveries(&mut self.rng, now, from, to) {
-            let ev = match (&msg, &raw) {
-                (Some(m), _) => Ev::Deliver {
+        // The last copy takes the message itself; only a duplicated one is cloned.
+        let (mut msg, mut raw) = (msg, raw);
+        let deliveries = self.net.deliveries(&mut self.rng, now, from, to);
+        let last = deliveries.len().saturating_sub(1);
+        for (i, at) in deliveries.into_iter().enumerate() {
+            let take = i == last;
+            let m = if take { msg.take() } else { msg.clone() };
+            let ev = match m {
+                Some(msg) => Ev::Deliver {
                     to,
                     from,
                     peer: id,
-                    msg: m.clone(),
+                    msg,
                 },
-                (None, raw) => Ev::Bytes {
+                None => Ev::Bytes {
                     to,
                     from,
                     peer: id,
-                    bytes: raw.clone().unwrap_or_default(),
+                    bytes: if take { raw.take() } else { raw.clone() }.unwrap_or_default(),
                 },
             };
             self.queue.push(at, ev);
