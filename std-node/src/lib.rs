@@ -6,4 +6,5 @@
 
 pub mod aead;
 pub mod demo;
+pub mod net;
 pub mod rng;

@@ -1,0 +1,800 @@
+//! The node's task: one loop that owns the DHT machine and the sessions and feeds them datagrams,
+//! commands and timers.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+
+use gofast_core::codec::{decode_message, encode_message};
+use gofast_core::crypto::SecretBytes;
+use gofast_core::dht::{
+    DhtError, DhtMessage, MAX_DHT_MESSAGE_LEN, MemoryRecordStore, QueryId, QueryOutcome,
+    ServerNode, StoreConfig, Transmit,
+};
+use gofast_core::identity::{KeyPair, PeerId};
+use gofast_core::session::{
+    CipherId, Config as SessionConfig, Event, FrameType, Input, InputError, MAX_EARLY_DATA,
+    MAX_FRAME_LEN, SendError,
+};
+use gofast_core::time::{Duration, Instant};
+use rand_core::Rng;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, trace, warn};
+
+use super::DHT_RECORDS;
+use super::clock::Clock;
+use super::config::{BootstrapPeer, Limits, NodeConfig};
+use super::error::NodeError;
+use super::handle::{Command, NetStats, NodeHandle, PeerInfo, PutReport};
+use super::links::{Link, Links, NodeSession};
+use crate::rng::os_rng;
+
+type Dht = ServerNode<SocketAddr, MemoryRecordStore<DHT_RECORDS>>;
+
+/// The largest UDP payload the node reads (a session frame is at most this long).
+const MAX_DATAGRAM: usize = MAX_FRAME_LEN;
+
+/// How often idle sessions are looked for.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Who waits for a DHT query's end.
+enum Waiter {
+    Joined(oneshot::Sender<Result<usize, NodeError>>),
+    Peer(oneshot::Sender<Result<Option<SocketAddr>, NodeError>>),
+    Record(oneshot::Sender<Result<Option<gofast_core::record::Record>, NodeError>>),
+    Stored(oneshot::Sender<Result<PutReport, NodeError>>),
+    Providers(oneshot::Sender<Result<Vec<gofast_core::dht::Provider>, NodeError>>),
+}
+
+/// Stack of the node's thread: the DHT machine keeps its tables inline (it is the same no_std code
+/// that runs without a heap on microcontrollers), about 2 MiB on std, and unoptimised builds copy
+/// it through the stack while it is made.
+const NODE_STACK: usize = 32 << 20;
+
+/// Starts a node on its own thread and runtime: binds its UDP socket, contacts the configured
+/// bootstrap peers and runs until [`NodeHandle::shutdown`] or until every handle is dropped. The
+/// returned handle works from any runtime (its calls are messages to the node's thread).
+pub async fn spawn(identity: KeyPair, config: NodeConfig) -> Result<NodeHandle, NodeError> {
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let thread = std::thread::Builder::new()
+        .name("gofast-node".into())
+        .stack_size(NODE_STACK)
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(source) => {
+                    let _ = ready_tx.send(Err(NodeError::Io {
+                        what: "starting the node's runtime".into(),
+                        source,
+                    }));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                match Driver::open(identity, config).await {
+                    Ok((mut driver, rx, handle)) => {
+                        let _ = ready_tx.send(Ok(handle));
+                        driver.run(rx).await;
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            });
+        })
+        .map_err(|source| NodeError::Io {
+            what: "starting the node's thread".into(),
+            source,
+        })?;
+    drop(thread);
+    ready_rx.await.map_err(|_| NodeError::Stopped)?
+}
+
+struct Driver {
+    identity: KeyPair,
+    clock: Clock,
+    socket: UdpSocket,
+    dht: Box<Dht>,
+    links: Links,
+    /// Session timers: (when, address); entries whose link has moved its timer are skipped.
+    wakes: BinaryHeap<Reverse<(Instant, SocketAddr)>>,
+    waiters: HashMap<QueryId, Waiter>,
+    /// Commands that found every DHT query slot taken; retried when a query ends.
+    deferred: VecDeque<Command>,
+    /// Bootstrap dials by address only (XX): the join starts when the handshake proves who is there.
+    dialling: HashMap<SocketAddr, oneshot::Sender<Result<usize, NodeError>>>,
+    /// Datagrams to send, in order.
+    out: VecDeque<(SocketAddr, Vec<u8>)>,
+    limits: Limits,
+    stats: NetStats,
+    session_config: SessionConfig,
+    next_sweep: Instant,
+    /// Proof-of-work bits a peer's identity needs for a session (the DHT's `min_work`).
+    min_work: u8,
+}
+
+impl Driver {
+    /// Binds the socket and makes the machines; the bootstrap peers are contacted.
+    async fn open(
+        identity: KeyPair,
+        config: NodeConfig,
+    ) -> Result<(Driver, mpsc::Receiver<Command>, NodeHandle), NodeError> {
+        let socket = UdpSocket::bind(config.listen)
+            .await
+            .map_err(|source| NodeError::Io {
+                what: format!("binding UDP {}", config.listen),
+                source,
+            })?;
+        let addr = socket.local_addr().map_err(|source| NodeError::Io {
+            what: "reading the bound address".into(),
+            source,
+        })?;
+        let clock = Clock::new();
+        let now = clock.now();
+        let mut dht_config = config.dht;
+        dht_config.unix_at_zero = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let peer = identity.peer_id();
+        let store = MemoryRecordStore::new(peer.dht_key(), StoreConfig::default());
+        let mut seed = [0u8; 32];
+        os_rng().fill_bytes(&mut seed);
+        let dht = Box::new(Dht::new(peer, dht_config, store, seed, now));
+        let (tx, rx) = mpsc::channel(config.limits.command_queue.max(1));
+        let mut driver = Driver {
+            identity,
+            clock,
+            socket,
+            dht,
+            links: Links::default(),
+            wakes: BinaryHeap::new(),
+            waiters: HashMap::new(),
+            deferred: VecDeque::new(),
+            dialling: HashMap::new(),
+            out: VecDeque::new(),
+            limits: config.limits,
+            stats: NetStats::default(),
+            session_config: SessionConfig::default(),
+            next_sweep: now.saturating_add(SWEEP_INTERVAL),
+            min_work: dht_config.min_work,
+        };
+        info!(peer = %peer, %addr, "node listening");
+        for b in config.bootstrap {
+            // Their replies go nowhere: the caller learns of the join through `peers`.
+            let (reply, _) = oneshot::channel();
+            driver.add_peer(now, b, reply);
+        }
+        driver.pump_dht(now);
+        Ok((driver, rx, NodeHandle { tx, peer, addr }))
+    }
+
+    async fn run(&mut self, mut rx: mpsc::Receiver<Command>) {
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        loop {
+            self.flush().await;
+            let deadline = self.clock.to_tokio(self.next_wake());
+            tokio::select! {
+                r = self.socket.recv_from(&mut buf) => match r {
+                    Ok((n, from)) => {
+                        let now = self.clock.now();
+                        if let Some(frame) = buf.get_mut(..n) {
+                            self.on_datagram(now, from, frame);
+                        }
+                    }
+                    // ICMP errors (a peer's port closed) surface here on some systems: not fatal.
+                    Err(e) => debug!(error = %e, "UDP receive error"),
+                },
+                cmd = rx.recv() => match cmd {
+                    Some(Command::Shutdown) | None => break,
+                    Some(c) => {
+                        let now = self.clock.now();
+                        self.on_command(now, c);
+                    }
+                },
+                () = tokio::time::sleep_until(deadline) => {
+                    let now = self.clock.now();
+                    self.on_timers(now);
+                }
+            }
+        }
+        self.shut_down().await;
+    }
+
+    async fn shut_down(&mut self) {
+        let addrs: Vec<SocketAddr> = self.links.iter().map(|(a, _)| *a).collect();
+        let now = self.clock.now();
+        for a in addrs {
+            if let Some(link) = self.links.get_mut(&a) {
+                link.session.close(0);
+            }
+            self.drain_session(now, a);
+        }
+        self.flush().await;
+        info!(peer = %self.identity.peer_id(), "node stopped");
+    }
+
+    /// The earliest of the DHT's timer, the sessions' timers and the idle sweep.
+    fn next_wake(&mut self) -> Instant {
+        let mut next = self.next_sweep;
+        if let Some(t) = self.dht.poll_timeout() {
+            next = next.min(t);
+        }
+        while let Some(Reverse((t, addr))) = self.wakes.peek().copied() {
+            if self.links.get(&addr).is_some_and(|l| l.wake == Some(t)) {
+                next = next.min(t);
+                break;
+            }
+            self.wakes.pop();
+        }
+        next
+    }
+
+    fn on_timers(&mut self, now: Instant) {
+        self.dht.handle_timeout(now);
+        while let Some(Reverse((t, addr))) = self.wakes.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.wakes.pop();
+            if let Some(link) = self.links.get_mut(&addr)
+                && link.wake == Some(t)
+            {
+                link.wake = None;
+                link.session.handle_timeout(now);
+                self.drain_session(now, addr);
+            }
+        }
+        if now >= self.next_sweep {
+            self.next_sweep = now.saturating_add(SWEEP_INTERVAL);
+            let idle = Duration::from_micros(
+                u64::try_from(self.limits.idle_timeout.as_micros()).unwrap_or(u64::MAX),
+            );
+            let cutoff = Instant::from_micros(now.as_micros().saturating_sub(idle.as_micros()));
+            for addr in self.links.idle_or_closed(cutoff) {
+                if let Some(link) = self.links.get_mut(&addr)
+                    && link.session.close_reason().is_none()
+                {
+                    link.session.close(0);
+                    self.drain_session(now, addr);
+                }
+                self.drop_link(&addr);
+            }
+        }
+        self.pump_dht(now);
+    }
+
+    // ---- Datagrams in ----
+
+    fn on_datagram(&mut self, now: Instant, from: SocketAddr, frame: &mut [u8]) {
+        self.stats.datagrams_in += 1;
+        self.stats.bytes_in += frame.len() as u64;
+        let first = frame.first().copied().and_then(FrameType::from_u8);
+        let opens = matches!(first, Some(FrameType::Xx1 | FrameType::Ik1));
+        match self.links.get(&from) {
+            None if opens => {
+                if self.links.len() >= self.limits.max_sessions
+                    || self.links.handshaking() >= self.limits.max_handshakes
+                {
+                    self.stats.refused_handshakes += 1;
+                    return;
+                }
+                if !self.accept_from(now, from) {
+                    return;
+                }
+            }
+            None => {
+                self.stats.garbage += 1;
+                return;
+            }
+            Some(link) if opens && link.dialled && link.handshaking() => {
+                // Both sides dialled at once. The side with the lower identity keeps its own dial;
+                // the other answers it instead, so exactly one session results.
+                let keep_ours = link.peer.is_some_and(|p| self.identity.peer_id() < p);
+                if keep_ours {
+                    trace!(%from, "crossed dials: keeping ours");
+                    return;
+                }
+                let waiting = self
+                    .links
+                    .remove(&from)
+                    .map(|l| l.waiting)
+                    .unwrap_or_default();
+                if !self.accept_from(now, from) {
+                    return;
+                }
+                if let Some(link) = self.links.get_mut(&from) {
+                    link.waiting = waiting;
+                }
+            }
+            Some(link) if opens && !link.handshaking() => {
+                // A new first message from an address with a session: the peer restarted. The
+                // new handshake replaces the old session only if it proves an identity (below).
+                if !self.accept_from(now, from) {
+                    return;
+                }
+            }
+            Some(_) => {}
+        }
+        self.input(now, from, frame);
+        self.drain_session(now, from);
+        self.pump_dht(now);
+    }
+
+    /// A responder session for `from`, replacing any there.
+    fn accept_from(&mut self, now: Instant, from: SocketAddr) -> bool {
+        match NodeSession::accept(self.session_config, &self.identity, session_seed()) {
+            Ok(session) => {
+                self.links.insert(from, Link::new(session, None, now));
+                true
+            }
+            Err(e) => {
+                warn!(error = ?e, "cannot make a session");
+                false
+            }
+        }
+    }
+
+    /// Hands one frame to the session at `from` and delivers what it gives.
+    fn input(&mut self, now: Instant, from: SocketAddr, frame: &mut [u8]) {
+        let Some(link) = self.links.get_mut(&from) else {
+            return;
+        };
+        let expected = link.peer;
+        let mut identified = None;
+        let mut message: Option<Vec<u8>> = None;
+        // Events of an earlier input are drained after every input, so the session never refuses
+        // a frame for that reason here.
+        match link.session.handle_input(now, frame) {
+            Ok(Input::PeerIdentified { peer, early_data }) => {
+                identified = Some(peer);
+                if !early_data.is_empty() {
+                    message = Some(early_data.to_vec());
+                }
+            }
+            Ok(Input::Data { data, .. }) => {
+                link.last_active = now;
+                message = Some(data.to_vec());
+            }
+            Ok(Input::Nothing) => {}
+            Err(e) => {
+                self.stats.garbage += 1;
+                trace!(%from, error = ?e, "frame refused");
+                // A stranger's broken handshake holds no slot.
+                if link.handshaking() && !link.dialled && !matches!(e, InputError::Replay(_)) {
+                    self.drop_link(&from);
+                }
+                return;
+            }
+        }
+        if let Some(peer) = identified {
+            if expected.is_some_and(|e| e != peer) || peer == self.identity.peer_id() {
+                // Not who was dialled (or ourselves through a loop): no session.
+                let _ = link.session.refuse_peer();
+                self.drop_link(&from);
+                return;
+            }
+            if peer.work_bits() < self.min_work {
+                debug!(%from, "peer identity without the required work refused");
+                let _ = link.session.refuse_peer();
+                self.drop_link(&from);
+                return;
+            }
+            if let Err(e) = link.session.approve_peer(now) {
+                warn!(error = ?e, "approving a peer failed");
+                self.drop_link(&from);
+                return;
+            }
+            link.peer = Some(peer);
+            link.last_active = now;
+        }
+        if let Some(bytes) = message
+            && let Some(peer) = self.links.get(&from).and_then(|l| l.peer)
+        {
+            self.deliver(now, peer, from, &bytes);
+        }
+    }
+
+    /// An application message from `peer`: today every message is a DHT message.
+    fn deliver(&mut self, now: Instant, peer: PeerId, from: SocketAddr, bytes: &[u8]) {
+        match decode_message::<DhtMessage>(bytes) {
+            Ok(msg) => self.dht.handle_message(now, peer, from, msg),
+            Err(e) => {
+                self.stats.bad_messages += 1;
+                debug!(%from, error = ?e, "undecodable DHT message");
+                self.dht.handle_bad_message(now, &peer);
+            }
+        }
+    }
+
+    /// Drains a session's frames and events, and sends what waits on it when it can.
+    fn drain_session(&mut self, now: Instant, addr: SocketAddr) {
+        let Some(link) = self.links.get_mut(&addr) else {
+            return;
+        };
+        let mut frame = vec![0u8; MAX_FRAME_LEN];
+        while let Some(n) = link.session.poll_transmit(now, &mut frame) {
+            if let Some(f) = frame.get(..n) {
+                self.out.push_back((addr, f.to_vec()));
+            }
+        }
+        let mut established = None;
+        let mut closed = false;
+        while let Some(ev) = link.session.poll_event() {
+            match ev {
+                Event::Established { peer } => established = Some(peer),
+                Event::Closed(reason) => {
+                    debug!(%addr, ?reason, "session closed");
+                    closed = true;
+                }
+                _ => {}
+            }
+        }
+        if closed {
+            self.drop_link(&addr);
+            return;
+        }
+        send_waiting(link, addr, now, &mut self.out, &mut self.stats);
+        let wake = link.session.poll_timeout();
+        if wake != link.wake {
+            link.wake = wake;
+            if let Some(t) = wake {
+                self.wakes.push(Reverse((t, addr)));
+            }
+        }
+        if let Some(peer) = established {
+            self.stats.handshakes += 1;
+            debug!(%addr, %peer, "session established");
+            self.dht.add_contact(peer, addr, now);
+            if let Some(reply) = self.dialling.remove(&addr) {
+                self.start(
+                    now,
+                    Command::AddPeer(
+                        BootstrapPeer {
+                            peer: Some(peer),
+                            addr,
+                        },
+                        reply,
+                    ),
+                );
+            }
+        }
+    }
+
+    // ---- Commands ----
+
+    fn on_command(&mut self, now: Instant, cmd: Command) {
+        match cmd {
+            Command::AddPeer(b, reply) => self.add_peer(now, b, reply),
+            Command::Peers(reply) => {
+                let peers = self
+                    .dht
+                    .table()
+                    .contacts()
+                    .map(|c| PeerInfo {
+                        peer: c.peer,
+                        addr: c.addr,
+                        connected: self
+                            .links
+                            .get(&c.addr)
+                            .is_some_and(|l| l.session.is_established()),
+                    })
+                    .collect();
+                let _ = reply.send(peers);
+            }
+            Command::Stats(reply) => {
+                let mut s = self.stats;
+                s.sessions = self.links.len();
+                s.contacts = self.dht.table().contacts().count();
+                let _ = reply.send(s);
+            }
+            Command::Shutdown => {}
+            other => self.start(now, other),
+        }
+        self.pump_dht(now);
+    }
+
+    fn add_peer(
+        &mut self,
+        now: Instant,
+        b: BootstrapPeer,
+        reply: oneshot::Sender<Result<usize, NodeError>>,
+    ) {
+        // An address with a session already knows who is there.
+        let known = b
+            .peer
+            .or_else(|| self.links.get(&b.addr).and_then(|l| l.peer));
+        match known {
+            Some(peer) => self.start(
+                now,
+                Command::AddPeer(
+                    BootstrapPeer {
+                        peer: Some(peer),
+                        addr: b.addr,
+                    },
+                    reply,
+                ),
+            ),
+            None if self.dialling.contains_key(&b.addr) => {
+                // A first contact to it is under way; this caller joins when it does too.
+                let _ = reply.send(Err(NodeError::Busy));
+            }
+            None => {
+                // Only an address: a first contact (XX) learns who is there.
+                match NodeSession::connect(self.session_config, &self.identity, session_seed(), now)
+                {
+                    Ok(session) => {
+                        self.make_room();
+                        self.links.insert(b.addr, Link::new(session, None, now));
+                        self.dialling.insert(b.addr, reply);
+                        self.drain_session(now, b.addr);
+                    }
+                    Err(e) => {
+                        warn!(error = ?e, "cannot make a session");
+                        let _ = reply.send(Ok(0));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts the DHT query a command asks for; a command that finds every slot taken waits.
+    fn start(&mut self, now: Instant, cmd: Command) {
+        let started: Result<(QueryId, Waiter), (DhtError, Command)> = match cmd {
+            Command::AddPeer(b, reply) => {
+                if let Some(peer) = b.peer {
+                    self.dht.add_contact(peer, b.addr, now);
+                }
+                match self.dht.bootstrap(now) {
+                    Ok(id) => Ok((id, Waiter::Joined(reply))),
+                    Err(e) => Err((e, Command::AddPeer(b, reply))),
+                }
+            }
+            Command::FindPeer(p, reply) => match self.dht.find_peer(now, p) {
+                Ok(id) => Ok((id, Waiter::Peer(reply))),
+                Err(e) => Err((e, Command::FindPeer(p, reply))),
+            },
+            Command::GetRecord(k, reply) => match self.dht.get_record(now, k) {
+                Ok(id) => Ok((id, Waiter::Record(reply))),
+                Err(e) => Err((e, Command::GetRecord(k, reply))),
+            },
+            Command::PutRecord(r, reply) => match self.dht.put_record(now, (*r).clone()) {
+                Ok(id) => Ok((id, Waiter::Stored(reply))),
+                Err(e) => Err((e, Command::PutRecord(r, reply))),
+            },
+            Command::AddProvider(p, reply) => match self.dht.add_provider(now, p.clone()) {
+                Ok(id) => Ok((id, Waiter::Stored(reply))),
+                Err(e) => Err((e, Command::AddProvider(p, reply))),
+            },
+            Command::GetProviders(root, reply) => match self.dht.get_providers(now, root) {
+                Ok(id) => Ok((id, Waiter::Providers(reply))),
+                Err(e) => Err((e, Command::GetProviders(root, reply))),
+            },
+            Command::Peers(_) | Command::Stats(_) | Command::Shutdown => return,
+        };
+        match started {
+            Ok((id, waiter)) => {
+                self.waiters.insert(id, waiter);
+            }
+            Err((DhtError::Busy, cmd)) => {
+                if self.deferred.len() < self.limits.max_deferred {
+                    self.deferred.push_back(cmd);
+                } else {
+                    refuse(cmd, NodeError::Busy);
+                }
+            }
+        }
+    }
+
+    // ---- The DHT ----
+
+    /// Moves the DHT's messages onto sessions and its finished queries to their waiters.
+    fn pump_dht(&mut self, now: Instant) {
+        loop {
+            let mut progressed = false;
+            while let Some(t) = self.dht.poll_transmit(now) {
+                progressed = true;
+                self.send_dht(now, t);
+            }
+            while let Some(ev) = self.dht.poll_event() {
+                progressed = true;
+                let Some(waiter) = self.waiters.remove(&ev.id) else {
+                    continue;
+                };
+                answer(waiter, ev.outcome);
+                // A slot is free: the oldest deferred command gets it.
+                if let Some(cmd) = self.deferred.pop_front() {
+                    self.start(now, cmd);
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    /// Sends one DHT message on the session to its address, dialling (IK) if there is none.
+    fn send_dht(&mut self, now: Instant, t: Transmit<SocketAddr>) {
+        let mut buf = vec![0u8; MAX_DHT_MESSAGE_LEN];
+        let n = match encode_message(&t.message, &mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                warn!(error = ?e, "a DHT message did not encode");
+                return;
+            }
+        };
+        buf.truncate(n);
+        let addr = t.addr;
+        // The address now answers for someone else (a restarted node with a new identity): the old
+        // session goes, and the DHT's request travels on a new one to the identity it names.
+        if self
+            .links
+            .get(&addr)
+            .is_some_and(|l| l.peer.is_some_and(|p| p != t.peer))
+        {
+            self.drop_link(&addr);
+        }
+        if !self.links.contains(&addr) {
+            let early: &[u8] = if buf.len() <= MAX_EARLY_DATA {
+                &buf
+            } else {
+                &[]
+            };
+            let session = match NodeSession::connect_known(
+                self.session_config,
+                &self.identity,
+                t.peer,
+                session_seed(),
+                now,
+                early,
+            ) {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!(error = ?e, "cannot dial");
+                    return;
+                }
+            };
+            self.make_room();
+            let mut link = Link::new(session, Some(t.peer), now);
+            if early.is_empty() {
+                link.waiting.push_back(buf);
+            }
+            self.links.insert(addr, link);
+        } else if let Some(link) = self.links.get_mut(&addr) {
+            if link.waiting.len() >= self.limits.max_waiting_per_session {
+                self.stats.dropped_messages += 1;
+            } else {
+                link.waiting.push_back(buf);
+            }
+        }
+        self.drain_session(now, addr);
+    }
+
+    /// Forgets the session at `addr`; a join waiting on it learns that it found no one.
+    fn drop_link(&mut self, addr: &SocketAddr) {
+        self.links.remove(addr);
+        if let Some(reply) = self.dialling.remove(addr) {
+            let _ = reply.send(Ok(0));
+        }
+    }
+
+    /// Closes the least recently active session if the table is full.
+    fn make_room(&mut self) {
+        if self.links.len() >= self.limits.max_sessions
+            && let Some(addr) = self.links.least_recently_active()
+        {
+            self.drop_link(&addr);
+        }
+    }
+
+    // ---- Datagrams out ----
+
+    async fn flush(&mut self) {
+        while let Some((addr, bytes)) = self.out.pop_front() {
+            match self.socket.send_to(&bytes, addr).await {
+                Ok(n) => {
+                    self.stats.datagrams_out += 1;
+                    self.stats.bytes_out += n as u64;
+                }
+                Err(e) => debug!(%addr, error = %e, "UDP send failed"),
+            }
+        }
+    }
+}
+
+/// Seals what waits on `link` onto its DHT stream while the session takes it.
+fn send_waiting(
+    link: &mut Link,
+    addr: SocketAddr,
+    now: Instant,
+    out: &mut VecDeque<(SocketAddr, Vec<u8>)>,
+    stats: &mut NetStats,
+) {
+    if !link.session.is_established() || link.waiting.is_empty() {
+        return;
+    }
+    let stream = match link.dht_stream {
+        Some(s) => s,
+        None => match link.session.open_stream(CipherId::ChaCha20Poly1305) {
+            Ok(s) => {
+                link.dht_stream = Some(s);
+                s
+            }
+            Err(_) => return,
+        },
+    };
+    let mut frame = vec![0u8; MAX_FRAME_LEN];
+    while let Some(msg) = link.waiting.front() {
+        match link.session.send(now, stream, msg, false, &mut frame) {
+            Ok(n) => {
+                if let Some(f) = frame.get(..n) {
+                    out.push_back((addr, f.to_vec()));
+                }
+                link.waiting.pop_front();
+                link.last_active = now;
+            }
+            // Wait for credit or the rekey; the session says when (StreamWritable, Rekeyed).
+            Err(SendError::Blocked | SendError::WaitForRekey) => return,
+            Err(e) => {
+                debug!(error = ?e, "a message could not be sent");
+                stats.dropped_messages += 1;
+                link.waiting.pop_front();
+            }
+        }
+    }
+}
+
+fn answer(waiter: Waiter, outcome: QueryOutcome<SocketAddr>) {
+    match (waiter, outcome) {
+        (Waiter::Joined(r), QueryOutcome::Closest(found)) => {
+            let _ = r.send(Ok(found.len()));
+        }
+        (Waiter::Peer(r), QueryOutcome::Peer(found)) => {
+            let _ = r.send(Ok(found.map(|c| c.addr)));
+        }
+        (Waiter::Record(r), QueryOutcome::Record(record)) => {
+            let _ = r.send(Ok(record));
+        }
+        (
+            Waiter::Stored(r),
+            QueryOutcome::Stored {
+                stored,
+                refused,
+                failed,
+            },
+        ) => {
+            let _ = r.send(Ok(PutReport {
+                stored,
+                refused,
+                failed,
+            }));
+        }
+        (Waiter::Providers(r), QueryOutcome::Providers(p)) => {
+            let _ = r.send(Ok(p.into_iter().collect()));
+        }
+        // A query answers with the outcome of its kind; any other pairing is a bug in the core.
+        (_, other) => warn!(?other, "a query ended with an outcome of another kind"),
+    }
+}
+
+/// Tells a command's caller it could not run.
+fn refuse(cmd: Command, e: NodeError) {
+    match cmd {
+        Command::AddPeer(_, r) => drop(r.send(Err(e))),
+        Command::FindPeer(_, r) => drop(r.send(Err(e))),
+        Command::GetRecord(_, r) => drop(r.send(Err(e))),
+        Command::PutRecord(_, r) | Command::AddProvider(_, r) => drop(r.send(Err(e))),
+        Command::GetProviders(_, r) => drop(r.send(Err(e))),
+        Command::Peers(_) | Command::Stats(_) | Command::Shutdown => {}
+    }
+}
+
+/// 32 bytes from the OS for a session's ephemeral keys.
+fn session_seed() -> SecretBytes<32> {
+    let mut s = [0u8; 32];
+    os_rng().fill_bytes(&mut s);
+    SecretBytes::new(s)
+}

@@ -1,0 +1,21 @@
+//! What can go wrong when asking a node to do something.
+
+/// Why a node operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The node has stopped (shut down, or its task ended).
+    #[error("the node is not running")]
+    Stopped,
+    /// The node has as much work queued as it takes; try again after some finishes.
+    #[error("the node is busy: too many operations in progress, try again shortly")]
+    Busy,
+    /// A socket could not be opened or used.
+    #[error("network error on {what}: {source}")]
+    Io {
+        /// What the node was doing.
+        what: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}

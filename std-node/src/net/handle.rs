@@ -1,0 +1,168 @@
+//! The way in: a cheap, cloneable handle that sends commands to the node's task.
+
+use std::net::SocketAddr;
+
+use gofast_core::dht::Provider;
+use gofast_core::identity::{DhtKey, PeerId};
+use gofast_core::record::Record;
+use tokio::sync::{mpsc, oneshot};
+
+use super::config::BootstrapPeer;
+use super::error::NodeError;
+
+/// What a handle asks of the node's task.
+pub(super) enum Command {
+    AddPeer(BootstrapPeer, oneshot::Sender<Result<usize, NodeError>>),
+    FindPeer(
+        PeerId,
+        oneshot::Sender<Result<Option<SocketAddr>, NodeError>>,
+    ),
+    GetRecord(DhtKey, oneshot::Sender<Result<Option<Record>, NodeError>>),
+    PutRecord(Box<Record>, oneshot::Sender<Result<PutReport, NodeError>>),
+    AddProvider(Provider, oneshot::Sender<Result<PutReport, NodeError>>),
+    GetProviders([u8; 32], oneshot::Sender<Result<Vec<Provider>, NodeError>>),
+    Peers(oneshot::Sender<Vec<PeerInfo>>),
+    Stats(oneshot::Sender<NetStats>),
+    Shutdown,
+}
+
+/// How a put or provider announcement went: the closest peers' answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PutReport {
+    /// Peers that stored it.
+    pub stored: u8,
+    /// Peers that refused it (they hold a newer record, or are full).
+    pub refused: u8,
+    /// Peers that did not answer.
+    pub failed: u8,
+}
+
+/// A peer in the node's routing table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// Its identity.
+    pub peer: PeerId,
+    /// Where it was last heard from.
+    pub addr: SocketAddr,
+    /// Whether a session to it is open now.
+    pub connected: bool,
+}
+
+/// Counters of the network side.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetStats {
+    /// Datagrams received.
+    pub datagrams_in: u64,
+    /// Datagrams sent.
+    pub datagrams_out: u64,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+    /// Datagrams that no session took (not a first handshake message from a stranger, or refused
+    /// by its session).
+    pub garbage: u64,
+    /// Handshakes from strangers dropped at the session or handshake bound.
+    pub refused_handshakes: u64,
+    /// Sessions whose handshake completed.
+    pub handshakes: u64,
+    /// Sessions open now.
+    pub sessions: usize,
+    /// Contacts in the routing table.
+    pub contacts: usize,
+    /// DHT messages received that did not decode.
+    pub bad_messages: u64,
+    /// Messages dropped because a session's queue was full.
+    pub dropped_messages: u64,
+}
+
+/// A handle to a running node. Clones talk to the same node; the node keeps running until
+/// [`NodeHandle::shutdown`] or until every handle is dropped.
+#[derive(Clone, Debug)]
+pub struct NodeHandle {
+    pub(super) tx: mpsc::Sender<Command>,
+    pub(super) peer: PeerId,
+    pub(super) addr: SocketAddr,
+}
+
+impl NodeHandle {
+    /// The node's identity.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer
+    }
+
+    /// The UDP address the node listens on (with the port the OS chose).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// This node as a bootstrap peer for others (`gfp1…@addr`).
+    pub fn bootstrap_peer(&self) -> BootstrapPeer {
+        BootstrapPeer {
+            peer: Some(self.peer),
+            addr: self.addr,
+        }
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, NodeError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(make(tx))
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        rx.await.map_err(|_| NodeError::Stopped)
+    }
+
+    /// Joins the network through `peer`: contacts it, then looks up this node's own key. Returns
+    /// how many peers the lookup found.
+    pub async fn add_peer(&self, peer: BootstrapPeer) -> Result<usize, NodeError> {
+        self.ask(|tx| Command::AddPeer(peer, tx)).await?
+    }
+
+    /// Finds where `peer` is.
+    pub async fn find_peer(&self, peer: PeerId) -> Result<Option<SocketAddr>, NodeError> {
+        self.ask(|tx| Command::FindPeer(peer, tx)).await?
+    }
+
+    /// The newest valid record in slot `key`, if the network holds one.
+    pub async fn get_record(&self, key: DhtKey) -> Result<Option<Record>, NodeError> {
+        self.ask(|tx| Command::GetRecord(key, tx)).await?
+    }
+
+    /// Stores `record` at the peers closest to its slot.
+    pub async fn put_record(&self, record: Record) -> Result<PutReport, NodeError> {
+        self.ask(|tx| Command::PutRecord(Box::new(record), tx))
+            .await?
+    }
+
+    /// Announces a provider record at the peers closest to its root.
+    pub async fn add_provider(&self, provider: Provider) -> Result<PutReport, NodeError> {
+        self.ask(|tx| Command::AddProvider(provider, tx)).await?
+    }
+
+    /// The unexpired providers of `root` the network knows.
+    pub async fn get_providers(&self, root: [u8; 32]) -> Result<Vec<Provider>, NodeError> {
+        self.ask(|tx| Command::GetProviders(root, tx)).await?
+    }
+
+    /// The peers in the routing table.
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>, NodeError> {
+        self.ask(Command::Peers).await
+    }
+
+    /// Counters of the network side.
+    pub async fn stats(&self) -> Result<NetStats, NodeError> {
+        self.ask(Command::Stats).await
+    }
+
+    /// Stops the node: sessions are closed and the task ends.
+    pub async fn shutdown(&self) -> Result<(), NodeError> {
+        self.tx
+            .send(Command::Shutdown)
+            .await
+            .map_err(|_| NodeError::Stopped)
+    }
+}
