@@ -55,6 +55,7 @@ pub mod block;
 pub mod codec;
 pub mod crypto;
 pub mod dht;
+pub mod exchange;
 pub mod identity;
 pub mod noise;
 pub mod record;

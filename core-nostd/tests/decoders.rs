@@ -34,6 +34,9 @@ fn decode_all(b: &[u8]) {
         // What decodes re-encodes to the same bytes.
         assert_eq!(encode_to_vec(&m), b[2..]);
     }
+    if let Ok(m) = decode_message::<gofast_core::exchange::ExchangeMessage<'_>>(b) {
+        assert_eq!(encode_to_vec(&m), b[2..]);
+    }
     if let Ok(node) = TreeNode::decode(b) {
         // A node that decodes must be fully usable.
         assert_eq!(node.entries().count(), node.len());

@@ -221,6 +221,84 @@ fn dht_json() -> (Value, Value) {
     (providers, Value::Array(messages))
 }
 
+/// One block-exchange message of each kind, and encodings every decoder must refuse
+/// (docs/spec/exchange.md; scenario in docs/spec/golden.md).
+fn exchange_json() -> (Value, Value) {
+    use gofast_core::exchange::{ExchangeMessage, MAX_EXCHANGE_MESSAGE_LEN};
+    // The block of the second `blocks` entry: "hello, gofast" sealed in the scope seed32(1).
+    let scope = ScopeSecret::from_secret(SecretBytes::new(seed32(1)));
+    let mut ciphertext = b"\x01hello, gofast".to_vec();
+    let sealed = seal_in_place(&ConvergenceKey::derive(&scope), &mut ciphertext).unwrap();
+    let (a, b, c) = (BlockId(seed32(0xa0)), sealed.id, BlockId(seed32(0xc0)));
+    let list = |ids: &[BlockId]| heapless::Vec::from_slice(ids).unwrap();
+    let all = [
+        ("Want", ExchangeMessage::Want { ids: list(&[a, b]) }),
+        ("Cancel", ExchangeMessage::Cancel { ids: list(&[a]) }),
+        (
+            "WantHave",
+            ExchangeMessage::WantHave {
+                ids: list(&[a, b, c]),
+            },
+        ),
+        ("Have", ExchangeMessage::Have { ids: list(&[b]) }),
+        ("DontHave", ExchangeMessage::DontHave { ids: list(&[a, c]) }),
+        (
+            "Block",
+            ExchangeMessage::Block {
+                id: b,
+                data: &ciphertext,
+            },
+        ),
+    ];
+    let encode = |m: &ExchangeMessage<'_>| {
+        let mut buf = vec![0u8; MAX_EXCHANGE_MESSAGE_LEN];
+        let n = encode_message(m, &mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    };
+    let messages: Vec<Value> = all
+        .iter()
+        .map(|(kind, m)| json!({ "kind": kind, "message": hx(&encode(m)) }))
+        .collect();
+
+    let want = encode(&all[0].1);
+    let block_len = |len: u32| [&[1u8, 5, 6][..], &b.0, &len.to_le_bytes()].concat();
+    let invalid = [
+        ("Want with no ids", vec![1, 5, 1, 0], "InvalidValue"),
+        (
+            "Have with a count of 65 (refused before the ids)",
+            vec![1, 5, 4, 65],
+            "LengthTooLarge",
+        ),
+        ("Block of 0 bytes", block_len(0), "InvalidValue"),
+        (
+            "Block of 65537 bytes (refused before the data)",
+            block_len(65_537),
+            "LengthTooLarge",
+        ),
+        (
+            "unknown kind 7",
+            [&[1u8, 5, 7, 1][..], &a.0].concat(),
+            "InvalidTag",
+        ),
+        (
+            "Cancel with a trailing byte",
+            [&encode(&all[1].1)[..], &[0]].concat(),
+            "TrailingBytes",
+        ),
+        (
+            "Want cut inside its second id",
+            want[..want.len() - 10].to_vec(),
+            "UnexpectedEnd",
+        ),
+    ];
+    let invalid: Vec<Value> = invalid
+        .into_iter()
+        .map(|(case, bytes, error)| json!({ "case": case, "bytes": hx(&bytes), "error": error }))
+        .collect();
+    (Value::Array(messages), Value::Array(invalid))
+}
+
 /// A whole session, frame by frame: XX handshake, streams on both ciphers, a finished stream, one
 /// rekey proposed by the initiator, data in the new epoch. Scenario in docs/spec/golden.md.
 fn session_json() -> Value {
@@ -476,6 +554,9 @@ fn generate() -> Value {
     let (providers, dht_messages) = dht_json();
     doc.insert("providers", providers);
     doc.insert("dht_messages", dht_messages);
+    let (exchange, invalid_exchange) = exchange_json();
+    doc.insert("exchange_messages", exchange);
+    doc.insert("invalid_exchange_messages", invalid_exchange);
     serde_json::to_value(doc).unwrap()
 }
 
@@ -574,6 +655,29 @@ fn golden_file_reads_back() {
         let bytes = unhex(&m["message"]);
         let decoded = decode_message::<gofast_core::dht::DhtMessage>(&bytes).unwrap();
         assert_eq!(decoded.request_id, m["request_id"].as_u64().unwrap());
+    }
+    for m in g["exchange_messages"].as_array().unwrap() {
+        use gofast_core::exchange::ExchangeMessage;
+        let bytes = unhex(&m["message"]);
+        let decoded = decode_message::<ExchangeMessage<'_>>(&bytes).unwrap();
+        let kind = format!("{decoded:?}");
+        assert!(
+            kind.starts_with(&format!("{} {{", m["kind"].as_str().unwrap())),
+            "{kind}"
+        );
+        if let ExchangeMessage::Block { id, data } = decoded {
+            verify(&id, data).unwrap();
+        }
+    }
+    for bad in g["invalid_exchange_messages"].as_array().unwrap() {
+        let bytes = unhex(&bad["bytes"]);
+        let err = decode_message::<gofast_core::exchange::ExchangeMessage<'_>>(&bytes).unwrap_err();
+        let kind = format!("{err:?}");
+        assert!(
+            kind.starts_with(bad["error"].as_str().unwrap()),
+            "{kind} for {}",
+            bad["case"]
+        );
     }
     for p in g["providers"].as_array().unwrap() {
         let decoded: gofast_core::dht::Provider = decode_exact(&unhex(&p["encoded"])).unwrap();

@@ -5,12 +5,14 @@
 use gofast_core::block::{MAX_BLOCK_LEN, MAX_TREE_CHILDREN};
 use gofast_core::codec::FORMAT_VERSION;
 use gofast_core::crypto::{KdfContext, SignatureDomain};
+use gofast_core::exchange::{BLOCK_MESSAGE_HEADER_LEN, MAX_EXCHANGE_MESSAGE_LEN, MAX_IDS};
 use gofast_core::record::{MAX_SALT_LEN, MAX_VALUE_LEN};
 
 const CRYPTO: &str = include_str!("../../docs/spec/crypto.md");
 const BLOCK: &str = include_str!("../../docs/spec/block.md");
 const RECORD: &str = include_str!("../../docs/spec/record.md");
 const CODEC: &str = include_str!("../../docs/spec/codec.md");
+const EXCHANGE: &str = include_str!("../../docs/spec/exchange.md");
 
 #[test]
 fn every_kdf_context_is_in_the_spec_exactly() {
@@ -60,5 +62,23 @@ fn limits_in_the_spec_match_the_code() {
     assert!(
         CODEC.contains(&format!("{FORMAT_VERSION:#04x}"))
             || CODEC.contains(&format!("`{FORMAT_VERSION}`"))
+    );
+}
+
+#[test]
+fn exchange_limits_in_the_spec_match_the_code() {
+    for (name, value) in [
+        ("MAX_IDS", MAX_IDS),
+        ("BLOCK_MESSAGE_HEADER_LEN", BLOCK_MESSAGE_HEADER_LEN),
+        ("MAX_EXCHANGE_MESSAGE_LEN", MAX_EXCHANGE_MESSAGE_LEN),
+    ] {
+        assert!(
+            EXCHANGE.contains(&format!("| `{name}` | {value} |")),
+            "exchange.md lacks {name} = {value}"
+        );
+    }
+    assert!(
+        CODEC.contains("| `0x05` | `Exchange` |"),
+        "codec.md's registry lacks the exchange message type"
     );
 }

@@ -20,6 +20,7 @@ pub(crate) const TARGETS: &[&str] = &[
     "session_frame",
     "handshake",
     "dht_message",
+    "exchange_message",
 ];
 const TOOLS: &str = "target/tools";
 
@@ -88,6 +89,9 @@ fn seed_corpus() -> Result<(), String> {
     }
     for m in golden["dht_messages"].as_array().into_iter().flatten() {
         seeds.push(("dht_message", hex_of(&m["message"])));
+    }
+    for m in golden["exchange_messages"].as_array().into_iter().flatten() {
+        seeds.push(("exchange_message", hex_of(&m["message"])));
     }
     for i in golden["identities"].as_array().into_iter().flatten() {
         seeds.push((
@@ -165,6 +169,8 @@ fn run_target(bin: &Path, target: &str, libfuzzer_args: &[String]) -> Result<(),
 fn max_len(target: &str) -> usize {
     match target {
         "block_open" => 65 + 65_537,
+        // A Block message of MAX_BLOCK_LEN bytes, and one more so the bound itself is met.
+        "exchange_message" => 2 + 1 + 32 + 4 + 65_537,
         "tree_node" => 3 + 72 * 911,
         "chunker" => 70_000,
         _ => 4096,

@@ -117,6 +117,14 @@ pub enum EncodeError {
         /// The field's length.
         len: usize,
     },
+    /// The value breaks a rule of its format that its type cannot enforce (an empty list where the
+    /// format requires one entry or more), so a decoder would refuse it; nothing is encoded.
+    InvalidValue {
+        /// The field, as named in the spec.
+        field: &'static str,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for EncodeError {
@@ -130,6 +138,9 @@ impl fmt::Display for EncodeError {
             }
             EncodeError::TooLong { max, len } => {
                 write!(f, "field of {len} bytes exceeds its maximum of {max}")
+            }
+            EncodeError::InvalidValue { field, reason } => {
+                write!(f, "`{field}` cannot be encoded: {reason}")
             }
         }
     }

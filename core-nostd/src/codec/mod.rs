@@ -53,6 +53,8 @@ pub enum MessageType {
     PeerId = 0x03,
     /// A [`crate::dht::DhtMessage`]: a DHT request or answer.
     Dht = 0x04,
+    /// A [`crate::exchange::ExchangeMessage`]: a block-exchange request, answer or block.
+    Exchange = 0x05,
 }
 
 /// A type that is sent or stored on its own, behind the message header.
@@ -72,6 +74,10 @@ pub fn encode_to_slice<T: Encode + ?Sized>(
 }
 
 /// Encodes `value` into a new vector of exactly [`Encode::encoded_len`] bytes.
+///
+/// For values whose encoding cannot fail but for room. A value the encoder can refuse (an
+/// [`crate::exchange::ExchangeMessage`] with an empty id list) goes through [`encode_to_slice`] or
+/// [`encode_message`], which report the refusal.
 #[cfg(feature = "alloc")]
 pub fn encode_to_vec<T: Encode + ?Sized>(value: &T) -> alloc::vec::Vec<u8> {
     let mut buf = alloc::vec![0u8; value.encoded_len()];

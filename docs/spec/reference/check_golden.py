@@ -14,6 +14,7 @@ from pathlib import Path
 
 import blake3
 from dht_check import check_dht
+from exchange_check import check_exchange
 from session_check import check_session
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
@@ -306,6 +307,7 @@ def main() -> int:
 
     check_session(golden["session"], check)
     check_dht(golden, check)
+    check_exchange(golden, check)
 
     print(f"check_golden: {checks} checks passed: docs/spec/ reproduces {path.name}")
     return 0
