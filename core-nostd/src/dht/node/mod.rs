@@ -277,8 +277,10 @@ impl<
     /// Gets the newest valid record in slot `key`, on [`DhtConfig::record_paths`] disjoint paths;
     /// peers found holding an older record (or none) near the key are given the newest.
     pub fn get_record(&mut self, now: Instant, key: DhtKey) -> Result<QueryId, DhtError> {
+        // What this node holds itself counts (in a small network it may be the only holder); the
+        // lookup still runs, for newer versions.
         let goal = Goal::GetRecord {
-            best: None,
+            best: self.store.get(&key).cloned(),
             answered: heapless::Vec::new(),
         };
         let (paths, width) = (self.config.record_paths, self.config.record_width);
@@ -296,6 +298,9 @@ impl<
 
     /// Stores `provider` at the `K` closest peers to its root's key.
     pub fn add_provider(&mut self, now: Instant, provider: Provider) -> Result<QueryId, DhtError> {
+        // This node holds the record too, like any storer: a peer whose lookup reaches it learns
+        // of the provider even when no other peer could store it (a network of one or two).
+        let _ = self.hold_provider(provider.clone(), now);
         let key = provider.dht_key();
         let (paths, width) = (self.config.record_paths, self.config.record_width);
         self.start(
@@ -310,10 +315,20 @@ impl<
 
     /// Gets the provider records of `root`.
     pub fn get_providers(&mut self, now: Instant, root: [u8; 32]) -> Result<QueryId, DhtError> {
-        let goal = Goal::GetProviders {
-            root,
-            found: heapless::Vec::new(),
-        };
+        // Provider records this node stores count, as its own record store does for gets.
+        let key = root_dht_key(&root);
+        let unix_now = self.unix_now(now);
+        let mut found = heapless::Vec::new();
+        for p in self
+            .providers
+            .iter()
+            .filter(|p| p.key == key && p.until > now && !p.provider.is_expired(unix_now))
+        {
+            if found.push(p.provider.clone()).is_err() {
+                break;
+            }
+        }
+        let goal = Goal::GetProviders { root, found };
         let (paths, width) = (self.config.record_paths, self.config.record_width);
         self.start(now, false, goal, root_dht_key(&root), paths, width)
     }

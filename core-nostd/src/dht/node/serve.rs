@@ -157,7 +157,7 @@ impl<
     }
 
     /// Holds a provider record for others (already verified by decoding).
-    fn hold_provider(&mut self, provider: Provider, now: Instant) -> StoreResult {
+    pub(super) fn hold_provider(&mut self, provider: Provider, now: Instant) -> StoreResult {
         let unix_now = self.unix_now(now);
         if provider.is_expired(unix_now) {
             return StoreResult::Stale;
