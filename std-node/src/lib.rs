@@ -8,3 +8,4 @@ pub mod aead;
 pub mod demo;
 pub mod net;
 pub mod rng;
+pub mod store;

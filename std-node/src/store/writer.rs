@@ -1,0 +1,269 @@
+//! Batched writes: bodies appended at once, indexed together at `flush`.
+
+use std::collections::HashMap;
+use std::mem;
+use std::sync::Arc;
+
+use gofast_core::block::{BlockId, verify};
+use redb::ReadableDatabase;
+
+use super::arena::Arena;
+use super::cache_policy::{Decay, EntryStats, pick_victim};
+use super::index::{BlockEntry, CACHE};
+use super::keys::IndexKey;
+use super::tables::{Tables, sample_cache};
+use super::{BlockStore, Class, Inner, PutOutcome, StoreError, lock, now_secs, sketch_key};
+
+/// A body written at `entry`, indexed at flush (with `stats` if it is a cache block).
+struct Pending {
+    ikey: IndexKey,
+    entry: BlockEntry,
+    stats: EntryStats,
+}
+
+/// A batch of writes. [`Writer::put`] verifies a block and appends it to the active arena;
+/// [`Writer::flush`] makes the appended bytes durable and then indexes the whole batch in one redb
+/// transaction. Until then nothing of the batch is visible: `get` and `has` do not see it, and a
+/// crash leaves only unindexed arena bytes that the next open cuts off.
+///
+/// A writer holds a handle to the store: the store closes (and can be opened again) only when every
+/// handle and writer is dropped.
+///
+/// Dropping a writer without flushing abandons its batch (the bytes become dead space). A batch that
+/// reaches [`super::StoreConfig::max_batch`] blocks is flushed by the next `put`. A failed flush also
+/// abandons the batch: after a failed `fdatasync` the kernel may have dropped the pages, so the only
+/// safe answer is to put the blocks again.
+pub struct Writer {
+    store: BlockStore,
+    pending: Vec<Pending>,
+    in_batch: HashMap<IndexKey, usize>,
+    /// Arenas this batch wrote to, with the number of records reserved in each.
+    touched: Vec<(Arc<Arena>, u64)>,
+    pending_cache_bytes: u64,
+    /// Bytes written since the last request to the background syncer.
+    unsynced: u64,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("pending", &self.pending.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Writer {
+    pub(super) fn new(store: BlockStore) -> Writer {
+        Writer {
+            store,
+            pending: Vec::new(),
+            in_batch: HashMap::new(),
+            touched: Vec::new(),
+            pending_cache_bytes: 0,
+            unsynced: 0,
+        }
+    }
+
+    /// Blocks waiting for the next flush.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Adds a block to the batch. The block is checked against its id first: a block that is not the
+    /// one `id` names is refused ([`StoreError::Block`]) and nothing is written. A block already held
+    /// is not written again; a cache block put as permanent is promoted.
+    pub fn put(
+        &mut self,
+        id: &BlockId,
+        ciphertext: &[u8],
+        class: Class,
+    ) -> Result<PutOutcome, StoreError> {
+        verify(id, ciphertext).map_err(StoreError::Block)?;
+        // `verify` bounds the length by MAX_BLOCK_LEN.
+        let len = u32::try_from(ciphertext.len()).map_err(|_| StoreError::Corrupt {
+            what: "block length",
+        })?;
+        let inner = Arc::clone(&self.store.inner);
+        let ikey = inner.keys.index_key(id);
+        if let Some(&i) = self.in_batch.get(&ikey) {
+            if class == Class::Permanent
+                && let Some(Pending { entry, .. }) = self.pending.get_mut(i)
+                && entry.class == Class::Cache
+            {
+                entry.class = Class::Permanent;
+                self.pending_cache_bytes = self.pending_cache_bytes.saturating_sub(u64::from(len));
+                return Ok(PutOutcome::Promoted);
+            }
+            return Ok(PutOutcome::AlreadyPresent);
+        }
+        if self.pending.len() >= inner.config.max_batch {
+            self.flush()?;
+        }
+        // A cache block put as permanent is written again all the same: until the flush it is still a
+        // cache block that another writer's flush may evict, and then the caller's permanent data would
+        // be gone. The flush promotes the indexed copy if it is still there, and this one is dead space.
+        let outcome = match inner.lookup(&ikey)? {
+            Some(e) if class == Class::Permanent && e.class == Class::Cache => PutOutcome::Promoted,
+            Some(_) => return Ok(PutOutcome::AlreadyPresent),
+            None => PutOutcome::Stored,
+        };
+        let now = now_secs();
+        let stats = match class {
+            Class::Permanent => EntryStats::new(now),
+            Class::Cache => match self.admit(&inner, &ikey, len, now)? {
+                Some(stats) => stats,
+                None => return Ok(PutOutcome::NotAdmitted),
+            },
+        };
+        let (arena, offset) = lock(&inner.arenas).reserve(len, &inner.keys)?;
+        if let Err(e) = arena.write_record(offset, ciphertext) {
+            lock(&inner.arenas).release(arena.number(), 1);
+            return Err(e);
+        }
+        let number = arena.number();
+        self.unsynced += u64::from(len);
+        if self.unsynced >= super::SYNC_AHEAD {
+            self.unsynced = 0;
+            // Full means a sync is already waiting, which will cover these bytes too.
+            let _ = inner.syncer.try_send(Arc::clone(&arena));
+        }
+        match self.touched.iter_mut().find(|(a, _)| a.number() == number) {
+            Some((_, n)) => *n += 1,
+            None => self.touched.push((arena, 1)),
+        }
+        if class == Class::Cache {
+            self.pending_cache_bytes += u64::from(len);
+        }
+        self.in_batch.insert(ikey, self.pending.len());
+        self.pending.push(Pending {
+            ikey,
+            entry: BlockEntry {
+                arena: number,
+                offset,
+                len,
+                class,
+            },
+            stats,
+        });
+        Ok(outcome)
+    }
+
+    /// Whether a cache block of `len` bytes gets in, and the stats it starts with. Within the quota
+    /// every block does; beyond it, only one asked for more often than the block it would displace
+    /// (see `cache_policy`).
+    fn admit(
+        &self,
+        inner: &Inner,
+        ikey: &IndexKey,
+        len: u32,
+        now: u64,
+    ) -> Result<Option<EntryStats>, StoreError> {
+        let quota = inner.config.cache_quota;
+        if u64::from(len) > quota {
+            return Ok(None);
+        }
+        let totals = *lock(&inner.totals);
+        let initial = lock(&inner.policy).initial_stats(sketch_key(ikey), now);
+        if totals.cache_bytes + self.pending_cache_bytes + u64::from(len) <= quota {
+            return Ok(Some(initial));
+        }
+        let txn = inner.db.begin_read()?;
+        let cache = txn.open_table(CACHE)?;
+        let sample = sample_cache(
+            &cache,
+            &inner.keys,
+            totals.cache_blocks,
+            inner.config.eviction_samples,
+        )?;
+        let decay = Decay::new(inner.config.hit_half_life_secs);
+        // Hits still in memory count: the victim must be the block least asked for, not the one whose
+        // hits happen not to be written yet.
+        let sample: Vec<_> = {
+            let hits = lock(&inner.hits);
+            sample
+                .into_iter()
+                .map(|(k, mut s)| {
+                    if let Some(&(n, last)) = hits.get(&k) {
+                        s.hit(decay, last, n);
+                    }
+                    (k, s)
+                })
+                .collect()
+        };
+        let Some((victim, _)) = pick_victim(sample, decay, now) else {
+            // Only this batch's blocks fill the cache; the flush sorts them out.
+            return Ok(Some(initial));
+        };
+        let admitted = lock(&inner.policy).admit(sketch_key(ikey), sketch_key(&victim));
+        Ok(admitted.then_some(initial))
+    }
+
+    /// Makes the batch durable and visible: `fdatasync` of every arena written, then one redb
+    /// transaction indexing every block (and the hits counted so far, and the evictions the quota
+    /// requires). When it returns `Ok`, the batch survives a crash.
+    pub fn flush(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = mem::take(&mut self.pending);
+        let touched = mem::take(&mut self.touched);
+        self.in_batch.clear();
+        self.pending_cache_bytes = 0;
+        let inner = &self.store.inner;
+        let result = touched
+            .iter()
+            .try_for_each(|(arena, _)| arena.sync())
+            .and_then(|()| inner.commit_batch(&pending));
+        release(inner, &touched);
+        result
+    }
+}
+
+fn release(inner: &Inner, touched: &[(Arc<Arena>, u64)]) {
+    let mut arenas = lock(&inner.arenas);
+    for (arena, n) in touched {
+        arenas.release(arena.number(), *n);
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // An abandoned batch: its records are dead space, and their arenas may be compacted.
+        release(&self.store.inner, &self.touched);
+    }
+}
+
+impl Inner {
+    fn commit_batch(&self, pending: &[Pending]) -> Result<(), StoreError> {
+        let decay = Decay::new(self.config.hit_half_life_secs);
+        let _commit = lock(&self.commit);
+        let mut totals = *lock(&self.totals);
+        let txn = self.db.begin_write()?;
+        {
+            let epoch = self.gc_epoch.load(std::sync::atomic::Ordering::Relaxed);
+            let mut t = Tables::open(&txn, &self.keys, &mut totals, epoch, now_secs())?;
+            for p in pending {
+                match t.entry(&p.ikey)? {
+                    // Indexed already (by another writer, or a cache copy being promoted): this copy
+                    // is dead space.
+                    Some(existing) => {
+                        if p.entry.class == Class::Permanent {
+                            t.promote(&p.ikey, existing)?;
+                        }
+                    }
+                    None => {
+                        let mut entry = p.entry;
+                        // A pin may hold the block already (pinned before it arrived).
+                        if t.refs(&p.ikey)? > 0 {
+                            entry.class = Class::Permanent;
+                        }
+                        t.insert(&p.ikey, entry, p.stats)?;
+                    }
+                }
+            }
+            t.apply_hits(&self.take_hits(), decay)?;
+            t.evict_to_quota(self.config.cache_quota, self.config.eviction_samples, decay)?;
+        }
+        self.commit_with_totals(txn, totals)
+    }
+}
