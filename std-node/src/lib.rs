@@ -1,11 +1,18 @@
 //! `gofast-node`: the full gofast peer for laptops, servers, routers and (through the bindings) phones.
 //!
 //! It is the only crate that does IO: it reads clocks, files and sockets and feeds the sans-IO machines
-//! of `gofast-core`. Today it holds the OS randomness source, the fast session ciphers and the demo; the
-//! transports, the redb block store and the long-running node arrive with their issues.
+//! of `gofast-core`. [`node::Node`] is a whole peer: its keys ([`keys`]), its block store ([`store`]),
+//! its UDP side with secure sessions and the DHT ([`net`]), its TCP side with block exchange
+//! ([`exchange`]); [`control`] is the local API the `gofast` command uses.
 
 pub mod aead;
+pub mod control;
 pub mod demo;
+pub mod error;
+pub mod exchange;
+pub mod keys;
+pub mod live_demo;
 pub mod net;
+pub mod node;
 pub mod rng;
 pub mod store;

@@ -1,4 +1,4 @@
-//! The main job of the README, run as a user runs it: the real `gofast` binary in a child process.
+//! The core demo (`gofast demo --core`), run as a user runs it: the real `gofast` binary in a child process.
 
 use std::io::Write;
 use std::process::{Command, Output};
@@ -16,7 +16,7 @@ fn stdout(o: &Output) -> String {
 
 #[test]
 fn demo_on_random_data_passes_every_check() {
-    let out = gofast(&["demo", "--size", "300000"]);
+    let out = gofast(&["demo", "--core", "--size", "300000"]);
     assert!(
         out.status.success(),
         "stderr: {}",
@@ -41,7 +41,7 @@ fn demo_on_a_file_reads_it_back_identically() {
     }
     file.flush().unwrap();
     let path = file.path().to_str().unwrap();
-    let out = gofast(&["demo", "--file", path]);
+    let out = gofast(&["demo", "--core", "--file", path]);
     assert!(
         out.status.success(),
         "stderr: {}",
@@ -55,7 +55,7 @@ fn demo_on_a_file_reads_it_back_identically() {
 
 #[test]
 fn a_missing_file_is_a_clear_error_with_exit_code_1() {
-    let out = gofast(&["demo", "--file", "/definitely/not/here.bin"]);
+    let out = gofast(&["demo", "--core", "--file", "/definitely/not/here.bin"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -66,10 +66,16 @@ fn a_missing_file_is_a_clear_error_with_exit_code_1() {
 
 #[test]
 fn a_wrong_command_line_exits_with_2() {
-    assert_eq!(gofast(&["demo", "--bogus"]).status.code(), Some(2));
-    assert_eq!(gofast(&["demo", "--size", "-1"]).status.code(), Some(2));
     assert_eq!(
-        gofast(&["demo", "--size", "5", "--file", "x"])
+        gofast(&["demo", "--core", "--bogus"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        gofast(&["demo", "--core", "--size", "-1"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        gofast(&["demo", "--core", "--size", "5", "--file", "x"])
             .status
             .code(),
         Some(2)
@@ -78,7 +84,7 @@ fn a_wrong_command_line_exits_with_2() {
 
 #[test]
 fn oversized_inputs_are_refused_before_any_work() {
-    let out = gofast(&["demo", "--size", &(300u64 << 20).to_string()]);
+    let out = gofast(&["demo", "--core", "--size", &(300u64 << 20).to_string()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("at most"));
 }

@@ -9,6 +9,8 @@
 //! - `cargo xtask bench`: the block and session benchmarks at full length.
 //! - `cargo xtask bench-dht [--nodes N]`: the DHT simulator's three scenarios (steady, churn over 24
 //!   virtual hours, 20 % adversaries) at 10,000 nodes, or N.
+//! - `cargo xtask bench-transfer [--size BYTES]`: a file (1 GiB by default) between two `gofast`
+//!   processes on loopback.
 //! - `cargo xtask fuzz TARGET [-- LIBFUZZER_ARGS]`: one fuzz target, for as long as you like.
 
 mod fuzz;
@@ -56,6 +58,24 @@ fn main() -> ExitCode {
                 "bench-dht: unexpected arguments {other:?}; try --nodes N"
             )),
         },
+        // The bench starts the release `gofast` binary, which it finds next to itself.
+        Some("bench-transfer") => {
+            cargo(&["build", "--release", "-p", "gofast-node", "--bin", "gofast"])
+                .status_ok("build gofast")
+                .and_then(|()| {
+                    cargo(&[
+                        "run",
+                        "--release",
+                        "-p",
+                        "gofast-tests",
+                        "--bin",
+                        "transfer-bench",
+                        "--",
+                    ])
+                    .args(&args[1..])
+                    .status_ok("transfer-bench")
+                })
+        }
         Some("fuzz") => fuzz::one(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", include_str!("usage.txt"));

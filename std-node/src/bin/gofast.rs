@@ -1,51 +1,415 @@
 //! The `gofast` command.
-//!
-//! Exit codes: 0 success; 1 the command failed (the message says why and what to do); 2 the command
-//! line was wrong (clap's usage error).
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use gofast_node::demo::{self, Source};
+use gofast_node::control::{self, Request};
+use gofast_node::error::{Error, ErrorKind};
+use gofast_node::net::BootstrapPeer;
+use gofast_node::node::{Node, NodeOptions};
+use gofast_node::{demo, live_demo};
+use indicatif::{ProgressBar, ProgressStyle};
+
+const EXIT_CODES: &str = "\
+Exit codes: 0 success; 1 failure (the message says why and what to do); 2 wrong command line or
+input; 3 not found; 4 no node running in the data directory; 5 network (no provider, no peers);
+6 corrupt data.";
 
 #[derive(Parser)]
 #[command(
     name = "gofast",
     version,
-    about = "gofast: an encrypted, censorship-resistant peer-to-peer network"
+    about = "gofast: an encrypted, censorship-resistant peer-to-peer network",
+    after_help = EXIT_CODES
 )]
 struct Cli {
+    /// The node's directory (keys and block store). Default: $XDG_DATA_HOME/gofast or
+    /// ~/.local/share/gofast.
+    #[arg(long, global = true, env = "GOFAST_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Show the core at work: identities, encrypted blocks, verification by non-readers, signed records.
+    /// Create a node: its identity and keys, in the data directory.
+    Init,
+    /// Run the node in the foreground (logs on stderr; stop with Ctrl-C or `gofast stop`).
+    Up {
+        /// Address for UDP (sessions, DHT) and TCP (block exchange). 0.0.0.0 makes the node
+        /// reachable from other machines.
+        #[arg(long, default_value = "127.0.0.1:0", value_name = "IP:PORT")]
+        listen: SocketAddr,
+        /// A peer to join through: `gfp1…@IP:PORT`, or just `IP:PORT`. Repeatable.
+        #[arg(long, value_name = "PEER")]
+        bootstrap: Vec<BootstrapPeer>,
+        /// Bytes of other people's blocks to cache.
+        #[arg(long, value_name = "BYTES")]
+        cache_quota: Option<u64>,
+    },
+    /// Add a file: encrypt it into blocks, keep them, announce it; prints its gofast: URI.
+    Add {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Fetch the data of a gofast: URI into a file.
+    Get {
+        /// The URI `gofast add` printed.
+        uri: String,
+        /// Where to write (default: `gofast-<id>` in the current directory).
+        dest: Option<PathBuf>,
+    },
+    /// Fetch the data of a gofast: URI and write it to standard output.
+    Cat {
+        /// The URI.
+        uri: String,
+    },
+    /// List what this node keeps (its pins).
+    Ls,
+    /// Keep the data of a URI (already fetched) under a label.
+    Pin {
+        /// The URI.
+        uri: String,
+        /// The label.
+        #[arg(long)]
+        label: String,
+    },
+    /// Stop keeping a pin's data (it becomes collectable).
+    Unpin {
+        /// The label `gofast ls` shows.
+        label: String,
+    },
+    /// The peers the node knows.
+    Peers,
+    /// Counters of the store and the network.
+    Stats,
+    /// Give back the space of blocks nothing keeps.
+    Gc,
+    /// Stop the running node.
+    Stop,
+    /// Start a small live network on this machine and show what it does (the main job).
     Demo {
-        /// Encrypt this file (at most 256 MiB) instead of random data.
+        /// Show the core alone instead: identities, blocks, verification, records.
+        #[arg(long)]
+        core: bool,
+        /// Use this file instead of random data.
         #[arg(long, value_name = "PATH", conflicts_with = "size")]
         file: Option<PathBuf>,
-        /// Bytes of random data to encrypt.
-        #[arg(long, value_name = "BYTES", default_value_t = 4 << 20)]
-        size: u64,
+        /// Bytes of random data.
+        #[arg(long, value_name = "BYTES")]
+        size: Option<u64>,
+        /// Nodes in the live network.
+        #[arg(long, default_value_t = 6)]
+        nodes: usize,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Demo { file, size } => {
-            let source = file.map_or(Source::Random(size), Source::File);
-            demo::run(&source, &mut std::io::stdout().lock())
-        }
-    };
+    let result = run(cli);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("gofast: error: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(exit_code(e.kind()))
         }
     }
+}
+
+fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::InvalidInput | ErrorKind::AlreadyExists => 2,
+        ErrorKind::NotFound => 3,
+        ErrorKind::Stopped => 4,
+        ErrorKind::Network | ErrorKind::Busy => 5,
+        ErrorKind::Corrupt => 6,
+        ErrorKind::Io | ErrorKind::Internal => 1,
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("starting the runtime: {e}")))
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    if let Command::Demo {
+        core,
+        file,
+        size,
+        nodes,
+    } = &cli.command
+    {
+        return if *core {
+            let source = file.clone().map_or(
+                demo::Source::Random(size.unwrap_or(4 << 20)),
+                demo::Source::File,
+            );
+            demo::run(&source, &mut std::io::stdout().lock())
+                .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))
+        } else {
+            init_logs("warn");
+            let opts = live_demo::Options {
+                nodes: *nodes,
+                file: file.clone(),
+                size: size.unwrap_or(32 << 20),
+            };
+            runtime()?.block_on(live_demo::run(&opts, &mut std::io::stdout()))
+        };
+    }
+    let data_dir = match cli.data_dir {
+        Some(d) => d,
+        None => default_data_dir()?,
+    };
+    let rt = runtime()?;
+    match cli.command {
+        Command::Init => {
+            let peer = Node::init(&data_dir)?;
+            println!("created node {peer} in {}", data_dir.display());
+            println!("start it with: gofast up");
+            Ok(())
+        }
+        Command::Up {
+            listen,
+            bootstrap,
+            cache_quota,
+        } => {
+            init_logs("info");
+            rt.block_on(up(&data_dir, listen, bootstrap, cache_quota))
+        }
+        Command::Add { path } => {
+            let path = absolute(&path)?;
+            let bar = bar(std::fs::metadata(&path).map(|m| m.len()).ok(), "adding");
+            let v = rt.block_on(control::call(
+                &data_dir,
+                &Request::Add { path: path.clone() },
+                |done, _| bar.set_position(done),
+            ));
+            bar.finish_and_clear();
+            let v = v?;
+            println!("{}", v["uri"].as_str().unwrap_or_default());
+            eprintln!(
+                "added {} ({} bytes, {} blocks; announced to {} peers)",
+                path.display(),
+                v["size"],
+                v["blocks"],
+                v["announced_to"]
+            );
+            Ok(())
+        }
+        Command::Get { uri, dest } => {
+            let root = gofast_node::node::parse_root_uri(&uri)?;
+            let dest = match dest {
+                Some(d) => absolute(&d)?,
+                None => absolute(Path::new(&format!("gofast-{}", short_id(&root.id))))?,
+            };
+            let v = fetch(&rt, &data_dir, &uri, &dest)?;
+            eprintln!(
+                "wrote {} ({} bytes; {} blocks fetched from {} providers)",
+                dest.display(),
+                v["size"],
+                v["blocks_fetched"],
+                v["providers"]
+            );
+            Ok(())
+        }
+        Command::Cat { uri } => {
+            gofast_node::node::parse_root_uri(&uri)?;
+            let tmp_dir = data_dir.join("tmp");
+            std::fs::create_dir_all(&tmp_dir).map_err(|e| Error::file(&tmp_dir, "create", &e))?;
+            let tmp = absolute(&tmp_dir.join(format!("cat-{}", std::process::id())))?;
+            let result = fetch(&rt, &data_dir, &uri, &tmp).and_then(|_| {
+                let mut f = std::fs::File::open(&tmp).map_err(|e| Error::file(&tmp, "open", &e))?;
+                std::io::copy(&mut f, &mut std::io::stdout().lock())
+                    .map_err(|e| Error::new(ErrorKind::Io, format!("writing to stdout: {e}")))?;
+                Ok(())
+            });
+            let _ = std::fs::remove_file(&tmp);
+            result
+        }
+        Command::Ls => {
+            let v = rt.block_on(control::call(&data_dir, &Request::Ls, |_, _| {}))?;
+            for p in v.as_array().into_iter().flatten() {
+                println!(
+                    "{}\t{}\t{} blocks",
+                    p["label"].as_str().unwrap_or_default(),
+                    p["uri"].as_str().unwrap_or_default(),
+                    p["blocks"]
+                );
+            }
+            Ok(())
+        }
+        Command::Pin { uri, label } => {
+            let v = rt.block_on(control::call(
+                &data_dir,
+                &Request::Pin { uri, label },
+                |_, _| {},
+            ))?;
+            eprintln!("pinned {} blocks", v["blocks"]);
+            Ok(())
+        }
+        Command::Unpin { label } => {
+            rt.block_on(control::call(
+                &data_dir,
+                &Request::Unpin { label },
+                |_, _| {},
+            ))?;
+            Ok(())
+        }
+        Command::Peers => {
+            let v = rt.block_on(control::call(&data_dir, &Request::Peers, |_, _| {}))?;
+            for p in v.as_array().into_iter().flatten() {
+                println!(
+                    "{}\t{}\t{}",
+                    p["peer"].as_str().unwrap_or_default(),
+                    p["addr"].as_str().unwrap_or_default(),
+                    if p["connected"].as_bool() == Some(true) {
+                        "connected"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            Ok(())
+        }
+        Command::Stats => {
+            let v = rt.block_on(control::call(&data_dir, &Request::Stats, |_, _| {}))?;
+            if let Some(map) = v.as_object() {
+                for (k, val) in map {
+                    println!(
+                        "{k}={}",
+                        val.as_str().map_or_else(|| val.to_string(), str::to_owned)
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Gc => {
+            let v = rt.block_on(control::call(&data_dir, &Request::Gc, |_, _| {}))?;
+            println!(
+                "{} unpinned blocks became cache; {} cache blocks evicted ({} bytes); {} arenas compacted, {} bytes given back",
+                v["demoted"],
+                v["evicted_blocks"],
+                v["evicted_bytes"],
+                v["arenas_compacted"],
+                v["reclaimed_bytes"]
+            );
+            Ok(())
+        }
+        Command::Stop => {
+            rt.block_on(control::call(&data_dir, &Request::Shutdown, |_, _| {}))?;
+            eprintln!("stopping");
+            Ok(())
+        }
+        Command::Demo { .. } => Ok(()),
+    }
+}
+
+async fn up(
+    data_dir: &Path,
+    listen: SocketAddr,
+    bootstrap: Vec<BootstrapPeer>,
+    cache_quota: Option<u64>,
+) -> Result<(), Error> {
+    let mut options = NodeOptions::new(data_dir);
+    options.net.listen = listen;
+    options.net.bootstrap = bootstrap;
+    if let Some(q) = cache_quota {
+        options.store.cache_quota = q;
+    }
+    let node = Arc::new(Node::start(options).await?);
+    let (peer, addr) = (node.peer_id(), node.local_addr());
+    // Two lines a script can wait for and parse, once the node takes commands; the rest goes to
+    // the logs.
+    let served = control::serve(Arc::clone(&node), data_dir, move || {
+        println!("node {peer} listening on {addr}");
+        println!("others join with: --bootstrap {peer}@{addr}");
+    });
+    tokio::select! {
+        r = served => r?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    match Arc::try_unwrap(node) {
+        Ok(node) => node.shutdown().await,
+        // A control request still holds the node: the process ends anyway, the store's writes
+        // were flushed when each finished.
+        Err(_) => Ok(()),
+    }
+}
+
+fn fetch(
+    rt: &tokio::runtime::Runtime,
+    data_dir: &Path,
+    uri: &str,
+    dest: &Path,
+) -> Result<serde_json::Value, Error> {
+    let bar = bar(None, "fetching");
+    let v = rt.block_on(control::call(
+        data_dir,
+        &Request::Get {
+            uri: uri.to_owned(),
+            dest: dest.to_path_buf(),
+        },
+        |done, total| {
+            if let Some(t) = total {
+                bar.set_length(t);
+            }
+            bar.set_position(done);
+        },
+    ));
+    bar.finish_and_clear();
+    v
+}
+
+/// A progress bar on stderr (drawn only on a terminal).
+fn bar(len: Option<u64>, what: &'static str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(len, indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{msg} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what);
+    bar
+}
+
+fn absolute(p: &Path) -> Result<PathBuf, Error> {
+    std::path::absolute(p).map_err(|e| Error::file(p, "resolve", &e))
+}
+
+fn short_id(id: &gofast_core::block::BlockId) -> String {
+    id.0.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+fn default_data_dir() -> Result<PathBuf, Error> {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
+        return Ok(PathBuf::from(x).join("gofast"));
+    }
+    let home = std::env::var_os("HOME").ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            "no data directory: set --data-dir or GOFAST_DATA_DIR",
+        )
+    })?;
+    let base = PathBuf::from(home);
+    Ok(if cfg!(target_os = "macos") {
+        base.join("Library/Application Support/gofast")
+    } else {
+        base.join(".local/share/gofast")
+    })
+}
+
+fn init_logs(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

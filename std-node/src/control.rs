@@ -1,0 +1,353 @@
+//! The local control API: how the `gofast` command (and later the web UI) talks to a running node.
+//!
+//! A Unix socket in the node's data directory (`control.sock`, mode 0600): the file system's
+//! permissions are the access control, so there is no token to leak. One JSON object per line.
+//! A request is `{"op": …, …}`; the node answers with any number of `{"progress": …}` lines and
+//! then one `{"ok": …}` or `{"error": {"kind": …, "message": …}}` line, then closes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use crate::error::{Error, ErrorKind};
+use crate::node::{Node, parse_root_uri, root_uri};
+
+/// The socket's file name in the data directory.
+pub const SOCKET: &str = "control.sock";
+/// Longest request line accepted.
+const MAX_REQUEST: usize = 64 * 1024;
+/// Control connections served at once.
+const MAX_CLIENTS: usize = 64;
+
+/// A request to the node.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Add a file (an absolute path, read by the node).
+    Add {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Fetch a root and write its data to `dest` (an absolute path, written by the node).
+    Get {
+        /// `gofast:gfb1…`.
+        uri: String,
+        /// Where to write.
+        dest: PathBuf,
+    },
+    /// Pin a held root under a label.
+    Pin {
+        /// The root.
+        uri: String,
+        /// The label.
+        label: String,
+    },
+    /// Remove a pin.
+    Unpin {
+        /// The label.
+        label: String,
+    },
+    /// The pins.
+    Ls,
+    /// The routing table's peers.
+    Peers,
+    /// Counters.
+    Stats,
+    /// Give back the space of blocks nothing holds.
+    Gc,
+    /// Stop the node.
+    Shutdown,
+}
+
+/// One line of an answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply {
+    /// Work in progress: `done` of `total` (bytes; total unknown until known).
+    Progress {
+        /// Done so far.
+        done: u64,
+        /// The whole, if known.
+        total: Option<u64>,
+    },
+    /// The result.
+    Ok(serde_json::Value),
+    /// The failure.
+    Error {
+        /// The kind, as in [`ErrorKind`]'s names.
+        kind: String,
+        /// For people.
+        message: String,
+    },
+}
+
+/// Serves the control socket of `node` in `data_dir` until a shutdown request; returns then.
+/// `ready` runs once the socket accepts connections.
+pub async fn serve(node: Arc<Node>, data_dir: &Path, ready: impl FnOnce()) -> Result<(), Error> {
+    let path = data_dir.join(SOCKET);
+    // A socket file left by a node that crashed: nobody answers on it, so it is replaced.
+    if path.exists() {
+        if UnixStream::connect(&path).await.is_ok() {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("a node is already running in {}", data_dir.display()),
+            ));
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+    let listener = UnixListener::bind(&path).map_err(|e| Error::file(&path, "listen on", &e))?;
+    set_private(&path)?;
+    ready();
+    let (stop_tx, mut stop_rx) = mpsc::channel::<()>(1);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                    debug!("control connection refused: at the bound");
+                    continue;
+                };
+                let (node, stop) = (Arc::clone(&node), stop_tx.clone());
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    if let Err(e) = client(node, stream, stop).await {
+                        debug!(error = %e, "control connection");
+                    }
+                });
+            }
+            _ = stop_rx.recv() => break,
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+    Ok(())
+}
+
+#[cfg(unix)]
+fn set_private(path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| Error::file(path, "restrict", &e))
+}
+
+async fn client(
+    node: Arc<Node>,
+    stream: UnixStream,
+    stop: mpsc::Sender<()>,
+) -> Result<(), std::io::Error> {
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = BufReader::new(rd).take(MAX_REQUEST as u64);
+    let mut line = String::new();
+    rd.read_line(&mut line).await?;
+    let (tx, mut rx) = mpsc::channel::<Reply>(64);
+    let request: Result<Request, _> = serde_json::from_str(&line);
+    let stopping = matches!(request, Ok(Request::Shutdown));
+    let work = tokio::spawn(async move {
+        let reply = match request {
+            Ok(Request::Shutdown) => Reply::Ok(serde_json::json!({"stopping": true})),
+            Ok(r) => match handle(&node, r, tx.clone()).await {
+                Ok(v) => Reply::Ok(v),
+                Err(e) => error_reply(&e),
+            },
+            Err(e) => error_reply(&Error::new(
+                ErrorKind::InvalidInput,
+                format!("not a control request: {e}"),
+            )),
+        };
+        let _ = tx.send(reply).await;
+    });
+    while let Some(reply) = rx.recv().await {
+        let mut text = serde_json::to_string(&reply).unwrap_or_else(|_| "{}".to_owned());
+        text.push('\n');
+        wr.write_all(text.as_bytes()).await?;
+        if !matches!(reply, Reply::Progress { .. }) {
+            break;
+        }
+    }
+    if let Err(e) = work.await {
+        warn!(error = %e, "control request task failed");
+    }
+    // The node stops only once the caller has its answer.
+    if stopping {
+        wr.flush().await?;
+        let _ = stop.send(()).await;
+    }
+    Ok(())
+}
+
+fn error_reply(e: &Error) -> Reply {
+    Reply::Error {
+        kind: format!("{:?}", e.kind()),
+        message: e.message().to_owned(),
+    }
+}
+
+async fn handle(
+    node: &Node,
+    request: Request,
+    progress: mpsc::Sender<Reply>,
+) -> Result<serde_json::Value, Error> {
+    use serde_json::json;
+    match request {
+        Request::Add { path } => {
+            let total = std::fs::metadata(&path).map(|m| m.len()).ok();
+            let report = node
+                .add_file(&path, move |done| {
+                    let _ = progress.try_send(Reply::Progress { done, total });
+                })
+                .await?;
+            Ok(json!({
+                "uri": root_uri(&report.root),
+                "size": report.size,
+                "blocks": report.blocks,
+                "announced_to": report.announced_to,
+            }))
+        }
+        Request::Get { uri, dest } => {
+            let root = parse_root_uri(&uri)?;
+            let label = dest.file_name().map_or_else(
+                || "fetched".to_owned(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            let report = node
+                .get_to_file(&root, &label, &dest, move |p| {
+                    let _ = progress.try_send(Reply::Progress {
+                        done: p.bytes,
+                        total: p.total_data,
+                    });
+                })
+                .await?;
+            Ok(json!({
+                "size": report.size,
+                "providers": report.providers,
+                "blocks_fetched": report.fetch.progress.received,
+                "penalised": report.fetch.penalised.len(),
+                "lost": report.fetch.lost.len(),
+                "unreached": report.fetch.unreached.len(),
+            }))
+        }
+        Request::Pin { uri, label } => {
+            let root = parse_root_uri(&uri)?;
+            let blocks = node.pin(&label, &root).await?;
+            Ok(json!({ "blocks": blocks }))
+        }
+        Request::Unpin { label } => {
+            if node.unpin(&label).await? {
+                Ok(json!({ "removed": label }))
+            } else {
+                Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!("no pin named {label:?}; `gofast ls` lists them"),
+                ))
+            }
+        }
+        Request::Ls => {
+            let pins = node.pins().await?;
+            Ok(serde_json::Value::Array(
+                pins.iter()
+                    .map(|p| json!({ "label": p.label, "uri": root_uri(&p.root), "blocks": p.blocks }))
+                    .collect(),
+            ))
+        }
+        Request::Peers => {
+            let peers = node.peers().await?;
+            Ok(serde_json::Value::Array(
+                peers
+                    .iter()
+                    .map(|p| json!({ "peer": p.peer.to_string(), "addr": p.addr.to_string(), "connected": p.connected }))
+                    .collect(),
+            ))
+        }
+        Request::Stats => {
+            let s = node.store_stats().await?;
+            let n = node.net_stats().await?;
+            Ok(json!({
+                "peer": node.peer_id().to_string(),
+                "addr": node.local_addr().to_string(),
+                "permanent_blocks": s.permanent.blocks,
+                "permanent_bytes": s.permanent.bytes,
+                "cache_blocks": s.cache.blocks,
+                "cache_bytes": s.cache.bytes,
+                "cache_quota": s.cache_quota,
+                "pins": s.pins,
+                "reclaimable_bytes": s.reclaimable_bytes,
+                "sessions": n.sessions,
+                "contacts": n.contacts,
+                "datagrams_in": n.datagrams_in,
+                "datagrams_out": n.datagrams_out,
+            }))
+        }
+        Request::Gc => {
+            let r = node.gc().await?;
+            Ok(json!({
+                "demoted": r.demoted,
+                "evicted_blocks": r.evicted_blocks,
+                "evicted_bytes": r.evicted_bytes,
+                "arenas_compacted": r.arenas_compacted,
+                "reclaimed_bytes": r.reclaimed_bytes,
+            }))
+        }
+        Request::Shutdown => Ok(json!({})),
+    }
+}
+
+/// Sends `request` to the node of `data_dir`; `on_progress` sees progress lines. Returns the
+/// result value.
+pub async fn call(
+    data_dir: &Path,
+    request: &Request,
+    mut on_progress: impl FnMut(u64, Option<u64>),
+) -> Result<serde_json::Value, Error> {
+    let path = data_dir.join(SOCKET);
+    let stream = UnixStream::connect(&path).await.map_err(|_| {
+        Error::new(
+            ErrorKind::Stopped,
+            format!(
+                "no node is running in {}: start one with `gofast up` (in another terminal)",
+                data_dir.display()
+            ),
+        )
+    })?;
+    let (rd, mut wr) = stream.into_split();
+    let mut text = serde_json::to_string(request)
+        .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+    text.push('\n');
+    wr.write_all(text.as_bytes())
+        .await
+        .map_err(|e| Error::new(ErrorKind::Io, format!("control socket: {e}")))?;
+    let mut lines = BufReader::new(rd).lines();
+    loop {
+        let line = lines
+            .next_line()
+            .await
+            .map_err(|e| Error::new(ErrorKind::Io, format!("control socket: {e}")))?
+            .ok_or_else(|| Error::new(ErrorKind::Stopped, "the node closed the connection"))?;
+        let reply: Reply = serde_json::from_str(&line).map_err(|e| {
+            Error::new(ErrorKind::Internal, format!("bad reply from the node: {e}"))
+        })?;
+        match reply {
+            Reply::Progress { done, total } => on_progress(done, total),
+            Reply::Ok(v) => return Ok(v),
+            Reply::Error { kind, message } => return Err(Error::new(kind_from(&kind), message)),
+        }
+    }
+}
+
+fn kind_from(name: &str) -> ErrorKind {
+    match name {
+        "InvalidInput" => ErrorKind::InvalidInput,
+        "NotFound" => ErrorKind::NotFound,
+        "AlreadyExists" => ErrorKind::AlreadyExists,
+        "Io" => ErrorKind::Io,
+        "Network" => ErrorKind::Network,
+        "Busy" => ErrorKind::Busy,
+        "Corrupt" => ErrorKind::Corrupt,
+        "Stopped" => ErrorKind::Stopped,
+        _ => ErrorKind::Internal,
+    }
+}

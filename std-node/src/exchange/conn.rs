@@ -1,0 +1,492 @@
+//! One block-exchange connection: a secure session (byte-stream framing) over TCP, serving the
+//! blocks this node holds and carrying the wants of a fetch.
+//!
+//! Messages travel on one stream per direction, each behind a 4-byte length, so a message may span
+//! frames (a 64 KiB block does not fit one frame with its header). The reader and the writer are
+//! separate halves: a node that is sending blocks keeps reading, so two nodes that both send never
+//! wait on each other. The session's flow control bounds what either side has in flight.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use gofast_core::block::{BlockId, MAX_BLOCK_LEN};
+use gofast_core::codec::{decode_message, encode_message};
+use gofast_core::crypto::SecretBytes;
+use gofast_core::exchange::{
+    ExchangeMessage, MAX_EXCHANGE_MESSAGE_LEN, MAX_IDS, encode_block_header,
+};
+use gofast_core::identity::{KeyPair, PeerId};
+use gofast_core::session::{
+    CipherId, Config as SessionConfig, Deframer, Event, Framing, Input, LENGTH_PREFIX_LEN,
+    MAX_FRAME_LEN, MAX_FRAME_PAYLOAD, SendError, Session, StreamId,
+};
+use gofast_core::time::Instant;
+use rand_core::Rng;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::mpsc;
+use tracing::debug;
+
+use super::BlockSource;
+use crate::aead::RingAead;
+use crate::rng::os_rng;
+
+/// Streams a block-exchange session holds.
+const STREAMS: usize = 4;
+/// Frames the peer may send ahead of credit: 16 MiB of 64 KiB frames, so a fetch's window of
+/// blocks (two frames each) never waits for credit on a fast link.
+const STREAM_WINDOW: u16 = 256;
+/// Bytes of the length in front of each message on a stream.
+const MESSAGE_PREFIX: usize = 4;
+/// Frames queued for the socket writer. The session's flow control keeps what is in flight per
+/// stream to its window (64 frames), so the queue never fills in normal operation; if it does,
+/// the reader waits for the writer (backpressure).
+const WRITE_QUEUE: usize = 256;
+
+type ExchangeSession = Session<RingAead, STREAMS>;
+
+/// Who opened the connection.
+#[derive(Clone, Copy, Debug)]
+pub enum Role {
+    /// This side dialled the provider with this identity (Noise IK).
+    Dial(PeerId),
+    /// The peer dialled this side.
+    Accept,
+}
+
+/// What a connection reports to the fetch that uses it.
+#[derive(Debug)]
+pub(super) enum ConnEvent {
+    /// The session is up with this peer.
+    Up(PeerId),
+    /// A block arrived (not yet verified: the fetch checks it).
+    Block {
+        /// The sender.
+        peer: PeerId,
+        /// The id it claims.
+        id: BlockId,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// The peer does not hold these.
+    DontHave {
+        /// The sender.
+        peer: PeerId,
+        /// The blocks.
+        ids: Vec<BlockId>,
+    },
+    /// The connection ended.
+    Closed {
+        /// The peer, if the handshake finished.
+        peer: Option<PeerId>,
+        /// Why, for the log.
+        reason: String,
+    },
+}
+
+/// What the owner asks a connection to do.
+#[derive(Debug)]
+pub(super) enum ConnCommand {
+    /// Ask the peer for these blocks.
+    Want(Vec<BlockId>),
+    /// Close the connection (the peer misbehaved, or the fetch is over).
+    Close,
+}
+
+/// Counters one connection keeps.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ConnStats {
+    /// Blocks served to the peer.
+    pub served: u64,
+    /// Blocks received.
+    pub received: u64,
+}
+
+/// Runs one connection until it closes: the handshake, then serving and asking. Events go to
+/// `events` (a serving-only connection passes `None`).
+pub(super) async fn run(
+    tcp: TcpStream,
+    role: Role,
+    identity: Arc<KeyPair>,
+    store: Arc<dyn BlockSource>,
+    events: Option<mpsc::Sender<ConnEvent>>,
+    commands: mpsc::Receiver<ConnCommand>,
+) -> ConnStats {
+    let mut conn = Conn {
+        session: None,
+        peer: None,
+        store,
+        events,
+        stream: None,
+        pending_out: VecDeque::new(),
+        inbox: Vec::new(),
+        stats: ConnStats::default(),
+        clock: tokio::time::Instant::now(),
+    };
+    let reason = match conn.drive(tcp, role, &identity, commands).await {
+        Ok(()) => "closed".to_owned(),
+        Err(e) => e,
+    };
+    debug!(peer = ?conn.peer, %reason, "exchange connection ended");
+    if let Some(ev) = &conn.events {
+        let _ = ev
+            .send(ConnEvent::Closed {
+                peer: conn.peer,
+                reason,
+            })
+            .await;
+    }
+    conn.stats
+}
+
+struct Conn {
+    session: Option<ExchangeSession>,
+    peer: Option<PeerId>,
+    store: Arc<dyn BlockSource>,
+    events: Option<mpsc::Sender<ConnEvent>>,
+    /// This side's stream for its messages.
+    stream: Option<StreamId>,
+    /// Encoded messages (with their length) waiting for stream credit.
+    pending_out: VecDeque<Vec<u8>>,
+    /// Bytes of the peer's stream not yet cut into messages.
+    inbox: Vec<u8>,
+    stats: ConnStats,
+    clock: tokio::time::Instant,
+}
+
+impl Conn {
+    fn now(&self) -> Instant {
+        let micros = u64::try_from(self.clock.elapsed().as_micros()).unwrap_or(u64::MAX);
+        Instant::from_micros(micros.saturating_add(1))
+    }
+
+    async fn drive(
+        &mut self,
+        tcp: TcpStream,
+        role: Role,
+        identity: &KeyPair,
+        mut commands: mpsc::Receiver<ConnCommand>,
+    ) -> Result<(), String> {
+        let _ = tcp.set_nodelay(true);
+        let (mut rd, wr) = tcp.into_split();
+        let (wtx, wrx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
+        let writer = tokio::spawn(write_loop(wr, wrx));
+        let config = SessionConfig {
+            max_frame_payload: MAX_FRAME_PAYLOAD as u32,
+            stream_window: STREAM_WINDOW,
+            ..SessionConfig::default().with_framing(Framing::ByteStream)
+        };
+        let now = self.now();
+        let session = match role {
+            Role::Dial(peer) => {
+                self.peer = Some(peer);
+                ExchangeSession::connect_known(config, identity, peer, seed(), now, &[])
+            }
+            Role::Accept => ExchangeSession::accept(config, identity, seed()),
+        }
+        .map_err(|e| format!("session setup: {e:?}"))?;
+        self.session = Some(session);
+        let mut deframer = Deframer::new(vec![0u8; MAX_FRAME_LEN + LENGTH_PREFIX_LEN]);
+        let mut rbuf = vec![0u8; 256 * 1024];
+        let mut commands_open = true;
+        let result = loop {
+            self.flush_session(&wtx).await?;
+            let wake = self
+                .session
+                .as_ref()
+                .and_then(Session::poll_timeout)
+                .map(|t| {
+                    self.clock + std::time::Duration::from_micros(t.as_micros().saturating_sub(1))
+                });
+            tokio::select! {
+                r = rd.read(&mut rbuf) => {
+                    let n = match r {
+                        Ok(0) => break Ok(()),
+                        Ok(n) => n,
+                        Err(e) => break Err(format!("read: {e}")),
+                    };
+                    let mut fed = rbuf.get(..n).unwrap_or(&[]);
+                    while !fed.is_empty() {
+                        let took = deframer.push(fed);
+                        fed = fed.get(took..).unwrap_or(&[]);
+                        loop {
+                            let frame = match deframer.next_frame() {
+                                Ok(Some(f)) => f,
+                                Ok(None) => break,
+                                Err(e) => return Err(format!("framing: {e:?}")),
+                            };
+                            self.on_frame(frame).await?;
+                        }
+                        if took == 0 && !fed.is_empty() {
+                            return Err("a frame longer than the buffer".into());
+                        }
+                    }
+                }
+                cmd = commands.recv(), if commands_open => match cmd {
+                    Some(ConnCommand::Want(ids)) => {
+                        for chunk in ids.chunks(MAX_IDS) {
+                            let ids = heapless::Vec::from_slice(chunk).unwrap_or_default();
+                            self.queue_message(&ExchangeMessage::Want { ids })?;
+                        }
+                    }
+                    Some(ConnCommand::Close) => break Ok(()),
+                    None => commands_open = false,
+                },
+                () = sleep_until(wake) => {
+                    let now = self.now();
+                    if let Some(s) = self.session.as_mut() {
+                        s.handle_timeout(now);
+                    }
+                }
+            }
+        };
+        if let Some(s) = self.session.as_mut() {
+            s.close(0);
+        }
+        let _ = self.flush_session(&wtx).await;
+        drop(wtx);
+        let _ = writer.await;
+        result
+    }
+
+    /// One frame from the peer.
+    async fn on_frame(&mut self, frame: &mut [u8]) -> Result<(), String> {
+        let now = self.now();
+        let Some(session) = self.session.as_mut() else {
+            return Err("no session".into());
+        };
+        match session.handle_input(now, frame) {
+            Ok(Input::PeerIdentified { peer, .. }) => {
+                if self.peer.is_some_and(|p| p != peer) {
+                    let _ = session.refuse_peer();
+                    return Err("the peer is not who was dialled".into());
+                }
+                session
+                    .approve_peer(now)
+                    .map_err(|e| format!("approve: {e:?}"))?;
+                self.peer = Some(peer);
+            }
+            Ok(Input::Data { data, .. }) => {
+                // The inbox holds at most one partial message: lengths above the limit are
+                // refused as soon as they are read.
+                self.inbox.extend_from_slice(data);
+                self.cut_messages().await?;
+            }
+            Ok(Input::Nothing) => {}
+            Err(e) => return Err(format!("frame refused: {e:?}")),
+        }
+        while let Some(ev) = self.session.as_mut().and_then(Session::poll_event) {
+            match ev {
+                Event::Established { peer } => {
+                    self.peer = Some(peer);
+                    if let Some(tx) = &self.events {
+                        let _ = tx.send(ConnEvent::Up(peer)).await;
+                    }
+                }
+                Event::Closed(reason) => return Err(format!("session closed: {reason:?}")),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Cuts complete messages off the inbox and handles them.
+    async fn cut_messages(&mut self) -> Result<(), String> {
+        loop {
+            let Some(len) = self
+                .inbox
+                .get(..MESSAGE_PREFIX)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(|b| u32::from_le_bytes(b) as usize)
+            else {
+                return Ok(());
+            };
+            if len > MAX_EXCHANGE_MESSAGE_LEN {
+                return Err(format!("a message of {len} bytes announced"));
+            }
+            if self.inbox.len() < MESSAGE_PREFIX + len {
+                return Ok(());
+            }
+            // One copy of the message out; the (short) rest of the inbox moves to the front.
+            let msg = self
+                .inbox
+                .get(MESSAGE_PREFIX..MESSAGE_PREFIX + len)
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default();
+            self.inbox.drain(..MESSAGE_PREFIX + len);
+            self.on_message(&msg).await?;
+        }
+    }
+
+    async fn on_message(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let msg = decode_message::<ExchangeMessage<'_>>(bytes)
+            .map_err(|e| format!("undecodable exchange message: {e:?}"))?;
+        let peer = self.peer.ok_or("a message before the handshake")?;
+        match msg {
+            ExchangeMessage::Want { ids } => {
+                let mut missing: heapless::Vec<BlockId, MAX_IDS> = heapless::Vec::new();
+                for id in ids {
+                    match self.store.block(&id) {
+                        Ok(Some(data)) => {
+                            self.queue_block(&id, &data)?;
+                            self.stats.served += 1;
+                        }
+                        Ok(None) => {
+                            let _ = missing.push(id);
+                        }
+                        Err(e) => {
+                            debug!(error = %e, "a block could not be read");
+                            let _ = missing.push(id);
+                        }
+                    }
+                }
+                if !missing.is_empty() {
+                    self.queue_message(&ExchangeMessage::DontHave { ids: missing })?;
+                }
+            }
+            ExchangeMessage::WantHave { ids } => {
+                let (mut have, mut lack) = (heapless::Vec::new(), heapless::Vec::new());
+                for id in ids {
+                    let held = self.store.holds(&id).unwrap_or(false);
+                    let _ = if held { have.push(id) } else { lack.push(id) };
+                }
+                if !have.is_empty() {
+                    self.queue_message(&ExchangeMessage::Have { ids: have })?;
+                }
+                if !lack.is_empty() {
+                    self.queue_message(&ExchangeMessage::DontHave { ids: lack })?;
+                }
+            }
+            ExchangeMessage::Block { id, data } => {
+                self.stats.received += 1;
+                if let Some(tx) = &self.events {
+                    tx.send(ConnEvent::Block {
+                        peer,
+                        id,
+                        data: data.to_vec(),
+                    })
+                    .await
+                    .map_err(|_| "the fetch is gone")?;
+                }
+            }
+            ExchangeMessage::DontHave { ids } => {
+                if let Some(tx) = &self.events {
+                    tx.send(ConnEvent::DontHave {
+                        peer,
+                        ids: ids.into_iter().collect(),
+                    })
+                    .await
+                    .map_err(|_| "the fetch is gone")?;
+                }
+            }
+            // Cancels and haves need no action from a connection that answers wants in order.
+            ExchangeMessage::Cancel { .. } | ExchangeMessage::Have { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Queues a message behind its length.
+    fn queue_message(&mut self, msg: &ExchangeMessage<'_>) -> Result<(), String> {
+        let mut buf = vec![0u8; MESSAGE_PREFIX + MAX_EXCHANGE_MESSAGE_LEN];
+        let n = encode_message(msg, buf.get_mut(MESSAGE_PREFIX..).unwrap_or(&mut []))
+            .map_err(|e| format!("encode: {e:?}"))?;
+        buf.truncate(MESSAGE_PREFIX + n);
+        if let Some(p) = buf.get_mut(..MESSAGE_PREFIX) {
+            p.copy_from_slice(&(n as u32).to_le_bytes());
+        }
+        self.pending_out.push_back(buf);
+        Ok(())
+    }
+
+    /// Queues a block message: its header, then the bytes, without building the message twice.
+    fn queue_block(&mut self, id: &BlockId, data: &[u8]) -> Result<(), String> {
+        if data.len() > MAX_BLOCK_LEN {
+            return Err("a stored block longer than a block".into());
+        }
+        let mut buf = vec![0u8; MESSAGE_PREFIX + 64];
+        let h = encode_block_header(
+            id,
+            data.len(),
+            buf.get_mut(MESSAGE_PREFIX..).unwrap_or(&mut []),
+        )
+        .map_err(|e| format!("encode: {e:?}"))?;
+        buf.truncate(MESSAGE_PREFIX + h);
+        buf.extend_from_slice(data);
+        let n = (h + data.len()) as u32;
+        if let Some(p) = buf.get_mut(..MESSAGE_PREFIX) {
+            p.copy_from_slice(&n.to_le_bytes());
+        }
+        self.pending_out.push_back(buf);
+        Ok(())
+    }
+
+    /// Moves the session's own frames and the queued messages (as far as credit allows) to the
+    /// writer.
+    async fn flush_session(&mut self, wtx: &mpsc::Sender<Vec<u8>>) -> Result<(), String> {
+        let now = self.now();
+        let Some(session) = self.session.as_mut() else {
+            return Ok(());
+        };
+        let mut frame = vec![0u8; MAX_FRAME_LEN + LENGTH_PREFIX_LEN];
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        while let Some(n) = session.poll_transmit(now, &mut frame) {
+            out.push(frame.get(..n).unwrap_or(&[]).to_vec());
+        }
+        if session.is_established() && !self.pending_out.is_empty() {
+            let stream = match self.stream {
+                Some(s) => Some(s),
+                None => session.open_stream(CipherId::ChaCha20Poly1305).ok(),
+            };
+            self.stream = stream;
+            if let Some(stream) = stream {
+                let max = session.max_send_payload().max(1);
+                'messages: while let Some(msg) = self.pending_out.front_mut() {
+                    while !msg.is_empty() {
+                        let take = msg.len().min(max);
+                        let piece = msg.get(..take).unwrap_or(&[]);
+                        match session.send(now, stream, piece, false, &mut frame) {
+                            Ok(n) => {
+                                out.push(frame.get(..n).unwrap_or(&[]).to_vec());
+                                msg.drain(..take);
+                            }
+                            Err(SendError::Blocked | SendError::WaitForRekey) => break 'messages,
+                            Err(e) => return Err(format!("send: {e:?}")),
+                        }
+                    }
+                    self.pending_out.pop_front();
+                }
+            }
+        }
+        // Frames the session made while sending (credit updates, rekeys).
+        while let Some(n) = session.poll_transmit(now, &mut frame) {
+            out.push(frame.get(..n).unwrap_or(&[]).to_vec());
+        }
+        for f in out {
+            wtx.send(f).await.map_err(|_| "the writer stopped")?;
+        }
+        Ok(())
+    }
+}
+
+async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) {
+    while let Some(frame) = rx.recv().await {
+        if wr.write_all(&frame).await.is_err() {
+            return;
+        }
+    }
+    let _ = wr.shutdown().await;
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn seed() -> SecretBytes<32> {
+    let mut s = [0u8; 32];
+    os_rng().fill_bytes(&mut s);
+    SecretBytes::new(s)
+}

@@ -1,0 +1,341 @@
+//! The plan of one tree fetch: which block to ask of which provider, what arrived, who lied.
+//!
+//! Sans-IO like the core's machines: the caller reports blocks, refusals and lost providers, and
+//! asks for the next requests. It walks the tree as blocks arrive (a tree node's children are known
+//! once it is opened with its key), keeps a window of requests in flight per provider so that
+//! several providers serve different blocks at once, and moves a provider's outstanding requests to
+//! the others when it goes away or sends a wrong block.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use gofast_core::block::{Block, BlockId, BlockRef, MAX_BLOCK_LEN, open_in_place, verify};
+use gofast_core::exchange::MAX_IDS;
+use gofast_core::identity::PeerId;
+use zeroize::Zeroizing;
+
+/// Why a fetch cannot go on, or what a block was wrong about.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The block's bytes do not hash to the id asked for: its sender is dropped.
+    #[error("peer {peer} sent a block that does not match its id")]
+    WrongBlock {
+        /// The sender.
+        peer: PeerId,
+    },
+    /// A block matched its id but does not open with the key its parent gave (the tree itself is
+    /// damaged; no provider can help).
+    #[error("block {id} does not open with its key: {reason}")]
+    BadTree {
+        /// The block.
+        id: BlockId,
+        /// What was wrong.
+        reason: String,
+    },
+    /// Every provider went away or said it does not hold a block still needed.
+    #[error("no provider left for {missing} blocks")]
+    NoProviders {
+        /// Blocks still needed.
+        missing: usize,
+    },
+}
+
+/// What a fetch has done so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FetchProgress {
+    /// Blocks stored (received or already held).
+    pub blocks: u64,
+    /// Ciphertext bytes of those blocks.
+    pub bytes: u64,
+    /// Data bytes the root declares (known once the root is opened).
+    pub total_data: Option<u64>,
+    /// Blocks received from providers (not already held).
+    pub received: u64,
+}
+
+struct Provider {
+    peer: PeerId,
+    in_flight: usize,
+    /// Blocks it said it does not hold.
+    lacks: HashSet<BlockId>,
+}
+
+/// One fetch of the tree under a root.
+pub struct Fetch {
+    root: BlockId,
+    /// Needed blocks not asked for yet, in tree order (breadth first).
+    queue: VecDeque<BlockRef>,
+    /// Asked for: the reference and the provider asked.
+    in_flight: HashMap<BlockId, (BlockRef, PeerId)>,
+    providers: Vec<Provider>,
+    /// Requests one provider may have outstanding.
+    window: usize,
+    progress: FetchProgress,
+    /// Blocks already handled (a tree may name one block many times).
+    seen: HashSet<BlockId>,
+    /// Blocks each provider delivered, including providers since dropped.
+    delivered: Vec<(PeerId, u64)>,
+    /// Blocks a level-1 node names: data leaves, so they are verified but not decrypted (their
+    /// parent already says what they are; the reader checks them again when it reads the data).
+    leaves: HashSet<BlockId>,
+}
+
+impl std::fmt::Debug for Fetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Block keys stay out of logs: counts only.
+        f.debug_struct("Fetch")
+            .field("root", &self.root)
+            .field("queued", &self.queue.len())
+            .field("in_flight", &self.in_flight.len())
+            .field("providers", &self.providers.len())
+            .field("progress", &self.progress)
+            .finish()
+    }
+}
+
+/// What to do with a block that arrived.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Accepted {
+    /// Verified: store it.
+    Store,
+    /// Not asked for (late, duplicate, cancelled): ignore it.
+    Unwanted,
+}
+
+impl Fetch {
+    /// A fetch of the tree under `root`, with `window` requests in flight per provider.
+    pub fn new(root: BlockRef, window: usize) -> Self {
+        let id = root.id;
+        let mut seen = HashSet::new();
+        seen.insert(id);
+        Fetch {
+            root: id,
+            queue: VecDeque::from([root]),
+            in_flight: HashMap::new(),
+            providers: Vec::new(),
+            window: window.max(1),
+            progress: FetchProgress::default(),
+            seen,
+            delivered: Vec::new(),
+            leaves: HashSet::new(),
+        }
+    }
+
+    /// The root's id.
+    pub fn root(&self) -> BlockId {
+        self.root
+    }
+
+    /// What was done so far.
+    pub fn progress(&self) -> FetchProgress {
+        self.progress
+    }
+
+    /// Whether every block of the tree is stored.
+    pub fn is_complete(&self) -> bool {
+        self.queue.is_empty() && self.in_flight.is_empty()
+    }
+
+    /// Providers in use.
+    pub fn providers(&self) -> impl Iterator<Item = &PeerId> {
+        self.providers.iter().map(|p| &p.peer)
+    }
+
+    /// Blocks each provider delivered, including providers dropped since.
+    pub fn delivered(&self) -> impl Iterator<Item = (PeerId, u64)> + '_ {
+        self.delivered.iter().copied()
+    }
+
+    /// Adds a provider (no effect if it is there already).
+    pub fn add_provider(&mut self, peer: PeerId) {
+        if !self.providers.iter().any(|p| p.peer == peer) {
+            self.providers.push(Provider {
+                peer,
+                in_flight: 0,
+                lacks: HashSet::new(),
+            });
+        }
+    }
+
+    /// Takes the blocks the caller already holds off the queue: `local` gives a held block's
+    /// ciphertext. Their children join the queue. Call before [`Fetch::next_request`].
+    pub fn take_local(
+        &mut self,
+        mut local: impl FnMut(&BlockId) -> Option<Vec<u8>>,
+    ) -> Result<(), FetchError> {
+        let mut i = 0;
+        while let Some(r) = self.queue.get(i) {
+            match local(&r.id) {
+                Some(data) if verify(&r.id, &data).is_ok() => {
+                    let Some(r) = self.queue.remove(i) else { break };
+                    self.progress.blocks += 1;
+                    self.progress.bytes += data.len() as u64;
+                    self.open(&r, &data)?;
+                }
+                _ => i += 1,
+            }
+        }
+        Ok(())
+    }
+
+    /// The next request to send: a provider with room in its window and up to [`MAX_IDS`] blocks
+    /// it has not refused. Blocks go to the provider with the fewest requests in flight, so the
+    /// load spreads and a slow provider gets less.
+    pub fn next_request(&mut self) -> Option<(PeerId, Vec<BlockId>)> {
+        let mut order: Vec<usize> = (0..self.providers.len()).collect();
+        order.sort_by_key(|&i| self.providers.get(i).map_or(usize::MAX, |p| p.in_flight));
+        for i in order {
+            let Some(p) = self.providers.get_mut(i) else {
+                continue;
+            };
+            let room = self.window.saturating_sub(p.in_flight).min(MAX_IDS);
+            // Small batches while others have room too: each provider gets a share.
+            if room == 0 {
+                continue;
+            }
+            let mut ids = Vec::new();
+            let mut j = 0;
+            while ids.len() < room {
+                let Some(r) = self.queue.get(j) else { break };
+                if p.lacks.contains(&r.id) {
+                    j += 1;
+                    continue;
+                }
+                let Some(r) = self.queue.remove(j) else { break };
+                ids.push(r.id);
+                self.in_flight.insert(r.id, (r, p.peer));
+            }
+            if !ids.is_empty() {
+                p.in_flight += ids.len();
+                return Some((p.peer, ids));
+            }
+        }
+        None
+    }
+
+    /// A block arrived from `peer`. A block that does not match its id drops the provider (its
+    /// requests go back to the queue) and is an error to report; a matching one is opened with
+    /// its key and its children join the queue.
+    pub fn on_block(
+        &mut self,
+        peer: &PeerId,
+        id: &BlockId,
+        data: &[u8],
+    ) -> Result<Accepted, FetchError> {
+        let asked = self.in_flight.get(id).is_some_and(|(_, p)| p == peer);
+        if !asked {
+            return Ok(Accepted::Unwanted);
+        }
+        if data.len() > MAX_BLOCK_LEN || verify(id, data).is_err() {
+            self.remove_provider(peer);
+            return Err(FetchError::WrongBlock { peer: *peer });
+        }
+        let Some((r, _)) = self.in_flight.remove(id) else {
+            return Ok(Accepted::Unwanted);
+        };
+        if let Some(p) = self.providers.iter_mut().find(|p| p.peer == *peer) {
+            p.in_flight = p.in_flight.saturating_sub(1);
+        }
+        match self.delivered.iter_mut().find(|(p, _)| p == peer) {
+            Some((_, n)) => *n += 1,
+            None => self.delivered.push((*peer, 1)),
+        }
+        self.progress.blocks += 1;
+        self.progress.received += 1;
+        self.progress.bytes += data.len() as u64;
+        self.open(&r, data)?;
+        Ok(Accepted::Store)
+    }
+
+    /// `peer` does not hold `ids`: they go back to the queue for the others.
+    pub fn on_dont_have(&mut self, peer: &PeerId, ids: &[BlockId]) {
+        let Some(p) = self.providers.iter_mut().find(|p| p.peer == *peer) else {
+            return;
+        };
+        for id in ids {
+            p.lacks.insert(*id);
+            if self
+                .in_flight
+                .get(id)
+                .is_some_and(|(_, asked)| asked == peer)
+                && let Some((r, _)) = self.in_flight.remove(id)
+            {
+                p.in_flight = p.in_flight.saturating_sub(1);
+                self.queue.push_front(r);
+            }
+        }
+    }
+
+    /// `peer` went away: its requests go back to the queue.
+    pub fn remove_provider(&mut self, peer: &PeerId) {
+        self.providers.retain(|p| p.peer != *peer);
+        let lost: Vec<BlockId> = self
+            .in_flight
+            .iter()
+            .filter(|(_, (_, p))| p == peer)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in lost {
+            if let Some((r, _)) = self.in_flight.remove(&id) {
+                self.queue.push_front(r);
+            }
+        }
+    }
+
+    /// Whether the fetch can still finish: some queued block has a provider that did not refuse
+    /// it, or requests are in flight.
+    pub fn check_stuck(&self) -> Result<(), FetchError> {
+        if self.is_complete() || !self.in_flight.is_empty() {
+            return Ok(());
+        }
+        let servable = self
+            .queue
+            .iter()
+            .any(|r| self.providers.iter().any(|p| !p.lacks.contains(&r.id)));
+        if servable {
+            Ok(())
+        } else {
+            Err(FetchError::NoProviders {
+                missing: self.queue.len(),
+            })
+        }
+    }
+
+    /// Every block of the tree found so far (all of them once the fetch is complete).
+    pub fn block_ids(&self) -> impl Iterator<Item = &BlockId> {
+        self.seen.iter()
+    }
+
+    /// Opens a verified block with its key; a tree node's children join the queue.
+    fn open(&mut self, r: &BlockRef, data: &[u8]) -> Result<(), FetchError> {
+        if self.leaves.remove(&r.id) {
+            return Ok(());
+        }
+        let mut plain = Zeroizing::new(data.to_vec());
+        let block = open_in_place(r, &mut plain).map_err(|e| FetchError::BadTree {
+            id: r.id,
+            reason: e.to_string(),
+        })?;
+        match block {
+            Block::Data(d) => {
+                if r.id == self.root {
+                    self.progress.total_data = Some(d.len() as u64);
+                }
+            }
+            Block::Tree(node) => {
+                if r.id == self.root {
+                    self.progress.total_data = Some(node.total_size());
+                }
+                let leaves = node.level() == 1;
+                for entry in node.entries() {
+                    if self.seen.insert(entry.child.id) {
+                        if leaves {
+                            self.leaves.insert(entry.child.id);
+                        }
+                        self.queue.push_back(entry.child);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

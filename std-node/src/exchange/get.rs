@@ -1,0 +1,234 @@
+//! Running a fetch: connections to the providers, the plan of [`Fetch`], and the store.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gofast_core::block::{BlockId, BlockRef};
+use gofast_core::identity::{KeyPair, PeerId};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use super::BlockSource;
+use super::conn::{self, ConnCommand, ConnEvent, Role};
+use super::fetch::{Accepted, Fetch, FetchError, FetchProgress};
+use crate::store::{BlockStore, Class};
+
+/// Requests in flight per provider: enough to keep a loopback or LAN link busy (64 KiB blocks,
+/// 2 MiB in flight), few enough that a slow provider holds little.
+const WINDOW: usize = 32;
+/// Blocks written between flushes of the store during a fetch (about 16 MiB): what a crash may
+/// lose and fetch again.
+const FLUSH_EVERY: u64 = 256;
+/// Time allowed for a TCP connection to a provider.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Events from connections waiting for the fetch.
+const EVENT_QUEUE: usize = 256;
+
+/// How a fetch went.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FetchReport {
+    /// Blocks and bytes.
+    pub progress: FetchProgress,
+    /// Blocks each provider delivered.
+    pub delivered: Vec<(PeerId, u64)>,
+    /// Providers dropped for sending a wrong block.
+    pub penalised: Vec<PeerId>,
+    /// Providers whose connection was lost before the end.
+    pub lost: Vec<PeerId>,
+    /// Providers that could not be reached at all.
+    pub unreached: Vec<PeerId>,
+    /// Every block of the tree (distinct, the root included).
+    pub ids: Vec<BlockId>,
+}
+
+/// Why a fetch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GetError {
+    /// The plan could not go on.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The local store failed.
+    #[error("the block store failed: {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Fetches every block of the tree under `root` that the store lacks from `providers`, several at
+/// once, verifying each block before it is stored (as `class`). `progress` is called as blocks
+/// arrive. The blocks are flushed to disk before this returns.
+pub async fn fetch_tree(
+    identity: Arc<KeyPair>,
+    store: Arc<BlockStore>,
+    root: BlockRef,
+    providers: Vec<(PeerId, SocketAddr)>,
+    class: Class,
+    mut progress: impl FnMut(FetchProgress),
+) -> Result<FetchReport, GetError> {
+    let mut fetch = Fetch::new(root, WINDOW);
+    {
+        let store = Arc::clone(&store);
+        fetch.take_local(move |id| store.get(id).ok().flatten())?;
+    }
+    let mut report = FetchReport::default();
+    if fetch.is_complete() {
+        report.progress = fetch.progress();
+        report.ids = fetch.block_ids().copied().collect();
+        return Ok(report);
+    }
+    let (ev_tx, mut ev_rx) = mpsc::channel(EVENT_QUEUE);
+    let mut conns: HashMap<PeerId, mpsc::Sender<ConnCommand>> = HashMap::new();
+    let mut connecting = 0usize;
+    for (peer, addr) in providers {
+        if conns.contains_key(&peer) || peer == identity.peer_id() {
+            continue;
+        }
+        let (cmd_tx, cmd_rx) = mpsc::channel(64);
+        conns.insert(peer, cmd_tx);
+        connecting += 1;
+        let (identity, store, ev_tx) = (Arc::clone(&identity), Arc::clone(&store), ev_tx.clone());
+        tokio::spawn(async move {
+            match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+                Ok(Ok(tcp)) => {
+                    let source: Arc<dyn BlockSource> = store;
+                    conn::run(tcp, Role::Dial(peer), identity, source, Some(ev_tx), cmd_rx).await;
+                }
+                Ok(Err(e)) => {
+                    let _ = ev_tx
+                        .send(ConnEvent::Closed {
+                            peer: Some(peer),
+                            reason: format!("connect to {addr}: {e}"),
+                        })
+                        .await;
+                }
+                Err(_) => {
+                    let _ = ev_tx
+                        .send(ConnEvent::Closed {
+                            peer: Some(peer),
+                            reason: format!("connect to {addr}: timed out"),
+                        })
+                        .await;
+                }
+            }
+        });
+    }
+    drop(ev_tx);
+    let mut writer = store.writer();
+    let mut unflushed = 0u64;
+    let result = loop {
+        // Ask for what the plan allows.
+        while let Some((peer, ids)) = fetch.next_request() {
+            match conns.get(&peer) {
+                Some(tx) if tx.try_send(ConnCommand::Want(ids.clone())).is_ok() => {}
+                _ => {
+                    // The connection cannot take it: the provider is as good as gone.
+                    fetch.remove_provider(&peer);
+                }
+            }
+        }
+        if fetch.is_complete() {
+            break Ok(());
+        }
+        if connecting == 0
+            && let Err(e) = fetch.check_stuck()
+        {
+            break Err(GetError::Fetch(e));
+        }
+        let Some(ev) = ev_rx.recv().await else {
+            break Err(GetError::Fetch(FetchError::NoProviders {
+                missing: usize::MAX,
+            }));
+        };
+        match ev {
+            ConnEvent::Up(peer) => {
+                connecting = connecting.saturating_sub(1);
+                debug!(%peer, "provider connected");
+                fetch.add_provider(peer);
+            }
+            ConnEvent::Block { peer, id, data } => match fetch.on_block(&peer, &id, &data) {
+                Ok(Accepted::Store) => {
+                    writer.put(&id, &data, class)?;
+                    unflushed += 1;
+                    if unflushed >= FLUSH_EVERY {
+                        writer.flush()?;
+                        unflushed = 0;
+                    }
+                    progress(fetch.progress());
+                }
+                Ok(Accepted::Unwanted) => {}
+                Err(FetchError::WrongBlock { peer }) => {
+                    warn!(%peer, "provider sent a wrong block: dropped");
+                    report.penalised.push(peer);
+                    if let Some(tx) = conns.remove(&peer) {
+                        let _ = tx.try_send(ConnCommand::Close);
+                    }
+                }
+                Err(e) => break Err(GetError::Fetch(e)),
+            },
+            ConnEvent::DontHave { peer, ids } => fetch.on_dont_have(&peer, &ids),
+            ConnEvent::Closed { peer, reason } => {
+                if let Some(peer) = peer {
+                    let was_up = fetch.providers().any(|p| *p == peer);
+                    if was_up {
+                        info!(%peer, %reason, "provider lost; its blocks go to the others");
+                        report.lost.push(peer);
+                    } else {
+                        connecting = connecting.saturating_sub(1);
+                        debug!(%peer, %reason, "provider not reached");
+                        report.unreached.push(peer);
+                    }
+                    fetch.remove_provider(&peer);
+                    conns.remove(&peer);
+                }
+            }
+        }
+    };
+    for tx in conns.values() {
+        let _ = tx.try_send(ConnCommand::Close);
+    }
+    // What arrived is kept even when the fetch failed: a retry does not fetch it again.
+    writer.flush()?;
+    result?;
+    report.progress = fetch.progress();
+    report.delivered = fetch.delivered().collect();
+    report.ids = fetch.block_ids().copied().collect();
+    Ok(report)
+}
+
+/// Exchange connections served at once; at the bound a new connection is closed at once (the
+/// peer fetches from another provider or retries).
+pub const MAX_SERVED_CONNECTIONS: usize = 256;
+
+/// Accepts block-exchange connections and serves the store's blocks on each until it closes.
+/// The connections belong to this future: dropping or aborting it closes every one of them.
+pub async fn serve(listener: TcpListener, identity: Arc<KeyPair>, store: Arc<dyn BlockSource>) {
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, from)) => {
+                    if conns.len() >= MAX_SERVED_CONNECTIONS {
+                        debug!(%from, "exchange connection refused: at the bound");
+                        drop(tcp);
+                        continue;
+                    }
+                    debug!(%from, "exchange connection");
+                    let (identity, store) = (Arc::clone(&identity), Arc::clone(&store));
+                    // Serving only: nothing to ask of the peer, so the command channel stays idle.
+                    let (keep, rx) = mpsc::channel(1);
+                    conns.spawn(async move {
+                        let _keep = keep;
+                        conn::run(tcp, Role::Accept, identity, store, None, rx).await
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off a little rather than spin.
+                    warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+}

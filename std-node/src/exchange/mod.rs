@@ -1,0 +1,39 @@
+//! Block exchange: fetching a tree's blocks from several providers at once over secure sessions,
+//! and serving the blocks this node holds.
+//!
+//! A fetch ([`fetch_tree`]) opens a TCP connection with a secure session (Noise IK to the
+//! provider's identity, byte-stream framing) to each provider, asks each for different blocks
+//! ([`Fetch`] keeps a window per provider), checks every block against its id before it is stored,
+//! drops a provider that sends a wrong block and moves a lost provider's blocks to the others. The
+//! messages are the core's [`gofast_core::exchange::ExchangeMessage`].
+
+use gofast_core::block::BlockId;
+
+use crate::store::{BlockStore, StoreError};
+
+mod conn;
+mod fetch;
+mod get;
+
+pub use conn::{ConnStats, Role};
+pub use fetch::{Accepted, Fetch, FetchError, FetchProgress};
+pub use get::{FetchReport, GetError, MAX_SERVED_CONNECTIONS, fetch_tree, serve};
+
+/// Where a node's served blocks come from: its store. (A trait so that a test can stand up a
+/// provider that lies, and check that fetchers drop it.)
+pub trait BlockSource: Send + Sync + 'static {
+    /// The block `id`, if held.
+    fn block(&self, id: &BlockId) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Whether the block `id` is held.
+    fn holds(&self, id: &BlockId) -> Result<bool, StoreError>;
+}
+
+impl BlockSource for BlockStore {
+    fn block(&self, id: &BlockId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(id)
+    }
+
+    fn holds(&self, id: &BlockId) -> Result<bool, StoreError> {
+        self.has(id)
+    }
+}

@@ -1,0 +1,624 @@
+//! A whole gofast peer: its keys, its block store, its UDP side (sessions and the DHT) and its TCP
+//! side (block exchange), and what a person does with them: add, get, pin, look around.
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use gofast_core::block::{BlockId, BlockRef, ChunkerParams, FileEncoder, ScopeSecret, read_tree};
+use gofast_core::dht::Provider;
+use gofast_core::identity::{KeyPair, PeerId};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tracing::{debug, info};
+
+use crate::error::{Error, ErrorKind};
+use crate::exchange::{FetchProgress, FetchReport, fetch_tree, serve};
+use crate::keys::NodeKeys;
+use crate::net::{NetStats, NodeConfig, NodeHandle, PeerInfo, spawn};
+use crate::store::{BlockStore, Class, PinInfo, StoreConfig, StoreStats};
+
+/// How long a provider record announces a root (the DHT's default record lifetime).
+pub const PROVIDER_TTL_SECS: u64 = 24 * 3600;
+/// Largest file `get` writes (the tree's declared size is checked before any data is written).
+pub const MAX_GET_SIZE: u64 = 1 << 40;
+/// Attempts to find a port free for both UDP and TCP when the OS picks it.
+const PORT_ATTEMPTS: usize = 16;
+
+/// Where a node keeps its state and how it is set up.
+#[derive(Clone, Debug)]
+pub struct NodeOptions {
+    /// The node's directory: keys, block store.
+    pub data_dir: PathBuf,
+    /// Network settings (listen address: UDP and TCP on the same port).
+    pub net: NodeConfig,
+    /// Block store settings.
+    pub store: StoreConfig,
+}
+
+impl NodeOptions {
+    /// Options for `data_dir` with every default.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        NodeOptions {
+            data_dir: data_dir.into(),
+            net: NodeConfig::default(),
+            store: StoreConfig::default(),
+        }
+    }
+}
+
+/// What `add` made.
+#[derive(Clone, Debug)]
+pub struct AddReport {
+    /// The root: with its key, the capability to read the data.
+    pub root: BlockRef,
+    /// Data bytes.
+    pub size: u64,
+    /// Distinct blocks.
+    pub blocks: u64,
+    /// Peers that stored the provider record.
+    pub announced_to: u8,
+}
+
+/// What `get` did.
+#[derive(Clone, Debug)]
+pub struct GetReport {
+    /// Data bytes written.
+    pub size: u64,
+    /// The fetch (empty when every block was held already).
+    pub fetch: FetchReport,
+    /// Providers the DHT named.
+    pub providers: usize,
+}
+
+/// A running node.
+pub struct Node {
+    keys: Arc<NodeKeys>,
+    identity: Arc<KeyPair>,
+    store: Arc<BlockStore>,
+    net: NodeHandle,
+    serve: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("peer", &self.net.peer_id())
+            .field("addr", &self.net.local_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Creates a node's keys in `data_dir` (which may exist but must not hold keys yet).
+    pub fn init(data_dir: &Path) -> Result<PeerId, Error> {
+        let keys = NodeKeys::create(data_dir)?;
+        Ok(keys.identity().peer_id())
+    }
+
+    /// Starts the node of `options.data_dir` (made with [`Node::init`]) on the current tokio
+    /// runtime: opens its store, listens on UDP and TCP, and joins through the bootstrap peers.
+    pub async fn start(options: NodeOptions) -> Result<Node, Error> {
+        let keys = Arc::new(NodeKeys::load(&options.data_dir)?);
+        let identity = Arc::new(keys.identity());
+        let store_dir = options.data_dir.join("store");
+        let storage_key = keys.storage_key();
+        let store_config = options.store.clone();
+        let store = tokio::task::spawn_blocking(move || {
+            BlockStore::open(&store_dir, &storage_key, store_config)
+        })
+        .await
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("store task: {e}")))??;
+        let store = Arc::new(store);
+        let (net, listener) = bind_both(&keys, &options.net).await?;
+        let source: Arc<dyn crate::exchange::BlockSource> = Arc::clone(&store) as _;
+        let serve = tokio::spawn(serve(listener, Arc::clone(&identity), source));
+        info!(peer = %net.peer_id(), addr = %net.local_addr(), "node started");
+        Ok(Node {
+            keys,
+            identity,
+            store,
+            net,
+            serve,
+        })
+    }
+
+    /// The node's identity.
+    pub fn peer_id(&self) -> PeerId {
+        self.net.peer_id()
+    }
+
+    /// The address it listens on (UDP for sessions and the DHT, TCP for block exchange).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.net.local_addr()
+    }
+
+    /// The network side's handle (DHT queries, peers).
+    pub fn net(&self) -> &NodeHandle {
+        &self.net
+    }
+
+    /// The block store.
+    pub fn store(&self) -> &Arc<BlockStore> {
+        &self.store
+    }
+
+    /// A handle that stops this node serving blocks at once, every connection cut mid-transfer:
+    /// what a provider that crashes looks like to the peers fetching from it.
+    pub fn serving_abort_handle(&self) -> tokio::task::AbortHandle {
+        self.serve.abort_handle()
+    }
+
+    /// Encrypts the file at `path` into blocks, stores them permanently, pins the tree under the
+    /// file's name and announces the root in the DHT. `progress` gets the bytes read so far.
+    pub async fn add_file(
+        &self,
+        path: &Path,
+        progress: impl FnMut(u64) + Send + 'static,
+    ) -> Result<AddReport, Error> {
+        let meta = std::fs::metadata(path).map_err(|e| Error::file(path, "read", &e))?;
+        if meta.is_dir() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "{} is a directory; `add` takes files for now (directories arrive with the file system)",
+                    path.display()
+                ),
+            ));
+        }
+        let file = std::fs::File::open(path).map_err(|e| Error::file(path, "open", &e))?;
+        let label = path
+            .file_name()
+            .map_or_else(|| "file".to_owned(), |n| n.to_string_lossy().into_owned());
+        let (store, scope) = (Arc::clone(&self.store), self.keys.scope());
+        let path_buf = path.to_path_buf();
+        let (root, size, ids) = tokio::task::spawn_blocking(move || {
+            encode_into_store(&store, &scope, file, &path_buf, progress)
+        })
+        .await
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("add task: {e}")))??;
+        self.finish_add(&label, root, size, ids).await
+    }
+
+    /// Like [`Node::add_file`] for bytes in memory, pinned under `label`.
+    pub async fn add_bytes(&self, label: &str, data: Vec<u8>) -> Result<AddReport, Error> {
+        let (store, scope) = (Arc::clone(&self.store), self.keys.scope());
+        let (root, size, ids) = tokio::task::spawn_blocking(move || {
+            encode_into_store(&store, &scope, &data[..], Path::new("<bytes>"), |_| {})
+        })
+        .await
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("add task: {e}")))??;
+        self.finish_add(label, root, size, ids).await
+    }
+
+    async fn finish_add(
+        &self,
+        label: &str,
+        root: BlockRef,
+        size: u64,
+        ids: Vec<BlockId>,
+    ) -> Result<AddReport, Error> {
+        let blocks = ids.len() as u64;
+        let (store, label_owned, root_c) =
+            (Arc::clone(&self.store), label.to_owned(), root.clone());
+        tokio::task::spawn_blocking(move || store.pin(&label_owned, &root_c, ids))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("pin task: {e}")))??;
+        let announced_to = self.announce(&root.id).await?;
+        Ok(AddReport {
+            root,
+            size,
+            blocks,
+            announced_to,
+        })
+    }
+
+    /// Announces in the DHT that this node provides the tree under `root`; returns how many peers
+    /// stored the record.
+    pub async fn announce(&self, root: &BlockId) -> Result<u8, Error> {
+        let expires = unix_now().saturating_add(PROVIDER_TTL_SECS);
+        let provider = Provider::sign(&self.identity, root.0, expires)
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("signing: {e:?}")))?;
+        let report = self.net.add_provider(provider).await?;
+        Ok(report.stored)
+    }
+
+    /// Fetches the tree under `root` into the store (blocks this node lacks come from the
+    /// providers the DHT names, several at once), pins it under `label`, and writes its data to
+    /// `dest` (through a temporary file renamed at the end, so `dest` is never half-written).
+    pub async fn get_to_file(
+        &self,
+        root: &BlockRef,
+        label: &str,
+        dest: &Path,
+        progress: impl FnMut(FetchProgress) + Send + 'static,
+    ) -> Result<GetReport, Error> {
+        let t = std::time::Instant::now();
+        let (fetch, providers) = self.fetch(root, label, progress).await?;
+        let fetched = t.elapsed();
+        let (store, root_c, dest_c) = (Arc::clone(&self.store), root.clone(), dest.to_path_buf());
+        let size = tokio::task::spawn_blocking(move || write_tree(&store, &root_c, &dest_c))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("write task: {e}")))??;
+        debug!(
+            fetch_ms = fetched.as_millis(),
+            write_ms = (t.elapsed() - fetched).as_millis(),
+            blocks = fetch.progress.received,
+            "get finished"
+        );
+        Ok(GetReport {
+            size,
+            fetch,
+            providers,
+        })
+    }
+
+    /// Like [`Node::get_to_file`], into memory (at most `max` bytes).
+    pub async fn get_bytes(
+        &self,
+        root: &BlockRef,
+        label: &str,
+        max: u64,
+    ) -> Result<Vec<u8>, Error> {
+        self.fetch(root, label, |_| {}).await?;
+        let (store, root_c) = (Arc::clone(&self.store), root.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            read_from_store(&store, &root_c, max, &mut out)?;
+            Ok::<_, Error>(out)
+        })
+        .await
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("read task: {e}")))?
+    }
+
+    async fn fetch(
+        &self,
+        root: &BlockRef,
+        label: &str,
+        progress: impl FnMut(FetchProgress) + Send + 'static,
+    ) -> Result<(FetchReport, usize), Error> {
+        // The pin comes first: every block that arrives is permanent from the start, so a
+        // crowded cache cannot refuse it before it is read.
+        let (store, label_owned, root_c) =
+            (Arc::clone(&self.store), label.to_owned(), root.clone());
+        tokio::task::spawn_blocking(move || store.pin(&label_owned, &root_c, [root_c.id]))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("pin task: {e}")))??;
+        let held = {
+            let store = Arc::clone(&self.store);
+            let id = root.id;
+            tokio::task::spawn_blocking(move || store.has(&id))
+                .await
+                .map_err(|e| Error::new(ErrorKind::Internal, format!("store task: {e}")))??
+        };
+        let mut providers = Vec::new();
+        let mut named = 0;
+        // Providers are looked up unless the root is here; a partial tree is completed from them.
+        let records = if held {
+            Vec::new()
+        } else {
+            self.net.get_providers(root.id.0).await?
+        };
+        for p in &records {
+            named += 1;
+            if *p.provider() == self.peer_id() {
+                continue;
+            }
+            if let Some(addr) = self.net.find_peer(*p.provider()).await? {
+                providers.push((*p.provider(), addr));
+            } else {
+                debug!(provider = %p.provider(), "provider not found");
+            }
+        }
+        let t = std::time::Instant::now();
+        let report = fetch_tree(
+            Arc::clone(&self.identity),
+            Arc::clone(&self.store),
+            root.clone(),
+            providers,
+            Class::Permanent,
+            progress,
+        )
+        .await
+        .map_err(|e| match e {
+            crate::exchange::GetError::Fetch(f) if named == 0 && !held => Error::new(
+                ErrorKind::NotFound,
+                format!("no peer provides this root ({f})"),
+            ),
+            other => Error::from(other),
+        })?;
+        debug!(
+            fetch_tree_ms = t.elapsed().as_millis(),
+            providers = named,
+            "blocks fetched"
+        );
+        // Every block is here now: the pin takes them all, and this node provides them too (so
+        // popular data spreads over the peers that fetched it).
+        let (store, label_owned, root_c) =
+            (Arc::clone(&self.store), label.to_owned(), root.clone());
+        tokio::task::spawn_blocking(move || {
+            let ids = tree_ids(&store, &root_c)?;
+            store.pin(&label_owned, &root_c, ids)?;
+            Ok::<_, Error>(())
+        })
+        .await
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("pin task: {e}")))??;
+        if let Err(e) = self.announce(&root.id).await {
+            debug!(error = %e, "announcing a fetched root failed");
+        }
+        Ok((report, named))
+    }
+
+    /// Pins the tree under `root` as `label` (its blocks must be held: fetch them with `get`).
+    pub async fn pin(&self, label: &str, root: &BlockRef) -> Result<u64, Error> {
+        let (store, label, root) = (Arc::clone(&self.store), label.to_owned(), root.clone());
+        tokio::task::spawn_blocking(move || {
+            let ids = tree_ids(&store, &root)?;
+            Ok::<_, Error>(store.pin(&label, &root, ids)?.blocks)
+        })
+        .await
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("pin task: {e}")))?
+    }
+
+    /// Removes the pin `label`; its blocks become collectable. Returns whether it existed.
+    pub async fn unpin(&self, label: &str) -> Result<bool, Error> {
+        let (store, label) = (Arc::clone(&self.store), label.to_owned());
+        let r = tokio::task::spawn_blocking(move || store.unpin(&label))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("unpin task: {e}")))??;
+        Ok(r.is_some())
+    }
+
+    /// The pins.
+    pub async fn pins(&self) -> Result<Vec<PinInfo>, Error> {
+        let store = Arc::clone(&self.store);
+        Ok(tokio::task::spawn_blocking(move || store.pins())
+            .await
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("store task: {e}")))??)
+    }
+
+    /// What the store holds.
+    pub async fn store_stats(&self) -> Result<StoreStats, Error> {
+        let store = Arc::clone(&self.store);
+        Ok(tokio::task::spawn_blocking(move || store.stats())
+            .await
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("store task: {e}")))??)
+    }
+
+    /// Collects garbage in the store (see [`BlockStore::gc`]).
+    pub async fn gc(&self) -> Result<crate::store::GcReport, Error> {
+        let store = Arc::clone(&self.store);
+        Ok(tokio::task::spawn_blocking(move || store.gc())
+            .await
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("gc task: {e}")))??)
+    }
+
+    /// Counters of the network side.
+    pub async fn net_stats(&self) -> Result<NetStats, Error> {
+        Ok(self.net.stats().await?)
+    }
+
+    /// The peers in the routing table.
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>, Error> {
+        Ok(self.net.peers().await?)
+    }
+
+    /// Stops the node: no new connections, sessions closed, the store flushed and closed.
+    pub async fn shutdown(self) -> Result<(), Error> {
+        self.serve.abort();
+        let _ = self.serve.await;
+        self.net.shutdown().await?;
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || store.persist_hits())
+            .await
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("store task: {e}")))??;
+        Ok(())
+    }
+}
+
+/// Binds UDP and TCP on one port. With port 0 the OS picks the UDP port and TCP takes the same
+/// one, trying again if TCP finds it taken.
+async fn bind_both(
+    keys: &NodeKeys,
+    config: &NodeConfig,
+) -> Result<(NodeHandle, TcpListener), Error> {
+    let mut last = None;
+    for _ in 0..PORT_ATTEMPTS {
+        let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+            Error::new(ErrorKind::Io, format!("binding TCP {}: {e}", config.listen))
+        })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::new(ErrorKind::Io, format!("reading the TCP address: {e}")))?;
+        let mut net_config = config.clone();
+        net_config.listen = addr;
+        match spawn(keys.identity(), net_config).await {
+            Ok(handle) => return Ok((handle, listener)),
+            // Taken for UDP: with an OS-chosen port, try another.
+            Err(e) if config.listen.port() == 0 => last = Some(e),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(last.map_or_else(
+        || {
+            Error::new(
+                ErrorKind::Io,
+                "no port free for both UDP and TCP".to_owned(),
+            )
+        },
+        Error::from,
+    ))
+}
+
+/// Encodes `input` into the store (permanent blocks, flushed); returns the root, the size and the
+/// distinct block ids.
+fn encode_into_store(
+    store: &BlockStore,
+    scope: &ScopeSecret,
+    mut input: impl Read,
+    path: &Path,
+    mut progress: impl FnMut(u64),
+) -> Result<(BlockRef, u64, Vec<BlockId>), Error> {
+    let mut writer = store.writer();
+    let mut ids: Vec<BlockId> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut sink = |id: &BlockId, bytes: &[u8]| -> Result<(), crate::store::StoreError> {
+        if seen.insert(*id) {
+            ids.push(*id);
+        }
+        writer.put(id, bytes, Class::Permanent).map(|_| ())
+    };
+    let mut enc = FileEncoder::new(scope, ChunkerParams::DEFAULT);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut read = 0u64;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::file(path, "read", &e)),
+        };
+        enc.write(buf.get(..n).unwrap_or(&[]), &mut sink)
+            .map_err(build_error)?;
+        read += n as u64;
+        progress(read);
+    }
+    let file = enc.finish(&mut sink).map_err(build_error)?;
+    writer.flush()?;
+    Ok((file.root, file.size, ids))
+}
+
+fn build_error(e: gofast_core::block::BuildError<crate::store::StoreError>) -> Error {
+    match e {
+        gofast_core::block::BuildError::Sink(s) => s.into(),
+        other => Error::new(ErrorKind::Internal, format!("encoding: {other}")),
+    }
+}
+
+/// Why reading a tree from the store stopped.
+#[derive(Debug)]
+enum ReadFail {
+    Store(crate::store::StoreError),
+    Missing(BlockId),
+    Write(std::io::Error),
+}
+
+impl std::fmt::Display for ReadFail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadFail::Store(e) => write!(f, "{e}"),
+            ReadFail::Missing(id) => write!(f, "block {id} is not in the store"),
+            ReadFail::Write(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+fn held(store: &BlockStore, id: &BlockId) -> Result<Vec<u8>, ReadFail> {
+    store
+        .get(id)
+        .map_err(ReadFail::Store)?
+        .ok_or(ReadFail::Missing(*id))
+}
+
+/// Every distinct block id of the tree under `root`, read from the store.
+fn tree_ids(store: &BlockStore, root: &BlockRef) -> Result<Vec<BlockId>, Error> {
+    let mut ids = vec![root.id];
+    let mut seen = std::collections::HashSet::from([root.id]);
+    read_tree(
+        root,
+        MAX_GET_SIZE,
+        |id| {
+            if seen.insert(*id) {
+                ids.push(*id);
+            }
+            held(store, id)
+        },
+        |_| Ok(()),
+    )
+    .map_err(read_error)?;
+    Ok(ids)
+}
+
+fn read_from_store(
+    store: &BlockStore,
+    root: &BlockRef,
+    max: u64,
+    out: &mut impl Write,
+) -> Result<u64, Error> {
+    read_tree(
+        root,
+        max,
+        |id| held(store, id),
+        |data| out.write_all(data).map_err(ReadFail::Write),
+    )
+    .map_err(read_error)
+}
+
+fn read_error(e: gofast_core::block::ReadError<ReadFail>) -> Error {
+    use gofast_core::block::ReadError;
+    match e {
+        ReadError::Fetch(ReadFail::Store(s)) | ReadError::Output(ReadFail::Store(s)) => s.into(),
+        ReadError::Fetch(ReadFail::Missing(id)) | ReadError::Output(ReadFail::Missing(id)) => {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("block {id} of the tree is not held: fetch it with `gofast get`"),
+            )
+        }
+        ReadError::Fetch(ReadFail::Write(e)) | ReadError::Output(ReadFail::Write(e)) => {
+            Error::new(ErrorKind::Io, format!("writing the data: {e}"))
+        }
+        ReadError::TooLarge { declared, max } => Error::new(
+            ErrorKind::InvalidInput,
+            format!("the data is {declared} bytes, more than the {max} accepted"),
+        ),
+        other => Error::new(ErrorKind::Corrupt, other.to_string()),
+    }
+}
+
+/// Writes the tree's data to `dest` through `dest.partial`, renamed when complete and synced.
+fn write_tree(store: &BlockStore, root: &BlockRef, dest: &Path) -> Result<u64, Error> {
+    let mut partial = dest.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let file = std::fs::File::create(&partial).map_err(|e| Error::file(&partial, "create", &e))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let size = match read_from_store(store, root, MAX_GET_SIZE, &mut out) {
+        Ok(n) => n,
+        Err(e) => {
+            drop(out);
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    let file = out
+        .into_inner()
+        .map_err(|e| Error::file(&partial, "write", e.error()))?;
+    file.sync_all()
+        .map_err(|e| Error::file(&partial, "sync", &e))?;
+    std::fs::rename(&partial, dest).map_err(|e| Error::file(dest, "rename into", &e))?;
+    Ok(size)
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The text form of a root for people and scripts: `gofast:gfb1…`.
+pub fn root_uri(root: &BlockRef) -> String {
+    format!("gofast:{}", root.display_capability())
+}
+
+/// Parses `gofast:gfb1…` or a bare `gfb1…`.
+pub fn parse_root_uri(text: &str) -> Result<BlockRef, Error> {
+    let t = text.trim();
+    let t = t.strip_prefix("gofast:").unwrap_or(t);
+    t.parse::<BlockRef>().map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            "not a gofast root: expected gofast:gfb1… as `gofast add` prints it".to_owned(),
+        )
+    })
+}

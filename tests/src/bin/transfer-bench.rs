@@ -1,0 +1,253 @@
+//! `transfer-bench`: a file between two real `gofast` processes on 127.0.0.1.
+//!
+//! Starts two nodes (`gofast up`) in a temporary directory, adds a file of `--size` bytes (default
+//! 1 GiB) of random data on the first, fetches it on the second (which finds the provider through the
+//! DHT), and checks the copy. Prints one `name=value` line per figure:
+//! `add_mb_s`, `get_mb_s`, `first_byte_ms` (from the get request to the first block stored),
+//! `idle_rss_mb` (the second node before the transfer), `transfer_rss_mb` (its peak), and
+//! `chacha_mb_s`: RustCrypto ChaCha20-Poly1305 sealing 64 KiB buffers on one core in the same run, the
+//! machine-speed reference, with the ratios against it. Needs the release `gofast` binary next to
+//! this one (`cargo build --release -p gofast-node --bin gofast`; `cargo xtask bench-transfer` does both).
+
+use std::hint::black_box;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use gofast_core::crypto::SecretBytes;
+use gofast_core::crypto::aead::chacha20poly1305_seal;
+use gofast_node::control::{Request, call};
+
+struct Up(Child);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn gofast_bin() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let bin = exe
+        .parent()
+        .map(|d| d.join("gofast"))
+        .ok_or("no directory for the binary")?;
+    if bin.exists() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "{} is missing: run `cargo build --release -p gofast-node --bin gofast` first",
+            bin.display()
+        ))
+    }
+}
+
+fn init(bin: &Path, dir: &Path) -> Result<(), String> {
+    let out = Command::new(bin)
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("init")
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Starts `gofast up`; returns it and its bootstrap text once it takes commands.
+fn up(bin: &Path, dir: &Path, bootstrap: Option<&str>) -> Result<(Up, String), String> {
+    let mut cmd = Command::new(bin);
+    cmd.arg("--data-dir").arg(dir).arg("up");
+    if let Some(b) = bootstrap {
+        cmd.arg("--bootstrap").arg(b);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let up = Up(child);
+    for line in lines.by_ref() {
+        let line = line.map_err(|e| e.to_string())?;
+        if let Some(b) = line.strip_prefix("others join with: --bootstrap ") {
+            return Ok((up, b.to_owned()));
+        }
+    }
+    Err("gofast up ended before it was ready".into())
+}
+
+/// Resident set of `pid` now and at its peak, in MB.
+fn rss_mb(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn chacha_mb_s() -> f64 {
+    let key = SecretBytes::new([7u8; 32]);
+    let mut buf = vec![0u8; 64 << 10];
+    let mut best = 0f64;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let mut n = 0usize;
+        while t.elapsed() < Duration::from_millis(200) {
+            black_box(chacha20poly1305_seal(&key, &[0; 12], b"", black_box(&mut buf)).ok());
+            n += buf.len();
+        }
+        best = best.max(n as f64 / 1e6 / t.elapsed().as_secs_f64());
+    }
+    best
+}
+
+fn run(size: u64) -> Result<(), String> {
+    let bin = gofast_bin()?;
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (a, b) = (work.path().join("a"), work.path().join("b"));
+    init(&bin, &a)?;
+    init(&bin, &b)?;
+    // The input: random bytes from a fast generator, written in 1 MiB pieces.
+    let input = work.path().join("input.bin");
+    {
+        let mut f =
+            std::io::BufWriter::new(std::fs::File::create(&input).map_err(|e| e.to_string())?);
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut piece = vec![0u8; 1 << 20];
+        let mut left = size;
+        while left > 0 {
+            for w in piece.chunks_mut(8) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let bytes = x.to_le_bytes();
+                w.copy_from_slice(bytes.get(..w.len()).unwrap_or(&bytes));
+            }
+            let n = usize::try_from(left.min(piece.len() as u64)).unwrap_or(0);
+            f.write_all(piece.get(..n).unwrap_or(&[]))
+                .map_err(|e| e.to_string())?;
+            left -= n as u64;
+        }
+        f.flush().map_err(|e| e.to_string())?;
+    }
+    let (up_a, entry) = up(&bin, &a, None)?;
+    let (up_b, _) = up(&bin, &b, Some(&entry))?;
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let (idle_rss, _) = rss_mb(up_b.0.id());
+
+    let t = Instant::now();
+    let added = rt
+        .block_on(call(
+            &a,
+            &Request::Add {
+                path: input.clone(),
+            },
+            |_, _| {},
+        ))
+        .map_err(|e| e.to_string())?;
+    let add_secs = t.elapsed().as_secs_f64();
+    let uri = added["uri"].as_str().ok_or("no uri")?.to_owned();
+
+    let dest = work.path().join("copy.bin");
+    let t = Instant::now();
+    let mut first: Option<Duration> = None;
+    rt.block_on(call(
+        &b,
+        &Request::Get {
+            uri,
+            dest: dest.clone(),
+        },
+        |done, _| {
+            if first.is_none() && done > 0 {
+                first = Some(t.elapsed());
+            }
+        },
+    ))
+    .map_err(|e| e.to_string())?;
+    let get_secs = t.elapsed().as_secs_f64();
+    let (_, peak_rss) = rss_mb(up_b.0.id());
+    // The copy must be the input.
+    let same = files_equal(&input, &dest)?;
+    if !same {
+        return Err("the fetched copy differs from the input".into());
+    }
+    drop((up_a, up_b));
+
+    let chacha = chacha_mb_s();
+    let mb = size as f64 / 1e6;
+    println!("size_bytes={size}");
+    println!("add_mb_s={:.0}", mb / add_secs);
+    println!("get_mb_s={:.0}", mb / get_secs);
+    println!(
+        "first_byte_ms={:.1}",
+        first.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+    );
+    println!("idle_rss_mb={idle_rss:.1}");
+    println!("transfer_rss_mb={peak_rss:.1}");
+    println!("chacha_mb_s={chacha:.0}");
+    println!("add_ratio={:.2}", mb / add_secs / chacha);
+    println!("get_ratio={:.2}", mb / get_secs / chacha);
+    Ok(())
+}
+
+fn files_equal(a: &Path, b: &Path) -> Result<bool, String> {
+    let open = |p: &Path| {
+        std::fs::File::open(p)
+            .map(BufReader::new)
+            .map_err(|e| e.to_string())
+    };
+    let (mut fa, mut fb) = (open(a)?, open(b)?);
+    let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let na = fa.read(&mut ba).map_err(|e| e.to_string())?;
+        let mut nb = 0;
+        while nb < na {
+            let n = fb.read(&mut bb[nb..na]).map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Ok(false);
+            }
+            nb += n;
+        }
+        if na == 0 {
+            return Ok(fb.read(&mut bb).map_err(|e| e.to_string())? == 0);
+        }
+        if ba[..na] != bb[..na] {
+            return Ok(false);
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let mut size: u64 = 1 << 30;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match (a.as_str(), args.next().and_then(|v| v.parse().ok())) {
+            ("--size", Some(v)) => size = v,
+            _ => {
+                eprintln!("usage: transfer-bench [--size BYTES]");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    match run(size) {
+        Ok(()) => {
+            println!("transfer-bench: ok");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("transfer-bench: FAILED {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
