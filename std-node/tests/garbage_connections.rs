@@ -1,10 +1,10 @@
 //! 1,000 TCP connections of random bytes at a node's exchange port: each is dropped, the node keeps
 //! running, and a real fetch from it afterwards works.
 
+mod support;
+
 use std::time::Duration;
 
-use gofast_node::net::BootstrapPeer;
-use gofast_node::node::{Node, NodeOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -12,16 +12,7 @@ const WAIT: Duration = Duration::from_secs(60);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_connections_leave_the_node_serving() {
     let base = tempfile::tempdir().unwrap();
-    let start = |name: &str, bootstrap: Vec<BootstrapPeer>| {
-        let dir = base.path().join(name);
-        async move {
-            Node::init(&dir).unwrap();
-            let mut o = NodeOptions::new(&dir);
-            o.net.bootstrap = bootstrap;
-            Node::start(o).await.unwrap()
-        }
-    };
-    let a = start("a", vec![]).await;
+    let a = support::start_node(base.path(), "a", vec![]).await;
     let target = a.local_addr();
     let added = a.add_bytes("data", vec![7u8; 1 << 20]).await.unwrap();
 
@@ -62,11 +53,8 @@ async fn random_connections_leave_the_node_serving() {
     }
 
     // A real peer still fetches from it.
-    let entry = BootstrapPeer {
-        peer: Some(a.peer_id()),
-        addr: target,
-    };
-    let b = start("b", vec![entry]).await;
+    let entry = support::entry(&a);
+    let b = support::start_node(base.path(), "b", vec![entry]).await;
     b.net().add_peer(entry).await.unwrap();
     let got = tokio::time::timeout(WAIT, b.get_bytes(&added.root, "data", 1 << 20))
         .await

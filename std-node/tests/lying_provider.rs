@@ -3,6 +3,8 @@
 //! real sockets (its own identity, DHT node and exchange listener) that announces the root and
 //! serves every block with one byte flipped.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +13,7 @@ use gofast_core::crypto::SecretBytes;
 use gofast_core::dht::Provider;
 use gofast_core::identity::KeyPair;
 use gofast_node::exchange::{BlockSource, serve};
-use gofast_node::net::{BootstrapPeer, NodeConfig, spawn};
-use gofast_node::node::{Node, NodeOptions};
+use gofast_node::net::{NodeConfig, spawn};
 use gofast_node::store::{BlockStore, StoreError};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -35,21 +36,9 @@ impl BlockSource for Corrupting {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lying_provider_is_dropped_and_the_fetch_completes() {
     let base = tempfile::tempdir().unwrap();
-    let start = |name: &str, bootstrap: Vec<BootstrapPeer>| {
-        let dir = base.path().join(name);
-        async move {
-            Node::init(&dir).unwrap();
-            let mut o = NodeOptions::new(&dir);
-            o.net.bootstrap = bootstrap;
-            Node::start(o).await.unwrap()
-        }
-    };
-    let honest = start("honest", vec![]).await;
-    let entry = BootstrapPeer {
-        peer: Some(honest.peer_id()),
-        addr: honest.local_addr(),
-    };
-    let fetcher = start("fetcher", vec![entry]).await;
+    let honest = support::start_node(base.path(), "honest", vec![]).await;
+    let entry = support::entry(&honest);
+    let fetcher = support::start_node(base.path(), "fetcher", vec![entry]).await;
     fetcher.net().add_peer(entry).await.unwrap();
 
     let mut data = vec![0u8; 6 << 20];

@@ -79,14 +79,15 @@ pub async fn fetch_tree(
     }
     let (ev_tx, mut ev_rx) = mpsc::channel(EVENT_QUEUE);
     let mut conns: HashMap<PeerId, mpsc::Sender<ConnCommand>> = HashMap::new();
-    let mut connecting = 0usize;
+    // Providers dialled whose session is not up yet.
+    let mut connecting: std::collections::HashSet<PeerId> = std::collections::HashSet::new();
     for (peer, addr) in providers {
         if conns.contains_key(&peer) || peer == identity.peer_id() {
             continue;
         }
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         conns.insert(peer, cmd_tx);
-        connecting += 1;
+        connecting.insert(peer);
         let (identity, store, ev_tx) = (Arc::clone(&identity), Arc::clone(&store), ev_tx.clone());
         tokio::spawn(async move {
             match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
@@ -130,7 +131,7 @@ pub async fn fetch_tree(
         if fetch.is_complete() {
             break Ok(());
         }
-        if connecting == 0
+        if connecting.is_empty()
             && let Err(e) = fetch.check_stuck()
         {
             break Err(GetError::Fetch(e));
@@ -142,7 +143,7 @@ pub async fn fetch_tree(
         };
         match ev {
             ConnEvent::Up(peer) => {
-                connecting = connecting.saturating_sub(1);
+                connecting.remove(&peer);
                 debug!(%peer, "provider connected");
                 fetch.add_provider(peer);
             }
@@ -169,15 +170,14 @@ pub async fn fetch_tree(
             ConnEvent::DontHave { peer, ids } => fetch.on_dont_have(&peer, &ids),
             ConnEvent::Closed { peer, reason } => {
                 if let Some(peer) = peer {
-                    let was_up = fetch.providers().any(|p| *p == peer);
-                    if was_up {
-                        info!(%peer, %reason, "provider lost; its blocks go to the others");
-                        report.lost.push(peer);
-                    } else {
-                        connecting = connecting.saturating_sub(1);
+                    if connecting.remove(&peer) {
                         debug!(%peer, %reason, "provider not reached");
                         report.unreached.push(peer);
+                    } else if fetch.providers().any(|p| *p == peer) {
+                        info!(%peer, %reason, "provider lost; its blocks go to the others");
+                        report.lost.push(peer);
                     }
+                    // Otherwise it was dropped already (it sent a wrong block).
                     fetch.remove_provider(&peer);
                     conns.remove(&peer);
                 }

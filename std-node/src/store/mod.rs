@@ -641,11 +641,7 @@ impl Inner {
         let txn = self.db.begin_read()?;
         let blocks = txn.open_table(BLOCKS)?;
         match blocks.get(ikey)? {
-            Some(v) => Ok(Some(BlockEntry::decode(&self.keys.open(
-                Domain::Block,
-                ikey,
-                v.value(),
-            )?)?)),
+            Some(v) => Ok(Some(tables::open_entry(&self.keys, ikey, v.value())?)),
             None => Ok(None),
         }
     }

@@ -31,6 +31,15 @@ pub(crate) struct Tables<'t> {
 /// Draws up to `samples` entries of the cache table at random: each sample is the first entry at or
 /// after a random key (index keys are uniform hashes, so that is a uniform draw). A small table is
 /// read whole, which makes eviction exact there.
+/// A block entry from its sealed index value.
+pub(crate) fn open_entry(
+    keys: &StoreKeys,
+    ikey: &IndexKey,
+    sealed: &[u8],
+) -> Result<BlockEntry, StoreError> {
+    BlockEntry::decode(&keys.open(Domain::Block, ikey, sealed)?)
+}
+
 pub(crate) fn sample_cache(
     cache: &impl ReadableTable<IndexKey, &'static [u8]>,
     keys: &StoreKeys,
@@ -96,11 +105,7 @@ impl<'t> Tables<'t> {
 
     pub(crate) fn entry(&self, ikey: &IndexKey) -> Result<Option<BlockEntry>, StoreError> {
         match self.blocks.get(ikey)? {
-            Some(v) => Ok(Some(BlockEntry::decode(&self.keys.open(
-                Domain::Block,
-                ikey,
-                v.value(),
-            )?)?)),
+            Some(v) => Ok(Some(open_entry(self.keys, ikey, v.value())?)),
             None => Ok(None),
         }
     }

@@ -1,0 +1,23 @@
+//! Helpers shared by the node's in-process tests.
+
+use std::path::Path;
+
+use gofast_node::net::BootstrapPeer;
+use gofast_node::node::{Node, NodeOptions};
+
+/// A fresh node in `base/name` joining through `bootstrap`.
+pub(crate) async fn start_node(base: &Path, name: &str, bootstrap: Vec<BootstrapPeer>) -> Node {
+    let dir = base.join(name);
+    Node::init(&dir).unwrap();
+    let mut o = NodeOptions::new(&dir);
+    o.net.bootstrap = bootstrap;
+    Node::start(o).await.unwrap()
+}
+
+/// `node` as a bootstrap peer for others.
+pub(crate) fn entry(node: &Node) -> BootstrapPeer {
+    BootstrapPeer {
+        peer: Some(node.peer_id()),
+        addr: node.local_addr(),
+    }
+}
