@@ -105,11 +105,10 @@ impl Node {
         let store_dir = options.data_dir.join("store");
         let storage_key = keys.storage_key();
         let store_config = options.store.clone();
-        let store = tokio::task::spawn_blocking(move || {
+        let store = blocking("store", move || {
             BlockStore::open(&store_dir, &storage_key, store_config)
         })
-        .await
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("store task: {e}")))??;
+        .await?;
         let store = Arc::new(store);
         let (net, listener) = bind_both(&keys, &options.net).await?;
         let source: Arc<dyn crate::exchange::BlockSource> = Arc::clone(&store) as _;
@@ -173,22 +172,20 @@ impl Node {
             .map_or_else(|| "file".to_owned(), |n| n.to_string_lossy().into_owned());
         let (store, scope) = (Arc::clone(&self.store), self.keys.scope());
         let path_buf = path.to_path_buf();
-        let (root, size, ids) = tokio::task::spawn_blocking(move || {
+        let (root, size, ids) = blocking("add", move || {
             encode_into_store(&store, &scope, file, &path_buf, progress)
         })
-        .await
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("add task: {e}")))??;
+        .await?;
         self.finish_add(&label, root, size, ids).await
     }
 
     /// Like [`Node::add_file`] for bytes in memory, pinned under `label`.
     pub async fn add_bytes(&self, label: &str, data: Vec<u8>) -> Result<AddReport, Error> {
         let (store, scope) = (Arc::clone(&self.store), self.keys.scope());
-        let (root, size, ids) = tokio::task::spawn_blocking(move || {
+        let (root, size, ids) = blocking("add", move || {
             encode_into_store(&store, &scope, &data[..], Path::new("<bytes>"), |_| {})
         })
-        .await
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("add task: {e}")))??;
+        .await?;
         self.finish_add(label, root, size, ids).await
     }
 
@@ -202,9 +199,7 @@ impl Node {
         let blocks = ids.len() as u64;
         let (store, label_owned, root_c) =
             (Arc::clone(&self.store), label.to_owned(), root.clone());
-        tokio::task::spawn_blocking(move || store.pin(&label_owned, &root_c, ids))
-            .await
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("pin task: {e}")))??;
+        blocking("pin", move || store.pin(&label_owned, &root_c, ids)).await?;
         let announced_to = self.announce(&root.id).await?;
         Ok(AddReport {
             root,
@@ -238,9 +233,7 @@ impl Node {
         let (fetch, providers) = self.fetch(root, label, progress).await?;
         let fetched = t.elapsed();
         let (store, root_c, dest_c) = (Arc::clone(&self.store), root.clone(), dest.to_path_buf());
-        let size = tokio::task::spawn_blocking(move || write_tree(&store, &root_c, &dest_c))
-            .await
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("write task: {e}")))??;
+        let size = blocking("write", move || write_tree(&store, &root_c, &dest_c)).await?;
         debug!(
             fetch_ms = fetched.as_millis(),
             write_ms = (t.elapsed() - fetched).as_millis(),
@@ -263,13 +256,12 @@ impl Node {
     ) -> Result<Vec<u8>, Error> {
         self.fetch(root, label, |_| {}).await?;
         let (store, root_c) = (Arc::clone(&self.store), root.clone());
-        tokio::task::spawn_blocking(move || {
+        blocking("read", move || {
             let mut out = Vec::new();
             read_from_store(&store, &root_c, max, &mut out)?;
             Ok::<_, Error>(out)
         })
         .await
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("read task: {e}")))?
     }
 
     async fn fetch(
@@ -282,15 +274,11 @@ impl Node {
         // crowded cache cannot refuse it before it is read.
         let (store, label_owned, root_c) =
             (Arc::clone(&self.store), label.to_owned(), root.clone());
-        tokio::task::spawn_blocking(move || store.pin(&label_owned, &root_c, [root_c.id]))
-            .await
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("pin task: {e}")))??;
+        blocking("pin", move || store.pin(&label_owned, &root_c, [root_c.id])).await?;
         let held = {
             let store = Arc::clone(&self.store);
             let id = root.id;
-            tokio::task::spawn_blocking(move || store.has(&id))
-                .await
-                .map_err(|e| Error::new(ErrorKind::Internal, format!("store task: {e}")))??
+            blocking("store", move || store.has(&id)).await?
         };
         let mut providers = Vec::new();
         let mut named = 0;
@@ -337,13 +325,12 @@ impl Node {
         // popular data spreads over the peers that fetched it).
         let (store, label_owned, root_c) =
             (Arc::clone(&self.store), label.to_owned(), root.clone());
-        tokio::task::spawn_blocking(move || {
+        blocking("pin", move || {
             let ids = tree_ids(&store, &root_c)?;
             store.pin(&label_owned, &root_c, ids)?;
             Ok::<_, Error>(())
         })
-        .await
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("pin task: {e}")))??;
+        .await?;
         if let Err(e) = self.announce(&root.id).await {
             debug!(error = %e, "announcing a fetched root failed");
         }
@@ -353,45 +340,36 @@ impl Node {
     /// Pins the tree under `root` as `label` (its blocks must be held: fetch them with `get`).
     pub async fn pin(&self, label: &str, root: &BlockRef) -> Result<u64, Error> {
         let (store, label, root) = (Arc::clone(&self.store), label.to_owned(), root.clone());
-        tokio::task::spawn_blocking(move || {
+        blocking("pin", move || {
             let ids = tree_ids(&store, &root)?;
             Ok::<_, Error>(store.pin(&label, &root, ids)?.blocks)
         })
         .await
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("pin task: {e}")))?
     }
 
     /// Removes the pin `label`; its blocks become collectable. Returns whether it existed.
     pub async fn unpin(&self, label: &str) -> Result<bool, Error> {
         let (store, label) = (Arc::clone(&self.store), label.to_owned());
-        let r = tokio::task::spawn_blocking(move || store.unpin(&label))
-            .await
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("unpin task: {e}")))??;
+        let r = blocking("unpin", move || store.unpin(&label)).await?;
         Ok(r.is_some())
     }
 
     /// The pins.
     pub async fn pins(&self) -> Result<Vec<PinInfo>, Error> {
         let store = Arc::clone(&self.store);
-        Ok(tokio::task::spawn_blocking(move || store.pins())
-            .await
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("store task: {e}")))??)
+        blocking("store", move || store.pins()).await
     }
 
     /// What the store holds.
     pub async fn store_stats(&self) -> Result<StoreStats, Error> {
         let store = Arc::clone(&self.store);
-        Ok(tokio::task::spawn_blocking(move || store.stats())
-            .await
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("store task: {e}")))??)
+        blocking("store", move || store.stats()).await
     }
 
     /// Collects garbage in the store (see [`BlockStore::gc`]).
     pub async fn gc(&self) -> Result<crate::store::GcReport, Error> {
         let store = Arc::clone(&self.store);
-        Ok(tokio::task::spawn_blocking(move || store.gc())
-            .await
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("gc task: {e}")))??)
+        blocking("gc", move || store.gc()).await
     }
 
     /// Counters of the network side.
@@ -410,9 +388,7 @@ impl Node {
         let _ = self.serve.await;
         self.net.shutdown().await?;
         let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || store.persist_hits())
-            .await
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("store task: {e}")))??;
+        blocking("store", move || store.persist_hits()).await?;
         Ok(())
     }
 }
@@ -621,4 +597,15 @@ pub fn parse_root_uri(text: &str) -> Result<BlockRef, Error> {
             "not a gofast root: expected gofast:gfb1… as `gofast add` prints it".to_owned(),
         )
     })
+}
+
+/// Runs `f` (store or file work) on a blocking thread; a task that panicked is an internal error.
+async fn blocking<T: Send + 'static, E: Into<Error> + Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("{what} task: {e}")))?
+        .map_err(Into::into)
 }
