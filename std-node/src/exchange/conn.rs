@@ -37,6 +37,8 @@ const STREAMS: usize = 4;
 /// Frames the peer may send ahead of credit: 16 MiB of 64 KiB frames, so a fetch's window of
 /// blocks (two frames each) never waits for credit on a fast link.
 const STREAM_WINDOW: u16 = 256;
+/// Longest encoded id-list message: version, type, kind, count, then the ids.
+const LIST_MESSAGE_MAX: usize = 4 + MAX_IDS * 32;
 /// Bytes of the length in front of each message on a stream.
 const MESSAGE_PREFIX: usize = 4;
 /// Frames queued for the socket writer. The session's flow control keeps what is in flight per
@@ -123,6 +125,7 @@ pub(super) async fn run(
         inbox: Vec::new(),
         stats: ConnStats::default(),
         clock: tokio::time::Instant::now(),
+        frame: vec![0u8; MAX_FRAME_LEN + LENGTH_PREFIX_LEN],
     };
     let reason = match conn.drive(tcp, role, &identity, commands).await {
         Ok(()) => "closed".to_owned(),
@@ -153,6 +156,8 @@ struct Conn {
     inbox: Vec<u8>,
     stats: ConnStats,
     clock: tokio::time::Instant,
+    /// Where the session writes frames, reused for every one.
+    frame: Vec<u8>,
 }
 
 impl Conn {
@@ -388,7 +393,8 @@ impl Conn {
 
     /// Queues a message behind its length.
     fn queue_message(&mut self, msg: &ExchangeMessage<'_>) -> Result<(), String> {
-        let mut buf = vec![0u8; MESSAGE_PREFIX + MAX_EXCHANGE_MESSAGE_LEN];
+        // Every message but a block (queued by `queue_block`) is a list of at most MAX_IDS ids.
+        let mut buf = vec![0u8; MESSAGE_PREFIX + LIST_MESSAGE_MAX];
         let n = encode_message(msg, buf.get_mut(MESSAGE_PREFIX..).unwrap_or(&mut []))
             .map_err(|e| format!("encode: {e:?}"))?;
         buf.truncate(MESSAGE_PREFIX + n);
@@ -428,9 +434,9 @@ impl Conn {
         let Some(session) = self.session.as_mut() else {
             return Ok(());
         };
-        let mut frame = vec![0u8; MAX_FRAME_LEN + LENGTH_PREFIX_LEN];
+        let frame = &mut self.frame;
         let mut out: Vec<Vec<u8>> = Vec::new();
-        while let Some(n) = session.poll_transmit(now, &mut frame) {
+        while let Some(n) = session.poll_transmit(now, frame) {
             out.push(frame.get(..n).unwrap_or(&[]).to_vec());
         }
         if session.is_established() && !self.pending_out.is_empty() {
@@ -445,7 +451,7 @@ impl Conn {
                     while !msg.is_empty() {
                         let take = msg.len().min(max);
                         let piece = msg.get(..take).unwrap_or(&[]);
-                        match session.send(now, stream, piece, false, &mut frame) {
+                        match session.send(now, stream, piece, false, frame) {
                             Ok(n) => {
                                 out.push(frame.get(..n).unwrap_or(&[]).to_vec());
                                 msg.drain(..take);
@@ -459,7 +465,7 @@ impl Conn {
             }
         }
         // Frames the session made while sending (credit updates, rekeys).
-        while let Some(n) = session.poll_transmit(now, &mut frame) {
+        while let Some(n) = session.poll_transmit(now, frame) {
             out.push(frame.get(..n).unwrap_or(&[]).to_vec());
         }
         for f in out {

@@ -115,6 +115,8 @@ struct Driver {
     next_sweep: Instant,
     /// Proof-of-work bits a peer's identity needs for a session (the DHT's `min_work`).
     min_work: u8,
+    /// Where sessions write frames: one buffer for the node, not one per datagram.
+    frame: Vec<u8>,
 }
 
 impl Driver {
@@ -161,6 +163,7 @@ impl Driver {
             session_config: SessionConfig::default(),
             next_sweep: now.saturating_add(SWEEP_INTERVAL),
             min_work: dht_config.min_work,
+            frame: vec![0u8; MAX_FRAME_LEN],
         };
         info!(peer = %peer, %addr, "node listening");
         for b in config.bootstrap {
@@ -415,8 +418,8 @@ impl Driver {
         let Some(link) = self.links.get_mut(&addr) else {
             return;
         };
-        let mut frame = vec![0u8; MAX_FRAME_LEN];
-        while let Some(n) = link.session.poll_transmit(now, &mut frame) {
+        let frame = &mut self.frame;
+        while let Some(n) = link.session.poll_transmit(now, frame) {
             if let Some(f) = frame.get(..n) {
                 self.out.push_back((addr, f.to_vec()));
             }
@@ -437,7 +440,14 @@ impl Driver {
             self.drop_link(&addr);
             return;
         }
-        send_waiting(link, addr, now, &mut self.out, &mut self.stats);
+        send_waiting(
+            link,
+            addr,
+            now,
+            &mut self.frame,
+            &mut self.out,
+            &mut self.stats,
+        );
         let wake = link.session.poll_timeout();
         if wake != link.wake {
             link.wake = wake;
@@ -710,6 +720,7 @@ fn send_waiting(
     link: &mut Link,
     addr: SocketAddr,
     now: Instant,
+    frame: &mut [u8],
     out: &mut VecDeque<(SocketAddr, Vec<u8>)>,
     stats: &mut NetStats,
 ) {
@@ -726,9 +737,8 @@ fn send_waiting(
             Err(_) => return,
         },
     };
-    let mut frame = vec![0u8; MAX_FRAME_LEN];
     while let Some(msg) = link.waiting.front() {
-        match link.session.send(now, stream, msg, false, &mut frame) {
+        match link.session.send(now, stream, msg, false, frame) {
             Ok(n) => {
                 if let Some(f) = frame.get(..n) {
                     out.push_back((addr, f.to_vec()));
