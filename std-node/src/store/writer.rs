@@ -79,10 +79,28 @@ impl Writer {
         class: Class,
     ) -> Result<PutOutcome, StoreError> {
         verify(id, ciphertext).map_err(StoreError::Block)?;
-        // `verify` bounds the length by MAX_BLOCK_LEN.
-        let len = u32::try_from(ciphertext.len()).map_err(|_| StoreError::Corrupt {
-            what: "block length",
-        })?;
+        self.put_verified(id, ciphertext, class)
+    }
+
+    /// [`Writer::put`] for a block the caller has checked against its id already (it sealed the
+    /// block itself, or ran `verify` on it as it arrived): hashing 64 KiB again costs as much as
+    /// sealing it for the arena. A block that does not match `id` would be stored under the wrong
+    /// name (and refused by every later `get`), so this is only for the node's own paths.
+    pub(crate) fn put_verified(
+        &mut self,
+        id: &BlockId,
+        ciphertext: &[u8],
+        class: Class,
+    ) -> Result<PutOutcome, StoreError> {
+        let len = match ciphertext.len() {
+            0 => return Err(StoreError::Block(gofast_core::block::BlockError::Empty)),
+            n if n > gofast_core::block::MAX_BLOCK_LEN => {
+                return Err(StoreError::Block(
+                    gofast_core::block::BlockError::TooLarge { len: n },
+                ));
+            }
+            n => n as u32,
+        };
         let inner = Arc::clone(&self.store.inner);
         let ikey = inner.keys.index_key(id);
         if let Some(&i) = self.in_batch.get(&ikey) {
