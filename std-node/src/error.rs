@@ -103,6 +103,9 @@ impl From<crate::exchange::GetError> for Error {
             GetError::Fetch(FetchError::WrongBlock { .. }) => {
                 Error::new(ErrorKind::Network, e.to_string())
             }
+            GetError::Write(_) => Error::new(ErrorKind::Io, e.to_string()),
+            GetError::NotHeld(_) => Error::new(ErrorKind::Corrupt, e.to_string()),
+            GetError::TooLarge { .. } => Error::new(ErrorKind::InvalidInput, e.to_string()),
         }
     }
 }

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info};
 
 use crate::error::{Error, ErrorKind};
-use crate::exchange::{FetchProgress, FetchReport, fetch_tree, serve};
+use crate::exchange::{FetchProgress, FetchReport, FileOutput, fetch_tree, serve};
 use crate::keys::NodeKeys;
 use crate::net::{NetStats, NodeConfig, NodeHandle, PeerInfo, spawn};
 use crate::store::{BlockStore, Class, PinInfo, StoreConfig, StoreStats};
@@ -230,13 +230,38 @@ impl Node {
         progress: impl FnMut(FetchProgress) + Send + 'static,
     ) -> Result<GetReport, Error> {
         let t = std::time::Instant::now();
-        let (fetch, providers) = self.fetch(root, label, progress).await?;
+        // The data goes into `dest.partial` as the blocks arrive, renamed once complete and synced.
+        let partial = partial_path(dest);
+        let file =
+            std::fs::File::create(&partial).map_err(|e| Error::file(&partial, "create", &e))?;
+        let output = Arc::new(FileOutput::new(file, MAX_GET_SIZE));
+        let (fetch, providers) = match self
+            .fetch(root, label, Some(Arc::clone(&output)), progress)
+            .await
+        {
+            Ok(done) => done,
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                return Err(e);
+            }
+        };
         let fetched = t.elapsed();
-        let (store, root_c, dest_c) = (Arc::clone(&self.store), root.clone(), dest.to_path_buf());
-        let size = blocking("write", move || write_tree(&store, &root_c, &dest_c)).await?;
+        let output = Arc::try_unwrap(output).map_err(|_| {
+            Error::new(
+                ErrorKind::Internal,
+                "the fetched file is still being written",
+            )
+        })?;
+        let size = fetch.progress.total_data.unwrap_or(0);
+        let dest_c = dest.to_path_buf();
+        blocking("write", move || {
+            output.finish(size)?;
+            std::fs::rename(&partial, &dest_c).map_err(|e| Error::file(&dest_c, "rename into", &e))
+        })
+        .await?;
         debug!(
             fetch_ms = fetched.as_millis(),
-            write_ms = (t.elapsed() - fetched).as_millis(),
+            finish_ms = (t.elapsed() - fetched).as_millis(),
             blocks = fetch.progress.received,
             "get finished"
         );
@@ -254,7 +279,7 @@ impl Node {
         label: &str,
         max: u64,
     ) -> Result<Vec<u8>, Error> {
-        self.fetch(root, label, |_| {}).await?;
+        self.fetch(root, label, None, |_| {}).await?;
         let (store, root_c) = (Arc::clone(&self.store), root.clone());
         blocking("read", move || {
             let mut out = Vec::new();
@@ -268,6 +293,7 @@ impl Node {
         &self,
         root: &BlockRef,
         label: &str,
+        output: Option<Arc<FileOutput>>,
         progress: impl FnMut(FetchProgress) + Send + 'static,
     ) -> Result<(FetchReport, usize), Error> {
         // The pin comes first: every block that arrives is permanent from the start, so a
@@ -306,6 +332,7 @@ impl Node {
             root.clone(),
             providers,
             Class::Permanent,
+            output,
             progress,
         )
         .await
@@ -321,16 +348,13 @@ impl Node {
             providers = named,
             "blocks fetched"
         );
-        // Every block is here now: the pin takes them all, and this node provides them too (so
-        // popular data spreads over the peers that fetched it).
+        // Every block is here now (the fetch walked the whole tree and lists its blocks): the pin
+        // takes them all, and this node provides them too (so popular data spreads over the peers
+        // that fetched it).
         let (store, label_owned, root_c) =
             (Arc::clone(&self.store), label.to_owned(), root.clone());
-        blocking("pin", move || {
-            let ids = tree_ids(&store, &root_c)?;
-            store.pin(&label_owned, &root_c, ids)?;
-            Ok::<_, Error>(())
-        })
-        .await?;
+        let ids = report.ids.clone();
+        blocking("pin", move || store.pin(&label_owned, &root_c, ids)).await?;
         if let Err(e) = self.announce(&root.id).await {
             debug!(error = %e, "announcing a fetched root failed");
         }
@@ -552,28 +576,11 @@ fn read_error(e: gofast_core::block::ReadError<ReadFail>) -> Error {
     }
 }
 
-/// Writes the tree's data to `dest` through `dest.partial`, renamed when complete and synced.
-fn write_tree(store: &BlockStore, root: &BlockRef, dest: &Path) -> Result<u64, Error> {
+/// `dest` with `.partial` appended: where a get writes until the data is complete.
+fn partial_path(dest: &Path) -> PathBuf {
     let mut partial = dest.as_os_str().to_owned();
     partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    let file = std::fs::File::create(&partial).map_err(|e| Error::file(&partial, "create", &e))?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    let size = match read_from_store(store, root, MAX_GET_SIZE, &mut out) {
-        Ok(n) => n,
-        Err(e) => {
-            drop(out);
-            let _ = std::fs::remove_file(&partial);
-            return Err(e);
-        }
-    };
-    let file = out
-        .into_inner()
-        .map_err(|e| Error::file(&partial, "write", e.error()))?;
-    file.sync_all()
-        .map_err(|e| Error::file(&partial, "sync", &e))?;
-    std::fs::rename(&partial, dest).map_err(|e| Error::file(dest, "rename into", &e))?;
-    Ok(size)
+    PathBuf::from(partial)
 }
 
 fn unix_now() -> u64 {

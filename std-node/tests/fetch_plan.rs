@@ -4,13 +4,15 @@
 
 use std::collections::HashMap;
 
-use gofast_core::block::{BlockId, BlockRef, ChunkerParams, FileEncoder, ScopeSecret};
+use gofast_core::block::{
+    Block, BlockId, BlockRef, ChunkerParams, ConvergenceKey, FileEncoder, ScopeSecret, TreeEntry,
+    encode_tree_node, open_in_place, read_tree, seal_in_place,
+};
 use gofast_core::crypto::SecretBytes;
 use gofast_core::identity::{KeyPair, PeerId};
-use gofast_node::exchange::{Accepted, Fetch, FetchError};
+use gofast_node::exchange::{Accepted, Fetch, FetchError, Placement};
 
-fn tree(len: usize, seed: u8) -> (BlockRef, HashMap<BlockId, Vec<u8>>) {
-    let scope = ScopeSecret::from_secret(SecretBytes::new([seed; 32]));
+fn noise(len: usize, seed: u8) -> Vec<u8> {
     let mut data = vec![0u8; len];
     let mut x = u64::from(seed) + 1;
     for b in &mut data {
@@ -19,13 +21,22 @@ fn tree(len: usize, seed: u8) -> (BlockRef, HashMap<BlockId, Vec<u8>>) {
         x ^= x << 17;
         *b = x as u8;
     }
+    data
+}
+
+fn tree(len: usize, seed: u8) -> (BlockRef, HashMap<BlockId, Vec<u8>>) {
+    encode(&noise(len, seed), seed)
+}
+
+fn encode(data: &[u8], seed: u8) -> (BlockRef, HashMap<BlockId, Vec<u8>>) {
+    let scope = ScopeSecret::from_secret(SecretBytes::new([seed; 32]));
     let mut blocks = HashMap::new();
     let mut sink = |id: &BlockId, bytes: &[u8]| -> Result<(), std::convert::Infallible> {
         blocks.insert(*id, bytes.to_vec());
         Ok(())
     };
     let mut enc = FileEncoder::new(&scope, ChunkerParams::DEFAULT);
-    enc.write(&data, &mut sink).unwrap();
+    enc.write(data, &mut sink).unwrap();
     let root = enc.finish(&mut sink).unwrap().root;
     (root, blocks)
 }
@@ -53,10 +64,10 @@ fn providers_share_the_work_and_the_fetch_completes() {
         assert!(!asked.is_empty(), "nothing to ask while incomplete");
         for (p, ids) in asked {
             for id in ids {
-                assert_eq!(
+                assert!(matches!(
                     fetch.on_block(&p, &id, &blocks[&id]).unwrap(),
-                    Accepted::Store
-                );
+                    Accepted::Store(_)
+                ));
             }
         }
     }
@@ -153,4 +164,168 @@ fn held_blocks_are_not_asked_for() {
     assert!(fetch.is_complete());
     assert_eq!(fetch.progress().received, 0);
     assert_eq!(fetch.progress().blocks as usize, blocks.len());
+}
+
+/// Writes `p`'s data (a leaf, or a whole subtree) from `blocks` into `out` at each offset.
+fn place(p: &Placement, blocks: &HashMap<BlockId, Vec<u8>>, out: &mut [u8]) {
+    for &at in &p.offsets {
+        let mut pos = at as usize;
+        let n = read_tree(
+            &p.block,
+            p.size,
+            |id| Ok::<_, ()>(blocks[id].clone()),
+            |d| {
+                out[pos..pos + d.len()].copy_from_slice(d);
+                pos += d.len();
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(n, p.size);
+    }
+}
+
+/// Data that repeats chunks and whole subtrees, so that placements carry several offsets and some
+/// blocks turn up again after they were handled.
+fn repetitive() -> Vec<u8> {
+    let piece = noise(1 << 20, 7);
+    let mut data = Vec::new();
+    data.extend_from_slice(&piece);
+    data.extend_from_slice(&noise(300_000, 8));
+    data.extend_from_slice(&piece);
+    data.extend(std::iter::repeat_n(0u8, 700_000));
+    data.extend_from_slice(&piece);
+    data
+}
+
+#[test]
+fn placements_put_every_byte_where_it_belongs() {
+    let data = repetitive();
+    let (root, blocks) = encode(&data, 9);
+    let mut fetch = Fetch::new(root, 8);
+    let (a, b) = (peer(1), peer(2));
+    fetch.add_provider(a);
+    fetch.add_provider(b);
+    let mut out = vec![0xAAu8; data.len()];
+    let mut leaves = 0;
+    while !fetch.is_complete() {
+        let Some((p, ids)) = fetch.next_request() else {
+            panic!("stuck: {:?}", fetch.check_stuck());
+        };
+        // Answer in reverse, so blocks arrive out of order.
+        for id in ids.into_iter().rev() {
+            if let Accepted::Store(Some(pl)) = fetch.on_block(&p, &id, &blocks[&id]).unwrap() {
+                leaves += 1;
+                let mut plain = blocks[&id].clone();
+                let Block::Data(d) = open_in_place(&pl.block, &mut plain).unwrap() else {
+                    panic!("a placement for a tree node");
+                };
+                assert_eq!(d.len() as u64, pl.size);
+                for &at in &pl.offsets {
+                    out[at as usize..at as usize + d.len()].copy_from_slice(d);
+                }
+            }
+        }
+    }
+    // Breadth first, every occurrence of a block is usually known before the block arrives; what
+    // turns up later is read back from the store.
+    for p in fetch.take_stored() {
+        place(&p, &blocks, &mut out);
+    }
+    assert!(leaves > 0);
+    assert_eq!(out.len(), data.len());
+    assert!(out == data, "the placed bytes differ from the data");
+}
+
+#[test]
+fn placements_cover_what_was_held_before_the_fetch() {
+    let data = repetitive();
+    let (root, blocks) = encode(&data, 10);
+    // Held: the root and half the other blocks (every other id), leaves and nodes alike.
+    let mut ids: Vec<BlockId> = blocks.keys().copied().collect();
+    ids.sort_by_key(|id| id.0);
+    let mut held: HashMap<BlockId, Vec<u8>> = ids
+        .iter()
+        .step_by(2)
+        .map(|id| (*id, blocks[id].clone()))
+        .collect();
+    held.insert(root.id, blocks[&root.id].clone());
+    let mut fetch = Fetch::new(root, 8);
+    fetch.take_local(|id| held.get(id).cloned()).unwrap();
+    fetch.add_provider(peer(1));
+    let mut out = vec![0xAAu8; data.len()];
+    while !fetch.is_complete() {
+        let (p, ids) = fetch.next_request().expect("a request");
+        for id in ids {
+            if let Accepted::Store(Some(pl)) = fetch.on_block(&p, &id, &blocks[&id]).unwrap() {
+                place(&pl, &blocks, &mut out);
+            }
+        }
+    }
+    let stored = fetch.take_stored();
+    assert!(!stored.is_empty(), "no held data to read from the store");
+    for p in stored {
+        place(&p, &blocks, &mut out);
+    }
+    assert!(fetch.progress().received > 0, "something was fetched");
+    assert!(out == data, "the placed bytes differ from the data");
+}
+
+#[test]
+fn a_tree_that_places_data_past_its_end_is_refused() {
+    let scope = ScopeSecret::from_secret(SecretBytes::new([11; 32]));
+    let convergence = ConvergenceKey::derive(&scope);
+    let leaf = |fill: u8| {
+        let mut b = vec![fill; 1001];
+        b[0] = 0x01;
+        let r = seal_in_place(&convergence, &mut b).unwrap();
+        (r, b)
+    };
+    let ((l1, b1), (l2, b2)) = (leaf(1), leaf(2));
+    let node = |level: u8, entries: &[TreeEntry]| {
+        let mut buf = vec![0u8; 65_536];
+        let n = encode_tree_node(level, entries, &mut buf).unwrap();
+        buf.truncate(n);
+        let r = seal_in_place(&convergence, &mut buf).unwrap();
+        (r, buf)
+    };
+    // The node holds 2,000 bytes of data; its parent says 10.
+    let (n, nb) = node(
+        1,
+        &[
+            TreeEntry {
+                child: l1.clone(),
+                size: 1000,
+            },
+            TreeEntry {
+                child: l2.clone(),
+                size: 1000,
+            },
+        ],
+    );
+    let (root, rb) = node(
+        2,
+        &[TreeEntry {
+            child: n.clone(),
+            size: 10,
+        }],
+    );
+    let blocks: HashMap<BlockId, Vec<u8>> =
+        [(root.id, rb), (n.id, nb), (l1.id, b1), (l2.id, b2)].into();
+    let mut fetch = Fetch::new(root, 8);
+    fetch.add_provider(peer(1));
+    let mut refused = None;
+    'outer: while !fetch.is_complete() {
+        let (p, ids) = fetch.next_request().expect("a request");
+        for id in ids {
+            if let Err(e) = fetch.on_block(&p, &id, &blocks[&id]) {
+                refused = Some(e);
+                break 'outer;
+            }
+        }
+    }
+    assert!(
+        matches!(refused, Some(FetchError::BadTree { id, .. }) if id == n.id),
+        "{refused:?}"
+    );
 }

@@ -5,6 +5,10 @@
 //! once it is opened with its key), keeps a window of requests in flight per provider so that
 //! several providers serve different blocks at once, and moves a provider's outstanding requests to
 //! the others when it goes away or sends a wrong block.
+//!
+//! It also says where each data leaf goes in the file ([`Placement`]), so that a caller writing a
+//! file can write every leaf as it arrives instead of reading the tree back from the store at the
+//! end. Offsets come from the sizes the tree nodes give their children.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -52,6 +56,19 @@ pub struct FetchProgress {
     pub received: u64,
 }
 
+/// Where a data leaf (or a whole subtree) goes in the file: its plaintext is `size` bytes and is
+/// written at each of `offsets` (a file may hold the same chunk, or the same subtree, many times).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// The block: a data leaf, or for [`Fetch::take_stored`] also a tree node whose whole data goes
+    /// at the offsets.
+    pub block: BlockRef,
+    /// Plaintext bytes under it (as its parent declares: the writer checks a leaf against it).
+    pub size: u64,
+    /// Byte offsets in the file.
+    pub offsets: Vec<u64>,
+}
+
 struct Provider {
     peer: PeerId,
     in_flight: usize,
@@ -74,9 +91,14 @@ pub struct Fetch {
     seen: HashSet<BlockId>,
     /// Blocks each provider delivered, including providers since dropped.
     delivered: Vec<(PeerId, u64)>,
-    /// Blocks a level-1 node names: data leaves, so they are verified but not decrypted (their
-    /// parent already says what they are; the reader checks them again when it reads the data).
+    /// Blocks a level-1 node names: data leaves, so they are verified but not decrypted here (their
+    /// parent already says what they are; whoever writes the data opens them).
     leaves: HashSet<BlockId>,
+    /// Blocks found but not handled yet: their size and where they go in the file.
+    places: HashMap<BlockId, (u64, Vec<u64>)>,
+    /// Data that must be read from the store: leaves held before the fetch began, and blocks found
+    /// again at another offset after they were handled.
+    stored: Vec<Placement>,
 }
 
 impl std::fmt::Debug for Fetch {
@@ -95,8 +117,8 @@ impl std::fmt::Debug for Fetch {
 /// What to do with a block that arrived.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Accepted {
-    /// Verified: store it.
-    Store,
+    /// Verified: store it. A data leaf comes with where its plaintext goes in the file.
+    Store(Option<Placement>),
     /// Not asked for (late, duplicate, cancelled): ignore it.
     Unwanted,
 }
@@ -107,6 +129,8 @@ impl Fetch {
         let id = root.id;
         let mut seen = HashSet::new();
         seen.insert(id);
+        // The root's size is not known until it is opened; it is the whole file either way.
+        let places = HashMap::from([(id, (u64::MAX, vec![0]))]);
         Fetch {
             root: id,
             queue: VecDeque::from([root]),
@@ -117,6 +141,8 @@ impl Fetch {
             seen,
             delivered: Vec::new(),
             leaves: HashSet::new(),
+            places,
+            stored: Vec::new(),
         }
     }
 
@@ -157,7 +183,8 @@ impl Fetch {
     }
 
     /// Takes the blocks the caller already holds off the queue: `local` gives a held block's
-    /// ciphertext. Their children join the queue. Call before [`Fetch::next_request`].
+    /// ciphertext. Their children join the queue; held data leaves are listed for
+    /// [`Fetch::take_stored`]. Call before [`Fetch::next_request`].
     pub fn take_local(
         &mut self,
         mut local: impl FnMut(&BlockId) -> Option<Vec<u8>>,
@@ -169,7 +196,9 @@ impl Fetch {
                     let Some(r) = self.queue.remove(i) else { break };
                     self.progress.blocks += 1;
                     self.progress.bytes += data.len() as u64;
-                    self.open(&r, &data)?;
+                    if let Some(p) = self.open(&r, &data)? {
+                        self.stored.push(p);
+                    }
                 }
                 _ => i += 1,
             }
@@ -214,7 +243,7 @@ impl Fetch {
 
     /// A block arrived from `peer`. A block that does not match its id drops the provider (its
     /// requests go back to the queue) and is an error to report; a matching one is opened with
-    /// its key and its children join the queue.
+    /// its key and its children join the queue. A data leaf comes back with its [`Placement`].
     pub fn on_block(
         &mut self,
         peer: &PeerId,
@@ -242,8 +271,8 @@ impl Fetch {
         self.progress.blocks += 1;
         self.progress.received += 1;
         self.progress.bytes += data.len() as u64;
-        self.open(&r, data)?;
-        Ok(Accepted::Store)
+        let placement = self.open(&r, data)?;
+        Ok(Accepted::Store(placement))
     }
 
     /// `peer` does not hold `ids`: they go back to the queue for the others.
@@ -305,10 +334,24 @@ impl Fetch {
         self.seen.iter()
     }
 
-    /// Opens a verified block with its key; a tree node's children join the queue.
-    fn open(&mut self, r: &BlockRef, data: &[u8]) -> Result<(), FetchError> {
+    /// Data to read from the store once every block is in: the leaves that were held before the
+    /// fetch, and blocks (leaves or whole subtrees) that turned up at more offsets after they were
+    /// handled. Drains the list.
+    pub fn take_stored(&mut self) -> Vec<Placement> {
+        std::mem::take(&mut self.stored)
+    }
+
+    /// Opens a verified block with its key; a tree node's children join the queue with their
+    /// offsets. Returns a data leaf's placement.
+    fn open(&mut self, r: &BlockRef, data: &[u8]) -> Result<Option<Placement>, FetchError> {
+        let (size, offsets) = self.places.remove(&r.id).unwrap_or((0, Vec::new()));
+        let placement = |size| Placement {
+            block: r.clone(),
+            size,
+            offsets: offsets.clone(),
+        };
         if self.leaves.remove(&r.id) {
-            return Ok(());
+            return Ok(Some(placement(size)));
         }
         let mut plain = Zeroizing::new(data.to_vec());
         let block = open_in_place(r, &mut plain).map_err(|e| FetchError::BadTree {
@@ -317,25 +360,50 @@ impl Fetch {
         })?;
         match block {
             Block::Data(d) => {
+                let len = d.len() as u64;
                 if r.id == self.root {
-                    self.progress.total_data = Some(d.len() as u64);
+                    self.progress.total_data = Some(len);
                 }
+                Ok(Some(placement(len)))
             }
             Block::Tree(node) => {
                 if r.id == self.root {
                     self.progress.total_data = Some(node.total_size());
                 }
                 let leaves = node.level() == 1;
+                let total = self.progress.total_data.unwrap_or(0);
+                let mut start = 0u64;
                 for entry in node.entries() {
-                    if self.seen.insert(entry.child.id) {
+                    // Sizes are the tree's word. A lying tree could place data past the end of the
+                    // file: refused here; a leaf of another length than its parent says is refused
+                    // by whoever writes it.
+                    let at: Vec<u64> = offsets.iter().map(|o| o.saturating_add(start)).collect();
+                    start = start.saturating_add(entry.size);
+                    if at.iter().any(|o| o.saturating_add(entry.size) > total) {
+                        return Err(FetchError::BadTree {
+                            id: r.id,
+                            reason: "a child lies past the end of the data".into(),
+                        });
+                    }
+                    let id = entry.child.id;
+                    if self.seen.insert(id) {
                         if leaves {
-                            self.leaves.insert(entry.child.id);
+                            self.leaves.insert(id);
                         }
+                        self.places.insert(id, (entry.size, at));
                         self.queue.push_back(entry.child);
+                    } else if let Some((_, pending)) = self.places.get_mut(&id) {
+                        pending.extend(at);
+                    } else if !at.is_empty() {
+                        self.stored.push(Placement {
+                            block: entry.child,
+                            size: entry.size,
+                            offsets: at,
+                        });
                     }
                 }
+                Ok(None)
             }
         }
-        Ok(())
     }
 }

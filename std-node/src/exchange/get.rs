@@ -14,14 +14,12 @@ use tracing::{debug, info, warn};
 use super::BlockSource;
 use super::conn::{self, ConnCommand, ConnEvent, Role};
 use super::fetch::{Accepted, Fetch, FetchError, FetchProgress};
+use super::sink::{FileOutput, Sink};
 use crate::store::{BlockStore, Class};
 
 /// Requests in flight per provider: enough to keep a loopback or LAN link busy (64 KiB blocks,
 /// 2 MiB in flight), few enough that a slow provider holds little.
 const WINDOW: usize = 32;
-/// Blocks written between flushes of the store during a fetch (about 16 MiB): what a crash may
-/// lose and fetch again.
-const FLUSH_EVERY: u64 = 256;
 /// Time allowed for a TCP connection to a provider.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Events from connections waiting for the fetch.
@@ -53,18 +51,36 @@ pub enum GetError {
     /// The local store failed.
     #[error("the block store failed: {0}")]
     Store(#[from] crate::store::StoreError),
+    /// Writing the file failed.
+    #[error("writing the data: {0}")]
+    Write(std::io::Error),
+    /// A block the fetch stored is not in the store any more.
+    #[error("block {0} was fetched but is not held")]
+    NotHeld(BlockId),
+    /// The root declares more data than the output takes.
+    #[error("the data is {declared} bytes, more than the {max} accepted")]
+    TooLarge {
+        /// What the root declares.
+        declared: u64,
+        /// The output's bound.
+        max: u64,
+    },
 }
 
 /// Fetches every block of the tree under `root` that the store lacks from `providers`, several at
 /// once, verifying each block before it is stored (as `class`). `progress` is called as blocks
-/// arrive. The blocks are flushed to disk before this returns.
+/// arrive. The blocks are flushed to disk before this returns, also when it fails (a retry does
+/// not fetch them again). With an `output`, the tree's data is written into it as the leaves
+/// arrive (and from the store for what was held already), so that after a complete fetch only
+/// [`FileOutput::finish`] is left to do.
 pub async fn fetch_tree(
     identity: Arc<KeyPair>,
     store: Arc<BlockStore>,
     root: BlockRef,
     providers: Vec<(PeerId, SocketAddr)>,
     class: Class,
-    mut progress: impl FnMut(FetchProgress),
+    output: Option<Arc<FileOutput>>,
+    progress: impl FnMut(FetchProgress),
 ) -> Result<FetchReport, GetError> {
     let mut fetch = Fetch::new(root, WINDOW);
     {
@@ -72,11 +88,67 @@ pub async fn fetch_tree(
         fetch.take_local(move |id| store.get(id).ok().flatten())?;
     }
     let mut report = FetchReport::default();
-    if fetch.is_complete() {
-        report.progress = fetch.progress();
-        report.ids = fetch.block_ids().copied().collect();
-        return Ok(report);
+    if let Some(out) = &output {
+        check_size(&fetch, out)?;
     }
+    if !fetch.is_complete() {
+        let sink = Sink::spawn(&store, class, output.clone());
+        let result = run(
+            &identity,
+            &store,
+            &mut fetch,
+            providers,
+            output.as_deref(),
+            &sink,
+            &mut report,
+            progress,
+        )
+        .await;
+        // The sink's error (a full disk, say) is the cause when both failed.
+        sink.finish().await?;
+        result?;
+    }
+    if let Some(out) = output {
+        let stored = fetch.take_stored();
+        if !stored.is_empty() {
+            let store = Arc::clone(&store);
+            tokio::task::spawn_blocking(move || {
+                stored.iter().try_for_each(|p| out.write_stored(&store, p))
+            })
+            .await
+            .map_err(|e| GetError::Write(std::io::Error::other(format!("writer: {e}"))))??;
+        }
+    }
+    report.progress = fetch.progress();
+    report.delivered = fetch.delivered().collect();
+    report.ids = fetch.block_ids().copied().collect();
+    Ok(report)
+}
+
+/// Fails once the root is open and declares more data than `out` takes.
+fn check_size(fetch: &Fetch, out: &FileOutput) -> Result<(), GetError> {
+    match fetch.progress().total_data {
+        Some(declared) if declared > out.max_size() => Err(GetError::TooLarge {
+            declared,
+            max: out.max_size(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The fetch loop: connections to the providers, requests as the plan allows, verified blocks to
+/// the sink.
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    identity: &Arc<KeyPair>,
+    store: &Arc<BlockStore>,
+    fetch: &mut Fetch,
+    providers: Vec<(PeerId, SocketAddr)>,
+    output: Option<&FileOutput>,
+    sink: &Sink,
+    report: &mut FetchReport,
+    mut progress: impl FnMut(FetchProgress),
+) -> Result<(), GetError> {
     let (ev_tx, mut ev_rx) = mpsc::channel(EVENT_QUEUE);
     let mut conns: HashMap<PeerId, mpsc::Sender<ConnCommand>> = HashMap::new();
     // Providers dialled whose session is not up yet.
@@ -88,7 +160,7 @@ pub async fn fetch_tree(
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         conns.insert(peer, cmd_tx);
         connecting.insert(peer);
-        let (identity, store, ev_tx) = (Arc::clone(&identity), Arc::clone(&store), ev_tx.clone());
+        let (identity, store, ev_tx) = (Arc::clone(identity), Arc::clone(store), ev_tx.clone());
         tokio::spawn(async move {
             match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
                 Ok(Ok(tcp)) => {
@@ -115,8 +187,6 @@ pub async fn fetch_tree(
         });
     }
     drop(ev_tx);
-    let mut writer = store.writer();
-    let mut unflushed = 0u64;
     let result = loop {
         // Ask for what the plan allows.
         while let Some((peer, ids)) = fetch.next_request() {
@@ -148,12 +218,15 @@ pub async fn fetch_tree(
                 fetch.add_provider(peer);
             }
             ConnEvent::Block { peer, id, data } => match fetch.on_block(&peer, &id, &data) {
-                Ok(Accepted::Store) => {
-                    writer.put(&id, &data, class)?;
-                    unflushed += 1;
-                    if unflushed >= FLUSH_EVERY {
-                        writer.flush()?;
-                        unflushed = 0;
+                Ok(Accepted::Store(placement)) => {
+                    if let Some(out) = output
+                        && let Err(e) = check_size(fetch, out)
+                    {
+                        break Err(e);
+                    }
+                    if sink.put(id, data, placement).await.is_err() {
+                        // The sink stopped on an error, which `finish` reports.
+                        break Ok(());
                     }
                     progress(fetch.progress());
                 }
@@ -187,13 +260,7 @@ pub async fn fetch_tree(
     for tx in conns.values() {
         let _ = tx.try_send(ConnCommand::Close);
     }
-    // What arrived is kept even when the fetch failed: a retry does not fetch it again.
-    writer.flush()?;
-    result?;
-    report.progress = fetch.progress();
-    report.delivered = fetch.delivered().collect();
-    report.ids = fetch.block_ids().copied().collect();
-    Ok(report)
+    result
 }
 
 /// Exchange connections served at once; at the bound a new connection is closed at once (the

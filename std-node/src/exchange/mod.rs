@@ -14,10 +14,12 @@ use crate::store::{BlockStore, StoreError};
 mod conn;
 mod fetch;
 mod get;
+mod sink;
 
 pub use conn::{ConnStats, Role};
-pub use fetch::{Accepted, Fetch, FetchError, FetchProgress};
+pub use fetch::{Accepted, Fetch, FetchError, FetchProgress, Placement};
 pub use get::{FetchReport, GetError, MAX_SERVED_CONNECTIONS, fetch_tree, serve};
+pub use sink::FileOutput;
 
 /// Where a node's served blocks come from: its store. (A trait so that a test can stand up a
 /// provider that lies, and check that fetchers drop it.)
