@@ -1,18 +1,19 @@
 //! A whole gofast peer: its keys, its block store, its UDP side (sessions and the DHT) and its TCP
 //! side (block exchange), and what a person does with them: add, get, pin, look around.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use gofast_core::block::{BlockId, BlockRef, ChunkerParams, FileEncoder, ScopeSecret, read_tree};
+use gofast_core::block::{BlockId, BlockRef, read_tree};
 use gofast_core::dht::Provider;
 use gofast_core::identity::{KeyPair, PeerId};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::{debug, info};
 
+use crate::encode::{Encoded, encode_into_store};
 use crate::error::{Error, ErrorKind};
 use crate::exchange::{FetchProgress, FetchReport, FileOutput, fetch_tree, serve};
 use crate::keys::NodeKeys;
@@ -172,30 +173,33 @@ impl Node {
             .map_or_else(|| "file".to_owned(), |n| n.to_string_lossy().into_owned());
         let (store, scope) = (Arc::clone(&self.store), self.keys.scope());
         let path_buf = path.to_path_buf();
-        let (root, size, ids) = blocking("add", move || {
+        let t = std::time::Instant::now();
+        let encoded = blocking("add", move || {
             encode_into_store(&store, &scope, file, &path_buf, progress)
         })
         .await?;
-        self.finish_add(&label, root, size, ids).await
+        let encoded_in = t.elapsed();
+        let report = self.finish_add(&label, encoded).await;
+        debug!(
+            encode_ms = encoded_in.as_millis(),
+            pin_and_announce_ms = (t.elapsed() - encoded_in).as_millis(),
+            "add finished"
+        );
+        report
     }
 
     /// Like [`Node::add_file`] for bytes in memory, pinned under `label`.
     pub async fn add_bytes(&self, label: &str, data: Vec<u8>) -> Result<AddReport, Error> {
         let (store, scope) = (Arc::clone(&self.store), self.keys.scope());
-        let (root, size, ids) = blocking("add", move || {
+        let encoded = blocking("add", move || {
             encode_into_store(&store, &scope, &data[..], Path::new("<bytes>"), |_| {})
         })
         .await?;
-        self.finish_add(label, root, size, ids).await
+        self.finish_add(label, encoded).await
     }
 
-    async fn finish_add(
-        &self,
-        label: &str,
-        root: BlockRef,
-        size: u64,
-        ids: Vec<BlockId>,
-    ) -> Result<AddReport, Error> {
+    async fn finish_add(&self, label: &str, encoded: Encoded) -> Result<AddReport, Error> {
+        let Encoded { root, size, ids } = encoded;
         let blocks = ids.len() as u64;
         let (store, label_owned, root_c) =
             (Arc::clone(&self.store), label.to_owned(), root.clone());
@@ -449,51 +453,6 @@ async fn bind_both(
         },
         Error::from,
     ))
-}
-
-/// Encodes `input` into the store (permanent blocks, flushed); returns the root, the size and the
-/// distinct block ids.
-fn encode_into_store(
-    store: &BlockStore,
-    scope: &ScopeSecret,
-    mut input: impl Read,
-    path: &Path,
-    mut progress: impl FnMut(u64),
-) -> Result<(BlockRef, u64, Vec<BlockId>), Error> {
-    let mut writer = store.writer();
-    let mut ids: Vec<BlockId> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut sink = |id: &BlockId, bytes: &[u8]| -> Result<(), crate::store::StoreError> {
-        if seen.insert(*id) {
-            ids.push(*id);
-        }
-        writer.put(id, bytes, Class::Permanent).map(|_| ())
-    };
-    let mut enc = FileEncoder::new(scope, ChunkerParams::DEFAULT);
-    let mut buf = vec![0u8; 1 << 20];
-    let mut read = 0u64;
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::file(path, "read", &e)),
-        };
-        enc.write(buf.get(..n).unwrap_or(&[]), &mut sink)
-            .map_err(build_error)?;
-        read += n as u64;
-        progress(read);
-    }
-    let file = enc.finish(&mut sink).map_err(build_error)?;
-    writer.flush()?;
-    Ok((file.root, file.size, ids))
-}
-
-fn build_error(e: gofast_core::block::BuildError<crate::store::StoreError>) -> Error {
-    match e {
-        gofast_core::block::BuildError::Sink(s) => s.into(),
-        other => Error::new(ErrorKind::Internal, format!("encoding: {other}")),
-    }
 }
 
 /// Why reading a tree from the store stopped.

@@ -1,0 +1,239 @@
+//! Adding data to the store on every core: the calling thread reads and chunks, worker threads seal
+//! the chunks, and one more thread builds the tree and writes the blocks to the store.
+//!
+//! The blocks and the root are exactly those the core's `FileEncoder` makes of the same data: the
+//! chunker and the tree builder are the core's and see the chunks in the same order; only the
+//! sealing of leaves (two BLAKE3 passes and a ChaCha20 pass over every byte, most of the work) runs
+//! in parallel. `tests/encode_pipeline.rs` compares the two.
+//!
+//! Chunks are dealt to the workers in turn and collected in the same turn, so the order needs no
+//! sequence numbers. Every channel is bounded: a slow disk slows the reading down, and memory stays
+//! at a few chunks per worker.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use gofast_core::block::{
+    BlockError, BlockId, BlockKind, BlockRef, BuildError, Chunker, ChunkerParams, ConvergenceKey,
+    ScopeSecret, TreeBuilder, TreeEntry, seal_in_place,
+};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, ErrorKind};
+use crate::store::{BlockStore, Class, StoreError};
+
+/// Chunks waiting for (and coming from) each worker.
+const DEPTH: usize = 8;
+/// Bytes read from the input at a time.
+const READ_SIZE: usize = 1 << 20;
+/// Sealing threads at most.
+const MAX_WORKERS: usize = 4;
+
+/// What an add produced.
+#[derive(Debug)]
+pub struct Encoded {
+    /// The root of the tree.
+    pub root: BlockRef,
+    /// Data bytes.
+    pub size: u64,
+    /// Every distinct block of the tree, the root included.
+    pub ids: Vec<BlockId>,
+}
+
+/// A sealed leaf on its way to the tree builder.
+struct Sealed {
+    entry: TreeEntry,
+    ciphertext: Vec<u8>,
+}
+
+/// Encodes `input` into permanent blocks of `store`, flushed when this returns `Ok`. `path` names
+/// the input in errors; `progress` gets the bytes read so far.
+pub fn encode_into_store(
+    store: &BlockStore,
+    scope: &ScopeSecret,
+    input: impl Read,
+    path: &Path,
+    progress: impl FnMut(u64),
+) -> Result<Encoded, Error> {
+    let convergence = ConvergenceKey::derive(scope);
+    let chunker = Chunker::new(ChunkerParams::DEFAULT, scope);
+    // One core's worth goes to reading, chunking and the store; measured on 2 cores, a second
+    // sealer only adds switching (docs/BENCHMARKS.md).
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| usize::from(n).saturating_sub(1))
+        .clamp(1, MAX_WORKERS);
+    // Set when the reader fails: the store thread then abandons its batch instead of flushing a
+    // tree that is not the input's.
+    let failed = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let mut to_workers = Vec::with_capacity(workers);
+        let mut from_workers = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (chunk_tx, chunk_rx) = sync_channel::<Zeroizing<Vec<u8>>>(DEPTH);
+            let (sealed_tx, sealed_rx) = sync_channel::<Result<Sealed, BlockError>>(DEPTH);
+            let convergence = &convergence;
+            std::thread::Builder::new()
+                .name("gofast-seal".into())
+                .spawn_scoped(s, move || seal_worker(convergence, &chunk_rx, &sealed_tx))
+                .map_err(|e| Error::new(ErrorKind::Internal, format!("starting a thread: {e}")))?;
+            to_workers.push(chunk_tx);
+            from_workers.push(sealed_rx);
+        }
+        let (convergence, failed_ref) = (&convergence, &failed);
+        let builder = std::thread::Builder::new()
+            .name("gofast-add-store".into())
+            .spawn_scoped(s, move || {
+                build_and_store(store, convergence, &from_workers, failed_ref)
+            })
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("starting a thread: {e}")))?;
+        let read = read_and_chunk(&chunker, input, path, &to_workers, progress);
+        if read.is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
+        // The workers finish what they have and stop; so does the builder after them.
+        drop(to_workers);
+        let built = builder
+            .join()
+            .map_err(|_| Error::new(ErrorKind::Internal, "the store thread of the add panicked"))?;
+        // A read error is the cause of whatever the builder saw after it.
+        let size = read?;
+        let (root, ids) = built?;
+        Ok(Encoded { root, size, ids })
+    })
+}
+
+/// Reads `input`, cuts it into chunks and deals them to the workers in turn; returns the bytes read.
+/// Stops early (with `Ok`) if the workers are gone: the builder then reports why.
+fn read_and_chunk(
+    chunker: &Chunker,
+    mut input: impl Read,
+    path: &Path,
+    workers: &[SyncSender<Zeroizing<Vec<u8>>>],
+    mut progress: impl FnMut(u64),
+) -> Result<u64, Error> {
+    let max = chunker.params().max() as usize;
+    // Plaintext: wiped on drop. Never grown, so no copy is left in freed memory.
+    let mut buf = Zeroizing::new(vec![0u8; READ_SIZE + max]);
+    let (mut start, mut end, mut eof, mut read) = (0usize, 0usize, false, 0u64);
+    let mut next = 0usize;
+    loop {
+        // A cut is final once `max` bytes are in view (or the input has ended): top up first.
+        if !eof && end - start < max {
+            buf.copy_within(start..end, 0);
+            end -= start;
+            start = 0;
+            while end < buf.len() {
+                let room = buf.get_mut(end..).unwrap_or_default();
+                match input.read(room) {
+                    Ok(0) => {
+                        eof = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        end += n;
+                        read += n as u64;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(Error::file(path, "read", &e)),
+                }
+            }
+            progress(read);
+        }
+        if start == end {
+            return Ok(read);
+        }
+        let view = buf.get(start..end.min(start + max)).unwrap_or_default();
+        let cut = chunker.cut(view);
+        let chunk = view.get(..cut).unwrap_or_default();
+        let mut framed = Zeroizing::new(Vec::with_capacity(1 + chunk.len()));
+        framed.push(BlockKind::Data as u8);
+        framed.extend_from_slice(chunk);
+        start += cut.max(1);
+        let Some(worker) = workers.get(next % workers.len()) else {
+            return Ok(read);
+        };
+        next += 1;
+        if worker.send(framed).is_err() {
+            return Ok(read);
+        }
+    }
+}
+
+/// Seals the chunks it is given, in order.
+fn seal_worker(
+    convergence: &ConvergenceKey,
+    chunks: &Receiver<Zeroizing<Vec<u8>>>,
+    sealed: &SyncSender<Result<Sealed, BlockError>>,
+) {
+    for mut framed in chunks {
+        let size = framed.len().saturating_sub(1) as u64;
+        let result = seal_in_place(convergence, &mut framed).map(|child| Sealed {
+            entry: TreeEntry { child, size },
+            // Ciphertext now: no need to wipe it.
+            ciphertext: std::mem::take(&mut *framed),
+        });
+        if sealed.send(result).is_err() {
+            return;
+        }
+    }
+}
+
+/// Takes the sealed leaves in the order they were dealt, builds the tree and writes every block
+/// to the store; returns the root and the distinct block ids.
+fn build_and_store(
+    store: &BlockStore,
+    convergence: &ConvergenceKey,
+    workers: &[Receiver<Result<Sealed, BlockError>>],
+    failed: &AtomicBool,
+) -> Result<(BlockRef, Vec<BlockId>), Error> {
+    let mut writer = store.writer();
+    let mut ids: Vec<BlockId> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut sink = |id: &BlockId, bytes: &[u8]| -> Result<(), StoreError> {
+        if seen.insert(*id) {
+            ids.push(*id);
+        }
+        // Sealed by this node a moment ago: no need to hash it again.
+        writer.put_verified(id, bytes, Class::Permanent).map(|_| ())
+    };
+    let mut tree = TreeBuilder::new(convergence.clone());
+    let mut next = 0usize;
+    // The chunk after the last one would have gone to a worker that has closed its channel.
+    while let Some(rx) = workers.get(next % workers.len().max(1))
+        && let Ok(sealed) = rx.recv()
+    {
+        next += 1;
+        let Sealed { entry, ciphertext } = sealed.map_err(encoding_error)?;
+        sink(&entry.child.id, &ciphertext).map_err(Error::from)?;
+        tree.push(entry, &mut sink).map_err(build_error)?;
+    }
+    let root = match tree.finish(&mut sink).map_err(build_error)? {
+        Some(root) => root.child,
+        None => {
+            // Empty data is one empty leaf, so that every file has a root.
+            let mut empty = [BlockKind::Data as u8];
+            let root = seal_in_place(convergence, &mut empty).map_err(encoding_error)?;
+            sink(&root.id, &empty).map_err(Error::from)?;
+            root
+        }
+    };
+    if failed.load(Ordering::Relaxed) {
+        // The reader failed: dropping the writer abandons the batch.
+        return Err(Error::new(ErrorKind::Internal, "the add was abandoned"));
+    }
+    writer.flush()?;
+    Ok((root, ids))
+}
+
+fn encoding_error(e: BlockError) -> Error {
+    Error::new(ErrorKind::Internal, format!("encoding: {e}"))
+}
+
+fn build_error(e: BuildError<StoreError>) -> Error {
+    match e {
+        BuildError::Sink(s) => s.into(),
+        other => Error::new(ErrorKind::Internal, format!("encoding: {other}")),
+    }
+}
