@@ -190,12 +190,22 @@ async fn run(
     let result = loop {
         // Ask for what the plan allows.
         while let Some((peer, ids)) = fetch.next_request() {
-            match conns.get(&peer) {
-                Some(tx) if tx.try_send(ConnCommand::Want(ids.clone())).is_ok() => {}
-                _ => {
-                    // The connection cannot take it: the provider is as good as gone.
-                    fetch.remove_provider(&peer);
-                }
+            let sent = match conns.get(&peer) {
+                Some(tx) => tx
+                    .try_send(ConnCommand::Want(ids.clone()))
+                    .map_err(|e| match e {
+                        mpsc::error::TrySendError::Full(_) => "its connection is not keeping up",
+                        mpsc::error::TrySendError::Closed(_) => "its connection ended",
+                    }),
+                None => Err("no connection"),
+            };
+            if let Err(reason) = sent {
+                // The provider is as good as gone. Its connection's own end (if it comes) then
+                // finds it removed already, so it is counted here.
+                info!(%peer, reason, "provider lost; its blocks go to the others");
+                report.lost.push(peer);
+                fetch.remove_provider(&peer);
+                conns.remove(&peer);
             }
         }
         if fetch.is_complete() {
