@@ -1,107 +1,15 @@
 //! Real `gofast` processes on 127.0.0.1: `init`, `up` with bootstrap peers, `add` on one node and
 //! `get` on another that finds the provider through the DHT alone; a provider killed with SIGKILL
-//! in the middle of a fetch while the fetch completes from another; a node killed with SIGKILL and
-//! restarted keeps what it had added. Every wait is on a process's output or exit, bounded.
+//! in the middle of a fetch while the fetch completes from another; a node killed with SIGKILL in
+//! the middle of an add restarts with every earlier add intact. Every wait is on a process's output
+//! or exit, bounded.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+mod procs;
+
+use std::path::PathBuf;
 
 use gofast_node::control::{Request, call};
-
-const WAIT: Duration = Duration::from_secs(60);
-
-fn gofast(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gofast"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("run gofast")
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "gofast failed ({:?}): {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A running `gofast up`, killed (SIGKILL) when dropped.
-struct Up {
-    child: Child,
-    /// `gfp1…@127.0.0.1:PORT`.
-    bootstrap: String,
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn up(dir: &Path, bootstrap: &[&str]) -> Up {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gofast"));
-    cmd.arg("--data-dir").arg(dir).arg("up");
-    for b in bootstrap {
-        cmd.arg("--bootstrap").arg(b);
-    }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start gofast up");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    // "node gfp1… listening on 127.0.0.1:PORT", then "others join with: --bootstrap gfp1…@…".
-    let mut bootstrap_line = None;
-    while bootstrap_line.is_none() {
-        let line = rx
-            .recv_timeout(WAIT)
-            .expect("gofast up printed its address");
-        if let Some(b) = line.strip_prefix("others join with: --bootstrap ") {
-            bootstrap_line = Some(b.to_owned());
-        }
-    }
-    // The lines come once the control socket takes commands.
-    Up {
-        child,
-        bootstrap: bootstrap_line.unwrap(),
-    }
-}
-
-fn node_dir(base: &Path, name: &str) -> PathBuf {
-    let d = base.join(name);
-    ok(gofast(&d, &["init"]));
-    d
-}
-
-fn random_file(path: &Path, len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let data: Vec<u8> = (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    std::fs::write(path, &data).unwrap();
-    data
-}
+use procs::{gofast, node_dir, ok, random_file, up};
 
 #[test]
 fn add_on_one_node_get_on_another_through_the_dht() {
@@ -160,7 +68,7 @@ fn a_provider_killed_mid_fetch_and_the_fetch_completes_from_another() {
     let up_a = up(&dirs[0], &[]);
     let mut up_b = up(&dirs[1], &[&up_a.bootstrap]);
     let _up_c = up(&dirs[2], &[&up_a.bootstrap]);
-    let _up_d = up(&dirs[3], &[&up_a.bootstrap]);
+    let up_d = up(&dirs[3], &[&up_a.bootstrap]);
 
     let input = base.path().join("big.bin");
     let data = random_file(&input, 24 << 20, 11);
@@ -173,9 +81,18 @@ fn a_provider_killed_mid_fetch_and_the_fetch_completes_from_another() {
         &["get", &uri, base.path().join("b.bin").to_str().unwrap()],
     ));
 
-    // D fetches from A and B; B is killed (SIGKILL) as soon as blocks arrive: D then loses its
-    // connection to B, or (if it had not connected yet) cannot reach it.
+    // D fetches from A and B. At its first progress D is frozen (SIGSTOP, so that the fetch cannot
+    // run to its end meanwhile), B is killed (SIGKILL) and D thawed: D then finds its connection
+    // to B gone (or, if it had not connected yet, cannot reach it) and must finish from A.
     let dest = base.path().join("d.bin");
+    let d_pid = up_d.child.id().to_string();
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &d_pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {sig} failed");
+    };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut killed = false;
     let result = rt.block_on(call(
@@ -185,8 +102,11 @@ fn a_provider_killed_mid_fetch_and_the_fetch_completes_from_another() {
             dest: dest.clone(),
         },
         |done, total| {
-            if !killed && done > 0 && total.is_some() {
+            if !killed && done > 0 && total.is_some_and(|t| done < t) {
+                signal("-STOP");
                 up_b.child.kill().unwrap();
+                up_b.child.wait().unwrap();
+                signal("-CONT");
                 killed = true;
             }
         },
@@ -202,25 +122,55 @@ fn a_provider_killed_mid_fetch_and_the_fetch_completes_from_another() {
 }
 
 #[test]
-fn a_node_killed_and_restarted_keeps_what_it_added() {
+fn a_node_killed_during_an_add_restarts_with_everything_flushed_before() {
     let base = tempfile::tempdir().unwrap();
     let a = node_dir(base.path(), "a");
-    let input = base.path().join("notes.txt");
-    let data = random_file(&input, 1 << 20, 3);
-    let uri = {
-        let _up = up(&a, &[]);
-        ok(gofast(&a, &["add", input.to_str().unwrap()]))
-            .trim()
-            .to_owned()
-        // dropped: SIGKILL, no shutdown
-    };
+    let notes = base.path().join("notes.txt");
+    let data = random_file(&notes, 1 << 20, 3);
+    let big = base.path().join("big.iso");
+    let big_data = random_file(&big, 64 << 20, 5);
+    let mut up_a = up(&a, &[]);
+    let uri = ok(gofast(&a, &["add", notes.to_str().unwrap()]))
+        .trim()
+        .to_owned();
+
+    // The second add is under way (it has read some of the file) when the node is killed.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut killed = false;
+    let result = rt.block_on(call(&a, &Request::Add { path: big.clone() }, |done, _| {
+        if !killed && done > 0 {
+            up_a.child.kill().unwrap();
+            killed = true;
+        }
+    }));
+    assert!(killed, "the node was killed mid-add");
+    assert!(
+        result.is_err(),
+        "an add cut short by SIGKILL reported success"
+    );
+    drop(up_a);
+
+    // Restarted: the store opens, the first add is whole, the cut-short one left no pin.
     let _up = up(&a, &[]);
-    assert!(ok(gofast(&a, &["ls"])).contains("notes.txt"));
+    let listed = ok(gofast(&a, &["ls"]));
+    assert!(listed.contains("notes.txt"), "{listed}");
+    assert!(!listed.contains("big.iso"), "{listed}");
     let out = gofast(&a, &["cat", &uri]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.stdout == data);
+    assert!(out.stdout == data, "the flushed add changed");
+    // The interrupted add can simply be done again.
+    let big_uri = ok(gofast(&a, &["add", big.to_str().unwrap()]))
+        .trim()
+        .to_owned();
+    let copy = base.path().join("big.copy");
+    ok(gofast(&a, &["get", &big_uri, copy.to_str().unwrap()]));
+    assert!(
+        std::fs::read(&copy).unwrap() == big_data,
+        "the re-added file differs"
+    );
+    ok(gofast(&a, &["gc"]));
 }

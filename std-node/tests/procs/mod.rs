@@ -1,0 +1,106 @@
+//! Real `gofast` processes for the multi-process tests: `init`, `up` (killed with SIGKILL when
+//! dropped), one-shot commands. Every wait is on a process's output, bounded by [`WAIT`].
+
+#![allow(dead_code)] // Each test file uses its own part.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The longest wait for a process's output.
+pub(crate) const WAIT: Duration = Duration::from_secs(60);
+
+pub(crate) fn gofast(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gofast"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("run gofast")
+}
+
+pub(crate) fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "gofast failed ({:?}): {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A running `gofast up`, killed (SIGKILL) when dropped.
+pub(crate) struct Up {
+    pub(crate) child: Child,
+    /// `gfp1…@127.0.0.1:PORT`.
+    pub(crate) bootstrap: String,
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub(crate) fn up(dir: &Path, bootstrap: &[&str]) -> Up {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gofast"));
+    cmd.arg("--data-dir").arg(dir).arg("up");
+    for b in bootstrap {
+        cmd.arg("--bootstrap").arg(b);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(match std::env::var_os("GOFAST_TEST_LOG") {
+            Some(_) => Stdio::inherit(),
+            None => Stdio::null(),
+        })
+        .spawn()
+        .expect("start gofast up");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // "node gfp1… listening on 127.0.0.1:PORT", then "others join with: --bootstrap gfp1…@…".
+    let mut bootstrap_line = None;
+    while bootstrap_line.is_none() {
+        let line = rx
+            .recv_timeout(WAIT)
+            .expect("gofast up printed its address");
+        if let Some(b) = line.strip_prefix("others join with: --bootstrap ") {
+            bootstrap_line = Some(b.to_owned());
+        }
+    }
+    // The lines come once the control socket takes commands.
+    Up {
+        child,
+        bootstrap: bootstrap_line.unwrap(),
+    }
+}
+
+pub(crate) fn node_dir(base: &Path, name: &str) -> PathBuf {
+    let d = base.join(name);
+    ok(gofast(&d, &["init"]));
+    d
+}
+
+pub(crate) fn random_file(path: &Path, len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let data: Vec<u8> = (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(path, &data).unwrap();
+    data
+}
