@@ -56,6 +56,7 @@ pub mod codec;
 pub mod crypto;
 pub mod dht;
 pub mod exchange;
+pub mod fs;
 pub mod identity;
 pub mod noise;
 pub mod record;

@@ -37,6 +37,12 @@ fn decode_all(b: &[u8]) {
     if let Ok(m) = decode_message::<gofast_core::exchange::ExchangeMessage<'_>>(b) {
         assert_eq!(encode_to_vec(&m), b[2..]);
     }
+    if let Ok(listing) = gofast_core::fs::DirListing::decode(b) {
+        // A listing that decodes yields every entry, in order, and encodes back to itself.
+        let mut entries: Vec<_> = listing.entries().collect();
+        assert_eq!(entries.len(), listing.len());
+        assert_eq!(gofast_core::fs::encode_listing(&mut entries).unwrap(), b);
+    }
     if let Ok(node) = TreeNode::decode(b) {
         // A node that decodes must be fully usable.
         assert_eq!(node.entries().count(), node.len());

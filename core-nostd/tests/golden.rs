@@ -221,6 +221,87 @@ fn dht_json() -> (Value, Value) {
     (providers, Value::Array(messages))
 }
 
+/// One directory listing and listings every decoder must refuse (docs/spec/dir.md).
+fn dir_json() -> (Value, Value) {
+    use gofast_core::fs::{DirEntry, EntryKind, encode_listing};
+    let mut entries = vec![
+        DirEntry {
+            name: "notes.txt",
+            kind: EntryKind::File,
+            redundancy: 0,
+            size: 13,
+            mtime_ns: 1_764_000_000_123_456_789,
+            target: BlockRef::from_bytes(
+                &[seed32(0x10), seed32(0x30)].concat().try_into().unwrap(),
+            ),
+        },
+        DirEntry {
+            name: "Photos",
+            kind: EntryKind::Dir,
+            redundancy: 3,
+            size: 1 << 40,
+            mtime_ns: -1,
+            target: BlockRef::from_bytes(
+                &[seed32(0x50), seed32(0x70)].concat().try_into().unwrap(),
+            ),
+        },
+        DirEntry {
+            name: "\u{e9}t\u{e9}",
+            kind: EntryKind::File,
+            redundancy: 0,
+            size: 0,
+            mtime_ns: 0,
+            target: BlockRef::from_bytes(
+                &[seed32(0x90), seed32(0xb0)].concat().try_into().unwrap(),
+            ),
+        },
+    ];
+    let listing = encode_listing(&mut entries).unwrap();
+    let names: Vec<&str> = entries.iter().map(|e| e.name).collect();
+    let good = json!([{ "names_in_order": names, "listing": hx(&listing) }]);
+    let header = |count: u32| [&b"GFD1"[..], &count.to_le_bytes()].concat();
+    // The first entry (bytes 8.. up to its end) of the listing above.
+    let first_len = 83 + names[0].len();
+    let first = &listing[8..8 + first_len];
+    let with_name = |name: &[u8]| {
+        let mut e = vec![u8::try_from(name.len()).unwrap()];
+        e.extend_from_slice(name);
+        e.extend_from_slice(&first[1 + names[0].len()..]);
+        [&header(1)[..], &e].concat()
+    };
+    let invalid = [
+        (
+            "wrong magic",
+            [&b"GFD2"[..], &0u32.to_le_bytes()].concat(),
+            "InvalidValue",
+        ),
+        ("count above the maximum", header(262_145), "LengthTooLarge"),
+        ("name ..", with_name(b".."), "InvalidValue"),
+        ("name with a slash", with_name(b"a/b"), "InvalidValue"),
+        ("name not UTF-8", with_name(&[0xff, 0xfe]), "InvalidValue"),
+        (
+            "the same entry twice",
+            [&header(2)[..], first, first].concat(),
+            "InvalidValue",
+        ),
+        (
+            "count says 2, one entry",
+            [&header(2)[..], first].concat(),
+            "UnexpectedEnd",
+        ),
+        (
+            "a byte after the last entry",
+            [&listing[..], &[0]].concat(),
+            "TrailingBytes",
+        ),
+    ];
+    let invalid: Vec<Value> = invalid
+        .into_iter()
+        .map(|(case, bytes, error)| json!({ "case": case, "bytes": hx(&bytes), "error": error }))
+        .collect();
+    (good, Value::Array(invalid))
+}
+
 /// One block-exchange message of each kind, and encodings every decoder must refuse
 /// (docs/spec/exchange.md; scenario in docs/spec/golden.md).
 fn exchange_json() -> (Value, Value) {
@@ -557,6 +638,9 @@ fn generate() -> Value {
     let (exchange, invalid_exchange) = exchange_json();
     doc.insert("exchange_messages", exchange);
     doc.insert("invalid_exchange_messages", invalid_exchange);
+    let (dirs, invalid_dirs) = dir_json();
+    doc.insert("dir_listings", dirs);
+    doc.insert("invalid_dir_listings", invalid_dirs);
     serde_json::to_value(doc).unwrap()
 }
 
@@ -672,6 +756,27 @@ fn golden_file_reads_back() {
     for bad in g["invalid_exchange_messages"].as_array().unwrap() {
         let bytes = unhex(&bad["bytes"]);
         let err = decode_message::<gofast_core::exchange::ExchangeMessage<'_>>(&bytes).unwrap_err();
+        let kind = format!("{err:?}");
+        assert!(
+            kind.starts_with(bad["error"].as_str().unwrap()),
+            "{kind} for {}",
+            bad["case"]
+        );
+    }
+    for d in g["dir_listings"].as_array().unwrap() {
+        let bytes = unhex(&d["listing"]);
+        let listing = gofast_core::fs::DirListing::decode(&bytes).unwrap();
+        let names: Vec<&str> = listing.entries().map(|e| e.name).collect();
+        let want: Vec<&str> = d["names_in_order"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap())
+            .collect();
+        assert_eq!(names, want);
+    }
+    for bad in g["invalid_dir_listings"].as_array().unwrap() {
+        let err = gofast_core::fs::DirListing::decode(&unhex(&bad["bytes"])).unwrap_err();
         let kind = format!("{err:?}");
         assert!(
             kind.starts_with(bad["error"].as_str().unwrap()),

@@ -13,6 +13,7 @@ const BLOCK: &str = include_str!("../../docs/spec/block.md");
 const RECORD: &str = include_str!("../../docs/spec/record.md");
 const CODEC: &str = include_str!("../../docs/spec/codec.md");
 const EXCHANGE: &str = include_str!("../../docs/spec/exchange.md");
+const DIR: &str = include_str!("../../docs/spec/dir.md");
 
 #[test]
 fn every_kdf_context_is_in_the_spec_exactly() {
@@ -81,4 +82,20 @@ fn exchange_limits_in_the_spec_match_the_code() {
         CODEC.contains("| `0x05` | `Exchange` |"),
         "codec.md's registry lacks the exchange message type"
     );
+}
+
+#[test]
+fn dir_limits_in_the_spec_match_the_code() {
+    use gofast_core::fs::{DIR_MAGIC, ENTRY_FIXED_LEN, MAX_DIR_ENTRIES, MAX_NAME_LEN};
+    for (name, value) in [
+        ("MAX_DIR_ENTRIES", MAX_DIR_ENTRIES as usize),
+        ("ENTRY_FIXED_LEN", ENTRY_FIXED_LEN),
+        ("MAX_NAME_LEN", MAX_NAME_LEN),
+    ] {
+        assert!(
+            DIR.contains(&format!("`{name} = {value}`")),
+            "dir.md lacks {name} = {value}"
+        );
+    }
+    assert!(DIR.contains(&format!("`{}`", std::str::from_utf8(&DIR_MAGIC).unwrap())));
 }

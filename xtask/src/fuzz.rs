@@ -21,6 +21,7 @@ pub(crate) const TARGETS: &[&str] = &[
     "handshake",
     "dht_message",
     "exchange_message",
+    "dir_listing",
 ];
 const TOOLS: &str = "target/tools";
 
@@ -92,6 +93,9 @@ fn seed_corpus() -> Result<(), String> {
     }
     for m in golden["exchange_messages"].as_array().into_iter().flatten() {
         seeds.push(("exchange_message", hex_of(&m["message"])));
+    }
+    for d in golden["dir_listings"].as_array().into_iter().flatten() {
+        seeds.push(("dir_listing", hex_of(&d["listing"])));
     }
     for i in golden["identities"].as_array().into_iter().flatten() {
         seeds.push((
@@ -172,6 +176,8 @@ fn max_len(target: &str) -> usize {
         // A Block message of MAX_BLOCK_LEN bytes, and one more so the bound itself is met.
         "exchange_message" => 2 + 1 + 32 + 4 + 65_537,
         "tree_node" => 3 + 72 * 911,
+        // A few hundred entries with long names.
+        "dir_listing" => 100_000,
         "chunker" => 70_000,
         _ => 4096,
     }
