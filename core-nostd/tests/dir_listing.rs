@@ -9,7 +9,7 @@ use proptest::prelude::*;
 fn entry(name: &str, seed: u8) -> DirEntry<'_> {
     DirEntry {
         name,
-        kind: if seed % 2 == 0 {
+        kind: if seed.is_multiple_of(2) {
             EntryKind::File
         } else {
             EntryKind::Dir
