@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use crate::error::{Error, ErrorKind};
-use crate::node::{Node, parse_root_uri, root_uri};
+use crate::node::{Node, RootUri, parse_uri};
 
 /// The socket's file name in the data directory.
 pub const SOCKET: &str = "control.sock";
@@ -28,7 +28,7 @@ const MAX_CLIENTS: usize = 64;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
-    /// Add a file (an absolute path, read by the node).
+    /// Add a file or a directory (an absolute path, read by the node).
     Add {
         /// The file.
         path: PathBuf,
@@ -195,33 +195,50 @@ async fn handle(
     use serde_json::json;
     match request {
         Request::Add { path } => {
-            let total = std::fs::metadata(&path).map(|m| m.len()).ok();
+            // A directory's total is not known until it has been walked.
+            let total = std::fs::metadata(&path)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len());
             let report = node
-                .add_file(&path, move |done| {
+                .add_path(&path, move |done| {
                     let _ = progress.try_send(Reply::Progress { done, total });
                 })
                 .await?;
             Ok(json!({
-                "uri": root_uri(&report.root),
+                "uri": report.uri(),
                 "size": report.size,
                 "blocks": report.blocks,
                 "announced_to": report.announced_to,
+                "files": report.files,
+                "skipped": report.skipped.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
             }))
         }
         Request::Get { uri, dest } => {
-            let root = parse_root_uri(&uri)?;
+            let uri = parse_uri(&uri)?;
             let label = dest.file_name().map_or_else(
                 || "fetched".to_owned(),
                 |n| n.to_string_lossy().into_owned(),
             );
-            let report = node
-                .get_to_file(&root, &label, &dest, move |p| {
+            let report = if uri.dir {
+                node.get_dir(
+                    &uri.root,
+                    &format!("{label}/"),
+                    &dest,
+                    move |done, total| {
+                        let _ = progress.try_send(Reply::Progress { done, total });
+                    },
+                )
+                .await?
+            } else {
+                node.get_to_file(&uri.root, &label, &dest, move |p| {
                     let _ = progress.try_send(Reply::Progress {
                         done: p.bytes,
                         total: p.total_data,
                     });
                 })
-                .await?;
+                .await?
+            };
             Ok(json!({
                 "size": report.size,
                 "providers": report.providers,
@@ -232,8 +249,19 @@ async fn handle(
             }))
         }
         Request::Pin { uri, label } => {
-            let root = parse_root_uri(&uri)?;
-            let blocks = node.pin(&label, &root).await?;
+            let uri = parse_uri(&uri)?;
+            // A directory's pin label ends with `/`, which is how `ls` tells the two apart.
+            let blocks = match (uri.dir, label.ends_with('/')) {
+                (true, true) => node.pin_dir(&label, &uri.root).await?,
+                (true, false) => node.pin_dir(&format!("{label}/"), &uri.root).await?,
+                (false, false) => node.pin(&label, &uri.root).await?,
+                (false, true) => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidInput,
+                        "labels ending with / are for directories: choose another label",
+                    ));
+                }
+            };
             Ok(json!({ "blocks": blocks }))
         }
         Request::Unpin { label } => {
@@ -250,7 +278,13 @@ async fn handle(
             let pins = node.pins().await?;
             Ok(serde_json::Value::Array(
                 pins.iter()
-                    .map(|p| json!({ "label": p.label, "uri": root_uri(&p.root), "blocks": p.blocks }))
+                    .map(|p| {
+                        let uri = RootUri {
+                            root: p.root.clone(),
+                            dir: p.label.ends_with('/'),
+                        };
+                        json!({ "label": p.label, "uri": uri.to_string(), "blocks": p.blocks })
+                    })
                     .collect(),
             ))
         }

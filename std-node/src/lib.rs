@@ -8,6 +8,7 @@
 pub mod aead;
 pub mod control;
 pub mod demo;
+pub mod dirs;
 pub mod encode;
 pub mod error;
 pub mod exchange;

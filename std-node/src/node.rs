@@ -8,11 +8,13 @@ use std::sync::Arc;
 
 use gofast_core::block::{BlockId, BlockRef, read_tree};
 use gofast_core::dht::Provider;
+use gofast_core::fs::EntryKind;
 use gofast_core::identity::{KeyPair, PeerId};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::{debug, info};
 
+use crate::dirs::{MAX_DEPTH, MAX_TREE_ENTRIES, add_dir, read_listing, system_time};
 use crate::encode::{Encoded, encode_into_store};
 use crate::error::{Error, ErrorKind};
 use crate::exchange::{FetchProgress, FetchReport, FileOutput, fetch_tree, serve};
@@ -60,6 +62,23 @@ pub struct AddReport {
     pub blocks: u64,
     /// Peers that stored the provider record.
     pub announced_to: u8,
+    /// Whether the root is a directory's (its URI ends with `/`).
+    pub dir: bool,
+    /// Files added (1 for a file).
+    pub files: u64,
+    /// What a directory add left out: symbolic links and special files.
+    pub skipped: Vec<PathBuf>,
+}
+
+impl AddReport {
+    /// The URI that names what was added: `gofast:gfb1…`, with a `/` for a directory.
+    pub fn uri(&self) -> String {
+        RootUri {
+            root: self.root.clone(),
+            dir: self.dir,
+        }
+        .to_string()
+    }
 }
 
 /// What `get` did.
@@ -150,6 +169,49 @@ impl Node {
         self.serve.abort_handle()
     }
 
+    /// Adds `path`, a file ([`Node::add_file`]) or a directory ([`Node::add_dir`]).
+    pub async fn add_path(
+        &self,
+        path: &Path,
+        progress: impl FnMut(u64) + Send + 'static,
+    ) -> Result<AddReport, Error> {
+        let meta = std::fs::metadata(path).map_err(|e| Error::file(path, "read", &e))?;
+        if meta.is_dir() {
+            self.add_dir(path, progress).await
+        } else {
+            self.add_file(path, progress).await
+        }
+    }
+
+    /// Adds the directory at `path` and everything beneath it (symbolic links and special files
+    /// are left out and listed in the report), pins the whole tree under the directory's name
+    /// with a `/` and announces its root. `progress` gets the file bytes read so far.
+    pub async fn add_dir(
+        &self,
+        path: &Path,
+        progress: impl FnMut(u64) + Send + 'static,
+    ) -> Result<AddReport, Error> {
+        let label = format!("{}/", label_of(path, "dir"));
+        let (store, scope, dir) = (
+            Arc::clone(&self.store),
+            self.keys.scope(),
+            path.to_path_buf(),
+        );
+        let added = blocking("add", move || add_dir(&store, &scope, &dir, progress)).await?;
+        let files = added.files;
+        let skipped = added.skipped;
+        let encoded = Encoded {
+            root: added.root,
+            size: added.size,
+            ids: added.ids,
+        };
+        let mut report = self.finish_add(&label, encoded).await?;
+        report.dir = true;
+        report.files = files;
+        report.skipped = skipped;
+        Ok(report)
+    }
+
     /// Encrypts the file at `path` into blocks, stores them permanently, pins the tree under the
     /// file's name and announces the root in the DHT. `progress` gets the bytes read so far.
     pub async fn add_file(
@@ -161,16 +223,11 @@ impl Node {
         if meta.is_dir() {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
-                format!(
-                    "{} is a directory; `add` takes files for now (directories arrive with the file system)",
-                    path.display()
-                ),
+                format!("{} is a directory: add it with `add_dir`", path.display()),
             ));
         }
         let file = std::fs::File::open(path).map_err(|e| Error::file(path, "open", &e))?;
-        let label = path
-            .file_name()
-            .map_or_else(|| "file".to_owned(), |n| n.to_string_lossy().into_owned());
+        let label = label_of(path, "file");
         let (store, scope) = (Arc::clone(&self.store), self.keys.scope());
         let path_buf = path.to_path_buf();
         let t = std::time::Instant::now();
@@ -210,6 +267,9 @@ impl Node {
             size,
             blocks,
             announced_to,
+            dir: false,
+            files: 1,
+            skipped: Vec::new(),
         })
     }
 
@@ -276,6 +336,132 @@ impl Node {
         })
     }
 
+    /// Fetches the directory under `root` (the root of its listing) with everything beneath it and
+    /// writes it as the directory `dest` (through `dest.partial`, renamed when complete), pins the
+    /// whole tree as `label` and provides it. `progress` gets the file bytes written so far and
+    /// the total the top listing declares.
+    pub async fn get_dir(
+        &self,
+        root: &BlockRef,
+        label: &str,
+        dest: &Path,
+        progress: impl FnMut(u64, Option<u64>) + Send + 'static,
+    ) -> Result<GetReport, Error> {
+        if dest.exists() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("{} exists already: choose a new name", dest.display()),
+            ));
+        }
+        let (store, label_owned, root_c) =
+            (Arc::clone(&self.store), label.to_owned(), root.clone());
+        blocking("pin", move || store.pin(&label_owned, &root_c, [root_c.id])).await?;
+        let (providers, named) = self.providers_of(root).await?;
+        let partial = partial_path(dest);
+        if partial.exists() {
+            // Left by an earlier attempt: its files are in the store by now, so starting over
+            // fetches nothing twice.
+            std::fs::remove_dir_all(&partial).map_err(|e| Error::file(&partial, "remove", &e))?;
+        }
+        std::fs::create_dir_all(&partial).map_err(|e| Error::file(&partial, "create", &e))?;
+        let progress = Arc::new(std::sync::Mutex::new(progress));
+        let mut total = FetchReport::default();
+        let mut written = 0u64;
+        let mut declared: Option<u64> = None;
+        let mut entries = 0u64;
+        // Directories still to write: their listing's root, where, how deep.
+        let mut todo = vec![(root.clone(), partial.clone(), 0usize)];
+        while let Some((listing_root, dir, depth)) = todo.pop() {
+            let report = self
+                .fetch_blocks(&listing_root, &providers, named, None, |_| {})
+                .await?;
+            merge_reports(&mut total, report);
+            let (store, r) = (Arc::clone(&self.store), listing_root.clone());
+            let listing = blocking("read", move || read_listing(&store, &r)).await?;
+            if depth == 0 {
+                declared = Some(listing.iter().map(|e| e.size).fold(0, u64::saturating_add));
+            }
+            entries += listing.len() as u64;
+            if entries > MAX_TREE_ENTRIES {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("the directory holds more than {MAX_TREE_ENTRIES} entries"),
+                ));
+            }
+            for e in listing {
+                // The listing's decoder enforced the name rule: `name` cannot leave `dir`.
+                let path = dir.join(&e.name);
+                match e.kind {
+                    EntryKind::Dir if depth >= MAX_DEPTH => {
+                        return Err(Error::new(
+                            ErrorKind::InvalidInput,
+                            format!("the directory nests deeper than {MAX_DEPTH} levels"),
+                        ));
+                    }
+                    EntryKind::Dir => {
+                        std::fs::create_dir(&path)
+                            .map_err(|err| Error::file(&path, "create", &err))?;
+                        todo.push((e.target, path, depth + 1));
+                    }
+                    EntryKind::File => {
+                        let file = std::fs::File::create_new(&path)
+                            .map_err(|err| Error::file(&path, "create", &err))?;
+                        let output = Arc::new(FileOutput::new(
+                            file,
+                            MAX_GET_SIZE - written.min(MAX_GET_SIZE),
+                        ));
+                        let (base, shared) = (written, Arc::clone(&progress));
+                        let report = self
+                            .fetch_blocks(
+                                &e.target,
+                                &providers,
+                                named,
+                                Some(Arc::clone(&output)),
+                                move |p| {
+                                    if let Ok(mut f) = shared.lock() {
+                                        (*f)(base.saturating_add(p.bytes), declared);
+                                    }
+                                },
+                            )
+                            .await?;
+                        let size = report.progress.total_data.unwrap_or(0);
+                        merge_reports(&mut total, report);
+                        let output = Arc::try_unwrap(output).map_err(|_| {
+                            Error::new(
+                                ErrorKind::Internal,
+                                "the fetched file is still being written",
+                            )
+                        })?;
+                        let mtime = system_time(e.mtime_ns);
+                        blocking("write", move || {
+                            let file = output.finish(size)?;
+                            if let Some(t) = mtime {
+                                // Best effort: a file system without times still gets the data.
+                                let _ = file.set_modified(t);
+                            }
+                            Ok::<_, Error>(())
+                        })
+                        .await?;
+                        written = written.saturating_add(size);
+                    }
+                }
+            }
+        }
+        std::fs::rename(&partial, dest).map_err(|e| Error::file(dest, "rename into", &e))?;
+        let (store, label_owned, root_c) =
+            (Arc::clone(&self.store), label.to_owned(), root.clone());
+        let ids = total.ids.clone();
+        blocking("pin", move || store.pin(&label_owned, &root_c, ids)).await?;
+        if let Err(e) = self.announce(&root.id).await {
+            debug!(error = %e, "announcing a fetched root failed");
+        }
+        Ok(GetReport {
+            size: written,
+            fetch: total,
+            providers: named,
+        })
+    }
+
     /// Like [`Node::get_to_file`], into memory (at most `max` bytes).
     pub async fn get_bytes(
         &self,
@@ -310,43 +496,16 @@ impl Node {
             let id = root.id;
             blocking("store", move || store.has(&id)).await?
         };
-        let mut providers = Vec::new();
-        let mut named = 0;
         // Providers are looked up unless the root is here; a partial tree is completed from them.
-        let records = if held {
-            Vec::new()
+        let (providers, named) = if held {
+            (Vec::new(), 0)
         } else {
-            self.net.get_providers(root.id.0).await?
+            self.providers_of(root).await?
         };
-        for p in &records {
-            named += 1;
-            if *p.provider() == self.peer_id() {
-                continue;
-            }
-            if let Some(addr) = self.net.find_peer(*p.provider()).await? {
-                providers.push((*p.provider(), addr));
-            } else {
-                debug!(provider = %p.provider(), "provider not found");
-            }
-        }
         let t = std::time::Instant::now();
-        let report = fetch_tree(
-            Arc::clone(&self.identity),
-            Arc::clone(&self.store),
-            root.clone(),
-            providers,
-            Class::Permanent,
-            output,
-            progress,
-        )
-        .await
-        .map_err(|e| match e {
-            crate::exchange::GetError::Fetch(f) if named == 0 && !held => Error::new(
-                ErrorKind::NotFound,
-                format!("no peer provides this root ({f})"),
-            ),
-            other => Error::from(other),
-        })?;
+        let report = self
+            .fetch_blocks(root, &providers, named, output, progress)
+            .await?;
         debug!(
             fetch_tree_ms = t.elapsed().as_millis(),
             providers = named,
@@ -365,11 +524,71 @@ impl Node {
         Ok((report, named))
     }
 
+    /// The providers the DHT names for `root` that can be reached (this node left out), and how
+    /// many it named.
+    async fn providers_of(
+        &self,
+        root: &BlockRef,
+    ) -> Result<(Vec<(PeerId, SocketAddr)>, usize), Error> {
+        let records = self.net.get_providers(root.id.0).await?;
+        let mut providers = Vec::new();
+        for p in &records {
+            if *p.provider() == self.peer_id() {
+                continue;
+            }
+            if let Some(addr) = self.net.find_peer(*p.provider()).await? {
+                providers.push((*p.provider(), addr));
+            } else {
+                debug!(provider = %p.provider(), "provider not found");
+            }
+        }
+        Ok((providers, records.len()))
+    }
+
+    /// Fetches the tree under `root` from `providers` (`named` by the DHT) into the store, and
+    /// into `output` if given.
+    async fn fetch_blocks(
+        &self,
+        root: &BlockRef,
+        providers: &[(PeerId, SocketAddr)],
+        named: usize,
+        output: Option<Arc<FileOutput>>,
+        progress: impl FnMut(FetchProgress) + Send + 'static,
+    ) -> Result<FetchReport, Error> {
+        fetch_tree(
+            Arc::clone(&self.identity),
+            Arc::clone(&self.store),
+            root.clone(),
+            providers.to_vec(),
+            Class::Permanent,
+            output,
+            progress,
+        )
+        .await
+        .map_err(|e| match e {
+            crate::exchange::GetError::Fetch(f) if named == 0 => Error::new(
+                ErrorKind::NotFound,
+                format!("no peer provides this root ({f})"),
+            ),
+            other => Error::from(other),
+        })
+    }
+
     /// Pins the tree under `root` as `label` (its blocks must be held: fetch them with `get`).
     pub async fn pin(&self, label: &str, root: &BlockRef) -> Result<u64, Error> {
         let (store, label, root) = (Arc::clone(&self.store), label.to_owned(), root.clone());
         blocking("pin", move || {
             let ids = tree_ids(&store, &root)?;
+            Ok::<_, Error>(store.pin(&label, &root, ids)?.blocks)
+        })
+        .await
+    }
+
+    /// Pins the directory under `root` (its listing's root) and everything beneath it as `label`.
+    pub async fn pin_dir(&self, label: &str, root: &BlockRef) -> Result<u64, Error> {
+        let (store, label, root) = (Arc::clone(&self.store), label.to_owned(), root.clone());
+        blocking("pin", move || {
+            let ids = dir_tree_ids(&store, &root)?;
             Ok::<_, Error>(store.pin(&label, &root, ids)?.blocks)
         })
         .await
@@ -499,6 +718,80 @@ fn tree_ids(store: &BlockStore, root: &BlockRef) -> Result<Vec<BlockId>, Error> 
     Ok(ids)
 }
 
+/// Every distinct block under the directory `root`: its listings' trees and its files' trees.
+fn dir_tree_ids(store: &BlockStore, root: &BlockRef) -> Result<Vec<BlockId>, Error> {
+    let mut ids = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut todo = vec![(root.clone(), 0usize)];
+    while let Some((listing, depth)) = todo.pop() {
+        for id in tree_ids(store, &listing)? {
+            if seen.insert(id) {
+                ids.push(id);
+            }
+        }
+        for e in read_listing(store, &listing)? {
+            match e.kind {
+                EntryKind::Dir if depth >= MAX_DEPTH => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidInput,
+                        format!("the directory nests deeper than {MAX_DEPTH} levels"),
+                    ));
+                }
+                EntryKind::Dir => todo.push((e.target, depth + 1)),
+                EntryKind::File => {
+                    if seen.contains(&e.target.id) {
+                        continue;
+                    }
+                    for id in tree_ids(store, &e.target)? {
+                        if seen.insert(id) {
+                            ids.push(id);
+                        }
+                    }
+                }
+            }
+        }
+        if ids.len() as u64 > MAX_TREE_ENTRIES.saturating_mul(64) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "the directory holds too many blocks to pin at once",
+            ));
+        }
+    }
+    Ok(ids)
+}
+
+/// Adds `from`'s blocks, deliveries and troubles to `into`.
+fn merge_reports(into: &mut FetchReport, from: FetchReport) {
+    let (a, b) = (&mut into.progress, from.progress);
+    a.blocks += b.blocks;
+    a.bytes += b.bytes;
+    a.received += b.received;
+    for (peer, n) in from.delivered {
+        match into.delivered.iter_mut().find(|(p, _)| *p == peer) {
+            Some((_, m)) => *m += n,
+            None => into.delivered.push((peer, n)),
+        }
+    }
+    for (list, more) in [
+        (&mut into.penalised, from.penalised),
+        (&mut into.lost, from.lost),
+        (&mut into.unreached, from.unreached),
+    ] {
+        for p in more {
+            if !list.contains(&p) {
+                list.push(p);
+            }
+        }
+    }
+    into.ids.extend(from.ids);
+}
+
+/// The last component of `path` as a pin label, or `fallback`.
+fn label_of(path: &Path, fallback: &str) -> String {
+    path.file_name()
+        .map_or_else(|| fallback.to_owned(), |n| n.to_string_lossy().into_owned())
+}
+
 fn read_from_store(
     store: &BlockStore,
     root: &BlockRef,
@@ -548,21 +841,67 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The text form of a root for people and scripts: `gofast:gfb1…`.
+/// The text form of a file's root for people and scripts: `gofast:gfb1…`.
 pub fn root_uri(root: &BlockRef) -> String {
     format!("gofast:{}", root.display_capability())
 }
 
-/// Parses `gofast:gfb1…` or a bare `gfb1…`.
-pub fn parse_root_uri(text: &str) -> Result<BlockRef, Error> {
+/// What a `gofast:` URI names: a file's root, or (with a trailing `/`) a directory's.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RootUri {
+    /// The root: with its key, the capability to read.
+    pub root: BlockRef,
+    /// Whether it is a directory's listing root.
+    pub dir: bool,
+}
+
+impl std::fmt::Debug for RootUri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key stays out of logs.
+        f.debug_struct("RootUri")
+            .field("id", &self.root.id)
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+impl std::fmt::Display for RootUri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&root_uri(&self.root))?;
+        if self.dir {
+            f.write_str("/")?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses `gofast:gfb1…` (a file), `gofast:gfb1…/` (a directory), or either without `gofast:`.
+pub fn parse_uri(text: &str) -> Result<RootUri, Error> {
     let t = text.trim();
     let t = t.strip_prefix("gofast:").unwrap_or(t);
-    t.parse::<BlockRef>().map_err(|_| {
+    let (t, dir) = match t.strip_suffix('/') {
+        Some(t) => (t, true),
+        None => (t, false),
+    };
+    let root = t.parse::<BlockRef>().map_err(|_| {
         Error::new(
             ErrorKind::InvalidInput,
             "not a gofast root: expected gofast:gfb1… as `gofast add` prints it".to_owned(),
         )
-    })
+    })?;
+    Ok(RootUri { root, dir })
+}
+
+/// Parses a file's URI (see [`parse_uri`]); a directory's is refused with a hint.
+pub fn parse_root_uri(text: &str) -> Result<BlockRef, Error> {
+    let uri = parse_uri(text)?;
+    if uri.dir {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "this URI names a directory (it ends with /): `gofast get` writes it out",
+        ));
+    }
+    Ok(uri.root)
 }
 
 /// Runs `f` (store or file work) on a blocking thread; a task that panicked is an internal error.

@@ -51,12 +51,13 @@ enum Command {
         #[arg(long, value_name = "BYTES")]
         cache_quota: Option<u64>,
     },
-    /// Add a file: encrypt it into blocks, keep them, announce it; prints its gofast: URI.
+    /// Add a file or a directory: encrypt it into blocks, keep them, announce it; prints its
+    /// gofast: URI (a directory's ends with /). Symbolic links are not followed or added.
     Add {
-        /// The file.
+        /// The file or directory.
         path: PathBuf,
     },
-    /// Fetch the data of a gofast: URI into a file.
+    /// Fetch the data of a gofast: URI into a file (or, for a URI ending with /, a directory).
     Get {
         /// The URI `gofast add` printed.
         uri: String,
@@ -185,7 +186,11 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Add { path } => {
             let path = absolute(&path)?;
-            let bar = bar(std::fs::metadata(&path).map(|m| m.len()).ok(), "adding");
+            let total = std::fs::metadata(&path)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len());
+            let bar = bar(total, "adding");
             let v = rt.block_on(control::call(
                 &data_dir,
                 &Request::Add { path: path.clone() },
@@ -194,17 +199,29 @@ fn run(cli: Cli) -> Result<(), Error> {
             bar.finish_and_clear();
             let v = v?;
             println!("{}", v["uri"].as_str().unwrap_or_default());
+            let files = v["files"].as_u64().unwrap_or(1);
             eprintln!(
-                "added {} ({} bytes, {} blocks; announced to {} peers)",
+                "added {} ({} bytes{}, {} blocks; announced to {} peers)",
                 path.display(),
                 v["size"],
+                if files == 1 {
+                    String::new()
+                } else {
+                    format!(" in {files} files")
+                },
                 v["blocks"],
                 v["announced_to"]
             );
+            for skipped in v["skipped"].as_array().into_iter().flatten() {
+                eprintln!(
+                    "left out {} (symbolic links and special files are not added)",
+                    skipped.as_str().unwrap_or_default()
+                );
+            }
             Ok(())
         }
         Command::Get { uri, dest } => {
-            let root = gofast_node::node::parse_root_uri(&uri)?;
+            let root = gofast_node::node::parse_uri(&uri)?.root;
             let dest = match dest {
                 Some(d) => absolute(&d)?,
                 None => absolute(Path::new(&format!("gofast-{}", short_id(&root.id))))?,

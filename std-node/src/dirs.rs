@@ -1,0 +1,272 @@
+//! Directories on the node: adding a directory tree from disk, reading listings back from the store,
+//! and listing every block under a directory's root (for pins).
+//!
+//! A directory is a block tree whose data is its listing (`gofast_core::fs`, `docs/spec/dir.md`);
+//! each entry points at a file's data tree or at another directory's listing tree. The node adds a
+//! directory bottom-up: files first, then the listing that names them.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use gofast_core::block::{BlockId, BlockRef, ScopeSecret, read_tree};
+use gofast_core::fs::{
+    DirEntry, DirListing, EntryKind, MAX_LISTING_LEN, check_name, encode_listing,
+};
+
+use crate::encode::encode_into_store;
+use crate::error::{Error, ErrorKind};
+use crate::store::BlockStore;
+
+/// Directories nested deeper than this are refused (on add and on get): deeper than any real tree,
+/// shallow enough that paths stay within what file systems accept.
+pub const MAX_DEPTH: usize = 128;
+/// Entries (files and directories) in one directory tree, all levels together.
+pub const MAX_TREE_ENTRIES: u64 = 1 << 22;
+
+/// What adding a directory produced.
+#[derive(Debug)]
+pub struct DirAdded {
+    /// The root of the top directory's listing.
+    pub root: BlockRef,
+    /// Data bytes of every file beneath it.
+    pub size: u64,
+    /// Files added.
+    pub files: u64,
+    /// Every distinct block of the whole tree (listings and files).
+    pub ids: Vec<BlockId>,
+    /// What was left out: symbolic links and special files (devices, sockets, pipes).
+    pub skipped: Vec<PathBuf>,
+}
+
+/// An entry of a listing, owned.
+#[derive(Clone, Debug)]
+pub struct OwnedEntry {
+    /// The name.
+    pub name: String,
+    /// File or directory.
+    pub kind: EntryKind,
+    /// Data bytes (as the listing says).
+    pub size: u64,
+    /// Modification time, ns since the Unix epoch.
+    pub mtime_ns: i64,
+    /// The file's data root or the directory's listing root.
+    pub target: BlockRef,
+}
+
+struct Adding<'a, P> {
+    store: &'a BlockStore,
+    scope: &'a ScopeSecret,
+    progress: P,
+    read: u64,
+    files: u64,
+    entries: u64,
+    ids: Vec<BlockId>,
+    seen: HashSet<BlockId>,
+    skipped: Vec<PathBuf>,
+}
+
+impl<P: FnMut(u64)> Adding<'_, P> {
+    fn take_ids(&mut self, ids: Vec<BlockId>) {
+        for id in ids {
+            if self.seen.insert(id) {
+                self.ids.push(id);
+            }
+        }
+    }
+
+    /// Adds the directory `dir` (at `depth` below the top); returns its listing's root and the data
+    /// bytes beneath it.
+    fn add(&mut self, dir: &Path, depth: usize) -> Result<(BlockRef, u64), Error> {
+        if depth > MAX_DEPTH {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "{}: directories nest deeper than {MAX_DEPTH} levels",
+                    dir.display()
+                ),
+            ));
+        }
+        let mut children = Vec::new();
+        let listing = std::fs::read_dir(dir).map_err(|e| Error::file(dir, "list", &e))?;
+        for entry in listing {
+            let entry = entry.map_err(|e| Error::file(dir, "list", &e))?;
+            let path = entry.path();
+            let name = entry.file_name().into_string().map_err(|_| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "{}: the name is not UTF-8; gofast keeps names as UTF-8 (rename it)",
+                        path.display()
+                    ),
+                )
+            })?;
+            check_name(&name).map_err(|reason| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("{}: {reason}", path.display()),
+                )
+            })?;
+            // Not followed: a link could lead out of the tree, or round in a circle.
+            let meta =
+                std::fs::symlink_metadata(&path).map_err(|e| Error::file(&path, "read", &e))?;
+            let kind = if meta.is_file() {
+                EntryKind::File
+            } else if meta.is_dir() {
+                EntryKind::Dir
+            } else {
+                self.skipped.push(path);
+                continue;
+            };
+            self.entries += 1;
+            if self.entries > MAX_TREE_ENTRIES {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("more than {MAX_TREE_ENTRIES} files and directories in one add"),
+                ));
+            }
+            children.push((name, path, kind, mtime_ns(meta.modified().ok())));
+        }
+        // The listing sorts its entries; sorting here too makes the add's order (and its
+        // progress) the same on every run.
+        children.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let mut owned = Vec::with_capacity(children.len());
+        let mut total = 0u64;
+        for (name, path, kind, mtime) in children {
+            let (target, size) = match kind {
+                EntryKind::File => self.add_file(&path)?,
+                EntryKind::Dir => self.add(&path, depth + 1)?,
+            };
+            total = total.saturating_add(size);
+            owned.push(OwnedEntry {
+                name,
+                kind,
+                size,
+                mtime_ns: mtime,
+                target,
+            });
+        }
+        let mut entries: Vec<DirEntry<'_>> = owned.iter().map(OwnedEntry::borrowed).collect();
+        let listing = encode_listing(&mut entries)
+            .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("{}: {e}", dir.display())))?;
+        let encoded = encode_into_store(self.store, self.scope, &listing[..], dir, |_| {})?;
+        self.take_ids(encoded.ids);
+        Ok((encoded.root, total))
+    }
+
+    fn add_file(&mut self, path: &Path) -> Result<(BlockRef, u64), Error> {
+        let file = std::fs::File::open(path).map_err(|e| Error::file(path, "open", &e))?;
+        let base = self.read;
+        let progress = &mut self.progress;
+        let encoded = encode_into_store(self.store, self.scope, file, path, |n| {
+            progress(base.saturating_add(n));
+        })?;
+        self.read = base.saturating_add(encoded.size);
+        self.files += 1;
+        self.take_ids(encoded.ids);
+        Ok((encoded.root, encoded.size))
+    }
+}
+
+impl OwnedEntry {
+    fn borrowed(&self) -> DirEntry<'_> {
+        DirEntry {
+            name: &self.name,
+            kind: self.kind,
+            redundancy: 0,
+            size: self.size,
+            mtime_ns: self.mtime_ns,
+            target: self.target.clone(),
+        }
+    }
+}
+
+fn mtime_ns(t: Option<SystemTime>) -> i64 {
+    let Some(t) = t else { return 0 };
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_nanos()).map_or(i64::MIN, |n| -n),
+    }
+}
+
+/// `mtime_ns` as a time, for setting it on a written file.
+pub fn system_time(mtime_ns: i64) -> Option<SystemTime> {
+    let magnitude = std::time::Duration::from_nanos(mtime_ns.unsigned_abs());
+    if mtime_ns >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(magnitude)
+    } else {
+        SystemTime::UNIX_EPOCH.checked_sub(magnitude)
+    }
+}
+
+/// Adds the directory `dir` and everything beneath it to `store` (permanent blocks, each file
+/// flushed as it is done). `progress` gets the file bytes read so far.
+pub fn add_dir(
+    store: &BlockStore,
+    scope: &ScopeSecret,
+    dir: &Path,
+    progress: impl FnMut(u64),
+) -> Result<DirAdded, Error> {
+    let mut adding = Adding {
+        store,
+        scope,
+        progress,
+        read: 0,
+        files: 0,
+        entries: 0,
+        ids: Vec::new(),
+        seen: HashSet::new(),
+        skipped: Vec::new(),
+    };
+    let (root, size) = adding.add(dir, 0)?;
+    Ok(DirAdded {
+        root,
+        size,
+        files: adding.files,
+        ids: adding.ids,
+        skipped: adding.skipped,
+    })
+}
+
+/// Reads and decodes the listing under `root` from `store` (every block of it must be held).
+pub fn read_listing(store: &BlockStore, root: &BlockRef) -> Result<Vec<OwnedEntry>, Error> {
+    let mut bytes = Vec::new();
+    read_tree(
+        root,
+        MAX_LISTING_LEN as u64,
+        |id| match store.get(id) {
+            Ok(Some(b)) => Ok(b),
+            Ok(None) => Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "block {id} of a directory listing is not held: fetch it with `gofast get`"
+                ),
+            )),
+            Err(e) => Err(e.into()),
+        },
+        |d| {
+            bytes.extend_from_slice(d);
+            Ok(())
+        },
+    )
+    .map_err(|e| match e {
+        gofast_core::block::ReadError::Fetch(e) | gofast_core::block::ReadError::Output(e) => e,
+        other => Error::new(ErrorKind::Corrupt, format!("a directory listing: {other}")),
+    })?;
+    let listing = DirListing::decode(&bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::Corrupt,
+            format!("not a directory listing ({e}): is this a file's URI with a / added?"),
+        )
+    })?;
+    Ok(listing
+        .entries()
+        .map(|e| OwnedEntry {
+            name: e.name.to_owned(),
+            kind: e.kind,
+            size: e.size,
+            mtime_ns: e.mtime_ns,
+            target: e.target,
+        })
+        .collect())
+}
