@@ -339,3 +339,36 @@ fn gc_enforces_a_smaller_quota_and_compacts_dead_arenas() {
         }
     }
 }
+
+#[test]
+fn the_default_cache_quota_is_a_tenth_of_the_free_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let quota = gofast_node::store::cache_quota_for(dir.path()).unwrap();
+    let free = fs_free_bytes(dir.path());
+    assert!(quota >= gofast_node::store::MIN_AUTO_CACHE_QUOTA);
+    // The free space moves while other tests write: within a few percent of a tenth of it.
+    if free / 10 > gofast_node::store::MIN_AUTO_CACHE_QUOTA {
+        let tenth = free / 10;
+        assert!(
+            quota.abs_diff(tenth) < tenth / 20 + (64 << 20),
+            "{quota} vs {tenth}"
+        );
+    }
+    assert!(gofast_node::store::cache_quota_for(&dir.path().join("missing")).is_err());
+}
+
+/// Free bytes for an unprivileged user, as `df` reports them.
+fn fs_free_bytes(dir: &std::path::Path) -> u64 {
+    let out = std::process::Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}

@@ -47,7 +47,7 @@ enum Command {
         /// A peer to join through: `gfp1…@IP:PORT`, or just `IP:PORT`. Repeatable.
         #[arg(long, value_name = "PEER")]
         bootstrap: Vec<BootstrapPeer>,
-        /// Bytes of other people's blocks to cache.
+        /// Bytes of other people's blocks to cache (default: a tenth of the free disk space).
         #[arg(long, value_name = "BYTES")]
         cache_quota: Option<u64>,
     },
@@ -337,9 +337,22 @@ async fn up(
     let mut options = NodeOptions::new(data_dir);
     options.net.listen = listen;
     options.net.bootstrap = bootstrap;
-    if let Some(q) = cache_quota {
-        options.store.cache_quota = q;
-    }
+    options.store.cache_quota = match cache_quota {
+        Some(q) => q,
+        None => match gofast_node::store::cache_quota_for(data_dir) {
+            Ok(q) => {
+                tracing::info!(
+                    cache_quota = q,
+                    "cache quota: a tenth of the free disk space (--cache-quota sets another)"
+                );
+                q
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "free disk space unknown: the cache quota stays at 1 GiB");
+                options.store.cache_quota
+            }
+        },
+    };
     let node = Arc::new(Node::start(options).await?);
     let (peer, addr) = (node.peer_id(), node.local_addr());
     // Two lines a script can wait for and parse, once the node takes commands; the rest goes to

@@ -112,9 +112,8 @@ pub enum PutOutcome {
 /// The store's limits and policies.
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
-    /// Bytes of cache blocks kept at most. Default 1 GiB. (A share of the free disk would be the better
-    /// default, but std cannot ask for free space and the crate takes no `statvfs` binding; the node
-    /// sets this from its own configuration.)
+    /// Bytes of cache blocks kept at most. Default 1 GiB here; a node started without a quota of
+    /// its own takes [`cache_quota_for`] its data directory (a tenth of the free space).
     pub cache_quota: u64,
     /// Largest arena file, in bytes. Default 256 MiB: big enough that a full disk has a few thousand
     /// files, small enough that compacting one is quick.
@@ -139,6 +138,18 @@ pub struct StoreConfig {
     /// CPUs without AES instructions. Existing arenas keep theirs (it is in their header).
     pub arena_cipher: ArenaCipher,
 }
+
+/// The share of the free disk space a node's cache takes when no quota is set: a tenth of what is
+/// free when the node starts, at least [`MIN_AUTO_CACHE_QUOTA`]. A full disk then still leaves the
+/// user nine tenths of what was free, and the quota follows the disk the data directory is on.
+pub fn cache_quota_for(dir: &Path) -> std::io::Result<u64> {
+    let s = rustix::fs::statvfs(dir)?;
+    let free = s.f_bavail.saturating_mul(s.f_frsize);
+    Ok((free / 10).max(MIN_AUTO_CACHE_QUOTA))
+}
+
+/// The smallest cache quota [`cache_quota_for`] gives (64 MiB): enough to forward a few files.
+pub const MIN_AUTO_CACHE_QUOTA: u64 = 64 << 20;
 
 impl Default for StoreConfig {
     fn default() -> StoreConfig {
