@@ -38,6 +38,9 @@ pub struct NodeOptions {
     pub net: NodeConfig,
     /// Block store settings.
     pub store: StoreConfig,
+    /// How long this node's provider records last. Every pinned root is announced again each half
+    /// of it, so a running node stays findable. Default [`PROVIDER_TTL_SECS`].
+    pub provider_ttl: std::time::Duration,
 }
 
 impl NodeOptions {
@@ -47,6 +50,7 @@ impl NodeOptions {
             data_dir: data_dir.into(),
             net: NodeConfig::default(),
             store: StoreConfig::default(),
+            provider_ttl: std::time::Duration::from_secs(PROVIDER_TTL_SECS),
         }
     }
 }
@@ -99,6 +103,10 @@ pub struct Node {
     store: Arc<BlockStore>,
     net: NodeHandle,
     serve: JoinHandle<()>,
+    reannounce: JoinHandle<()>,
+    provider_ttl_secs: u64,
+    /// Rounds of re-announcing the pins that have finished.
+    reannounced: tokio::sync::watch::Receiver<u64>,
 }
 
 impl std::fmt::Debug for Node {
@@ -133,6 +141,15 @@ impl Node {
         let (net, listener) = bind_both(&keys, &options.net).await?;
         let source: Arc<dyn crate::exchange::BlockSource> = Arc::clone(&store) as _;
         let serve = tokio::spawn(serve(listener, Arc::clone(&identity), source));
+        let provider_ttl_secs = options.provider_ttl.as_secs().max(1);
+        let (rounds, reannounced) = tokio::sync::watch::channel(0);
+        let reannounce = tokio::spawn(reannounce_pins(
+            net.clone(),
+            Arc::clone(&identity),
+            Arc::clone(&store),
+            provider_ttl_secs,
+            rounds,
+        ));
         info!(peer = %net.peer_id(), addr = %net.local_addr(), "node started");
         Ok(Node {
             keys,
@@ -140,7 +157,16 @@ impl Node {
             store,
             net,
             serve,
+            reannounce,
+            provider_ttl_secs,
+            reannounced,
         })
+    }
+
+    /// Rounds of announcing every pinned root again that have finished since the node started
+    /// (watch it to wait for the next one).
+    pub fn reannounce_rounds(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.reannounced.clone()
     }
 
     /// The node's identity.
@@ -276,11 +302,7 @@ impl Node {
     /// Announces in the DHT that this node provides the tree under `root`; returns how many peers
     /// stored the record.
     pub async fn announce(&self, root: &BlockId) -> Result<u8, Error> {
-        let expires = unix_now().saturating_add(PROVIDER_TTL_SECS);
-        let provider = Provider::sign(&self.identity, root.0, expires)
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("signing: {e:?}")))?;
-        let report = self.net.add_provider(provider).await?;
-        Ok(report.stored)
+        announce(&self.net, &self.identity, root, self.provider_ttl_secs).await
     }
 
     /// Fetches the tree under `root` into the store (blocks this node lacks come from the
@@ -631,12 +653,67 @@ impl Node {
 
     /// Stops the node: no new connections, sessions closed, the store flushed and closed.
     pub async fn shutdown(self) -> Result<(), Error> {
+        self.reannounce.abort();
         self.serve.abort();
         let _ = self.serve.await;
         self.net.shutdown().await?;
         let store = Arc::clone(&self.store);
         blocking("store", move || store.persist_hits()).await?;
         Ok(())
+    }
+}
+
+/// Signs and stores a provider record for `root` lasting `ttl_secs`; returns how many peers stored it.
+async fn announce(
+    net: &NodeHandle,
+    identity: &KeyPair,
+    root: &BlockId,
+    ttl_secs: u64,
+) -> Result<u8, Error> {
+    let expires = unix_now().saturating_add(ttl_secs);
+    let provider = Provider::sign(identity, root.0, expires)
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("signing: {e:?}")))?;
+    let report = net.add_provider(provider).await?;
+    Ok(report.stored)
+}
+
+/// Announces every pinned root again each half of the records' lifetime, for as long as the node
+/// runs: provider records expire, and a node that keeps data must stay findable. One root at a time,
+/// so a node with many pins spreads the work instead of flooding the DHT.
+async fn reannounce_pins(
+    net: NodeHandle,
+    identity: Arc<KeyPair>,
+    store: Arc<BlockStore>,
+    ttl_secs: u64,
+    rounds: tokio::sync::watch::Sender<u64>,
+) {
+    let every = std::time::Duration::from_secs(ttl_secs).div_f64(2.0);
+    loop {
+        tokio::time::sleep(every).await;
+        let pins = {
+            let store = Arc::clone(&store);
+            match tokio::task::spawn_blocking(move || store.pins()).await {
+                Ok(Ok(pins)) => pins,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "listing the pins to announce them failed");
+                    continue;
+                }
+                Err(_) => continue,
+            }
+        };
+        let mut roots: Vec<BlockId> = pins.iter().map(|p| p.root.id).collect();
+        roots.sort_by_key(|id| id.0);
+        roots.dedup();
+        let mut stored = 0usize;
+        for root in &roots {
+            match announce(&net, &identity, root, ttl_secs).await {
+                Ok(n) if n > 0 => stored += 1,
+                Ok(_) => {}
+                Err(e) => debug!(error = %e, "announcing a pin again failed"),
+            }
+        }
+        debug!(roots = roots.len(), stored, "pins announced again");
+        rounds.send_modify(|n| *n += 1);
     }
 }
 
