@@ -1,7 +1,8 @@
 //! The local control API: how the `gofast` command (and later the web UI) talks to a running node.
 //!
-//! A Unix socket in the node's data directory (`control.sock`, mode 0600): the file system's
-//! permissions are the access control, so there is no token to leak. One JSON object per line.
+//! A Unix socket in the node's data directory (`control.sock`, mode 0600, in a directory closed to
+//! other users: 0700): the file system's permissions are the access control, so there is no token
+//! to leak. One JSON object per line.
 //! A request is `{"op": …, …}`; the node answers with any number of `{"progress": …}` lines and
 //! then one `{"ok": …}` or `{"error": {"kind": …, "message": …}}` line, then closes.
 
@@ -15,12 +16,14 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use crate::error::{Error, ErrorKind};
-use crate::node::{Node, RootUri, parse_uri};
+use crate::node::{Node, RootUri, parse_root_uri, parse_uri};
 
 /// The socket's file name in the data directory.
 pub const SOCKET: &str = "control.sock";
 /// Longest request line accepted.
 const MAX_REQUEST: usize = 64 * 1024;
+/// Longest reply line read (the `ls` of a node with very many pins is the long one).
+const MAX_REPLY: usize = 64 << 20;
 /// Control connections served at once.
 const MAX_CLIENTS: usize = 64;
 
@@ -39,6 +42,13 @@ pub enum Request {
         uri: String,
         /// Where to write.
         dest: PathBuf,
+    },
+    /// Fetch a file's root and send its data on the connection: after the `{"ok": {"size": N}}`
+    /// line come exactly N raw bytes (fewer if the node fails part-way; it then closes). Nothing is
+    /// written to disk but the blocks.
+    Cat {
+        /// `gofast:gfb1…`.
+        uri: String,
     },
     /// Pin a held root under a label.
     Pin {
@@ -100,6 +110,9 @@ pub async fn serve(node: Arc<Node>, data_dir: &Path, ready: impl FnOnce()) -> Re
         }
         let _ = std::fs::remove_file(&path);
     }
+    // The directory is the access control: closed to others before the socket appears in it, so
+    // there is no moment in which another user could connect (the socket's own mode follows).
+    restrict_dir(data_dir)?;
     let listener = UnixListener::bind(&path).map_err(|e| Error::file(&path, "listen on", &e))?;
     set_private(&path)?;
     ready();
@@ -128,6 +141,22 @@ pub async fn serve(node: Arc<Node>, data_dir: &Path, ready: impl FnOnce()) -> Re
     Ok(())
 }
 
+/// Makes `dir` reachable by its owner only (0700) if it is not already.
+#[cfg(unix)]
+fn restrict_dir(dir: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir)
+        .map_err(|e| Error::file(dir, "read", &e))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        tracing::info!(dir = %dir.display(), "closing the data directory to other users (0700)");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::file(dir, "restrict", &e))?;
+    }
+    Ok(())
+}
+
 #[cfg(unix)]
 fn set_private(path: &Path) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
@@ -145,11 +174,17 @@ async fn client(
     let mut line = String::new();
     rd.read_line(&mut line).await?;
     let (tx, mut rx) = mpsc::channel::<Reply>(64);
+    // Raw data after the final reply (`cat` only).
+    let (data_tx, mut data_rx) = mpsc::channel::<Vec<u8>>(DATA_QUEUE);
     let request: Result<Request, _> = serde_json::from_str(&line);
     let stopping = matches!(request, Ok(Request::Shutdown));
     let work = tokio::spawn(async move {
         let reply = match request {
             Ok(Request::Shutdown) => Reply::Ok(serde_json::json!({"stopping": true})),
+            Ok(Request::Cat { uri }) => {
+                cat(&node, &uri, tx, data_tx).await;
+                return;
+            }
             Ok(r) => match handle(&node, r, tx.clone()).await {
                 Ok(v) => Reply::Ok(v),
                 Err(e) => error_reply(&e),
@@ -161,12 +196,19 @@ async fn client(
         };
         let _ = tx.send(reply).await;
     });
+    let mut ok = false;
     while let Some(reply) = rx.recv().await {
         let mut text = serde_json::to_string(&reply).unwrap_or_else(|_| "{}".to_owned());
         text.push('\n');
         wr.write_all(text.as_bytes()).await?;
         if !matches!(reply, Reply::Progress { .. }) {
+            ok = matches!(reply, Reply::Ok(_));
             break;
+        }
+    }
+    if ok {
+        while let Some(piece) = data_rx.recv().await {
+            wr.write_all(&piece).await?;
         }
     }
     if let Err(e) = work.await {
@@ -178,6 +220,51 @@ async fn client(
         let _ = stop.send(()).await;
     }
     Ok(())
+}
+
+/// Pieces of `cat` data waiting for the socket (256 KiB each).
+const DATA_QUEUE: usize = 8;
+
+/// `cat`: fetches (pinned while it is read), answers with the size, then streams the data.
+async fn cat(node: &Node, uri: &str, replies: mpsc::Sender<Reply>, data: mpsc::Sender<Vec<u8>>) {
+    let root = match parse_root_uri(uri) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = replies.send(error_reply(&e)).await;
+            return;
+        }
+    };
+    // A pin of its own while it is read, so that a crowded cache cannot drop a block midway.
+    static CATS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = CATS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let label = format!("cat {} {n}", std::process::id());
+    let progress = replies.clone();
+    let fetched = node
+        .fetch_pinned(&root, &label, move |p| {
+            let _ = progress.try_send(Reply::Progress {
+                done: p.bytes,
+                total: p.total_data,
+            });
+        })
+        .await;
+    match fetched {
+        Ok(size) => {
+            let _ = replies
+                .send(Reply::Ok(serde_json::json!({ "size": size })))
+                .await;
+            drop(replies);
+            if let Err(e) = node.read_data(&root, data).await {
+                debug!(error = %e, "cat ended early");
+            }
+        }
+        Err(e) => {
+            let _ = replies.send(error_reply(&e)).await;
+        }
+    }
+    // The blocks stay as cache: read once, kept if asked for again.
+    if let Err(e) = node.unpin(&label).await {
+        debug!(error = %e, "unpinning after cat");
+    }
 }
 
 fn error_reply(e: &Error) -> Reply {
@@ -327,6 +414,8 @@ async fn handle(
             }))
         }
         Request::Shutdown => Ok(json!({})),
+        // Served by `cat` in `client` (it streams data after its reply).
+        Request::Cat { .. } => Err(Error::new(ErrorKind::Internal, "cat is streamed")),
     }
 }
 
@@ -335,8 +424,61 @@ async fn handle(
 pub async fn call(
     data_dir: &Path,
     request: &Request,
-    mut on_progress: impl FnMut(u64, Option<u64>),
+    on_progress: impl FnMut(u64, Option<u64>),
 ) -> Result<serde_json::Value, Error> {
+    let (value, _) = exchange(data_dir, request, on_progress).await?;
+    Ok(value)
+}
+
+/// `cat` through the node of `data_dir`: the data of `uri` goes to `out` as it comes. Returns the
+/// bytes written; data that ends before the size the node announced is an error.
+pub async fn cat_to(
+    data_dir: &Path,
+    uri: &str,
+    on_progress: impl FnMut(u64, Option<u64>),
+    out: &mut (impl std::io::Write + ?Sized),
+) -> Result<u64, Error> {
+    let request = Request::Cat {
+        uri: uri.to_owned(),
+    };
+    let (value, mut rest) = exchange(data_dir, &request, on_progress).await?;
+    let size = value["size"]
+        .as_u64()
+        .ok_or_else(|| Error::new(ErrorKind::Internal, "the node sent no size"))?;
+    let mut left = size;
+    let mut buf = vec![0u8; 256 << 10];
+    while left > 0 {
+        let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
+        let n = rest
+            .read(buf.get_mut(..want).unwrap_or_default())
+            .await
+            .map_err(|e| Error::new(ErrorKind::Io, format!("control socket: {e}")))?;
+        if n == 0 {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("the data ended after {} of {size} bytes", size - left),
+            ));
+        }
+        out.write_all(buf.get(..n).unwrap_or_default())
+            .map_err(|e| Error::new(ErrorKind::Io, format!("writing the data: {e}")))?;
+        left -= n as u64;
+    }
+    Ok(size)
+}
+
+/// Sends `request`, reads progress lines and the final reply; returns the result value and the
+/// connection's reader (positioned after that reply's line, for data that follows it).
+async fn exchange(
+    data_dir: &Path,
+    request: &Request,
+    mut on_progress: impl FnMut(u64, Option<u64>),
+) -> Result<
+    (
+        serde_json::Value,
+        BufReader<tokio::net::unix::OwnedReadHalf>,
+    ),
+    Error,
+> {
     let path = data_dir.join(SOCKET);
     let stream = UnixStream::connect(&path).await.map_err(|_| {
         Error::new(
@@ -354,19 +496,26 @@ pub async fn call(
     wr.write_all(text.as_bytes())
         .await
         .map_err(|e| Error::new(ErrorKind::Io, format!("control socket: {e}")))?;
-    let mut lines = BufReader::new(rd).lines();
+    let mut reader = BufReader::new(rd);
     loop {
-        let line = lines
-            .next_line()
+        let mut line = String::new();
+        let n = (&mut reader)
+            .take(MAX_REPLY as u64)
+            .read_line(&mut line)
             .await
-            .map_err(|e| Error::new(ErrorKind::Io, format!("control socket: {e}")))?
-            .ok_or_else(|| Error::new(ErrorKind::Stopped, "the node closed the connection"))?;
+            .map_err(|e| Error::new(ErrorKind::Io, format!("control socket: {e}")))?;
+        if n == 0 {
+            return Err(Error::new(
+                ErrorKind::Stopped,
+                "the node closed the connection",
+            ));
+        }
         let reply: Reply = serde_json::from_str(&line).map_err(|e| {
             Error::new(ErrorKind::Internal, format!("bad reply from the node: {e}"))
         })?;
         match reply {
             Reply::Progress { done, total } => on_progress(done, total),
-            Reply::Ok(v) => return Ok(v),
+            Reply::Ok(v) => return Ok((v, reader)),
             Reply::Error { kind, message } => return Err(Error::new(kind_from(&kind), message)),
         }
     }

@@ -484,6 +484,39 @@ impl Node {
         })
     }
 
+    /// Fetches the tree under `root` into the store, pinned as `label` (unpin it when done with
+    /// the data); returns the data's size. Read the data with [`Node::read_data`].
+    pub async fn fetch_pinned(
+        &self,
+        root: &BlockRef,
+        label: &str,
+        progress: impl FnMut(FetchProgress) + Send + 'static,
+    ) -> Result<u64, Error> {
+        let (report, _) = self.fetch(root, label, None, progress).await?;
+        Ok(report.progress.total_data.unwrap_or(0))
+    }
+
+    /// Sends the data under `root` (every block of it held) to `out`, in order, in pieces of at
+    /// most 256 KiB; returns the bytes sent. Fails if `out` is closed before the end.
+    pub async fn read_data(
+        &self,
+        root: &BlockRef,
+        out: tokio::sync::mpsc::Sender<Vec<u8>>,
+    ) -> Result<u64, Error> {
+        let (store, root) = (Arc::clone(&self.store), root.clone());
+        blocking("read", move || {
+            let mut w = ChannelWriter {
+                out,
+                piece: Vec::with_capacity(CHANNEL_PIECE),
+            };
+            let n = read_from_store(&store, &root, MAX_GET_SIZE, &mut w)?;
+            w.flush()
+                .map_err(|e| Error::new(ErrorKind::Io, format!("sending the data: {e}")))?;
+            Ok::<_, Error>(n)
+        })
+        .await
+    }
+
     /// Like [`Node::get_to_file`], into memory (at most `max` bytes).
     pub async fn get_bytes(
         &self,
@@ -902,6 +935,37 @@ fn read_error(e: gofast_core::block::ReadError<ReadFail>) -> Error {
             format!("the data is {declared} bytes, more than the {max} accepted"),
         ),
         other => Error::new(ErrorKind::Corrupt, other.to_string()),
+    }
+}
+
+/// Bytes [`ChannelWriter`] gathers before it sends them on.
+const CHANNEL_PIECE: usize = 256 << 10;
+
+/// Writes into a bounded channel in pieces, waiting while it is full (on a blocking thread).
+struct ChannelWriter {
+    out: tokio::sync::mpsc::Sender<Vec<u8>>,
+    piece: Vec<u8>,
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(CHANNEL_PIECE - self.piece.len());
+        self.piece
+            .extend_from_slice(buf.get(..n).unwrap_or_default());
+        if self.piece.len() >= CHANNEL_PIECE {
+            self.flush()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.piece.is_empty() {
+            return Ok(());
+        }
+        let piece = std::mem::replace(&mut self.piece, Vec::with_capacity(CHANNEL_PIECE));
+        self.out.blocking_send(piece).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the reader went away")
+        })
     }
 }
 

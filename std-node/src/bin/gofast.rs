@@ -238,17 +238,12 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Cat { uri } => {
             gofast_node::node::parse_root_uri(&uri)?;
-            let tmp_dir = data_dir.join("tmp");
-            std::fs::create_dir_all(&tmp_dir).map_err(|e| Error::file(&tmp_dir, "create", &e))?;
-            let tmp = absolute(&tmp_dir.join(format!("cat-{}", std::process::id())))?;
-            let result = fetch(&rt, &data_dir, &uri, &tmp).and_then(|_| {
-                let mut f = std::fs::File::open(&tmp).map_err(|e| Error::file(&tmp, "open", &e))?;
-                std::io::copy(&mut f, &mut std::io::stdout().lock())
-                    .map_err(|e| Error::new(ErrorKind::Io, format!("writing to stdout: {e}")))?;
-                Ok(())
-            });
-            let _ = std::fs::remove_file(&tmp);
-            result
+            // The data comes over the control socket: it never touches the disk as plaintext.
+            let mut stdout = std::io::stdout().lock();
+            rt.block_on(control::cat_to(&data_dir, &uri, |_, _| {}, &mut stdout))?;
+            std::io::Write::flush(&mut stdout)
+                .map_err(|e| Error::new(ErrorKind::Io, format!("writing to stdout: {e}")))?;
+            Ok(())
         }
         Command::Ls => {
             let v = rt.block_on(control::call(&data_dir, &Request::Ls, |_, _| {}))?;
