@@ -41,7 +41,10 @@ impl NodeKeys {
 
     /// Makes fresh keys in `dir` (created if needed); refuses if keys exist there.
     pub fn create(dir: &Path) -> Result<NodeKeys, Error> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, "create", &e))?;
+        // Closed to other users: it holds the keys and the control socket.
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(dir)
+            .map_err(|e| Error::file(dir, "create", &e))?;
         let path = Self::path(dir);
         if path.exists() {
             return Err(Error::new(

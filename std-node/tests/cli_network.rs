@@ -38,6 +38,20 @@ fn add_on_one_node_get_on_another_through_the_dht() {
     let out = gofast(&c, &["cat", &uri]);
     assert!(out.status.success());
     assert!(out.stdout == data, "cat differs");
+    // cat streams over the control socket: no temporary file, and no pin left behind.
+    assert!(!c.join("tmp").exists(), "cat wrote the data to a file");
+    // The data directory (keys, control socket) is closed to other users.
+    use std::os::unix::fs::PermissionsExt;
+    for dir in [&a, &c] {
+        let mode = std::fs::metadata(dir).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "{} is open to others: {mode:o}",
+            dir.display()
+        );
+    }
+    assert!(!ok(gofast(&c, &["ls"])).contains("cat "), "cat left a pin");
     assert!(ok(gofast(&a, &["ls"])).contains("photo.bin"));
     assert!(ok(gofast(&c, &["stats"])).contains("permanent_blocks="));
     assert!(ok(gofast(&c, &["peers"])).contains("gfp1"));
