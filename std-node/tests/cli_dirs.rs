@@ -7,19 +7,10 @@ mod procs;
 
 use std::path::Path;
 
-use procs::{gofast, node_dir, ok, up};
+use procs::{gofast, node_dir, ok, random_file, up};
 
 fn write(path: &Path, len: usize, seed: u64) {
-    let mut x = seed | 1;
-    let data: Vec<u8> = (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    std::fs::write(path, data).unwrap();
+    random_file(path, len, seed);
 }
 
 /// Every entry under `dir`, as (relative path, file contents or None for a directory), sorted.

@@ -40,8 +40,8 @@ fn reference(
     (root, ids)
 }
 
-#[test]
-fn the_parallel_add_matches_the_core_encoder() {
+/// A store in a fresh directory (kept alive by the guard) and a scope.
+fn store_and_scope() -> (tempfile::TempDir, BlockStore, ScopeSecret) {
     let dir = tempfile::tempdir().unwrap();
     let store = BlockStore::open(
         dir.path(),
@@ -49,7 +49,16 @@ fn the_parallel_add_matches_the_core_encoder() {
         StoreConfig::default(),
     )
     .unwrap();
-    let scope = ScopeSecret::from_secret(SecretBytes::new([4; 32]));
+    (
+        dir,
+        store,
+        ScopeSecret::from_secret(SecretBytes::new([4; 32])),
+    )
+}
+
+#[test]
+fn the_parallel_add_matches_the_core_encoder() {
+    let (_dir, store, scope) = store_and_scope();
     let max = ChunkerParams::DEFAULT.max() as usize;
     let mut repetitive = noise(3 << 20, 9);
     repetitive.extend(std::iter::repeat_n(0u8, 2 << 20));
@@ -114,14 +123,7 @@ impl std::io::Read for Failing {
 
 #[test]
 fn a_read_error_fails_the_add_with_the_file_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = BlockStore::open(
-        dir.path(),
-        &SecretBytes::new([3; 32]),
-        StoreConfig::default(),
-    )
-    .unwrap();
-    let scope = ScopeSecret::from_secret(SecretBytes::new([4; 32]));
+    let (_dir, store, scope) = store_and_scope();
     let err = encode_into_store(
         &store,
         &scope,
