@@ -9,8 +9,9 @@
 //! - `cargo xtask bench`: the block and session benchmarks at full length.
 //! - `cargo xtask bench-dht [--nodes N]`: the DHT simulator's three scenarios (steady, churn over 24
 //!   virtual hours, 20 % adversaries) at 10,000 nodes, or N.
-//! - `cargo xtask bench-transfer [--size BYTES]`: a file (1 GiB by default) between two `gofast`
-//!   processes on loopback.
+//! - `cargo xtask bench-transfer [--size BYTES] [--compare sendme]`: a file (1 GiB by default) between
+//!   two `gofast` processes on loopback; with `--compare sendme`, the same file through sendme (installed
+//!   into `target/tools/sendme` first) in a loopback-only network namespace (needs root).
 //! - `cargo xtask fuzz TARGET [-- LIBFUZZER_ARGS]`: one fuzz target, for as long as you like.
 
 mod fuzz;
@@ -60,8 +61,28 @@ fn main() -> ExitCode {
         },
         // The bench starts the release `gofast` binary, which it finds next to itself.
         Some("bench-transfer") => {
-            cargo(&["build", "--release", "-p", "gofast-node", "--bin", "gofast"])
-                .status_ok("build gofast")
+            let compare = args
+                .windows(2)
+                .any(|w| w[0] == "--compare" && w[1] == "sendme");
+            let sendme = std::path::Path::new("target/tools/sendme/bin/sendme");
+            // sendme only for the comparison, installed into the project, never system-wide.
+            let installed = if compare && !sendme.exists() && std::env::var_os("SENDME").is_none() {
+                cargo(&[
+                    "install",
+                    "sendme",
+                    "--locked",
+                    "--root",
+                    "target/tools/sendme",
+                ])
+                .status_ok("install sendme")
+            } else {
+                Ok(())
+            };
+            installed
+                .and_then(|()| {
+                    cargo(&["build", "--release", "-p", "gofast-node", "--bin", "gofast"])
+                        .status_ok("build gofast")
+                })
                 .and_then(|()| {
                     cargo(&[
                         "run",

@@ -8,6 +8,13 @@
 //! `chacha_mb_s`: RustCrypto ChaCha20-Poly1305 sealing 64 KiB buffers on one core in the same run, the
 //! machine-speed reference, with the ratios against it. Needs the release `gofast` binary next to
 //! this one (`cargo build --release -p gofast-node --bin gofast`; `cargo xtask bench-transfer` does both).
+//!
+//! With `--compare sendme` it also sends the same file with `sendme` (the iroh-based transfer tool)
+//! in the same run and prints `sendme_mb_s` and `sendme_first_byte_ms`. Both sendme processes run
+//! inside a private network namespace that has only loopback (`unshare -n`, so root), so that its
+//! address publishing and DNS queries cannot leave the machine. `sendme` is looked up in `$SENDME`,
+//! then `target/tools/sendme/bin/sendme` (where `cargo xtask bench-transfer --compare sendme`
+//! installs it), then `PATH`.
 
 use std::hint::black_box;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -112,7 +119,128 @@ fn chacha_mb_s() -> f64 {
     best
 }
 
-fn run(size: u64) -> Result<(), String> {
+/// The `sendme` binary, if there is one.
+fn sendme_bin() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("SENDME") {
+        return Some(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().ok()?;
+    // target/release/transfer-bench -> target/tools/sendme/bin/sendme
+    let tools = exe.parent()?.parent()?.join("tools/sendme/bin/sendme");
+    if tools.exists() {
+        return Some(tools);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("sendme"))
+            .find(|p| p.exists())
+    })
+}
+
+/// Sends `input` with sendme between two processes in one loopback-only network namespace; returns
+/// MB/s and the time to the receiver's first output, both measured around the receiving process.
+fn sendme_mb_s(input: &Path, size: u64, work: &Path) -> Result<(f64, f64), String> {
+    let sendme = sendme_bin().ok_or(
+        "no sendme: `cargo install sendme --locked`, or run `cargo xtask bench-transfer --compare sendme`",
+    )?;
+    // The sender runs in a new network namespace with loopback up and nothing else.
+    let mut sender = Command::new("unshare")
+        .args([
+            "-n",
+            "sh",
+            "-c",
+            "ip link set lo up && exec \"$0\" send \"$1\" --relay disabled",
+        ])
+        .arg(&sendme)
+        .arg(input)
+        .current_dir(work)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("unshare (needs root): {e}"))?;
+    let sender_pid = sender.id();
+    let stop = |mut c: Child| {
+        let _ = c.kill();
+        let _ = c.wait();
+    };
+    // The ticket is the first word that looks like one, on stdout or stderr.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    for pipe in [
+        sender
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        sender
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(tx);
+    let ticket = loop {
+        match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(line) => {
+                if let Some(t) = line.split_whitespace().find(|w| w.starts_with("blob")) {
+                    break t.to_owned();
+                }
+            }
+            Err(_) => {
+                stop(sender);
+                return Err("sendme send printed no ticket".into());
+            }
+        }
+    };
+    let recv_dir = work.join("sendme-recv");
+    std::fs::create_dir_all(&recv_dir).map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    let mut receiver = Command::new("nsenter")
+        .arg(format!("--net=/proc/{sender_pid}/ns/net"))
+        .arg(&sendme)
+        .args(["receive", &ticket, "--relay", "disabled"])
+        .current_dir(&recv_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("nsenter: {e}"))?;
+    // First byte: the first progress output of the receiver.
+    let mut first = None;
+    if let Some(err) = receiver.stderr.take() {
+        let mut reader = BufReader::new(err);
+        let mut byte = [0u8; 1];
+        if reader.read(&mut byte).unwrap_or(0) == 1 {
+            first = Some(t.elapsed());
+        }
+        std::io::copy(&mut reader, &mut std::io::sink()).ok();
+    }
+    let status = receiver.wait().map_err(|e| e.to_string())?;
+    let secs = t.elapsed().as_secs_f64();
+    stop(sender);
+    if !status.success() {
+        return Err(format!("sendme receive failed: {status}"));
+    }
+    let name = input.file_name().ok_or("no file name")?;
+    if !files_equal(input, &recv_dir.join(name))? {
+        return Err("sendme's copy differs from the input".into());
+    }
+    let _ = std::fs::remove_dir_all(&recv_dir);
+    Ok((
+        size as f64 / 1e6 / secs,
+        first.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3),
+    ))
+}
+
+fn run(size: u64, compare_sendme: bool) -> Result<(), String> {
     let bin = gofast_bin()?;
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let (a, b) = (work.path().join("a"), work.path().join("b"));
@@ -184,6 +312,11 @@ fn run(size: u64) -> Result<(), String> {
     }
     drop((up_a, up_b));
 
+    let sendme = if compare_sendme {
+        Some(sendme_mb_s(&input, size, work.path())?)
+    } else {
+        None
+    };
     let chacha = chacha_mb_s();
     let mb = size as f64 / 1e6;
     println!("size_bytes={size}");
@@ -198,6 +331,11 @@ fn run(size: u64) -> Result<(), String> {
     println!("chacha_mb_s={chacha:.0}");
     println!("add_ratio={:.2}", mb / add_secs / chacha);
     println!("get_ratio={:.2}", mb / get_secs / chacha);
+    if let Some((mb_s, first_ms)) = sendme {
+        println!("sendme_mb_s={mb_s:.0}");
+        println!("sendme_first_byte_ms={first_ms:.1}");
+        println!("get_vs_sendme={:.2}", mb / get_secs / mb_s);
+    }
     Ok(())
 }
 
@@ -230,17 +368,20 @@ fn files_equal(a: &Path, b: &Path) -> Result<bool, String> {
 
 fn main() -> ExitCode {
     let mut size: u64 = 1 << 30;
+    let mut compare = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        match (a.as_str(), args.next().and_then(|v| v.parse().ok())) {
-            ("--size", Some(v)) => size = v,
+        let value = args.next();
+        match (a.as_str(), value.as_deref()) {
+            ("--size", Some(v)) if v.parse::<u64>().is_ok() => size = v.parse().unwrap_or(size),
+            ("--compare", Some("sendme")) => compare = true,
             _ => {
-                eprintln!("usage: transfer-bench [--size BYTES]");
+                eprintln!("usage: transfer-bench [--size BYTES] [--compare sendme]");
                 return ExitCode::from(2);
             }
         }
     }
-    match run(size) {
+    match run(size, compare) {
         Ok(()) => {
             println!("transfer-bench: ok");
             ExitCode::SUCCESS
