@@ -380,22 +380,68 @@ impl Node {
         blocking("pin", move || store.pin(&label_owned, &root_c, [root_c.id])).await?;
         let (providers, named) = self.providers_of(root).await?;
         let partial = partial_path(dest);
-        if partial.exists() {
-            // Left by an earlier attempt: its files are in the store by now, so starting over
-            // fetches nothing twice.
-            std::fs::remove_dir_all(&partial).map_err(|e| Error::file(&partial, "remove", &e))?;
+        // Never deleted here: it may be left by an interrupted get (whose blocks are in the store
+        // now, so a new get fetches nothing twice), but it may as well be someone's directory.
+        std::fs::create_dir(&partial).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::new(
+                    ErrorKind::AlreadyExists,
+                    format!(
+                        "{} exists (left by an interrupted get?): remove it or choose another name",
+                        partial.display()
+                    ),
+                )
+            } else {
+                Error::file(&partial, "create", &e)
+            }
+        })?;
+        let written = self
+            .write_dir_tree(root, &partial, &providers, named, progress)
+            .await;
+        let (total, written) = match written {
+            Ok(done) => done,
+            Err(e) => {
+                // Created by this call a moment ago, so it is ours to remove; the blocks fetched
+                // so far stay in the store and are not fetched again.
+                let _ = std::fs::remove_dir_all(&partial);
+                return Err(e);
+            }
+        };
+        std::fs::rename(&partial, dest).map_err(|e| Error::file(dest, "rename into", &e))?;
+        let (store, label_owned, root_c) =
+            (Arc::clone(&self.store), label.to_owned(), root.clone());
+        let ids = total.ids.clone();
+        blocking("pin", move || store.pin(&label_owned, &root_c, ids)).await?;
+        if let Err(e) = self.announce(&root.id).await {
+            debug!(error = %e, "announcing a fetched root failed");
         }
-        std::fs::create_dir_all(&partial).map_err(|e| Error::file(&partial, "create", &e))?;
+        Ok(GetReport {
+            size: written,
+            fetch: total,
+            providers: named,
+        })
+    }
+
+    /// Writes the directory tree under `root` into `partial` (an empty directory), fetching each
+    /// listing and each file from `providers`; returns the fetches' report and the bytes written.
+    async fn write_dir_tree(
+        &self,
+        root: &BlockRef,
+        partial: &Path,
+        providers: &[(PeerId, SocketAddr)],
+        named: usize,
+        progress: impl FnMut(u64, Option<u64>) + Send + 'static,
+    ) -> Result<(FetchReport, u64), Error> {
         let progress = Arc::new(std::sync::Mutex::new(progress));
         let mut total = FetchReport::default();
         let mut written = 0u64;
         let mut declared: Option<u64> = None;
         let mut entries = 0u64;
         // Directories still to write: their listing's root, where, how deep.
-        let mut todo = vec![(root.clone(), partial.clone(), 0usize)];
+        let mut todo = vec![(root.clone(), partial.to_path_buf(), 0usize)];
         while let Some((listing_root, dir, depth)) = todo.pop() {
             let report = self
-                .fetch_blocks(&listing_root, &providers, named, None, |_| {})
+                .fetch_blocks(&listing_root, providers, named, None, |_| {})
                 .await?;
             merge_reports(&mut total, report);
             let (store, r) = (Arc::clone(&self.store), listing_root.clone());
@@ -436,7 +482,7 @@ impl Node {
                         let report = self
                             .fetch_blocks(
                                 &e.target,
-                                &providers,
+                                providers,
                                 named,
                                 Some(Arc::clone(&output)),
                                 move |p| {
@@ -469,19 +515,7 @@ impl Node {
                 }
             }
         }
-        std::fs::rename(&partial, dest).map_err(|e| Error::file(dest, "rename into", &e))?;
-        let (store, label_owned, root_c) =
-            (Arc::clone(&self.store), label.to_owned(), root.clone());
-        let ids = total.ids.clone();
-        blocking("pin", move || store.pin(&label_owned, &root_c, ids)).await?;
-        if let Err(e) = self.announce(&root.id).await {
-            debug!(error = %e, "announcing a fetched root failed");
-        }
-        Ok(GetReport {
-            size: written,
-            fetch: total,
-            providers: named,
-        })
+        Ok((total, written))
     }
 
     /// Fetches the tree under `root` into the store, pinned as `label` (unpin it when done with

@@ -89,6 +89,16 @@ fn a_directory_added_on_one_node_is_fetched_whole_on_another() {
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
+    // Someone's directory that happens to be named like the partial copy is never touched.
+    let theirs = base.path().join("other.partial");
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::write(theirs.join("keep.txt"), b"mine").unwrap();
+    let blocked = gofast(
+        &c,
+        &["get", &uri, base.path().join("other").to_str().unwrap()],
+    );
+    assert_eq!(blocked.status.code(), Some(2));
+    assert_eq!(std::fs::read(theirs.join("keep.txt")).unwrap(), b"mine");
     let cat = gofast(&c, &["cat", &uri]);
     assert_eq!(cat.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&cat.stderr).contains("directory"));
