@@ -14,9 +14,9 @@ use gofast_core::fs::{
     DirEntry, DirListing, EntryKind, MAX_LISTING_LEN, check_name, encode_listing,
 };
 
-use crate::encode::encode_into_store;
+use crate::encode::encode_with_writer;
 use crate::error::{Error, ErrorKind};
-use crate::store::BlockStore;
+use crate::store::{BlockStore, Writer};
 
 /// Directories nested deeper than this are refused (on add and on get): deeper than any real tree,
 /// shallow enough that paths stay within what file systems accept.
@@ -55,7 +55,9 @@ pub struct OwnedEntry {
 }
 
 struct Adding<'a, P> {
-    store: &'a BlockStore,
+    /// One batch for the whole tree: a flush per file would cost an fdatasync and a redb commit
+    /// each (the writer still flushes by itself every `max_batch` blocks).
+    writer: Writer,
     scope: &'a ScopeSecret,
     progress: P,
     read: u64,
@@ -149,7 +151,7 @@ impl<P: FnMut(u64)> Adding<'_, P> {
         let mut entries: Vec<DirEntry<'_>> = owned.iter().map(OwnedEntry::borrowed).collect();
         let listing = encode_listing(&mut entries)
             .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("{}: {e}", dir.display())))?;
-        let encoded = encode_into_store(self.store, self.scope, &listing[..], dir, |_| {})?;
+        let encoded = encode_with_writer(&mut self.writer, self.scope, &listing[..], dir, |_| {})?;
         self.take_ids(encoded.ids);
         Ok((encoded.root, total))
     }
@@ -158,7 +160,7 @@ impl<P: FnMut(u64)> Adding<'_, P> {
         let file = std::fs::File::open(path).map_err(|e| Error::file(path, "open", &e))?;
         let base = self.read;
         let progress = &mut self.progress;
-        let encoded = encode_into_store(self.store, self.scope, file, path, |n| {
+        let encoded = encode_with_writer(&mut self.writer, self.scope, file, path, |n| {
             progress(base.saturating_add(n));
         })?;
         self.read = base.saturating_add(encoded.size);
@@ -199,8 +201,8 @@ pub fn system_time(mtime_ns: i64) -> Option<SystemTime> {
     }
 }
 
-/// Adds the directory `dir` and everything beneath it to `store` (permanent blocks, each file
-/// flushed as it is done). `progress` gets the file bytes read so far.
+/// Adds the directory `dir` and everything beneath it to `store` (permanent blocks, flushed once
+/// at the end). `progress` gets the file bytes read so far.
 pub fn add_dir(
     store: &BlockStore,
     scope: &ScopeSecret,
@@ -208,7 +210,7 @@ pub fn add_dir(
     progress: impl FnMut(u64),
 ) -> Result<DirAdded, Error> {
     let mut adding = Adding {
-        store,
+        writer: store.writer(),
         scope,
         progress,
         read: 0,
@@ -219,6 +221,7 @@ pub fn add_dir(
         skipped: Vec::new(),
     };
     let (root, size) = adding.add(dir, 0)?;
+    adding.writer.flush()?;
     Ok(DirAdded {
         root,
         size,

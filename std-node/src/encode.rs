@@ -22,7 +22,7 @@ use gofast_core::block::{
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind};
-use crate::store::{BlockStore, Class, StoreError};
+use crate::store::{BlockStore, Class, StoreError, Writer};
 
 /// Chunks waiting for (and coming from) each worker.
 const DEPTH: usize = 8;
@@ -57,6 +57,22 @@ pub fn encode_into_store(
     path: &Path,
     progress: impl FnMut(u64),
 ) -> Result<Encoded, Error> {
+    let mut writer = store.writer();
+    let encoded = encode_with_writer(&mut writer, scope, input, path, progress)?;
+    writer.flush()?;
+    Ok(encoded)
+}
+
+/// [`encode_into_store`] into the batch of `writer`, not flushed: many small inputs then share
+/// one flush (a directory's files). The blocks are durable only once the caller flushes; if this
+/// fails, the caller should drop the writer (abandoning the batch) rather than flush it.
+pub fn encode_with_writer(
+    writer: &mut Writer,
+    scope: &ScopeSecret,
+    input: impl Read,
+    path: &Path,
+    progress: impl FnMut(u64),
+) -> Result<Encoded, Error> {
     let convergence = ConvergenceKey::derive(scope);
     let chunker = Chunker::new(ChunkerParams::DEFAULT, scope);
     // One core's worth goes to reading, chunking and the store; measured on 2 cores, a second
@@ -85,7 +101,7 @@ pub fn encode_into_store(
         let builder = std::thread::Builder::new()
             .name("gofast-add-store".into())
             .spawn_scoped(s, move || {
-                build_and_store(store, convergence, &from_workers, failed_ref)
+                build_and_store(writer, convergence, &from_workers, failed_ref)
             })
             .map_err(|e| Error::new(ErrorKind::Internal, format!("starting a thread: {e}")))?;
         let read = read_and_chunk(&chunker, input, path, &to_workers, progress);
@@ -183,12 +199,11 @@ fn seal_worker(
 /// Takes the sealed leaves in the order they were dealt, builds the tree and writes every block
 /// to the store; returns the root and the distinct block ids.
 fn build_and_store(
-    store: &BlockStore,
+    writer: &mut Writer,
     convergence: &ConvergenceKey,
     workers: &[Receiver<Result<Sealed, BlockError>>],
     failed: &AtomicBool,
 ) -> Result<(BlockRef, Vec<BlockId>), Error> {
-    let mut writer = store.writer();
     let mut ids: Vec<BlockId> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut sink = |id: &BlockId, bytes: &[u8]| -> Result<(), StoreError> {
@@ -220,10 +235,9 @@ fn build_and_store(
         }
     };
     if failed.load(Ordering::Relaxed) {
-        // The reader failed: dropping the writer abandons the batch.
+        // The reader failed: the caller's error says why, and it must not flush this batch.
         return Err(Error::new(ErrorKind::Internal, "the add was abandoned"));
     }
-    writer.flush()?;
     Ok((root, ids))
 }
 
