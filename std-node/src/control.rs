@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use crate::error::{Error, ErrorKind};
-use crate::node::{Node, RootUri, parse_root_uri, parse_uri};
+use crate::node::{CAT_PIN, Node, RootUri, parse_root_uri, parse_uri};
 
 /// The socket's file name in the data directory.
 pub const SOCKET: &str = "control.sock";
@@ -178,6 +178,7 @@ async fn client(
     let (data_tx, mut data_rx) = mpsc::channel::<Vec<u8>>(DATA_QUEUE);
     let request: Result<Request, _> = serde_json::from_str(&line);
     let stopping = matches!(request, Ok(Request::Shutdown));
+    let streaming = matches!(request, Ok(Request::Cat { .. }));
     let work = tokio::spawn(async move {
         let reply = match request {
             Ok(Request::Shutdown) => Reply::Ok(serde_json::json!({"stopping": true})),
@@ -196,20 +197,32 @@ async fn client(
         };
         let _ = tx.send(reply).await;
     });
-    let mut ok = false;
-    while let Some(reply) = rx.recv().await {
-        let mut text = serde_json::to_string(&reply).unwrap_or_else(|_| "{}".to_owned());
-        text.push('\n');
-        wr.write_all(text.as_bytes()).await?;
-        if !matches!(reply, Reply::Progress { .. }) {
-            ok = matches!(reply, Reply::Ok(_));
-            break;
+    let sent = async {
+        let mut ok = false;
+        while let Some(reply) = rx.recv().await {
+            let mut text = serde_json::to_string(&reply).unwrap_or_else(|_| "{}".to_owned());
+            text.push('\n');
+            wr.write_all(text.as_bytes()).await?;
+            if !matches!(reply, Reply::Progress { .. }) {
+                ok = matches!(reply, Reply::Ok(_));
+                break;
+            }
         }
+        if ok {
+            while let Some(piece) = data_rx.recv().await {
+                wr.write_all(&piece).await?;
+            }
+        }
+        Ok::<_, std::io::Error>(())
     }
-    if ok {
-        while let Some(piece) = data_rx.recv().await {
-            wr.write_all(&piece).await?;
+    .await;
+    if let Err(e) = sent {
+        // The caller went away. A cat's data had nowhere else to go: it stops. Other work (a get
+        // writing its file, an add) finishes, so that no half-written file is left behind.
+        if streaming {
+            work.abort();
         }
+        return Err(e);
     }
     if let Err(e) = work.await {
         warn!(error = %e, "control request task failed");
@@ -237,7 +250,7 @@ async fn cat(node: &Node, uri: &str, replies: mpsc::Sender<Reply>, data: mpsc::S
     // A pin of its own while it is read, so that a crowded cache cannot drop a block midway.
     static CATS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = CATS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let label = format!("cat {} {n}", std::process::id());
+    let label = format!("{CAT_PIN}{} {n}", std::process::id());
     let progress = replies.clone();
     let fetched = node
         .fetch_pinned(&root, &label, move |p| {
@@ -254,7 +267,8 @@ async fn cat(node: &Node, uri: &str, replies: mpsc::Sender<Reply>, data: mpsc::S
                 .await;
             drop(replies);
             if let Err(e) = node.read_data(&root, data).await {
-                debug!(error = %e, "cat ended early");
+                // The caller sees the data end early; the reason is here.
+                warn!(error = %e, "cat ended before the end of the data");
             }
         }
         Err(e) => {

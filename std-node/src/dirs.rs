@@ -136,7 +136,13 @@ impl<P: FnMut(u64)> Adding<'_, P> {
         let mut total = 0u64;
         for (name, path, kind, mtime) in children {
             let (target, size) = match kind {
-                EntryKind::File => self.add_file(&path)?,
+                EntryKind::File => match self.add_file(&path)? {
+                    Some(added) => added,
+                    None => {
+                        self.skipped.push(path);
+                        continue;
+                    }
+                },
                 EntryKind::Dir => self.add(&path, depth + 1)?,
             };
             total = total.saturating_add(size);
@@ -156,8 +162,28 @@ impl<P: FnMut(u64)> Adding<'_, P> {
         Ok((encoded.root, total))
     }
 
-    fn add_file(&mut self, path: &Path) -> Result<(BlockRef, u64), Error> {
-        let file = std::fs::File::open(path).map_err(|e| Error::file(path, "open", &e))?;
+    /// Adds the regular file at `path`; `None` if it is not one any more when it is opened.
+    fn add_file(&mut self, path: &Path) -> Result<Option<(BlockRef, u64)>, Error> {
+        // Opened without following a link and without waiting on a pipe, then checked again: the
+        // entry may have been swapped for a link to a secret, or for a FIFO, since it was listed.
+        use std::os::unix::fs::OpenOptionsExt;
+        let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+        let file = match std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(flags.bits() as i32)
+            .open(path)
+        {
+            Ok(f) => f,
+            // ELOOP: it is a symbolic link now.
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(Error::file(path, "open", &e)),
+        };
+        let meta = file.metadata().map_err(|e| Error::file(path, "read", &e))?;
+        if !meta.is_file() {
+            return Ok(None);
+        }
         let base = self.read;
         let progress = &mut self.progress;
         let encoded = encode_with_writer(&mut self.writer, self.scope, file, path, |n| {
@@ -166,7 +192,7 @@ impl<P: FnMut(u64)> Adding<'_, P> {
         self.read = base.saturating_add(encoded.size);
         self.files += 1;
         self.take_ids(encoded.ids);
-        Ok((encoded.root, encoded.size))
+        Ok(Some((encoded.root, encoded.size)))
     }
 }
 

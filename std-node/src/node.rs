@@ -21,6 +21,7 @@ use crate::exchange::{FetchProgress, FetchReport, FileOutput, fetch_tree, serve}
 use crate::keys::NodeKeys;
 use crate::net::{NetStats, NodeConfig, NodeHandle, PeerInfo, spawn};
 use crate::store::{BlockStore, Class, PinInfo, StoreConfig, StoreStats};
+use gofast_core::fs::MAX_LISTING_LEN;
 
 /// How long a provider record announces a root (the DHT's default record lifetime).
 pub const PROVIDER_TTL_SECS: u64 = 24 * 3600;
@@ -138,6 +139,17 @@ impl Node {
         })
         .await?;
         let store = Arc::new(store);
+        // A cat's pin outlives it only if the node stopped while it was read.
+        let leftover = Arc::clone(&store);
+        blocking("pin", move || {
+            for p in leftover.pins()? {
+                if p.label.starts_with(CAT_PIN) {
+                    leftover.unpin(&p.label)?;
+                }
+            }
+            Ok::<_, crate::store::StoreError>(())
+        })
+        .await?;
         let (net, listener) = bind_both(&keys, &options.net).await?;
         let source: Arc<dyn crate::exchange::BlockSource> = Arc::clone(&store) as _;
         let serve = tokio::spawn(serve(listener, Arc::clone(&identity), source));
@@ -316,35 +328,54 @@ impl Node {
         progress: impl FnMut(FetchProgress) + Send + 'static,
     ) -> Result<GetReport, Error> {
         let t = std::time::Instant::now();
+        if dest.is_dir() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "{} is a directory: give the path of the file to write",
+                    dest.display()
+                ),
+            ));
+        }
         // The data goes into `dest.partial` as the blocks arrive, renamed once complete and synced.
         let partial = partial_path(dest);
-        let file =
-            std::fs::File::create(&partial).map_err(|e| Error::file(&partial, "create", &e))?;
-        let output = Arc::new(FileOutput::new(file, MAX_GET_SIZE));
-        let (fetch, providers) = match self
-            .fetch(root, label, Some(Arc::clone(&output)), progress)
-            .await
-        {
+        let file = create_new(&partial)?;
+        let output = Arc::new(FileOutput::new(file));
+        let written = async {
+            let (fetch, providers) = self
+                .fetch(
+                    root,
+                    label,
+                    Some(Arc::clone(&output)),
+                    MAX_GET_SIZE,
+                    progress,
+                )
+                .await?;
+            let fetched = t.elapsed();
+            let output = Arc::try_unwrap(output).map_err(|_| {
+                Error::new(
+                    ErrorKind::Internal,
+                    "the fetched file is still being written",
+                )
+            })?;
+            let size = fetch.progress.total_data.unwrap_or(0);
+            let (partial, dest) = (partial.clone(), dest.to_path_buf());
+            blocking("write", move || {
+                output.finish(size)?;
+                std::fs::rename(&partial, &dest).map_err(|e| Error::file(&dest, "rename into", &e))
+            })
+            .await?;
+            Ok::<_, Error>((fetch, providers, size, fetched))
+        }
+        .await;
+        let (fetch, providers, size, fetched) = match written {
             Ok(done) => done,
             Err(e) => {
+                // Never left behind: it holds plaintext. (Created by this call, so it is ours.)
                 let _ = std::fs::remove_file(&partial);
                 return Err(e);
             }
         };
-        let fetched = t.elapsed();
-        let output = Arc::try_unwrap(output).map_err(|_| {
-            Error::new(
-                ErrorKind::Internal,
-                "the fetched file is still being written",
-            )
-        })?;
-        let size = fetch.progress.total_data.unwrap_or(0);
-        let dest_c = dest.to_path_buf();
-        blocking("write", move || {
-            output.finish(size)?;
-            std::fs::rename(&partial, &dest_c).map_err(|e| Error::file(&dest_c, "rename into", &e))
-        })
-        .await?;
         debug!(
             fetch_ms = fetched.as_millis(),
             finish_ms = (t.elapsed() - fetched).as_millis(),
@@ -375,9 +406,7 @@ impl Node {
                 format!("{} exists already: choose a new name", dest.display()),
             ));
         }
-        let (store, label_owned, root_c) =
-            (Arc::clone(&self.store), label.to_owned(), root.clone());
-        blocking("pin", move || store.pin(&label_owned, &root_c, [root_c.id])).await?;
+        let provisional = self.pin_provisional(label, root).await?;
         let (providers, named) = self.providers_of(root).await?;
         let partial = partial_path(dest);
         // Never deleted here: it may be left by an interrupted get (whose blocks are in the store
@@ -408,10 +437,8 @@ impl Node {
             }
         };
         std::fs::rename(&partial, dest).map_err(|e| Error::file(dest, "rename into", &e))?;
-        let (store, label_owned, root_c) =
-            (Arc::clone(&self.store), label.to_owned(), root.clone());
-        let ids = total.ids.clone();
-        blocking("pin", move || store.pin(&label_owned, &root_c, ids)).await?;
+        self.pin_complete(&provisional, label, root, total.ids.clone())
+            .await?;
         if let Err(e) = self.announce(&root.id).await {
             debug!(error = %e, "announcing a fetched root failed");
         }
@@ -434,6 +461,7 @@ impl Node {
     ) -> Result<(FetchReport, u64), Error> {
         let progress = Arc::new(std::sync::Mutex::new(progress));
         let mut total = FetchReport::default();
+        let mut known = std::collections::HashSet::new();
         let mut written = 0u64;
         let mut declared: Option<u64> = None;
         let mut entries = 0u64;
@@ -441,9 +469,16 @@ impl Node {
         let mut todo = vec![(root.clone(), partial.to_path_buf(), 0usize)];
         while let Some((listing_root, dir, depth)) = todo.pop() {
             let report = self
-                .fetch_blocks(&listing_root, providers, named, None, |_| {})
+                .fetch_blocks(
+                    &listing_root,
+                    providers,
+                    named,
+                    None,
+                    MAX_LISTING_LEN as u64,
+                    |_| {},
+                )
                 .await?;
-            merge_reports(&mut total, report);
+            merge_reports(&mut total, report, &mut known);
             let (store, r) = (Arc::clone(&self.store), listing_root.clone());
             let listing = blocking("read", move || read_listing(&store, &r)).await?;
             if depth == 0 {
@@ -474,10 +509,7 @@ impl Node {
                     EntryKind::File => {
                         let file = std::fs::File::create_new(&path)
                             .map_err(|err| Error::file(&path, "create", &err))?;
-                        let output = Arc::new(FileOutput::new(
-                            file,
-                            MAX_GET_SIZE - written.min(MAX_GET_SIZE),
-                        ));
+                        let output = Arc::new(FileOutput::new(file));
                         let (base, shared) = (written, Arc::clone(&progress));
                         let report = self
                             .fetch_blocks(
@@ -485,6 +517,7 @@ impl Node {
                                 providers,
                                 named,
                                 Some(Arc::clone(&output)),
+                                MAX_GET_SIZE - written.min(MAX_GET_SIZE),
                                 move |p| {
                                     if let Ok(mut f) = shared.lock() {
                                         (*f)(base.saturating_add(p.bytes), declared);
@@ -493,7 +526,7 @@ impl Node {
                             )
                             .await?;
                         let size = report.progress.total_data.unwrap_or(0);
-                        merge_reports(&mut total, report);
+                        merge_reports(&mut total, report, &mut known);
                         let output = Arc::try_unwrap(output).map_err(|_| {
                             Error::new(
                                 ErrorKind::Internal,
@@ -526,7 +559,9 @@ impl Node {
         label: &str,
         progress: impl FnMut(FetchProgress) + Send + 'static,
     ) -> Result<u64, Error> {
-        let (report, _) = self.fetch(root, label, None, progress).await?;
+        let (report, _) = self
+            .fetch(root, label, None, MAX_GET_SIZE, progress)
+            .await?;
         Ok(report.progress.total_data.unwrap_or(0))
     }
 
@@ -558,7 +593,7 @@ impl Node {
         label: &str,
         max: u64,
     ) -> Result<Vec<u8>, Error> {
-        self.fetch(root, label, None, |_| {}).await?;
+        self.fetch(root, label, None, max, |_| {}).await?;
         let (store, root_c) = (Arc::clone(&self.store), root.clone());
         blocking("read", move || {
             let mut out = Vec::new();
@@ -573,28 +608,46 @@ impl Node {
         root: &BlockRef,
         label: &str,
         output: Option<Arc<FileOutput>>,
+        max_size: u64,
         progress: impl FnMut(FetchProgress) + Send + 'static,
     ) -> Result<(FetchReport, usize), Error> {
-        // The pin comes first: every block that arrives is permanent from the start, so a
-        // crowded cache cannot refuse it before it is read.
-        let (store, label_owned, root_c) =
-            (Arc::clone(&self.store), label.to_owned(), root.clone());
-        blocking("pin", move || store.pin(&label_owned, &root_c, [root_c.id])).await?;
+        let provisional = self.pin_provisional(label, root).await?;
         let held = {
             let store = Arc::clone(&self.store);
             let id = root.id;
             blocking("store", move || store.has(&id)).await?
         };
-        // Providers are looked up unless the root is here; a partial tree is completed from them.
-        let (providers, named) = if held {
-            (Vec::new(), 0)
-        } else {
-            self.providers_of(root).await?
+        // Providers are looked up unless the root is here and the tree turns out to be whole; a
+        // partial tree (left by an interrupted get) is completed from them.
+        let progress = Arc::new(std::sync::Mutex::new(progress));
+        let relay = || {
+            let progress = Arc::clone(&progress);
+            move |p: FetchProgress| {
+                if let Ok(mut f) = progress.lock() {
+                    (*f)(p);
+                }
+            }
         };
         let t = std::time::Instant::now();
-        let report = self
-            .fetch_blocks(root, &providers, named, output, progress)
-            .await?;
+        let local = if held {
+            Some(
+                self.fetch_blocks(root, &[], 0, output.clone(), max_size, relay())
+                    .await,
+            )
+        } else {
+            None
+        };
+        let (report, named) = match local {
+            Some(Ok(report)) => (report, 0),
+            Some(Err(e)) if e.kind() != ErrorKind::NotFound => return Err(e),
+            _ => {
+                let (providers, named) = self.providers_of(root).await?;
+                let report = self
+                    .fetch_blocks(root, &providers, named, output, max_size, relay())
+                    .await?;
+                (report, named)
+            }
+        };
         debug!(
             fetch_tree_ms = t.elapsed().as_millis(),
             providers = named,
@@ -603,14 +656,45 @@ impl Node {
         // Every block is here now (the fetch walked the whole tree and lists its blocks): the pin
         // takes them all, and this node provides them too (so popular data spreads over the peers
         // that fetched it).
-        let (store, label_owned, root_c) =
-            (Arc::clone(&self.store), label.to_owned(), root.clone());
-        let ids = report.ids.clone();
-        blocking("pin", move || store.pin(&label_owned, &root_c, ids)).await?;
+        self.pin_complete(&provisional, label, root, report.ids.clone())
+            .await?;
         if let Err(e) = self.announce(&root.id).await {
             debug!(error = %e, "announcing a fetched root failed");
         }
         Ok((report, named))
+    }
+
+    /// Pins `root` under an internal label for `label` before its blocks arrive: every block that
+    /// arrives is then permanent from the start (a crowded cache cannot refuse it before it is
+    /// read), and what arrived stays if the fetch fails, for a retry. The internal label is not
+    /// announced, since the tree may not be whole. Returns that label.
+    async fn pin_provisional(&self, label: &str, root: &BlockRef) -> Result<String, Error> {
+        let provisional = format!("{INTERNAL_PIN}fetching/{label}");
+        let (store, l, r) = (Arc::clone(&self.store), provisional.clone(), root.clone());
+        blocking("pin", move || store.pin(&l, &r, [r.id])).await?;
+        Ok(provisional)
+    }
+
+    /// The tree under `root` is whole: pins all of `ids` under `label` and drops the provisional
+    /// pin.
+    async fn pin_complete(
+        &self,
+        provisional: &str,
+        label: &str,
+        root: &BlockRef,
+        ids: Vec<BlockId>,
+    ) -> Result<(), Error> {
+        let (store, l, p, r) = (
+            Arc::clone(&self.store),
+            label.to_owned(),
+            provisional.to_owned(),
+            root.clone(),
+        );
+        blocking("pin", move || {
+            store.pin(&l, &r, ids)?;
+            store.unpin(&p).map(|_| ())
+        })
+        .await
     }
 
     /// The providers the DHT names for `root` that can be reached (this node left out), and how
@@ -642,6 +726,7 @@ impl Node {
         providers: &[(PeerId, SocketAddr)],
         named: usize,
         output: Option<Arc<FileOutput>>,
+        max_size: u64,
         progress: impl FnMut(FetchProgress) + Send + 'static,
     ) -> Result<FetchReport, Error> {
         fetch_tree(
@@ -651,6 +736,7 @@ impl Node {
             providers.to_vec(),
             Class::Permanent,
             output,
+            max_size,
             progress,
         )
         .await
@@ -745,8 +831,10 @@ async fn announce(
 }
 
 /// Announces every pinned root again each half of the records' lifetime, for as long as the node
-/// runs: provider records expire, and a node that keeps data must stay findable. One root at a time,
-/// so a node with many pins spreads the work instead of flooding the DHT.
+/// runs: provider records expire, and a node that keeps data must stay findable. The first round
+/// comes soon after start (a node that restarts often, or was off for a day, is findable again at
+/// once); the rounds start on a fixed beat, whatever each takes; a few roots are announced at a
+/// time, so a node with many pins neither takes forever nor floods the DHT.
 async fn reannounce_pins(
     net: NodeHandle,
     identity: Arc<KeyPair>,
@@ -755,8 +843,11 @@ async fn reannounce_pins(
     rounds: tokio::sync::watch::Sender<u64>,
 ) {
     let every = std::time::Duration::from_secs(ttl_secs).div_f64(2.0);
+    let first = every.min(FIRST_ANNOUNCE_AFTER);
+    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + first, every);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::time::sleep(every).await;
+        beat.tick().await;
         let pins = {
             let store = Arc::clone(&store);
             match tokio::task::spawn_blocking(move || store.pins()).await {
@@ -768,21 +859,50 @@ async fn reannounce_pins(
                 Err(_) => continue,
             }
         };
-        let mut roots: Vec<BlockId> = pins.iter().map(|p| p.root.id).collect();
+        // Internal pins (a cat being read, a fetch under way) name roots that may not be whole.
+        let mut roots: Vec<BlockId> = pins
+            .iter()
+            .filter(|p| !p.label.starts_with(INTERNAL_PIN))
+            .map(|p| p.root.id)
+            .collect();
         roots.sort_by_key(|id| id.0);
         roots.dedup();
         let mut stored = 0usize;
-        for root in &roots {
-            match announce(&net, &identity, root, ttl_secs).await {
-                Ok(n) if n > 0 => stored += 1,
-                Ok(_) => {}
-                Err(e) => debug!(error = %e, "announcing a pin again failed"),
+        let mut running = tokio::task::JoinSet::new();
+        for &root in &roots {
+            if running.len() >= ANNOUNCES_AT_ONCE
+                && let Some(Ok(true)) = running.join_next().await
+            {
+                stored += 1;
             }
+            let (net, identity) = (net.clone(), Arc::clone(&identity));
+            running.spawn(async move {
+                match announce(&net, &identity, &root, ttl_secs).await {
+                    Ok(n) => n > 0,
+                    Err(e) => {
+                        debug!(error = %e, "announcing a pin again failed");
+                        false
+                    }
+                }
+            });
+        }
+        while let Some(done) = running.join_next().await {
+            stored += usize::from(matches!(done, Ok(true)));
         }
         debug!(roots = roots.len(), stored, "pins announced again");
         rounds.send_modify(|n| *n += 1);
     }
 }
+
+/// When the first round of announcing the pins again comes after start (later rounds: each half
+/// of the records' lifetime).
+const FIRST_ANNOUNCE_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+/// Provider records announced at once by a round.
+const ANNOUNCES_AT_ONCE: usize = 8;
+/// Labels of pins the node makes for itself start with this; they are not announced.
+pub const INTERNAL_PIN: &str = ".gofast/";
+/// Labels of the pins that hold a `cat`'s blocks while they are read (removed at start).
+pub const CAT_PIN: &str = ".gofast/cat/";
 
 /// Binds UDP and TCP on one port. With port 0 the OS picks the UDP port and TCP takes the same
 /// one, trying again if TCP finds it taken.
@@ -867,13 +987,26 @@ fn dir_tree_ids(store: &BlockStore, root: &BlockRef) -> Result<Vec<BlockId>, Err
     let mut ids = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut todo = vec![(root.clone(), 0usize)];
+    let mut entries = 0u64;
     while let Some((listing, depth)) = todo.pop() {
+        // A listing named by many entries is walked once: its blocks are the same each time.
+        if seen.contains(&listing.id) {
+            continue;
+        }
         for id in tree_ids(store, &listing)? {
             if seen.insert(id) {
                 ids.push(id);
             }
         }
-        for e in read_listing(store, &listing)? {
+        let listed = read_listing(store, &listing)?;
+        entries += listed.len() as u64;
+        if entries > MAX_TREE_ENTRIES {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("the directory holds more than {MAX_TREE_ENTRIES} entries"),
+            ));
+        }
+        for e in listed {
             match e.kind {
                 EntryKind::Dir if depth >= MAX_DEPTH => {
                     return Err(Error::new(
@@ -894,18 +1027,16 @@ fn dir_tree_ids(store: &BlockStore, root: &BlockRef) -> Result<Vec<BlockId>, Err
                 }
             }
         }
-        if ids.len() as u64 > MAX_TREE_ENTRIES.saturating_mul(64) {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                "the directory holds too many blocks to pin at once",
-            ));
-        }
     }
     Ok(ids)
 }
 
-/// Adds `from`'s blocks, deliveries and troubles to `into`.
-fn merge_reports(into: &mut FetchReport, from: FetchReport) {
+/// Adds `from`'s blocks, deliveries and troubles to `into`; `known` holds the ids `into` lists.
+fn merge_reports(
+    into: &mut FetchReport,
+    from: FetchReport,
+    known: &mut std::collections::HashSet<BlockId>,
+) {
     let (a, b) = (&mut into.progress, from.progress);
     a.blocks += b.blocks;
     a.bytes += b.bytes;
@@ -927,7 +1058,9 @@ fn merge_reports(into: &mut FetchReport, from: FetchReport) {
             }
         }
     }
-    into.ids.extend(from.ids);
+    // A file or listing named many times lists the same blocks each time: keep them once.
+    into.ids
+        .extend(from.ids.into_iter().filter(|id| known.insert(*id)));
 }
 
 /// The last component of `path` as a pin label, or `fallback`.
@@ -1001,6 +1134,24 @@ impl Write for ChannelWriter {
             std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the reader went away")
         })
     }
+}
+
+/// Creates `path` for writing; an existing file is an error that says what to do (it may be left
+/// by an interrupted get, or be someone's file: it is not overwritten).
+fn create_new(path: &Path) -> Result<std::fs::File, Error> {
+    std::fs::File::create_new(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Error::new(
+                ErrorKind::AlreadyExists,
+                format!(
+                    "{} exists (left by an interrupted get?): remove it or choose another name",
+                    path.display()
+                ),
+            )
+        } else {
+            Error::file(path, "create", &e)
+        }
+    })
 }
 
 /// `dest` with `.partial` appended: where a get writes until the data is complete.

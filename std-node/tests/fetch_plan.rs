@@ -168,8 +168,8 @@ fn held_blocks_are_not_asked_for() {
 
 /// Writes `p`'s data (a leaf, or a whole subtree) from `blocks` into `out` at each offset.
 fn place(p: &Placement, blocks: &HashMap<BlockId, Vec<u8>>, out: &mut [u8]) {
-    for &at in &p.offsets {
-        let mut pos = at as usize;
+    {
+        let mut pos = p.offset as usize;
         let n = read_tree(
             &p.block,
             p.size,
@@ -221,9 +221,8 @@ fn placements_put_every_byte_where_it_belongs() {
                     panic!("a placement for a tree node");
                 };
                 assert_eq!(d.len() as u64, pl.size);
-                for &at in &pl.offsets {
-                    out[at as usize..at as usize + d.len()].copy_from_slice(d);
-                }
+                let at = pl.offset as usize;
+                out[at..at + d.len()].copy_from_slice(d);
             }
         }
     }
@@ -271,61 +270,103 @@ fn placements_cover_what_was_held_before_the_fetch() {
     assert!(out == data, "the placed bytes differ from the data");
 }
 
-#[test]
-fn a_tree_that_places_data_past_its_end_is_refused() {
-    let scope = ScopeSecret::from_secret(SecretBytes::new([11; 32]));
-    let convergence = ConvergenceKey::derive(&scope);
-    let leaf = |fill: u8| {
-        let mut b = vec![fill; 1001];
-        b[0] = 0x01;
-        let r = seal_in_place(&convergence, &mut b).unwrap();
-        (r, b)
-    };
-    let ((l1, b1), (l2, b2)) = (leaf(1), leaf(2));
-    let node = |level: u8, entries: &[TreeEntry]| {
-        let mut buf = vec![0u8; 65_536];
-        let n = encode_tree_node(level, entries, &mut buf).unwrap();
-        buf.truncate(n);
-        let r = seal_in_place(&convergence, &mut buf).unwrap();
-        (r, buf)
-    };
-    // The node holds 2,000 bytes of data; its parent says 10.
-    let (n, nb) = node(
-        1,
-        &[
-            TreeEntry {
-                child: l1.clone(),
-                size: 1000,
-            },
-            TreeEntry {
-                child: l2.clone(),
-                size: 1000,
-            },
-        ],
-    );
-    let (root, rb) = node(
-        2,
-        &[TreeEntry {
-            child: n.clone(),
-            size: 10,
-        }],
-    );
-    let blocks: HashMap<BlockId, Vec<u8>> =
-        [(root.id, rb), (n.id, nb), (l1.id, b1), (l2.id, b2)].into();
-    let mut fetch = Fetch::new(root, 8);
-    fetch.add_provider(peer(1));
-    let mut refused = None;
-    'outer: while !fetch.is_complete() {
-        let (p, ids) = fetch.next_request().expect("a request");
-        for id in ids {
-            if let Err(e) = fetch.on_block(&p, &id, &blocks[&id]) {
-                refused = Some(e);
-                break 'outer;
-            }
+/// Hand-made trees, consistent or not, sealed like real ones.
+struct Forge {
+    convergence: ConvergenceKey,
+    blocks: HashMap<BlockId, Vec<u8>>,
+}
+
+impl Forge {
+    fn new() -> Self {
+        let scope = ScopeSecret::from_secret(SecretBytes::new([11; 32]));
+        Forge {
+            convergence: ConvergenceKey::derive(&scope),
+            blocks: HashMap::new(),
         }
     }
-    assert!(
-        matches!(refused, Some(FetchError::BadTree { id, .. }) if id == n.id),
-        "{refused:?}"
-    );
+
+    fn leaf(&mut self, fill: u8, len: usize) -> BlockRef {
+        let mut b = vec![fill; 1 + len];
+        b[0] = 0x01;
+        let r = seal_in_place(&self.convergence, &mut b).unwrap();
+        self.blocks.insert(r.id, b);
+        r
+    }
+
+    fn node(&mut self, level: u8, entries: &[(&BlockRef, u64)]) -> BlockRef {
+        let entries: Vec<TreeEntry> = entries
+            .iter()
+            .map(|(r, size)| TreeEntry {
+                child: (*r).clone(),
+                size: *size,
+            })
+            .collect();
+        let mut buf = vec![0u8; 65_536];
+        let n = encode_tree_node(level, &entries, &mut buf).unwrap();
+        buf.truncate(n);
+        let r = seal_in_place(&self.convergence, &mut buf).unwrap();
+        self.blocks.insert(r.id, buf);
+        r
+    }
+
+    /// Runs a whole fetch of `root` from one provider; the first refusal, or the fetch.
+    fn fetch(&self, root: &BlockRef) -> Result<Fetch, FetchError> {
+        let mut fetch = Fetch::new(root.clone(), 8);
+        fetch.add_provider(peer(1));
+        while !fetch.is_complete() {
+            let (p, ids) = fetch.next_request().expect("a request");
+            for id in ids {
+                fetch.on_block(&p, &id, &self.blocks[&id])?;
+            }
+        }
+        Ok(fetch)
+    }
+}
+
+#[test]
+fn a_tree_whose_sizes_or_levels_disagree_is_refused_before_anything_is_placed() {
+    let mut f = Forge::new();
+    let (l1, l2) = (f.leaf(1, 1000), f.leaf(2, 1000));
+    // A node holding 2,000 bytes whose parent says 10, next to one the parent says holds 1,990:
+    // its leaves would overwrite its neighbour's.
+    let n = f.node(1, &[(&l1, 1000), (&l2, 1000)]);
+    let m = f.node(1, &[(&l1, 1000), (&l2, 990)]);
+    let root = f.node(2, &[(&n, 10), (&m, 1990)]);
+    assert!(matches!(f.fetch(&root), Err(FetchError::BadTree { .. })));
+    // A data block where a level-2 node names a tree node.
+    let root = f.node(2, &[(&l1, 1000)]);
+    assert!(matches!(f.fetch(&root), Err(FetchError::BadTree { .. })));
+    // A level-2 node naming a level-2 node.
+    let inner = f.node(2, &[(&n, 2000)]);
+    let root = f.node(2, &[(&inner, 2000)]);
+    assert!(matches!(f.fetch(&root), Err(FetchError::BadTree { .. })));
+    // One leaf named with two sizes.
+    let root = f.node(1, &[(&l1, 1000), (&l1, 999)]);
+    assert!(matches!(f.fetch(&root), Err(FetchError::BadTree { .. })));
+    // Data past the end of what the root declares.
+    let root = f.node(2, &[(&n, 10)]);
+    assert!(matches!(f.fetch(&root), Err(FetchError::BadTree { .. })));
+    // The consistent tree goes through.
+    let root = f.node(2, &[(&n, 2000), (&n, 2000)]);
+    let mut ok = f.fetch(&root).unwrap();
+    assert_eq!(ok.progress().total_data, Some(4000));
+    // The second reference of `n` is read back from the store at the end.
+    assert_eq!(ok.take_stored().len(), 1);
+}
+
+#[test]
+fn a_tree_that_repeats_itself_costs_one_entry_per_reference() {
+    // Five blocks declaring 900^4 bytes: each node names the one below 900 times. Offsets must
+    // not multiply down the levels (that would be 900^3 of them for the leaf).
+    let mut f = Forge::new();
+    let leaf = f.leaf(7, 1);
+    let n1 = f.node(1, &vec![(&leaf, 1); 900]);
+    let n2 = f.node(2, &vec![(&n1, 900); 900]);
+    let n3 = f.node(3, &vec![(&n2, 900 * 900); 900]);
+    let root = f.node(4, &vec![(&n3, 900 * 900 * 900); 900]);
+    let mut fetch = f.fetch(&root).unwrap();
+    assert_eq!(fetch.progress().total_data, Some(900u64.pow(4)));
+    assert_eq!(fetch.progress().blocks, 5);
+    // 899 further references in each of the four nodes.
+    assert_eq!(fetch.take_stored().len(), 4 * 899);
 }

@@ -79,6 +79,7 @@ async fn a_lying_provider_is_dropped_and_the_fetch_completes() {
         vec![(entry.peer.unwrap(), entry.addr)],
         Class::Permanent,
         None,
+        u64::MAX,
         |_| {},
     )
     .await

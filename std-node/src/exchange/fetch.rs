@@ -57,16 +57,29 @@ pub struct FetchProgress {
 }
 
 /// Where a data leaf (or a whole subtree) goes in the file: its plaintext is `size` bytes and is
-/// written at each of `offsets` (a file may hold the same chunk, or the same subtree, many times).
+/// written at `offset`. A block named again elsewhere in the tree gets one placement per further
+/// reference, from [`Fetch::take_stored`], so that the bookkeeping stays one entry per reference
+/// however the tree repeats itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Placement {
     /// The block: a data leaf, or for [`Fetch::take_stored`] also a tree node whose whole data goes
-    /// at the offsets.
+    /// at the offset.
     pub block: BlockRef,
     /// Plaintext bytes under it (as its parent declares: the writer checks a leaf against it).
     pub size: u64,
-    /// Byte offsets in the file.
-    pub offsets: Vec<u64>,
+    /// Byte offset in the file.
+    pub offset: u64,
+}
+
+/// What a block's first reference says it is. Every further reference must say the same, and the
+/// block itself must match when it is opened: a tree whose sizes or levels disagree is refused
+/// before its data is placed anywhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Expect {
+    /// Data bytes beneath it.
+    size: u64,
+    /// 0 for a data leaf, n for a tree node of level n.
+    level: u8,
 }
 
 struct Provider {
@@ -87,15 +100,16 @@ pub struct Fetch {
     /// Requests one provider may have outstanding.
     window: usize,
     progress: FetchProgress,
-    /// Blocks already handled (a tree may name one block many times).
-    seen: HashSet<BlockId>,
+    /// Every block of the tree found so far, with what its first reference says it is (the root:
+    /// nothing, until it is opened).
+    seen: HashMap<BlockId, Option<Expect>>,
     /// Blocks each provider delivered, including providers since dropped.
     delivered: Vec<(PeerId, u64)>,
     /// Blocks a level-1 node names: data leaves, so they are verified but not decrypted here (their
     /// parent already says what they are; whoever writes the data opens them).
     leaves: HashSet<BlockId>,
-    /// Blocks found but not handled yet: their size and where they go in the file.
-    places: HashMap<BlockId, (u64, Vec<u64>)>,
+    /// Blocks found but not handled yet: where their first reference puts them in the file.
+    places: HashMap<BlockId, u64>,
     /// Data that must be read from the store: leaves held before the fetch began, and blocks found
     /// again at another offset after they were handled.
     stored: Vec<Placement>,
@@ -127,10 +141,8 @@ impl Fetch {
     /// A fetch of the tree under `root`, with `window` requests in flight per provider.
     pub fn new(root: BlockRef, window: usize) -> Self {
         let id = root.id;
-        let mut seen = HashSet::new();
-        seen.insert(id);
-        // The root's size is not known until it is opened; it is the whole file either way.
-        let places = HashMap::from([(id, (u64::MAX, vec![0]))]);
+        let seen = HashMap::from([(id, None)]);
+        let places = HashMap::from([(id, 0)]);
         Fetch {
             root: id,
             queue: VecDeque::from([root]),
@@ -331,7 +343,7 @@ impl Fetch {
 
     /// Every block of the tree found so far (all of them once the fetch is complete).
     pub fn block_ids(&self) -> impl Iterator<Item = &BlockId> {
-        self.seen.iter()
+        self.seen.keys()
     }
 
     /// Data to read from the store once every block is in: the leaves that were held before the
@@ -344,62 +356,86 @@ impl Fetch {
     /// Opens a verified block with its key; a tree node's children join the queue with their
     /// offsets. Returns a data leaf's placement.
     fn open(&mut self, r: &BlockRef, data: &[u8]) -> Result<Option<Placement>, FetchError> {
-        let (size, offsets) = self.places.remove(&r.id).unwrap_or((0, Vec::new()));
-        let placement = |size| Placement {
-            block: r.clone(),
-            size,
-            offsets: offsets.clone(),
+        let bad = |reason: &str| FetchError::BadTree {
+            id: r.id,
+            reason: reason.into(),
         };
+        let offset = self.places.remove(&r.id).unwrap_or(0);
+        let expect = self.seen.get(&r.id).copied().flatten();
         if self.leaves.remove(&r.id) {
-            return Ok(Some(placement(size)));
+            // A data leaf by its parent's word: whoever writes it checks its kind and length.
+            let size = expect.map_or(0, |e| e.size);
+            return Ok(Some(Placement {
+                block: r.clone(),
+                size,
+                offset,
+            }));
         }
         let mut plain = Zeroizing::new(data.to_vec());
-        let block = open_in_place(r, &mut plain).map_err(|e| FetchError::BadTree {
-            id: r.id,
-            reason: e.to_string(),
-        })?;
+        let block = open_in_place(r, &mut plain).map_err(|e| bad(&e.to_string()))?;
         match block {
             Block::Data(d) => {
                 let len = d.len() as u64;
-                if r.id == self.root {
-                    self.progress.total_data = Some(len);
+                match expect {
+                    // Only the root can be data without a level-1 parent.
+                    None => self.progress.total_data = Some(len),
+                    Some(e) if e.level != 0 => return Err(bad("data where a tree node should be")),
+                    Some(e) if e.size != len => {
+                        return Err(bad("the data's length is not what its parent says"));
+                    }
+                    Some(_) => {}
                 }
-                Ok(Some(placement(len)))
+                Ok(Some(Placement {
+                    block: r.clone(),
+                    size: len,
+                    offset,
+                }))
             }
             Block::Tree(node) => {
-                if r.id == self.root {
-                    self.progress.total_data = Some(node.total_size());
+                match expect {
+                    None => self.progress.total_data = Some(node.total_size()),
+                    Some(e) if e.level != node.level() => {
+                        return Err(bad("a tree node of another level than its parent says"));
+                    }
+                    Some(e) if e.size != node.total_size() => {
+                        return Err(bad("a tree node holds another size than its parent says"));
+                    }
+                    Some(_) => {}
                 }
-                let leaves = node.level() == 1;
+                let child_level = node.level().saturating_sub(1);
                 let total = self.progress.total_data.unwrap_or(0);
                 let mut start = 0u64;
                 for entry in node.entries() {
-                    // Sizes are the tree's word. A lying tree could place data past the end of the
-                    // file: refused here; a leaf of another length than its parent says is refused
-                    // by whoever writes it.
-                    let at: Vec<u64> = offsets.iter().map(|o| o.saturating_add(start)).collect();
+                    let at = offset.saturating_add(start);
                     start = start.saturating_add(entry.size);
-                    if at.iter().any(|o| o.saturating_add(entry.size) > total) {
-                        return Err(FetchError::BadTree {
-                            id: r.id,
-                            reason: "a child lies past the end of the data".into(),
-                        });
+                    // Checked above for the node as a whole; this keeps every placement inside
+                    // the file even before the sizes below are checked against their blocks.
+                    if at.saturating_add(entry.size) > total {
+                        return Err(bad("a child lies past the end of the data"));
                     }
                     let id = entry.child.id;
-                    if self.seen.insert(id) {
-                        if leaves {
-                            self.leaves.insert(id);
+                    let this = Expect {
+                        size: entry.size,
+                        level: child_level,
+                    };
+                    match self.seen.get(&id) {
+                        None => {
+                            self.seen.insert(id, Some(this));
+                            if child_level == 0 {
+                                self.leaves.insert(id);
+                            }
+                            self.places.insert(id, at);
+                            self.queue.push_back(entry.child);
                         }
-                        self.places.insert(id, (entry.size, at));
-                        self.queue.push_back(entry.child);
-                    } else if let Some((_, pending)) = self.places.get_mut(&id) {
-                        pending.extend(at);
-                    } else if !at.is_empty() {
-                        self.stored.push(Placement {
+                        Some(first) if *first != Some(this) => {
+                            return Err(bad("one block is named with two sizes or levels"));
+                        }
+                        // Named again: its data goes here too, read back once everything is in.
+                        Some(_) => self.stored.push(Placement {
                             block: entry.child,
                             size: entry.size,
-                            offsets: at,
-                        });
+                            offset: at,
+                        }),
                     }
                 }
                 Ok(None)

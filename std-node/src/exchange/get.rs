@@ -70,9 +70,11 @@ pub enum GetError {
 /// Fetches every block of the tree under `root` that the store lacks from `providers`, several at
 /// once, verifying each block before it is stored (as `class`). `progress` is called as blocks
 /// arrive. The blocks are flushed to disk before this returns, also when it fails (a retry does
-/// not fetch them again). With an `output`, the tree's data is written into it as the leaves
+/// not fetch them again). A root that declares more than `max_size` data bytes fails the fetch as
+/// soon as it is opened. With an `output`, the tree's data is written into it as the leaves
 /// arrive (and from the store for what was held already), so that after a complete fetch only
 /// [`FileOutput::finish`] is left to do.
+#[allow(clippy::too_many_arguments)] // Each is a different thing the caller decides.
 pub async fn fetch_tree(
     identity: Arc<KeyPair>,
     store: Arc<BlockStore>,
@@ -80,6 +82,7 @@ pub async fn fetch_tree(
     providers: Vec<(PeerId, SocketAddr)>,
     class: Class,
     output: Option<Arc<FileOutput>>,
+    max_size: u64,
     progress: impl FnMut(FetchProgress),
 ) -> Result<FetchReport, GetError> {
     let mut fetch = Fetch::new(root, WINDOW);
@@ -88,9 +91,7 @@ pub async fn fetch_tree(
         fetch.take_local(move |id| store.get(id).ok().flatten())?;
     }
     let mut report = FetchReport::default();
-    if let Some(out) = &output {
-        check_size(&fetch, out)?;
-    }
+    check_size(&fetch, max_size)?;
     if !fetch.is_complete() {
         let sink = Sink::spawn(&store, class, output.clone());
         let result = run(
@@ -98,7 +99,7 @@ pub async fn fetch_tree(
             &store,
             &mut fetch,
             providers,
-            output.as_deref(),
+            max_size,
             &sink,
             &mut report,
             progress,
@@ -125,13 +126,10 @@ pub async fn fetch_tree(
     Ok(report)
 }
 
-/// Fails once the root is open and declares more data than `out` takes.
-fn check_size(fetch: &Fetch, out: &FileOutput) -> Result<(), GetError> {
+/// Fails once the root is open and declares more than `max` data bytes.
+fn check_size(fetch: &Fetch, max: u64) -> Result<(), GetError> {
     match fetch.progress().total_data {
-        Some(declared) if declared > out.max_size() => Err(GetError::TooLarge {
-            declared,
-            max: out.max_size(),
-        }),
+        Some(declared) if declared > max => Err(GetError::TooLarge { declared, max }),
         _ => Ok(()),
     }
 }
@@ -144,7 +142,7 @@ async fn run(
     store: &Arc<BlockStore>,
     fetch: &mut Fetch,
     providers: Vec<(PeerId, SocketAddr)>,
-    output: Option<&FileOutput>,
+    max_size: u64,
     sink: &Sink,
     report: &mut FetchReport,
     mut progress: impl FnMut(FetchProgress),
@@ -229,9 +227,7 @@ async fn run(
             }
             ConnEvent::Block { peer, id, data } => match fetch.on_block(&peer, &id, &data) {
                 Ok(Accepted::Store(placement)) => {
-                    if let Some(out) = output
-                        && let Err(e) = check_size(fetch, out)
-                    {
+                    if let Err(e) = check_size(fetch, max_size) {
                         break Err(e);
                     }
                     if sink.put(id, data, placement).await.is_err() {

@@ -102,23 +102,23 @@ impl Sink {
 #[derive(Debug)]
 pub struct FileOutput {
     file: File,
-    max_size: u64,
 }
 
 impl FileOutput {
-    /// Writes into `file` (created empty by the caller) data of at most `max_size` bytes: a larger
-    /// root fails the fetch as soon as it is opened.
-    pub fn new(file: File, max_size: u64) -> Self {
-        FileOutput { file, max_size }
+    /// Writes into `file` (created empty by the caller).
+    pub fn new(file: File) -> Self {
+        FileOutput { file }
     }
 
-    /// The largest data accepted.
-    pub fn max_size(&self) -> u64 {
-        self.max_size
-    }
-
-    /// Decrypts the verified leaf `ciphertext` in place and writes it at each of its offsets.
+    /// Decrypts the verified leaf `ciphertext` in place and writes it at its offset; the buffer is
+    /// wiped afterwards whatever happened (it held plaintext, or a tree node's child keys).
     fn write_leaf(&self, p: &Placement, ciphertext: &mut [u8]) -> Result<(), GetError> {
+        let result = self.decrypt_and_write(p, ciphertext);
+        zeroize::Zeroize::zeroize(ciphertext);
+        result
+    }
+
+    fn decrypt_and_write(&self, p: &Placement, ciphertext: &mut [u8]) -> Result<(), GetError> {
         let bad = |reason: &str| {
             GetError::Fetch(FetchError::BadTree {
                 id: p.block.id,
@@ -133,21 +133,16 @@ impl FileOutput {
         if data.len() as u64 != p.size {
             return Err(bad("the data's length is not what its parent says"));
         }
-        for &offset in &p.offsets {
-            self.file
-                .write_all_at(data, offset)
-                .map_err(GetError::Write)?;
-        }
-        // The plaintext is in the file now; not in freed memory as well.
-        zeroize::Zeroize::zeroize(ciphertext);
-        Ok(())
+        self.file
+            .write_all_at(data, p.offset)
+            .map_err(GetError::Write)
     }
 
     /// Writes the data under `p.block` (a leaf or a whole subtree, every block of it held by
-    /// `store`) at each of its offsets.
+    /// `store`) at its offset.
     pub fn write_stored(&self, store: &BlockStore, p: &Placement) -> Result<(), GetError> {
-        for &offset in &p.offsets {
-            let mut at = offset;
+        {
+            let mut at = p.offset;
             let written = read_tree(
                 &p.block,
                 p.size,
