@@ -24,6 +24,26 @@ pub const MAX_DEPTH: usize = 128;
 /// Entries (files and directories) in one directory tree, all levels together.
 pub const MAX_TREE_ENTRIES: u64 = 1 << 22;
 
+/// Adds `n` entries to a tree's running `count`; an error once it passes [`MAX_TREE_ENTRIES`].
+pub(crate) fn count_entries(count: &mut u64, n: usize) -> Result<(), Error> {
+    *count = count.saturating_add(n as u64);
+    if *count > MAX_TREE_ENTRIES {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("the directory holds more than {MAX_TREE_ENTRIES} entries"),
+        ));
+    }
+    Ok(())
+}
+
+/// The error for a directory tree nested deeper than [`MAX_DEPTH`].
+pub(crate) fn too_deep() -> Error {
+    Error::new(
+        ErrorKind::InvalidInput,
+        format!("the directory nests deeper than {MAX_DEPTH} levels"),
+    )
+}
+
 /// What adding a directory produced.
 #[derive(Debug)]
 pub struct DirAdded {

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::{debug, info};
 
-use crate::dirs::{MAX_DEPTH, MAX_TREE_ENTRIES, add_dir, read_listing, system_time};
+use crate::dirs::{MAX_DEPTH, add_dir, count_entries, read_listing, system_time, too_deep};
 use crate::encode::{Encoded, encode_into_store};
 use crate::error::{Error, ErrorKind};
 use crate::exchange::{FetchProgress, FetchReport, FileOutput, fetch_tree, serve};
@@ -484,23 +484,12 @@ impl Node {
             if depth == 0 {
                 declared = Some(listing.iter().map(|e| e.size).fold(0, u64::saturating_add));
             }
-            entries += listing.len() as u64;
-            if entries > MAX_TREE_ENTRIES {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    format!("the directory holds more than {MAX_TREE_ENTRIES} entries"),
-                ));
-            }
+            count_entries(&mut entries, listing.len())?;
             for e in listing {
                 // The listing's decoder enforced the name rule: `name` cannot leave `dir`.
                 let path = dir.join(&e.name);
                 match e.kind {
-                    EntryKind::Dir if depth >= MAX_DEPTH => {
-                        return Err(Error::new(
-                            ErrorKind::InvalidInput,
-                            format!("the directory nests deeper than {MAX_DEPTH} levels"),
-                        ));
-                    }
+                    EntryKind::Dir if depth >= MAX_DEPTH => return Err(too_deep()),
                     EntryKind::Dir => {
                         std::fs::create_dir(&path)
                             .map_err(|err| Error::file(&path, "create", &err))?;
@@ -999,21 +988,10 @@ fn dir_tree_ids(store: &BlockStore, root: &BlockRef) -> Result<Vec<BlockId>, Err
             }
         }
         let listed = read_listing(store, &listing)?;
-        entries += listed.len() as u64;
-        if entries > MAX_TREE_ENTRIES {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                format!("the directory holds more than {MAX_TREE_ENTRIES} entries"),
-            ));
-        }
+        count_entries(&mut entries, listed.len())?;
         for e in listed {
             match e.kind {
-                EntryKind::Dir if depth >= MAX_DEPTH => {
-                    return Err(Error::new(
-                        ErrorKind::InvalidInput,
-                        format!("the directory nests deeper than {MAX_DEPTH} levels"),
-                    ));
-                }
+                EntryKind::Dir if depth >= MAX_DEPTH => return Err(too_deep()),
                 EntryKind::Dir => todo.push((e.target, depth + 1)),
                 EntryKind::File => {
                     if seen.contains(&e.target.id) {
