@@ -216,5 +216,10 @@ mod tests {
     fn contexts_are_distinct() {
         let set: std::collections::HashSet<_> = STORE_CONTEXTS.iter().collect();
         assert_eq!(set.len(), STORE_CONTEXTS.len());
+        // Nor may one be a context of the core's: a key derived for the store must never equal a
+        // key the protocol derives from the same material.
+        for c in gofast_core::crypto::KdfContext::ALL {
+            assert!(!set.contains(&c.as_str()), "{} is both", c.as_str());
+        }
     }
 }
