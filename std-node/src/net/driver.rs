@@ -27,7 +27,7 @@ use super::clock::Clock;
 use super::config::{BootstrapPeer, Limits, NodeConfig};
 use super::error::NodeError;
 use super::handle::{Command, NetStats, NodeHandle, PeerInfo, PutReport};
-use super::links::{Link, Links, NodeSession};
+use super::links::{Challenger, Link, Links, NodeSession};
 use crate::rng::os_rng;
 
 type Dht = ServerNode<SocketAddr, MemoryRecordStore<DHT_RECORDS>>;
@@ -37,6 +37,8 @@ const MAX_DATAGRAM: usize = MAX_FRAME_LEN;
 
 /// How often idle sessions are looked for.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
+/// How long a new handshake from an address with a session may take to win before it is dropped.
+const CHALLENGE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Who waits for a DHT query's end.
 enum Waiter {
@@ -253,6 +255,10 @@ impl Driver {
         }
         if now >= self.next_sweep {
             self.next_sweep = now.saturating_add(SWEEP_INTERVAL);
+            self.links.expire_challengers(Instant::from_micros(
+                now.as_micros()
+                    .saturating_sub(CHALLENGE_TIMEOUT.as_micros()),
+            ));
             let idle = Duration::from_micros(
                 u64::try_from(self.limits.idle_timeout.as_micros()).unwrap_or(u64::MAX),
             );
@@ -313,14 +319,36 @@ impl Driver {
                     link.waiting = waiting;
                 }
             }
+            Some(link) if opens && link.session.is_established() => {
+                // A new first message from an address with a session: the peer restarted, or
+                // someone replays or spoofs one. The new handshake runs beside the session and
+                // replaces it only once it proves fresh keys.
+                self.challenge(now, from, frame, first == Some(FrameType::Ik1));
+                return;
+            }
             Some(link) if opens && !link.handshaking() => {
-                // A new first message from an address with a session: the peer restarted. The
-                // new handshake replaces the old session only if it proves an identity (below).
+                // The session there is closed: the new handshake simply replaces it.
                 if !self.accept_from(now, from) {
                     return;
                 }
             }
             Some(_) => {}
+        }
+        if self.links.challenger_mut(&from).is_some() && !opens {
+            if first != Some(FrameType::Data) {
+                // A handshake's continuation belongs to the challenger.
+                self.challenger_input(now, from, frame);
+                return;
+            }
+            // A data frame under the session's keys, or under the challenger's once it won on
+            // the peer's side: the session first, on a copy (a failed open wipes the buffer).
+            let mut copy = frame.to_vec();
+            if !self.input(now, from, frame) {
+                self.challenger_input(now, from, &mut copy);
+            }
+            self.drain_session(now, from);
+            self.pump_dht(now);
+            return;
         }
         self.input(now, from, frame);
         self.drain_session(now, from);
@@ -341,10 +369,104 @@ impl Driver {
         }
     }
 
-    /// Hands one frame to the session at `from` and delivers what it gives.
-    fn input(&mut self, now: Instant, from: SocketAddr, frame: &mut [u8]) {
-        let Some(link) = self.links.get_mut(&from) else {
+    /// A first message from `from`, which has an established session: a challenger for it.
+    fn challenge(&mut self, now: Instant, from: SocketAddr, frame: &mut [u8], ik: bool) {
+        if self.links.challengers() >= self.limits.max_handshakes {
+            self.stats.refused_handshakes += 1;
             return;
+        }
+        match NodeSession::accept(self.session_config, &self.identity, session_seed()) {
+            Ok(session) => self.links.challenge(
+                from,
+                Challenger {
+                    session,
+                    ik,
+                    peer: None,
+                    since: now,
+                },
+            ),
+            Err(e) => {
+                warn!(error = ?e, "cannot make a session");
+                return;
+            }
+        }
+        self.challenger_input(now, from, frame);
+    }
+
+    /// Hands one frame to the challenger at `from`; promotes it when it has won.
+    fn challenger_input(&mut self, now: Instant, from: SocketAddr, frame: &mut [u8]) {
+        let own = self.identity.peer_id();
+        let min_work = self.min_work;
+        let Some(ch) = self.links.challenger_mut(&from) else {
+            return;
+        };
+        let mut data = None;
+        match ch.session.handle_input(now, frame) {
+            Ok(Input::PeerIdentified { peer, .. }) => {
+                // Early data is not delivered: an IK first message may be a replay. The peer asks
+                // again on the new session, which then wins.
+                if peer == own
+                    || peer.work_bits() < min_work
+                    || ch.session.approve_peer(now).is_err()
+                {
+                    let _ = ch.session.refuse_peer();
+                    self.links.remove_challenger(&from);
+                    return;
+                }
+                ch.peer = Some(peer);
+            }
+            Ok(Input::Data { data: d, .. }) => data = Some(d.to_vec()),
+            Ok(Input::Nothing) => {}
+            Err(e) => {
+                self.stats.garbage += 1;
+                trace!(%from, error = ?e, "challenger frame refused");
+                self.links.remove_challenger(&from);
+                return;
+            }
+        }
+        let frame_buf = &mut self.frame;
+        while let Some(n) = ch.session.poll_transmit(now, frame_buf) {
+            if let Some(f) = frame_buf.get(..n) {
+                self.out.push_back((from, f.to_vec()));
+            }
+        }
+        if ch.session.close_reason().is_some() {
+            self.links.remove_challenger(&from);
+            return;
+        }
+        let won = data.is_some() || (!ch.ik && ch.session.is_established());
+        if won {
+            self.promote(now, from, data);
+        }
+    }
+
+    /// The challenger at `from` proved fresh keys: it becomes the address's session (the old one's
+    /// waiting messages move over), and `data` (its first data frame's, if any) is delivered.
+    fn promote(&mut self, now: Instant, from: SocketAddr, data: Option<Vec<u8>>) {
+        let Some(ch) = self.links.remove_challenger(&from) else {
+            return;
+        };
+        let waiting = self
+            .links
+            .remove(&from)
+            .map(|l| l.waiting)
+            .unwrap_or_default();
+        let mut link = Link::new(ch.session, ch.peer, now);
+        link.waiting = waiting;
+        self.links.insert(from, link);
+        debug!(%from, "a new handshake replaced the session");
+        // Its `Established` event is still queued: the usual bookkeeping runs here.
+        self.drain_session(now, from);
+        if let (Some(bytes), Some(peer)) = (data, ch.peer) {
+            self.deliver(now, peer, from, &bytes);
+        }
+    }
+
+    /// Hands one frame to the session at `from` and delivers what it gives; whether the session
+    /// took it.
+    fn input(&mut self, now: Instant, from: SocketAddr, frame: &mut [u8]) -> bool {
+        let Some(link) = self.links.get_mut(&from) else {
+            return false;
         };
         let expected = link.peer;
         let mut identified = None;
@@ -370,7 +492,7 @@ impl Driver {
                 if link.handshaking() && !link.dialled && !matches!(e, InputError::Replay(_)) {
                     self.drop_link(&from);
                 }
-                return;
+                return false;
             }
         }
         if let Some(peer) = identified {
@@ -378,18 +500,18 @@ impl Driver {
                 // Not who was dialled (or ourselves through a loop): no session.
                 let _ = link.session.refuse_peer();
                 self.drop_link(&from);
-                return;
+                return true;
             }
             if peer.work_bits() < self.min_work {
                 debug!(%from, "peer identity without the required work refused");
                 let _ = link.session.refuse_peer();
                 self.drop_link(&from);
-                return;
+                return true;
             }
             if let Err(e) = link.session.approve_peer(now) {
                 warn!(error = ?e, "approving a peer failed");
                 self.drop_link(&from);
-                return;
+                return true;
             }
             link.peer = Some(peer);
             link.last_active = now;
@@ -399,6 +521,7 @@ impl Driver {
         {
             self.deliver(now, peer, from, &bytes);
         }
+        true
     }
 
     /// An application message from `peer`: today every message is a DHT message.
@@ -807,4 +930,178 @@ fn session_seed() -> SecretBytes<32> {
     let mut s = [0u8; 32];
     os_rng().fill_bytes(&mut s);
     SecretBytes::new(s)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The driver without its socket loop: datagrams are carried by hand, so a test can say a
+    //! datagram came from any address (a spoofed source), and time is whatever the test passes.
+
+    use super::*;
+
+    /// Two drivers and the datagrams between them, `from` as the test says.
+    async fn open(seed: u8) -> (Driver, mpsc::Receiver<Command>) {
+        let identity = KeyPair::from_seed(&SecretBytes::new([seed; 32]));
+        let (driver, rx, _handle) = Driver::open(identity, NodeConfig::default()).await.unwrap();
+        (driver, rx)
+    }
+
+    fn addr(d: &Driver) -> SocketAddr {
+        d.socket.local_addr().unwrap()
+    }
+
+    /// Carries datagrams between `a` (at `a_as`) and `b` (at `b_as`) until neither sends more;
+    /// returns the frames `b` sent, in order.
+    fn shuttle(
+        now: Instant,
+        a: &mut Driver,
+        a_as: SocketAddr,
+        b: &mut Driver,
+        b_as: SocketAddr,
+    ) -> Vec<Vec<u8>> {
+        let mut from_b = Vec::new();
+        for _ in 0..1000 {
+            let (to_b, to_a): (Vec<_>, Vec<_>) =
+                (a.out.drain(..).collect(), b.out.drain(..).collect());
+            if to_b.is_empty() && to_a.is_empty() {
+                return from_b;
+            }
+            for (dest, mut f) in to_b {
+                if dest == b_as {
+                    b.on_datagram(now, a_as, &mut f);
+                }
+            }
+            for (dest, mut f) in to_a {
+                from_b.push(f.clone());
+                if dest == a_as {
+                    a.on_datagram(now, b_as, &mut f);
+                }
+            }
+        }
+        panic!("the drivers never went quiet");
+    }
+
+    fn established_with(a: &Driver, at: SocketAddr, peer: PeerId) -> bool {
+        a.links
+            .get(&at)
+            .is_some_and(|l| l.session.is_established() && l.peer == Some(peer))
+    }
+
+    fn in_big_stack(f: impl FnOnce() + Send + 'static) {
+        std::thread::Builder::new()
+            .stack_size(NODE_STACK)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn a_replayed_or_spoofed_first_message_leaves_the_session_alone() {
+        in_big_stack(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let ((mut a, _ra), (mut b, _rb)) = (open(1).await, open(2).await);
+                let (a_at, b_at) = (addr(&a), addr(&b));
+                let (a_id, b_id) = (a.identity.peer_id(), b.identity.peer_id());
+                let now = a.clock.now();
+                let (join, _) = oneshot::channel();
+                b.add_peer(
+                    now,
+                    BootstrapPeer {
+                        peer: Some(a_id),
+                        addr: a_at,
+                    },
+                    join,
+                );
+                b.pump_dht(now);
+                let sent = shuttle(now, &mut a, a_at, &mut b, b_at);
+                assert!(established_with(&a, b_at, b_id));
+                let ik1 = sent
+                    .iter()
+                    .find(|f| f.first() == Some(&(FrameType::Ik1 as u8)))
+                    .expect("b opened with IK")
+                    .clone();
+
+                // B's own first message again, and a stranger's XX first message, both "from" B.
+                a.on_datagram(now, b_at, &mut ik1.clone());
+                let stranger = KeyPair::from_seed(&SecretBytes::new([3; 32]));
+                let mut xx = NodeSession::connect(
+                    SessionConfig::default(),
+                    &stranger,
+                    SecretBytes::new([4; 32]),
+                    now,
+                )
+                .unwrap();
+                let mut buf = vec![0u8; MAX_FRAME_LEN];
+                let n = xx
+                    .poll_transmit(now, &mut buf)
+                    .expect("an XX first message");
+                a.on_datagram(now, b_at, &mut buf[..n].to_vec());
+                shuttle(now, &mut a, a_at, &mut b, b_at);
+                assert!(established_with(&a, b_at, b_id), "the session was replaced");
+
+                // B's traffic still reaches A under the session's keys.
+                let garbage = a.stats.garbage;
+                let (found, mut found_rx) = oneshot::channel();
+                b.on_command(now, Command::FindPeer(a_id, found));
+                shuttle(now, &mut a, a_at, &mut b, b_at);
+                assert_eq!(a.stats.garbage, garbage, "B's frames were refused");
+                assert_eq!(found_rx.try_recv().unwrap().unwrap(), Some(a_at));
+            });
+        });
+    }
+
+    #[test]
+    fn a_restarted_peer_replaces_its_session_once_it_proves_fresh_keys() {
+        in_big_stack(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let ((mut a, _ra), (mut b, _rb)) = (open(1).await, open(2).await);
+                let (a_at, b_at) = (addr(&a), addr(&b));
+                let (a_id, b_id) = (a.identity.peer_id(), b.identity.peer_id());
+                let now = a.clock.now();
+                let (join, _) = oneshot::channel();
+                let to_a = BootstrapPeer {
+                    peer: Some(a_id),
+                    addr: a_at,
+                };
+                b.add_peer(now, to_a, join);
+                b.pump_dht(now);
+                shuttle(now, &mut a, a_at, &mut b, b_at);
+                assert!(established_with(&a, b_at, b_id));
+
+                // B restarts: same identity, same address, no memory of the session.
+                drop(b);
+                let (mut b, _rb) = open(2).await;
+                let (join, mut joined) = oneshot::channel();
+                b.add_peer(now, to_a, join);
+                b.pump_dht(now);
+                shuttle(now, &mut a, a_at, &mut b, b_at);
+                // Its first request rode in the IK message, which A does not act on (it could be
+                // a replay); B asks again when its timer fires, on the new session, which wins.
+                let mut t = now;
+                for _ in 0..20 {
+                    if joined.try_recv().is_ok() {
+                        break;
+                    }
+                    t = t.saturating_add(Duration::from_millis(500));
+                    b.on_timers(t);
+                    a.on_timers(t);
+                    shuttle(t, &mut a, a_at, &mut b, b_at);
+                }
+                assert!(established_with(&a, b_at, b_id));
+                let (found, mut found_rx) = oneshot::channel();
+                b.on_command(t, Command::FindPeer(a_id, found));
+                shuttle(t, &mut a, a_at, &mut b, b_at);
+                assert_eq!(found_rx.try_recv().unwrap().unwrap(), Some(a_at));
+            });
+        });
+    }
 }

@@ -53,10 +53,27 @@ impl Link {
     }
 }
 
+/// A new handshake from an address that has an established session. It runs beside that session
+/// and replaces it only once it proves fresh key material, so a replayed or spoofed first message
+/// cannot tear an honest session down.
+pub(super) struct Challenger {
+    pub(super) session: NodeSession,
+    /// Opened with IK: it replaces the session on its first data frame (an IK first message can be
+    /// replayed, so its completion proves nothing). Opened with XX: on completion (the third
+    /// message answers this side's fresh ephemeral key).
+    pub(super) ik: bool,
+    /// The identity it proved, once it did.
+    pub(super) peer: Option<PeerId>,
+    /// When it started (it is dropped if it has not won within a while).
+    pub(super) since: Instant,
+}
+
 /// Every session, by remote address.
 #[derive(Default)]
 pub(super) struct Links {
     map: HashMap<SocketAddr, Link>,
+    /// At most one challenger per address with a session.
+    challengers: HashMap<SocketAddr, Challenger>,
 }
 
 impl Links {
@@ -85,7 +102,30 @@ impl Links {
     }
 
     pub(super) fn remove(&mut self, addr: &SocketAddr) -> Option<Link> {
+        self.challengers.remove(addr);
         self.map.remove(addr)
+    }
+
+    pub(super) fn challengers(&self) -> usize {
+        self.challengers.len()
+    }
+
+    pub(super) fn challenger_mut(&mut self, addr: &SocketAddr) -> Option<&mut Challenger> {
+        self.challengers.get_mut(addr)
+    }
+
+    /// Sets the challenger of `addr` (replacing an earlier one).
+    pub(super) fn challenge(&mut self, addr: SocketAddr, challenger: Challenger) {
+        self.challengers.insert(addr, challenger);
+    }
+
+    pub(super) fn remove_challenger(&mut self, addr: &SocketAddr) -> Option<Challenger> {
+        self.challengers.remove(addr)
+    }
+
+    /// Drops the challengers that started before `cutoff` without winning.
+    pub(super) fn expire_challengers(&mut self, cutoff: Instant) {
+        self.challengers.retain(|_, c| c.since >= cutoff);
     }
 
     pub(super) fn iter(&self) -> impl Iterator<Item = (&SocketAddr, &Link)> {
