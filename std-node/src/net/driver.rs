@@ -987,10 +987,17 @@ mod tests {
             .is_some_and(|l| l.session.is_established() && l.peer == Some(peer))
     }
 
-    fn in_big_stack(f: impl FnOnce() + Send + 'static) {
+    /// Runs `test` as the node runs: on a thread with the node's stack, in a current-thread runtime.
+    fn on_node_thread<F: Future<Output = ()>>(test: impl FnOnce() -> F + Send + 'static) {
         std::thread::Builder::new()
             .stack_size(NODE_STACK)
-            .spawn(f)
+            .spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(test());
+            })
             .unwrap()
             .join()
             .unwrap();
@@ -998,12 +1005,8 @@ mod tests {
 
     #[test]
     fn a_replayed_or_spoofed_first_message_leaves_the_session_alone() {
-        in_big_stack(|| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
+        on_node_thread(|| async {
+            {
                 let ((mut a, _ra), (mut b, _rb)) = (open(1).await, open(2).await);
                 let (a_at, b_at) = (addr(&a), addr(&b));
                 let (a_id, b_id) = (a.identity.peer_id(), b.identity.peer_id());
@@ -1051,18 +1054,14 @@ mod tests {
                 shuttle(now, &mut a, a_at, &mut b, b_at);
                 assert_eq!(a.stats.garbage, garbage, "B's frames were refused");
                 assert_eq!(found_rx.try_recv().unwrap().unwrap(), Some(a_at));
-            });
+            }
         });
     }
 
     #[test]
     fn a_restarted_peer_replaces_its_session_once_it_proves_fresh_keys() {
-        in_big_stack(|| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
+        on_node_thread(|| async {
+            {
                 let ((mut a, _ra), (mut b, _rb)) = (open(1).await, open(2).await);
                 let (a_at, b_at) = (addr(&a), addr(&b));
                 let (a_id, b_id) = (a.identity.peer_id(), b.identity.peer_id());
@@ -1101,7 +1100,7 @@ mod tests {
                 b.on_command(t, Command::FindPeer(a_id, found));
                 shuttle(t, &mut a, a_at, &mut b, b_at);
                 assert_eq!(found_rx.try_recv().unwrap().unwrap(), Some(a_at));
-            });
+            }
         });
     }
 }
