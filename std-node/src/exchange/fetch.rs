@@ -12,7 +12,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use gofast_core::block::{Block, BlockId, BlockRef, MAX_BLOCK_LEN, open_in_place, verify};
+use gofast_core::block::{Block, BlockId, BlockRef, MAX_BLOCK_LEN, open_verified_in_place, verify};
 use gofast_core::exchange::MAX_IDS;
 use gofast_core::identity::PeerId;
 use zeroize::Zeroizing;
@@ -105,9 +105,6 @@ pub struct Fetch {
     seen: HashMap<BlockId, Option<Expect>>,
     /// Blocks each provider delivered, including providers since dropped.
     delivered: Vec<(PeerId, u64)>,
-    /// Blocks a level-1 node names: data leaves, so they are verified but not decrypted here (their
-    /// parent already says what they are; whoever writes the data opens them).
-    leaves: HashSet<BlockId>,
     /// Blocks found but not handled yet: where their first reference puts them in the file.
     places: HashMap<BlockId, u64>,
     /// Data that must be read from the store: leaves held before the fetch began, and blocks found
@@ -152,7 +149,6 @@ impl Fetch {
             progress: FetchProgress::default(),
             seen,
             delivered: Vec::new(),
-            leaves: HashSet::new(),
             places,
             stored: Vec::new(),
         }
@@ -353,8 +349,8 @@ impl Fetch {
         std::mem::take(&mut self.stored)
     }
 
-    /// Opens a verified block with its key; a tree node's children join the queue with their
-    /// offsets. Returns a data leaf's placement.
+    /// Opens a block (already verified against its id) with its key; a tree node's children join
+    /// the queue with their offsets. Returns a data leaf's placement.
     fn open(&mut self, r: &BlockRef, data: &[u8]) -> Result<Option<Placement>, FetchError> {
         let bad = |reason: &str| FetchError::BadTree {
             id: r.id,
@@ -362,17 +358,18 @@ impl Fetch {
         };
         let offset = self.places.remove(&r.id).unwrap_or(0);
         let expect = self.seen.get(&r.id).copied().flatten();
-        if self.leaves.remove(&r.id) {
-            // A data leaf by its parent's word: whoever writes it checks its kind and length.
-            let size = expect.map_or(0, |e| e.size);
+        if let Some(e) = expect.filter(|e| e.level == 0) {
+            // A data leaf by its parent's word: not decrypted here (its parent says what it is);
+            // whoever writes it checks its kind and length.
             return Ok(Some(Placement {
                 block: r.clone(),
-                size,
+                size: e.size,
                 offset,
             }));
         }
         let mut plain = Zeroizing::new(data.to_vec());
-        let block = open_in_place(r, &mut plain).map_err(|e| bad(&e.to_string()))?;
+        // Every caller verified the block against its id (`on_block`, `take_local`).
+        let block = open_verified_in_place(r, &mut plain).map_err(|e| bad(&e.to_string()))?;
         match block {
             Block::Data(d) => {
                 let len = d.len() as u64;
@@ -421,9 +418,6 @@ impl Fetch {
                     match self.seen.get(&id) {
                         None => {
                             self.seen.insert(id, Some(this));
-                            if child_level == 0 {
-                                self.leaves.insert(id);
-                            }
                             self.places.insert(id, at);
                             self.queue.push_back(entry.child);
                         }
