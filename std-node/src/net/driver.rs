@@ -1003,104 +1003,104 @@ mod tests {
             .unwrap();
     }
 
+    /// `b` dials `a` by identity (IK), as `b_at`; the datagrams are carried until both are quiet.
+    /// Returns what `b` sent and the receiver of its join's result.
+    fn dial(
+        now: Instant,
+        a: &mut Driver,
+        a_at: SocketAddr,
+        b: &mut Driver,
+        b_at: SocketAddr,
+    ) -> (Vec<Vec<u8>>, oneshot::Receiver<Result<usize, NodeError>>) {
+        let (join, joined) = oneshot::channel();
+        let to_a = BootstrapPeer {
+            peer: Some(a.identity.peer_id()),
+            addr: a_at,
+        };
+        b.add_peer(now, to_a, join);
+        b.pump_dht(now);
+        (shuttle(now, a, a_at, b, b_at), joined)
+    }
+
+    /// A DHT query from `b` reaches `a` and is answered, with nothing `b` sent refused by `a`.
+    fn assert_query_answered(
+        now: Instant,
+        a: &mut Driver,
+        a_at: SocketAddr,
+        b: &mut Driver,
+        b_at: SocketAddr,
+    ) {
+        let garbage = a.stats.garbage;
+        let (found, mut found_rx) = oneshot::channel();
+        b.on_command(now, Command::FindPeer(a.identity.peer_id(), found));
+        shuttle(now, a, a_at, b, b_at);
+        assert_eq!(a.stats.garbage, garbage, "B's frames were refused");
+        assert_eq!(found_rx.try_recv().unwrap().unwrap(), Some(a_at));
+    }
+
     #[test]
     fn a_replayed_or_spoofed_first_message_leaves_the_session_alone() {
         on_node_thread(|| async {
-            {
-                let ((mut a, _ra), (mut b, _rb)) = (open(1).await, open(2).await);
-                let (a_at, b_at) = (addr(&a), addr(&b));
-                let (a_id, b_id) = (a.identity.peer_id(), b.identity.peer_id());
-                let now = a.clock.now();
-                let (join, _) = oneshot::channel();
-                b.add_peer(
-                    now,
-                    BootstrapPeer {
-                        peer: Some(a_id),
-                        addr: a_at,
-                    },
-                    join,
-                );
-                b.pump_dht(now);
-                let sent = shuttle(now, &mut a, a_at, &mut b, b_at);
-                assert!(established_with(&a, b_at, b_id));
-                let ik1 = sent
-                    .iter()
-                    .find(|f| f.first() == Some(&(FrameType::Ik1 as u8)))
-                    .expect("b opened with IK")
-                    .clone();
+            let ((mut a, _ra), (mut b, _rb)) = (open(1).await, open(2).await);
+            let (a_at, b_at, b_id) = (addr(&a), addr(&b), b.identity.peer_id());
+            let now = a.clock.now();
+            let (sent, _) = dial(now, &mut a, a_at, &mut b, b_at);
+            assert!(established_with(&a, b_at, b_id));
+            let ik1 = sent
+                .iter()
+                .find(|f| f.first() == Some(&(FrameType::Ik1 as u8)))
+                .expect("b opened with IK")
+                .clone();
 
-                // B's own first message again, and a stranger's XX first message, both "from" B.
-                a.on_datagram(now, b_at, &mut ik1.clone());
-                let stranger = KeyPair::from_seed(&SecretBytes::new([3; 32]));
-                let mut xx = NodeSession::connect(
-                    SessionConfig::default(),
-                    &stranger,
-                    SecretBytes::new([4; 32]),
-                    now,
-                )
-                .unwrap();
-                let mut buf = vec![0u8; MAX_FRAME_LEN];
-                let n = xx
-                    .poll_transmit(now, &mut buf)
-                    .expect("an XX first message");
-                a.on_datagram(now, b_at, &mut buf[..n].to_vec());
-                shuttle(now, &mut a, a_at, &mut b, b_at);
-                assert!(established_with(&a, b_at, b_id), "the session was replaced");
-
-                // B's traffic still reaches A under the session's keys.
-                let garbage = a.stats.garbage;
-                let (found, mut found_rx) = oneshot::channel();
-                b.on_command(now, Command::FindPeer(a_id, found));
-                shuttle(now, &mut a, a_at, &mut b, b_at);
-                assert_eq!(a.stats.garbage, garbage, "B's frames were refused");
-                assert_eq!(found_rx.try_recv().unwrap().unwrap(), Some(a_at));
-            }
+            // B's own first message again, and a stranger's XX first message, both "from" B.
+            a.on_datagram(now, b_at, &mut ik1.clone());
+            let stranger = KeyPair::from_seed(&SecretBytes::new([3; 32]));
+            let mut xx = NodeSession::connect(
+                SessionConfig::default(),
+                &stranger,
+                SecretBytes::new([4; 32]),
+                now,
+            )
+            .unwrap();
+            let mut buf = vec![0u8; MAX_FRAME_LEN];
+            let n = xx
+                .poll_transmit(now, &mut buf)
+                .expect("an XX first message");
+            a.on_datagram(now, b_at, &mut buf[..n].to_vec());
+            shuttle(now, &mut a, a_at, &mut b, b_at);
+            assert!(established_with(&a, b_at, b_id), "the session was replaced");
+            // B's traffic still reaches A under the session's keys.
+            assert_query_answered(now, &mut a, a_at, &mut b, b_at);
         });
     }
 
     #[test]
     fn a_restarted_peer_replaces_its_session_once_it_proves_fresh_keys() {
         on_node_thread(|| async {
-            {
-                let ((mut a, _ra), (mut b, _rb)) = (open(1).await, open(2).await);
-                let (a_at, b_at) = (addr(&a), addr(&b));
-                let (a_id, b_id) = (a.identity.peer_id(), b.identity.peer_id());
-                let now = a.clock.now();
-                let (join, _) = oneshot::channel();
-                let to_a = BootstrapPeer {
-                    peer: Some(a_id),
-                    addr: a_at,
-                };
-                b.add_peer(now, to_a, join);
-                b.pump_dht(now);
-                shuttle(now, &mut a, a_at, &mut b, b_at);
-                assert!(established_with(&a, b_at, b_id));
+            let ((mut a, _ra), (mut b, _rb)) = (open(1).await, open(2).await);
+            let (a_at, b_at, b_id) = (addr(&a), addr(&b), b.identity.peer_id());
+            let now = a.clock.now();
+            dial(now, &mut a, a_at, &mut b, b_at);
+            assert!(established_with(&a, b_at, b_id));
 
-                // B restarts: same identity, same address, no memory of the session.
-                drop(b);
-                let (mut b, _rb) = open(2).await;
-                let (join, mut joined) = oneshot::channel();
-                b.add_peer(now, to_a, join);
-                b.pump_dht(now);
-                shuttle(now, &mut a, a_at, &mut b, b_at);
-                // Its first request rode in the IK message, which A does not act on (it could be
-                // a replay); B asks again when its timer fires, on the new session, which wins.
-                let mut t = now;
-                for _ in 0..20 {
-                    if joined.try_recv().is_ok() {
-                        break;
-                    }
-                    t = t.saturating_add(Duration::from_millis(500));
-                    b.on_timers(t);
-                    a.on_timers(t);
-                    shuttle(t, &mut a, a_at, &mut b, b_at);
+            // B restarts: same identity, same address, no memory of the session.
+            drop(b);
+            let (mut b, _rb) = open(2).await;
+            let (_, mut joined) = dial(now, &mut a, a_at, &mut b, b_at);
+            // Its first request rode in the IK message, which A does not act on (it could be a
+            // replay); B asks again when its timer fires, on the new session, which wins.
+            let mut t = now;
+            for _ in 0..20 {
+                if joined.try_recv().is_ok() {
+                    break;
                 }
-                assert!(established_with(&a, b_at, b_id));
-                let (found, mut found_rx) = oneshot::channel();
-                b.on_command(t, Command::FindPeer(a_id, found));
+                t = t.saturating_add(Duration::from_millis(500));
+                b.on_timers(t);
+                a.on_timers(t);
                 shuttle(t, &mut a, a_at, &mut b, b_at);
-                assert_eq!(found_rx.try_recv().unwrap().unwrap(), Some(a_at));
             }
+            assert!(established_with(&a, b_at, b_id));
+            assert_query_answered(t, &mut a, a_at, &mut b, b_at);
         });
     }
 }
