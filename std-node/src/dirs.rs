@@ -14,7 +14,7 @@ use gofast_core::fs::{
     DirEntry, DirListing, EntryKind, MAX_LISTING_LEN, check_name, encode_listing,
 };
 
-use crate::encode::encode_with_writer;
+use crate::encode::{Encoded, encode_with_writer};
 use crate::error::{Error, ErrorKind};
 use crate::store::{BlockStore, Writer};
 
@@ -47,14 +47,11 @@ pub(crate) fn too_deep() -> Error {
 /// What adding a directory produced.
 #[derive(Debug)]
 pub struct DirAdded {
-    /// The root of the top directory's listing.
-    pub root: BlockRef,
-    /// Data bytes of every file beneath it.
-    pub size: u64,
+    /// The top listing's root, the data bytes of every file beneath it, and every distinct block
+    /// of the whole tree (listings and files).
+    pub encoded: Encoded,
     /// Files added.
     pub files: u64,
-    /// Every distinct block of the whole tree (listings and files).
-    pub ids: Vec<BlockId>,
     /// What was left out: symbolic links and special files (devices, sockets, pipes).
     pub skipped: Vec<PathBuf>,
 }
@@ -269,10 +266,12 @@ pub fn add_dir(
     let (root, size) = adding.add(dir, 0)?;
     adding.writer.flush()?;
     Ok(DirAdded {
-        root,
-        size,
+        encoded: Encoded {
+            root,
+            size,
+            ids: adding.ids,
+        },
         files: adding.files,
-        ids: adding.ids,
         skipped: adding.skipped,
     })
 }

@@ -236,17 +236,10 @@ impl Node {
             path.to_path_buf(),
         );
         let added = blocking("add", move || add_dir(&store, &scope, &dir, progress)).await?;
-        let files = added.files;
-        let skipped = added.skipped;
-        let encoded = Encoded {
-            root: added.root,
-            size: added.size,
-            ids: added.ids,
-        };
-        let mut report = self.finish_add(&label, encoded).await?;
+        let mut report = self.finish_add(&label, added.encoded).await?;
         report.dir = true;
-        report.files = files;
-        report.skipped = skipped;
+        report.files = added.files;
+        report.skipped = added.skipped;
         Ok(report)
     }
 
@@ -352,19 +345,9 @@ impl Node {
                 )
                 .await?;
             let fetched = t.elapsed();
-            let output = Arc::try_unwrap(output).map_err(|_| {
-                Error::new(
-                    ErrorKind::Internal,
-                    "the fetched file is still being written",
-                )
-            })?;
             let size = fetch.progress.total_data.unwrap_or(0);
-            let (partial, dest) = (partial.clone(), dest.to_path_buf());
-            blocking("write", move || {
-                output.finish(size)?;
-                std::fs::rename(&partial, &dest).map_err(|e| Error::file(&dest, "rename into", &e))
-            })
-            .await?;
+            complete_file(output, size).await?;
+            std::fs::rename(&partial, dest).map_err(|e| Error::file(dest, "rename into", &e))?;
             Ok::<_, Error>((fetch, providers, size, fetched))
         }
         .await;
@@ -516,22 +499,11 @@ impl Node {
                             .await?;
                         let size = report.progress.total_data.unwrap_or(0);
                         merge_reports(&mut total, report, &mut known);
-                        let output = Arc::try_unwrap(output).map_err(|_| {
-                            Error::new(
-                                ErrorKind::Internal,
-                                "the fetched file is still being written",
-                            )
-                        })?;
-                        let mtime = system_time(e.mtime_ns);
-                        blocking("write", move || {
-                            let file = output.finish(size)?;
-                            if let Some(t) = mtime {
-                                // Best effort: a file system without times still gets the data.
-                                let _ = file.set_modified(t);
-                            }
-                            Ok::<_, Error>(())
-                        })
-                        .await?;
+                        let file = complete_file(output, size).await?;
+                        if let Some(t) = system_time(e.mtime_ns) {
+                            // Best effort: a file system without times still gets the data.
+                            let _ = file.set_modified(t);
+                        }
                         written = written.saturating_add(size);
                     }
                 }
@@ -1130,6 +1102,17 @@ fn create_new(path: &Path) -> Result<std::fs::File, Error> {
             Error::file(path, "create", &e)
         }
     })
+}
+
+/// A fetched file whose every byte is written: its length set and synced (on a blocking thread).
+async fn complete_file(output: Arc<FileOutput>, size: u64) -> Result<std::fs::File, Error> {
+    let output = Arc::try_unwrap(output).map_err(|_| {
+        Error::new(
+            ErrorKind::Internal,
+            "the fetched file is still being written",
+        )
+    })?;
+    blocking("write", move || output.finish(size)).await
 }
 
 /// `dest` with `.partial` appended: where a get writes until the data is complete.
