@@ -190,7 +190,7 @@ async fn run(
         while let Some((peer, ids)) = fetch.next_request() {
             let sent = match conns.get(&peer) {
                 Some(tx) => tx
-                    .try_send(ConnCommand::Want(ids.clone()))
+                    .try_send(ConnCommand::Want(ids))
                     .map_err(|e| match e {
                         mpsc::error::TrySendError::Full(_) => "its connection is not keeping up",
                         mpsc::error::TrySendError::Closed(_) => "its connection ended",
