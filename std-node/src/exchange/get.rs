@@ -189,12 +189,10 @@ async fn run(
         // Ask for what the plan allows.
         while let Some((peer, ids)) = fetch.next_request() {
             let sent = match conns.get(&peer) {
-                Some(tx) => tx
-                    .try_send(ConnCommand::Want(ids))
-                    .map_err(|e| match e {
-                        mpsc::error::TrySendError::Full(_) => "its connection is not keeping up",
-                        mpsc::error::TrySendError::Closed(_) => "its connection ended",
-                    }),
+                Some(tx) => tx.try_send(ConnCommand::Want(ids)).map_err(|e| match e {
+                    mpsc::error::TrySendError::Full(_) => "its connection is not keeping up",
+                    mpsc::error::TrySendError::Closed(_) => "its connection ended",
+                }),
                 None => Err("no connection"),
             };
             if let Err(reason) = sent {
