@@ -45,6 +45,8 @@ const MESSAGE_PREFIX: usize = 4;
 /// stream to its window (64 frames), so the queue never fills in normal operation; if it does,
 /// the reader waits for the writer (backpressure).
 const WRITE_QUEUE: usize = 256;
+/// Time a connection has to complete its handshake (either side).
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 type ExchangeSession = Session<RingAead, STREAMS>;
 
@@ -195,7 +197,11 @@ impl Conn {
         let mut deframer = Deframer::new(vec![0u8; MAX_FRAME_LEN + LENGTH_PREFIX_LEN]);
         let mut rbuf = vec![0u8; 256 * 1024];
         let mut commands_open = true;
+        // The session's own handshake timer starts with the first message; this one also covers
+        // a peer that connects and never sends one (it would hold a served slot forever).
+        let handshake_by = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
         let result = loop {
+            let handshaking = !self.session.as_ref().is_some_and(Session::is_established);
             self.flush_session(&wtx).await?;
             let wake = self
                 .session
@@ -238,10 +244,19 @@ impl Conn {
                     Some(ConnCommand::Close) => break Ok(()),
                     None => commands_open = false,
                 },
+                () = tokio::time::sleep_until(handshake_by), if handshaking => {
+                    break Err("no handshake in time".into());
+                }
                 () = sleep_until(wake) => {
                     let now = self.now();
                     if let Some(s) = self.session.as_mut() {
                         s.handle_timeout(now);
+                        // A handshake or rekey the peer never answered ends the session here: a
+                        // peer that accepts the connection and then goes silent must not hold a
+                        // fetch forever.
+                        if let Some(reason) = s.close_reason() {
+                            break Err(format!("session closed: {reason:?}"));
+                        }
                     }
                 }
             }
