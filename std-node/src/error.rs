@@ -70,7 +70,7 @@ impl From<crate::net::NodeError> for Error {
         use crate::net::NodeError;
         let kind = match &e {
             NodeError::Stopped => ErrorKind::Stopped,
-            NodeError::Busy => ErrorKind::Busy,
+            NodeError::Busy | NodeError::Suspended => ErrorKind::Busy,
             NodeError::Io { .. } => ErrorKind::Io,
         };
         Error::new(kind, e.to_string())

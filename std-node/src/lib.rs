@@ -11,6 +11,7 @@ pub mod demo;
 pub mod dirs;
 pub mod encode;
 pub mod error;
+pub mod events;
 pub mod exchange;
 pub mod keys;
 pub mod live_demo;

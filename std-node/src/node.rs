@@ -17,6 +17,7 @@ use tracing::{debug, info};
 use crate::dirs::{MAX_DEPTH, add_dir, count_entries, read_listing, system_time, too_deep};
 use crate::encode::{Encoded, encode_into_store};
 use crate::error::{Error, ErrorKind};
+use crate::events::NodeEvent;
 use crate::exchange::{FetchProgress, FetchReport, FileOutput, fetch_tree, serve};
 use crate::keys::NodeKeys;
 use crate::net::{NetStats, NodeConfig, NodeHandle, PeerInfo, spawn};
@@ -42,6 +43,10 @@ pub struct NodeOptions {
     /// How long this node's provider records last. Every pinned root is announced again each half
     /// of it, so a running node stays findable. Default [`PROVIDER_TTL_SECS`].
     pub provider_ttl: std::time::Duration,
+    /// The low-power profile (phones on battery): DHT client mode (see
+    /// [`NodeConfig::client_mode`]), no background dialling (pins are announced when added or
+    /// fetched but not again on a timer; buckets are refreshed only by the node's own lookups).
+    pub low_power: bool,
 }
 
 impl NodeOptions {
@@ -52,6 +57,7 @@ impl NodeOptions {
             net: NodeConfig::default(),
             store: StoreConfig::default(),
             provider_ttl: std::time::Duration::from_secs(PROVIDER_TTL_SECS),
+            low_power: false,
         }
     }
 }
@@ -104,7 +110,10 @@ pub struct Node {
     store: Arc<BlockStore>,
     net: NodeHandle,
     serve: JoinHandle<()>,
-    reannounce: JoinHandle<()>,
+    /// `true` while suspended: the block-exchange server cuts its connections and waits.
+    serving_paused: tokio::sync::watch::Sender<bool>,
+    /// Not running in the low-power profile.
+    reannounce: Option<JoinHandle<()>>,
     provider_ttl_secs: u64,
     /// Rounds of re-announcing the pins that have finished.
     reannounced: tokio::sync::watch::Receiver<u64>,
@@ -150,18 +159,27 @@ impl Node {
             Ok::<_, crate::store::StoreError>(())
         })
         .await?;
-        let (net, listener) = bind_both(&keys, &options.net).await?;
+        let mut net_config = options.net.clone();
+        if options.low_power {
+            net_config.client_mode = true;
+            // Buckets are refreshed by the node's own lookups only.
+            net_config.dht.refresh_interval = gofast_core::time::Duration::from_secs(u64::MAX);
+        }
+        let (net, listener) = bind_both(&keys, &net_config).await?;
         let source: Arc<dyn crate::exchange::BlockSource> = Arc::clone(&store) as _;
-        let serve = tokio::spawn(serve(listener, Arc::clone(&identity), source));
+        let (serving_paused, paused) = tokio::sync::watch::channel(false);
+        let serve = tokio::spawn(serve(listener, Arc::clone(&identity), source, paused));
         let provider_ttl_secs = options.provider_ttl.as_secs().max(1);
         let (rounds, reannounced) = tokio::sync::watch::channel(0);
-        let reannounce = tokio::spawn(reannounce_pins(
-            net.clone(),
-            Arc::clone(&identity),
-            Arc::clone(&store),
-            provider_ttl_secs,
-            rounds,
-        ));
+        let reannounce = (!options.low_power).then(|| {
+            tokio::spawn(reannounce_pins(
+                net.clone(),
+                Arc::clone(&identity),
+                Arc::clone(&store),
+                provider_ttl_secs,
+                rounds,
+            ))
+        });
         info!(peer = %net.peer_id(), addr = %net.local_addr(), "node started");
         Ok(Node {
             keys,
@@ -169,6 +187,7 @@ impl Node {
             store,
             net,
             serve,
+            serving_paused,
             reannounce,
             provider_ttl_secs,
             reannounced,
@@ -179,6 +198,32 @@ impl Node {
     /// (watch it to wait for the next one).
     pub fn reannounce_rounds(&self) -> tokio::sync::watch::Receiver<u64> {
         self.reannounced.clone()
+    }
+
+    /// A new subscriber to the node's events (from now on; see [`NodeEvent`]).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<NodeEvent> {
+        self.net.events().subscribe()
+    }
+
+    /// Suspends the node (a phone app going to the background): the network side reads, sends
+    /// and times nothing (see [`NodeHandle::suspend`]) and the block-exchange server cuts its
+    /// connections and accepts none. Fetches under way lose their providers and fail or wait;
+    /// DHT operations asked for fail with [`ErrorKind::Busy`] until [`Node::resume`].
+    pub async fn suspend(&self) -> Result<(), Error> {
+        self.serving_paused.send_replace(true);
+        Ok(self.net.suspend().await?)
+    }
+
+    /// Ends a suspend: traffic and timers again.
+    pub async fn resume(&self) -> Result<(), Error> {
+        self.net.resume().await?;
+        self.serving_paused.send_replace(false);
+        Ok(())
+    }
+
+    /// Whether the node is suspended.
+    pub fn is_suspended(&self) -> bool {
+        *self.serving_paused.borrow()
     }
 
     /// The node's identity.
@@ -292,7 +337,17 @@ impl Node {
         let (store, label_owned, root_c) =
             (Arc::clone(&self.store), label.to_owned(), root.clone());
         blocking("pin", move || store.pin(&label_owned, &root_c, ids)).await?;
-        let announced_to = self.announce(&root.id).await?;
+        // A suspended node sends nothing: the root is announced by the next round after resume
+        // (or, in the low-power profile, when it is added or fetched again).
+        let announced_to = if self.is_suspended() {
+            0
+        } else {
+            self.announce(&root.id).await?
+        };
+        self.net.events().send(NodeEvent::Added {
+            root: root.id,
+            size,
+        });
         Ok(AddReport {
             root,
             size,
@@ -619,6 +674,10 @@ impl Node {
         // that fetched it).
         self.pin_complete(&provisional, label, root, report.ids.clone())
             .await?;
+        self.net.events().send(NodeEvent::Fetched {
+            root: root.id,
+            size: report.progress.total_data.unwrap_or(0),
+        });
         if let Err(e) = self.announce(&root.id).await {
             debug!(error = %e, "announcing a fetched root failed");
         }
@@ -767,7 +826,9 @@ impl Node {
 
     /// Stops the node: no new connections, sessions closed, the store flushed and closed.
     pub async fn shutdown(self) -> Result<(), Error> {
-        self.reannounce.abort();
+        if let Some(r) = &self.reannounce {
+            r.abort();
+        }
         self.serve.abort();
         let _ = self.serve.await;
         self.net.shutdown().await?;

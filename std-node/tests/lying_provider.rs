@@ -100,7 +100,12 @@ async fn a_lying_provider_is_dropped_and_the_fetch_completes() {
     let record = Provider::sign(&liar_key(), root.id.0, expires).unwrap();
     assert!(liar.add_provider(record).await.unwrap().stored >= 1);
     let source: Arc<dyn BlockSource> = Arc::new(Corrupting(store));
-    let serving = tokio::spawn(serve(listener, Arc::new(liar_key()), source));
+    let serving = tokio::spawn(serve(
+        listener,
+        Arc::new(liar_key()),
+        source,
+        tokio::sync::watch::channel(false).1,
+    ));
 
     let dest = base.path().join("copy");
     let get = Request::Get {

@@ -273,11 +273,27 @@ pub const MAX_SERVED_CONNECTIONS: usize = 256;
 
 /// Accepts block-exchange connections and serves the store's blocks on each until it closes.
 /// The connections belong to this future: dropping or aborting it closes every one of them.
-pub async fn serve(listener: TcpListener, identity: Arc<KeyPair>, store: Arc<dyn BlockSource>) {
+/// While `paused` holds `true` (the node is suspended) every connection is cut and new ones wait
+/// in the listener's backlog.
+pub async fn serve(
+    listener: TcpListener,
+    identity: Arc<KeyPair>,
+    store: Arc<dyn BlockSource>,
+    mut paused: tokio::sync::watch::Receiver<bool>,
+) {
     let mut conns = tokio::task::JoinSet::new();
+    let mut watching = true;
     loop {
+        let open = !*paused.borrow_and_update();
+        if !open {
+            conns.abort_all();
+        }
         tokio::select! {
-            accepted = listener.accept() => match accepted {
+            changed = paused.changed(), if watching => {
+                // Without a sender the state can no longer change.
+                watching = changed.is_ok();
+            }
+            accepted = listener.accept(), if open => match accepted {
                 Ok((tcp, from)) => {
                     if conns.len() >= MAX_SERVED_CONNECTIONS {
                         debug!(%from, "exchange connection refused: at the bound");

@@ -18,6 +18,10 @@ pub struct NodeConfig {
     pub limits: Limits,
     /// The DHT's parameters (its `unix_at_zero` is set from the OS clock when the node starts).
     pub dht: DhtConfig,
+    /// DHT client mode: the node asks but does not answer other peers' DHT requests, so it stores
+    /// nobody's records and is not worth routing through (peers that add it drop it after its
+    /// first unanswered requests). For phones on battery and metered links.
+    pub client_mode: bool,
 }
 
 impl Default for NodeConfig {
@@ -27,6 +31,7 @@ impl Default for NodeConfig {
             bootstrap: Vec::new(),
             limits: Limits::default(),
             dht: DhtConfig::default(),
+            client_mode: false,
         }
     }
 }

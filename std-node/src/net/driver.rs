@@ -28,6 +28,7 @@ use super::config::{BootstrapPeer, Limits, NodeConfig};
 use super::error::NodeError;
 use super::handle::{Command, NetStats, NodeHandle, PeerInfo, PutReport};
 use super::links::{Challenger, Link, Links, NodeSession};
+use crate::events::{EventSender, NodeEvent};
 use crate::rng::os_rng;
 
 type Dht = ServerNode<SocketAddr, MemoryRecordStore<DHT_RECORDS>>;
@@ -119,6 +120,12 @@ struct Driver {
     min_work: u8,
     /// Where sessions write frames: one buffer for the node, not one per datagram.
     frame: Vec<u8>,
+    /// Suspended: no datagram read or sent, no timer run, no query started (see
+    /// [`NodeHandle::suspend`]).
+    suspended: bool,
+    /// DHT client mode: requests from other peers are not answered (see [`NodeConfig::client_mode`]).
+    client_mode: bool,
+    events: EventSender,
 }
 
 impl Driver {
@@ -166,6 +173,9 @@ impl Driver {
             next_sweep: now.saturating_add(SWEEP_INTERVAL),
             min_work: dht_config.min_work,
             frame: vec![0u8; MAX_FRAME_LEN],
+            suspended: false,
+            client_mode: config.client_mode,
+            events: EventSender::default(),
         };
         info!(peer = %peer, %addr, "node listening");
         for b in config.bootstrap {
@@ -174,7 +184,17 @@ impl Driver {
             driver.add_peer(now, b, reply);
         }
         driver.pump_dht(now);
-        Ok((driver, rx, NodeHandle { tx, peer, addr }))
+        let events = driver.events.clone();
+        Ok((
+            driver,
+            rx,
+            NodeHandle {
+                tx,
+                peer,
+                addr,
+                events,
+            },
+        ))
     }
 
     async fn run(&mut self, mut rx: mpsc::Receiver<Command>) {
@@ -182,8 +202,9 @@ impl Driver {
         loop {
             self.flush().await;
             let deadline = self.clock.to_tokio(self.next_wake());
+            let awake = !self.suspended;
             tokio::select! {
-                r = self.socket.recv_from(&mut buf) => match r {
+                r = self.socket.recv_from(&mut buf), if awake => match r {
                     Ok((n, from)) => {
                         let now = self.clock.now();
                         if let Some(frame) = buf.get_mut(..n) {
@@ -200,7 +221,7 @@ impl Driver {
                         self.on_command(now, c);
                     }
                 },
-                () = tokio::time::sleep_until(deadline) => {
+                () = tokio::time::sleep_until(deadline), if awake => {
                     let now = self.clock.now();
                     self.on_timers(now);
                 }
@@ -527,6 +548,10 @@ impl Driver {
     /// An application message from `peer`: today every message is a DHT message.
     fn deliver(&mut self, now: Instant, peer: PeerId, from: SocketAddr, bytes: &[u8]) {
         match decode_message::<DhtMessage>(bytes) {
+            Ok(msg) if self.client_mode && msg.body.is_request() => {
+                self.stats.requests_ignored += 1;
+                trace!(%from, "client mode: request not answered");
+            }
             Ok(msg) => self.dht.handle_message(now, peer, from, msg),
             Err(e) => {
                 self.stats.bad_messages += 1;
@@ -581,6 +606,7 @@ impl Driver {
         if let Some(peer) = established {
             self.stats.handshakes += 1;
             debug!(%addr, %peer, "session established");
+            self.events.send(NodeEvent::PeerConnected { peer, addr });
             self.dht.add_contact(peer, addr, now);
             if let Some(reply) = self.dialling.remove(&addr) {
                 self.start(
@@ -601,7 +627,7 @@ impl Driver {
 
     fn on_command(&mut self, now: Instant, cmd: Command) {
         match cmd {
-            Command::AddPeer(b, reply) => self.add_peer(now, b, reply),
+            Command::AddPeer(b, reply) if !self.suspended => self.add_peer(now, b, reply),
             Command::Peers(reply) => {
                 let peers = self
                     .dht
@@ -624,7 +650,24 @@ impl Driver {
                 s.contacts = self.dht.table().contacts().count();
                 let _ = reply.send(s);
             }
+            Command::Suspend(suspend, reply) => {
+                if suspend != self.suspended {
+                    self.suspended = suspend;
+                    info!(
+                        suspend,
+                        "node {}",
+                        if suspend { "suspended" } else { "resumed" }
+                    );
+                    self.events.send(if suspend {
+                        NodeEvent::Suspended
+                    } else {
+                        NodeEvent::Resumed
+                    });
+                }
+                let _ = reply.send(());
+            }
             Command::Shutdown => {}
+            other if self.suspended => refuse(other, NodeError::Suspended),
             other => self.start(now, other),
         }
         self.pump_dht(now);
@@ -706,7 +749,9 @@ impl Driver {
                 Ok(id) => Ok((id, Waiter::Providers(reply))),
                 Err(e) => Err((e, Command::GetProviders(root, reply))),
             },
-            Command::Peers(_) | Command::Stats(_) | Command::Shutdown => return,
+            Command::Peers(_) | Command::Stats(_) | Command::Suspend(..) | Command::Shutdown => {
+                return;
+            }
         };
         match started {
             Ok((id, waiter)) => {
@@ -808,7 +853,12 @@ impl Driver {
 
     /// Forgets the session at `addr`; a join waiting on it learns that it found no one.
     fn drop_link(&mut self, addr: &SocketAddr) {
-        self.links.remove(addr);
+        if let Some(link) = self.links.remove(addr)
+            && let Some(peer) = link.peer
+            && link.session.is_established()
+        {
+            self.events.send(NodeEvent::PeerDisconnected { peer });
+        }
         if let Some(reply) = self.dialling.remove(addr) {
             let _ = reply.send(Ok(0));
         }
@@ -921,7 +971,7 @@ fn refuse(cmd: Command, e: NodeError) {
         Command::GetRecord(_, r) => drop(r.send(Err(e))),
         Command::PutRecord(_, r) | Command::AddProvider(_, r) => drop(r.send(Err(e))),
         Command::GetProviders(_, r) => drop(r.send(Err(e))),
-        Command::Peers(_) | Command::Stats(_) | Command::Shutdown => {}
+        Command::Peers(_) | Command::Stats(_) | Command::Suspend(..) | Command::Shutdown => {}
     }
 }
 

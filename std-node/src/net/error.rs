@@ -9,6 +9,9 @@ pub enum NodeError {
     /// The node has as much work queued as it takes; try again after some finishes.
     #[error("the node is busy: too many operations in progress, try again shortly")]
     Busy,
+    /// The node is suspended; resume it first.
+    #[error("the node is suspended: resume it first")]
+    Suspended,
     /// A socket could not be opened or used.
     #[error("network error on {what}: {source}")]
     Io {

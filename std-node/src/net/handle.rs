@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::config::BootstrapPeer;
 use super::error::NodeError;
+use crate::events::EventSender;
 
 /// What a handle asks of the node's task.
 pub(super) enum Command {
@@ -23,6 +24,8 @@ pub(super) enum Command {
     GetProviders([u8; 32], oneshot::Sender<Result<Vec<Provider>, NodeError>>),
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     Stats(oneshot::Sender<NetStats>),
+    /// Suspend (`true`) or resume (`false`).
+    Suspend(bool, oneshot::Sender<()>),
     Shutdown,
 }
 
@@ -74,6 +77,8 @@ pub struct NetStats {
     pub bad_messages: u64,
     /// Messages dropped because a session's queue was full.
     pub dropped_messages: u64,
+    /// DHT requests left unanswered in client mode.
+    pub requests_ignored: u64,
 }
 
 /// A handle to a running node. Clones talk to the same node; the node keeps running until
@@ -83,6 +88,7 @@ pub struct NodeHandle {
     pub(super) tx: mpsc::Sender<Command>,
     pub(super) peer: PeerId,
     pub(super) addr: SocketAddr,
+    pub(super) events: EventSender,
 }
 
 impl NodeHandle {
@@ -156,6 +162,27 @@ impl NodeHandle {
     /// Counters of the network side.
     pub async fn stats(&self) -> Result<NetStats, NodeError> {
         self.ask(Command::Stats).await
+    }
+
+    /// Where the network side reports its events ([`NodeEvent`](crate::events::NodeEvent)s); the
+    /// node's other parts report through it too.
+    pub fn events(&self) -> &EventSender {
+        &self.events
+    }
+
+    /// Suspends the network side (a phone app going to the background): no datagram is read or
+    /// sent and no timer runs, so the radio can sleep; sessions stay as they are (a peer that
+    /// gives up on one is answered with a new handshake after [`NodeHandle::resume`]). DHT
+    /// operations asked for while suspended fail with [`NodeError::Suspended`]; those under way
+    /// wait. Suspending a suspended node does nothing.
+    pub async fn suspend(&self) -> Result<(), NodeError> {
+        self.ask(|tx| Command::Suspend(true, tx)).await
+    }
+
+    /// Ends a suspend: timers run again (those that fell due meanwhile at once: request timeouts,
+    /// rekeys, idle sessions closed) and datagrams flow.
+    pub async fn resume(&self) -> Result<(), NodeError> {
+        self.ask(|tx| Command::Suspend(false, tx)).await
     }
 
     /// Stops the node: sessions are closed and the task ends.

@@ -1,0 +1,69 @@
+//! What a node tells those who watch it: peers coming and going, data added and fetched, suspend
+//! and resume. Phone apps and the web UI show these; tests wait on them instead of polling.
+
+use std::net::SocketAddr;
+
+use gofast_core::block::BlockId;
+use gofast_core::identity::PeerId;
+use tokio::sync::broadcast;
+
+/// Events held for a slow subscriber before it misses some (it then learns how many it missed).
+pub const EVENT_QUEUE: usize = 256;
+
+/// Something that happened in a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeEvent {
+    /// A secure session to `peer` completed its handshake (again, if it replaced an older one).
+    PeerConnected {
+        /// Who.
+        peer: PeerId,
+        /// Its UDP address.
+        addr: SocketAddr,
+    },
+    /// The session to `peer` ended (closed, idle, or dropped to make room).
+    PeerDisconnected {
+        /// Who.
+        peer: PeerId,
+    },
+    /// Data was added and pinned; `root` is its tree's root.
+    Added {
+        /// The root block.
+        root: BlockId,
+        /// Data bytes.
+        size: u64,
+    },
+    /// A tree was fetched whole and pinned.
+    Fetched {
+        /// The root block.
+        root: BlockId,
+        /// Data bytes.
+        size: u64,
+    },
+    /// The node stopped all traffic (see `Node::suspend`).
+    Suspended,
+    /// The node runs again after a suspend.
+    Resumed,
+}
+
+/// The sending side, shared by the parts of a node that report events. Sending never waits: a
+/// subscriber that falls more than [`EVENT_QUEUE`] events behind loses the oldest.
+#[derive(Clone, Debug)]
+pub struct EventSender(broadcast::Sender<NodeEvent>);
+
+impl Default for EventSender {
+    fn default() -> Self {
+        EventSender(broadcast::channel(EVENT_QUEUE).0)
+    }
+}
+
+impl EventSender {
+    /// Reports `event` to every subscriber (none is fine).
+    pub fn send(&self, event: NodeEvent) {
+        let _ = self.0.send(event);
+    }
+
+    /// A new subscriber: it sees the events sent from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
+        self.0.subscribe()
+    }
+}
