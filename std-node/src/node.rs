@@ -109,7 +109,8 @@ pub struct Node {
     identity: Arc<KeyPair>,
     store: Arc<BlockStore>,
     net: NodeHandle,
-    serve: JoinHandle<()>,
+    /// Taken by [`Node::shutdown`].
+    serve: std::sync::Mutex<Option<JoinHandle<()>>>,
     /// `true` while suspended: the block-exchange server cuts its connections and waits.
     serving_paused: tokio::sync::watch::Sender<bool>,
     /// Not running in the low-power profile.
@@ -186,7 +187,7 @@ impl Node {
             identity,
             store,
             net,
-            serve,
+            serve: std::sync::Mutex::new(Some(serve)),
             serving_paused,
             reannounce,
             provider_ttl_secs,
@@ -249,7 +250,16 @@ impl Node {
     /// A handle that stops this node serving blocks at once, every connection cut mid-transfer:
     /// what a provider that crashes looks like to the peers fetching from it.
     pub fn serving_abort_handle(&self) -> tokio::task::AbortHandle {
-        self.serve.abort_handle()
+        match self
+            .serve
+            .lock()
+            .ok()
+            .and_then(|s| s.as_ref().map(JoinHandle::abort_handle))
+        {
+            Some(h) => h,
+            // Stopped already: a handle to a finished task.
+            None => tokio::spawn(async {}).abort_handle(),
+        }
     }
 
     /// Adds `path`, a file ([`Node::add_file`]) or a directory ([`Node::add_dir`]).
@@ -388,6 +398,9 @@ impl Node {
         // The data goes into `dest.partial` as the blocks arrive, renamed once complete and synced.
         let partial = partial_path(dest);
         let file = create_new(&partial)?;
+        // Removed on every way out but success, a dropped (cancelled) call included: it holds
+        // plaintext. (Created by this call, so it is ours to remove.)
+        let mut partial_guard = RemoveOnDrop(Some(partial.clone()));
         let output = Arc::new(FileOutput::new(file));
         let written = async {
             let (fetch, providers) = self
@@ -406,14 +419,8 @@ impl Node {
             Ok::<_, Error>((fetch, providers, size, fetched))
         }
         .await;
-        let (fetch, providers, size, fetched) = match written {
-            Ok(done) => done,
-            Err(e) => {
-                // Never left behind: it holds plaintext. (Created by this call, so it is ours.)
-                let _ = std::fs::remove_file(&partial);
-                return Err(e);
-            }
-        };
+        let (fetch, providers, size, fetched) = written?;
+        partial_guard.0 = None;
         debug!(
             fetch_ms = fetched.as_millis(),
             finish_ms = (t.elapsed() - fetched).as_millis(),
@@ -825,13 +832,21 @@ impl Node {
     }
 
     /// Stops the node: no new connections, sessions closed, the store flushed and closed.
-    pub async fn shutdown(self) -> Result<(), Error> {
+    /// Work still under way on other references to the node fails with [`ErrorKind::Stopped`].
+    /// Shutting down twice does nothing more.
+    pub async fn shutdown(&self) -> Result<(), Error> {
         if let Some(r) = &self.reannounce {
             r.abort();
         }
-        self.serve.abort();
-        let _ = self.serve.await;
-        self.net.shutdown().await?;
+        let serve = self.serve.lock().ok().and_then(|mut s| s.take());
+        if let Some(serve) = serve {
+            serve.abort();
+            let _ = serve.await;
+        }
+        match self.net.shutdown().await {
+            Ok(()) | Err(crate::net::NodeError::Stopped) => {}
+            Err(e) => return Err(e.into()),
+        }
         let store = Arc::clone(&self.store);
         blocking("store", move || store.persist_hits()).await?;
         Ok(())
@@ -1177,6 +1192,17 @@ async fn complete_file(output: Arc<FileOutput>, size: u64) -> Result<std::fs::Fi
 }
 
 /// `dest` with `.partial` appended: where a get writes until the data is complete.
+/// Removes the file it names when dropped, unless emptied first.
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 fn partial_path(dest: &Path) -> PathBuf {
     let mut partial = dest.as_os_str().to_owned();
     partial.push(".partial");
