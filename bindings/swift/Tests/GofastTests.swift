@@ -1,0 +1,284 @@
+// The Swift suite of the gofast bindings: two nodes on loopback through the generated bindings and
+// Async.swift, in Swift 6 language mode. Run by bindings/swift/run-tests.sh; prints
+// `N passed, N failed`, exits 1 on failure.
+import Foundation
+
+let waitSeconds: UInt64 = 60
+
+struct Failure: Error, CustomStringConvertible { let description: String }
+
+func check(_ ok: Bool, _ what: String = "check failed", line: Int = #line) throws {
+    if !ok { throw Failure(description: "line \(line): \(what)") }
+}
+
+/// Runs `body`, which must throw a GofastError that `matches` accepts.
+func raises(
+    _ name: String, _ matches: (GofastError) -> Bool, line: Int = #line,
+    _ body: () async throws -> Void
+) async throws {
+    do {
+        try await body()
+    } catch let e as GofastError {
+        try check(matches(e), "expected \(name), got \(e)", line: line)
+        return
+    }
+    throw Failure(description: "line \(line): expected \(name)")
+}
+
+/// A node's events from its AsyncStream, waited for with a timeout.
+final class Events: @unchecked Sendable {
+    private var iterator: AsyncStream<Event>.Iterator?
+
+    func start(_ node: Node) { iterator = node.events().makeAsyncIterator() }
+    func stop() { iterator = nil }
+
+    /// Waits for the first event `want` accepts (skipping others), at most `waitSeconds`.
+    func waitFor(_ want: @escaping @Sendable (Event) -> Bool) async throws {
+        let found = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                while let e = await self.iterator?.next() {
+                    if want(e) { return true }
+                }
+                return false
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(Int64(waitSeconds)))
+                return false
+            }
+            let first = try await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        try check(found, "event not seen in time")
+    }
+}
+
+func randomData(_ n: Int) -> Data {
+    var g = SystemRandomNumberGenerator()
+    var words = (0..<(n + 7) / 8).map { _ in g.next() }
+    return Data(bytes: &words, count: n)
+}
+
+final class Suite: @unchecked Sendable {
+    let base: URL
+    var a: Node!
+    var b: Node!
+    let events = Events()
+
+    init(base: URL) { self.base = base }
+    func path(_ name: String) -> String { base.appendingPathComponent(name).path }
+    func start(
+        _ name: String, lowPower: Bool = false, bootstrap: [String] = [], listen: String? = nil
+    ) async throws -> Node {
+        try await startNode(
+            config: NodeConfig(
+                dataDir: path(name), listen: listen, bootstrap: bootstrap, lowPower: lowPower))
+    }
+
+    func setup() async throws {
+        a = try await start("a")
+        events.start(a)
+        b = try await start("b")
+    }
+
+    func teardown() async throws {
+        events.stop()
+        try await b.stop()
+        try await a.stop()
+    }
+
+    var tests: [(String, () async throws -> Void)] {
+        [
+            ("identities", identities), ("connect and events (AsyncStream)", connect),
+            ("a file from a to b", fileAToB), ("bytes from b to a", bytesBToA), ("pins", pins),
+            ("suspend and resume", suspendResume), ("a low-power node", lowPowerNode),
+            ("errors of input", errorsOfInput), ("errors of the network", errorsOfNetwork),
+            ("error when stopped", errorWhenStopped), ("cancel a transfer", cancelTransfer),
+        ]
+    }
+
+    func identities() async throws {
+        try check(try a.peerId().hasPrefix("gfp1") && a.peerId() != b.peerId())
+        try check(try a.listenAddress().hasPrefix("127.0.0.1:"))
+        try check(try a.bootstrapAddress() == "\(try a.peerId())@\(try a.listenAddress())")
+    }
+
+    func connect() async throws {
+        try check(try await b.addPeer(address: a.bootstrapAddress()) >= 1)
+        let bId = try b.peerId()
+        try await events.waitFor {
+            if case .peerConnected(let peer, _) = $0 { return peer == bId }
+            return false
+        }
+        let aId = try a.peerId()
+        try check(try await b.peers().contains { $0.peer == aId })
+    }
+
+    func fileAToB() async throws {
+        let data = randomData(5 * 1024 * 1024 + 123)
+        try data.write(to: URL(fileURLWithPath: path("five.bin")))
+        let added = try await a.add(path: path("five.bin"))
+        try check(added.uri.hasPrefix("gofast:gfb1") && added.size == UInt64(data.count))
+        let progress = Progressed()
+        let fetched = try await b.fetch(uri: added.uri, dest: path("five-copy.bin")) {
+            done, total in progress.note(done, total)
+        }
+        try check(fetched.size == UInt64(data.count) && fetched.blocks > 0)
+        try check(try Data(contentsOf: URL(fileURLWithPath: path("five-copy.bin"))) == data)
+        try check(progress.last?.1 == UInt64(data.count), "progress reported the total")
+    }
+
+    func bytesBToA() async throws {
+        let data = randomData(3 * 1024 * 1024)
+        let added = try await b.addBytes(label: "three", data: data)
+        try check(added.announcedTo >= 1)
+        try check(try await a.getBytes(uri: added.uri, label: "three-copy", maxSize: 16 << 20) == data)
+        let size = UInt64(data.count)
+        try await events.waitFor {
+            if case .fetched(_, let s) = $0 { return s == size }
+            return false
+        }
+    }
+
+    func pins() async throws {
+        let added = try await a.addBytes(label: "pinned", data: Data(repeating: 0x78, count: 1000))
+        try check(try await a.pins().contains { $0.label == "pinned" && $0.uri == added.uri })
+        try check(try await a.pin(label: "again", uri: added.uri) >= 1)
+        try await a.unpin(label: "again")
+        try await raises("NotFound", { if case .NotFound = $0 { true } else { false } }) {
+            try await self.a.unpin(label: "again")
+        }
+        let stats = try await a.stats()
+        try check(stats.contacts >= 1 && stats.permanentBlocks > 0 && stats.pins >= 2)
+    }
+
+    func suspendResume() async throws {
+        try await a.suspend()
+        try await events.waitFor { $0 == .suspended }
+        let suspendedStats = try await a.stats()
+        try check(try a.isSuspended() && suspendedStats.suspended)
+        try await raises("Busy", { if case .Busy = $0 { true } else { false } }) {
+            _ = try await self.a.addPeer(address: self.b.bootstrapAddress())
+        }
+        try await a.resume()
+        try await events.waitFor { $0 == .resumed }
+        try check(!(try a.isSuspended()))
+        try check(try await a.addPeer(address: b.bootstrapAddress()) >= 1)
+    }
+
+    func lowPowerNode() async throws {
+        let c = try await start("c", lowPower: true, bootstrap: [try a.bootstrapAddress()])
+        _ = try await c.addPeer(address: a.bootstrapAddress())
+        let data = Data(String(repeating: "low power", count: 1000).utf8)
+        let added = try await a.addBytes(label: "for-c", data: data)
+        let copy = try await c.getBytes(uri: added.uri, label: "copy", maxSize: 1 << 20)
+        try await c.stop()
+        try check(copy == data)
+    }
+
+    func errorsOfInput() async throws {
+        try await raises("InvalidInput", { if case .InvalidInput = $0 { true } else { false } }) {
+            _ = try await self.a.getBytes(uri: "gofast:nonsense", label: "x", maxSize: 10)
+        }
+        try await raises("InvalidInput", { if case .InvalidInput = $0 { true } else { false } }) {
+            _ = try await self.start("bad", listen: "not an address")
+        }
+        try await raises("NotFound", { if case .NotFound = $0 { true } else { false } }) {
+            _ = try await self.a.add(path: self.path("missing"))
+        }
+        let added = try await a.addBytes(label: "exists", data: Data(count: 100))
+        _ = FileManager.default.createFile(atPath: path("taken.partial"), contents: nil)
+        try await raises("AlreadyExists", { if case .AlreadyExists = $0 { true } else { false } }) {
+            _ = try await self.a.fetch(uri: added.uri, dest: self.path("taken"))
+        }
+        try await raises("Corrupt", { if case .Corrupt = $0 { true } else { false } }) {
+            _ = try await self.a.fetch(uri: added.uri + "/", dest: self.path("as-dir"))
+        }
+        _ = FileManager.default.createFile(atPath: path("a-file"), contents: Data("no".utf8))
+        try await raises("Io", { if case .Io = $0 { true } else { false } }) {
+            _ = try await self.start("a-file/node")
+        }
+    }
+
+    func errorsOfNetwork() async throws {
+        let gone = try await start("gone")
+        let address = try gone.listenAddress()
+        try await gone.stop()
+        try await raises("Network", { if case .Network = $0 { true } else { false } }) {
+            _ = try await self.a.addPeer(address: address)
+        }
+    }
+
+    func errorWhenStopped() async throws {
+        let d = try await start("d")
+        try await d.stop()
+        try await d.stop()
+        try await raises("Stopped", { if case .Stopped = $0 { true } else { false } }) {
+            _ = try await d.stats()
+        }
+        try await raises("Stopped", { if case .Stopped = $0 { true } else { false } }) {
+            _ = try d.peerId()
+        }
+    }
+
+    func cancelTransfer() async throws {
+        try randomData(64 * 1024 * 1024).write(to: URL(fileURLWithPath: path("big.bin")))
+        let transfer = try a.addFile(path: path("big.bin"), listener: nil)
+        transfer.cancel()
+        try await raises("Cancelled", { if case .Cancelled = $0 { true } else { false } }) {
+            _ = try await transfer.wait()
+        }
+        try check(transfer.isFinished())
+        // A Task cancelled while it awaits a transfer cancels the transfer.
+        let node = a!
+        let path = self.path("big.bin")
+        let task = Task { try await node.add(path: path) }
+        task.cancel()
+        do {
+            _ = try await task.value
+            // The add may have finished before the cancel reached it; then it is pinned.
+        } catch let e as GofastError {
+            try check({ if case .Cancelled = e { true } else { false } }(), "got \(e)")
+        }
+    }
+}
+
+/// Progress calls, from a library thread.
+final class Progressed: @unchecked Sendable {
+    private let lock = NSLock()
+    private var calls: [(UInt64, UInt64?)] = []
+    func note(_ done: UInt64, _ total: UInt64?) { lock.withLock { calls.append((done, total)) } }
+    var last: (UInt64, UInt64?)? { lock.withLock { calls.last } }
+}
+
+@main
+struct Main {
+    static func main() async {
+        let base = FileManager.default.temporaryDirectory
+            .appendingPathComponent("gofast-swift-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        let suite = Suite(base: base)
+        var passed = 0
+        var failed = 0
+        do {
+            try await suite.setup()
+            for (name, test) in suite.tests {
+                do {
+                    try await test()
+                    passed += 1
+                    print("ok   \(name)")
+                } catch {
+                    failed += 1
+                    print("FAIL \(name): \(error)")
+                }
+            }
+            try await suite.teardown()
+        } catch {
+            failed += 1
+            print("FAIL setup or teardown: \(error)")
+        }
+        try? FileManager.default.removeItem(at: base)
+        print("\(passed) passed, \(failed) failed")
+        exit(failed == 0 ? 0 : 1)
+    }
+}
