@@ -108,3 +108,32 @@ impl Throttle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Calls(Mutex<Vec<(u64, Option<u64>)>>);
+
+    impl ProgressListener for Calls {
+        fn on_progress(&self, done: u64, total: Option<u64>) {
+            self.0.lock().unwrap().push((done, total));
+        }
+    }
+
+    #[test]
+    fn progress_crosses_once_per_mebibyte_and_at_the_end() {
+        let calls = Arc::new(Calls::default());
+        let mut t = Throttle::new(Arc::clone(&calls) as Arc<dyn ProgressListener>);
+        let total = Some(3 * STEP + 10);
+        for done in (0..=3 * STEP + 10).step_by(4096) {
+            t.report(done, total);
+        }
+        t.report(3 * STEP + 10, total);
+        t.report(3 * STEP + 10, total);
+        let seen = calls.0.lock().unwrap().clone();
+        let dones: Vec<u64> = seen.iter().map(|c| c.0).collect();
+        assert_eq!(dones, vec![0, STEP, 2 * STEP, 3 * STEP, 3 * STEP + 10]);
+    }
+}

@@ -13,7 +13,12 @@
 //!   two `gofast` processes on loopback; with `--compare sendme`, the same file through sendme (installed
 //!   into `target/tools/sendme` first) in a loopback-only network namespace (needs root).
 //! - `cargo xtask fuzz TARGET [-- LIBFUZZER_ARGS]`: one fuzz target, for as long as you like.
+//! - `cargo xtask bindings`: regenerate the Kotlin, Swift and Python sources in `bindings/`.
+//! - `cargo xtask bindings-test`: the freshness check and the three languages' suites.
+//! - `cargo xtask mobile-check`: `cargo check` and the static library for Android and iOS.
+//! - `cargo xtask ffi-size`: the release cdylib's stripped size.
 
+mod bindings;
 mod fuzz;
 mod nostd;
 mod run;
@@ -98,6 +103,12 @@ fn main() -> ExitCode {
                 })
         }
         Some("fuzz") => fuzz::one(&args[1..]),
+        Some("bindings") => bindings::regenerate(),
+        Some("bindings-test") => bindings::test_suites().map(|r| {
+            println!("binding suites: {} passed, {} failed", r.passed, r.failed);
+        }),
+        Some("mobile-check") => bindings::mobile_check(),
+        Some("ffi-size") => bindings::release_size(),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", include_str!("usage.txt"));
             Ok(())
@@ -268,6 +279,25 @@ fn test(args: &[String]) -> Result<(), String> {
         "spec: a Python implementation written from docs/spec/ reproduces the golden file",
         spec::reference_implementation,
     )?;
+    let mut suites = bindings::SuiteReport::default();
+    steps.run(
+        "bindings: fresh, and the Python, Kotlin and Swift suites (two nodes each)",
+        || {
+            suites = bindings::test_suites()?;
+            Ok(())
+        },
+    )?;
+    for skipped in &suites.skipped {
+        steps.skip(
+            &format!("bindings: the {skipped} suite"),
+            "its toolchain cannot be installed here: reason printed above",
+        );
+    }
+    steps.run(
+        "mobile targets: check and static library for aarch64-linux-android and aarch64-apple-ios",
+        bindings::mobile_check,
+    )?;
+    steps.run("gofast-ffi: release cdylib size", bindings::release_size)?;
     steps.run(
         "bench binaries run (quick; figures are not checked)",
         || {
@@ -301,7 +331,11 @@ fn test(args: &[String]) -> Result<(), String> {
     }
     steps.finish();
     // The one closing line in the plain format that CI reads: the tests the runners reported.
-    println!("tests: {} passed, {} failed", counts.passed, counts.failed);
+    println!(
+        "tests: {} passed, {} failed",
+        counts.passed + suites.passed,
+        counts.failed + suites.failed
+    );
     Ok(())
 }
 
