@@ -15,5 +15,5 @@ java -XX:TieredStopAtLevel=1 -cp "$KOTLIN_COMPILER_JAR" org.jetbrains.kotlin.cli
   -kotlin-home "$KOTLIN_HOME" -jvm-target 17 -nowarn \
   -cp "$JNA_JAR:$KOTLIN_COROUTINES_JAR" \
   "$HERE/src/main/kotlin" "$HERE/src/test/kotlin" -d "$OUT/classes" >&2
-java -Djna.library.path="$LIB_DIR" \
+GOFAST_GOLDEN="$REPO/core-nostd/tests/vectors/gofast-golden.json" java -Djna.library.path="$LIB_DIR" \
   -cp "$OUT/classes:$KOTLIN_STDLIB_JAR:$KOTLIN_COROUTINES_JAR:$JNA_JAR" org.gofast.GofastTestKt

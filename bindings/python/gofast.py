@@ -525,6 +525,10 @@ def _uniffi_check_contract_api_version(lib):
         raise InternalError("UniFFI contract version mismatch: try cleaning and rebuilding your project")
 
 def _uniffi_check_api_checksums(lib):
+    if lib.uniffi_gofast_ffi_checksum_func_parse_peer_id() != 19535:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_func_parse_uri() != 40002:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_func_start_node() != 364:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_eventlistener_on_event() != 60145:
@@ -604,6 +608,12 @@ _UniffiLib.ffi_gofast_ffi_rustbuffer_reserve.restype = _UniffiRustBuffer
 _UniffiLib.ffi_gofast_ffi_uniffi_contract_version.argtypes = (
 )
 _UniffiLib.ffi_gofast_ffi_uniffi_contract_version.restype = ctypes.c_uint32
+_UniffiLib.uniffi_gofast_ffi_checksum_func_parse_peer_id.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_func_parse_peer_id.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_func_parse_uri.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_func_parse_uri.restype = ctypes.c_uint16
 _UniffiLib.uniffi_gofast_ffi_checksum_func_start_node.argtypes = (
 )
 _UniffiLib.uniffi_gofast_ffi_checksum_func_start_node.restype = ctypes.c_uint16
@@ -679,6 +689,16 @@ _UniffiLib.uniffi_gofast_ffi_checksum_method_transfer_is_finished.restype = ctyp
 _UniffiLib.uniffi_gofast_ffi_checksum_method_transfer_wait.argtypes = (
 )
 _UniffiLib.uniffi_gofast_ffi_checksum_method_transfer_wait.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_fn_func_parse_peer_id.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_gofast_ffi_fn_func_parse_peer_id.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_gofast_ffi_fn_func_parse_uri.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_gofast_ffi_fn_func_parse_uri.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_gofast_ffi_fn_func_start_node.argtypes = (
     _UniffiRustBuffer,
 )
@@ -1696,6 +1716,51 @@ class _UniffiFfiConverterTypeTransferResult(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.uri, buf)
         _UniffiFfiConverterUInt64.write(value.size, buf)
         _UniffiFfiConverterUInt64.write(value.blocks, buf)
+
+@dataclass
+class UriInfo:
+    """
+    What a `gofast:` URI names.
+"""
+    def __init__(self, *, root_id:str, dir:bool, uri:str):
+        self.root_id = root_id
+        self.dir = dir
+        self.uri = uri
+        
+        
+
+    
+    def __str__(self):
+        return "UriInfo(root_id={}, dir={}, uri={})".format(self.root_id, self.dir, self.uri)
+    def __eq__(self, other):
+        if self.root_id != other.root_id:
+            return False
+        if self.dir != other.dir:
+            return False
+        if self.uri != other.uri:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeUriInfo(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return UriInfo(
+            root_id=_UniffiFfiConverterString.read(buf),
+            dir=_UniffiFfiConverterBoolean.read(buf),
+            uri=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.root_id)
+        _UniffiFfiConverterBoolean.check_lower(value.dir)
+        _UniffiFfiConverterString.check_lower(value.uri)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.root_id, buf)
+        _UniffiFfiConverterBoolean.write(value.dir, buf)
+        _UniffiFfiConverterString.write(value.uri, buf)
 
 
 
@@ -3364,6 +3429,42 @@ class _UniffiFfiConverterTypeNode:
     @classmethod
     def write(cls, value: Node, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
+def parse_peer_id(text: str) -> str:
+    """
+    Parses a peer id (`gfp1…`) and returns its canonical text; `InvalidInput` says what is wrong
+    (checksum, kind, length).
+"""
+    
+    _UniffiFfiConverterString.check_lower(text)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterString.lower(text),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterString.lift
+    _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_gofast_ffi_fn_func_parse_peer_id,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
+def parse_uri(uri: str) -> UriInfo:
+    """
+    Parses a URI (`gofast:gfb1…`, with or without the scheme, `/` for a directory); `InvalidInput`
+    if it is not one (a typo fails the text's checksum).
+"""
+    
+    _UniffiFfiConverterString.check_lower(uri)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterString.lower(uri),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterTypeUriInfo.lift
+    _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_gofast_ffi_fn_func_parse_uri,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 async def start_node(config: NodeConfig) -> Node:
     """
     Starts a node: makes its keys on first use of `config.data_dir`, opens its store, listens, and
@@ -3395,6 +3496,9 @@ __all__ = [
     "Pin",
     "Stats",
     "TransferResult",
+    "UriInfo",
+    "parse_peer_id",
+    "parse_uri",
     "start_node",
     "EventListenerImpl",
     "EventListener",

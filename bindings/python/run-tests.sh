@@ -10,4 +10,4 @@ OUT="$REPO/target/bindings-test/python"
 rm -rf "$OUT" && mkdir -p "$OUT"
 cp "$HERE/gofast.py" "$HERE/test_gofast.py" "$LIB_DIR/libgofast_ffi.so" "$OUT/"
 cd "$OUT"
-python3 test_gofast.py
+GOFAST_GOLDEN="$REPO/core-nostd/tests/vectors/gofast-golden.json" python3 test_gofast.py

@@ -5,6 +5,7 @@ scratch folder). Prints `N passed, N failed`; exits 1 if any failed.
 """
 
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -56,6 +57,7 @@ class Suite:
     def __init__(self, base):
         self.base = base
         self.tests = [
+            self.golden_vectors,
             self.identities,
             self.connect_and_events,
             self.file_a_to_b,
@@ -85,6 +87,26 @@ class Suite:
         self.subscription.unsubscribe()
         await self.b.stop()
         await self.a.stop()
+
+    async def golden_vectors(self):
+        # The project's golden file (GOFAST_GOLDEN): its texts through the binding's parsers.
+        with open(os.environ["GOFAST_GOLDEN"]) as f:
+            golden = json.load(f)
+        for b in golden["blocks"]:
+            info = gofast.parse_uri("gofast:" + b["ref_text"])
+            assert info.root_id == b["id"] and not info.dir
+        for t in golden["trees"]:
+            info = gofast.parse_uri(t["root_text"] + "/")
+            assert info.root_id == t["root_id"] and info.dir
+            assert info.uri == "gofast:" + t["root_text"] + "/"
+        for i in golden["identities"]:
+            assert gofast.parse_peer_id(i["text"]) == i["text"]
+        for bad in golden["invalid_peer_id_texts"]:
+            try:
+                gofast.parse_peer_id(bad["text"])
+            except GofastError.InvalidInput:
+                continue
+            raise AssertionError(f"accepted {bad['text']} ({bad['error']})")
 
     async def identities(self):
         assert self.a.peer_id().startswith("gfp1")

@@ -23,4 +23,5 @@ rm -rf "$OUT" && mkdir -p "$OUT"
   -L "$LIB_REL" -lgofast_ffi \
   bindings/swift/Sources/Gofast/gofast.swift bindings/swift/Sources/Gofast/Async.swift \
   bindings/swift/Tests/GofastTests.swift -o "$OUT/gofast-tests" >&2
-"$REPO/bindings/tools/swift-run.sh" env LD_LIBRARY_PATH="/project/$LIB_REL" "$OUT/gofast-tests"
+"$REPO/bindings/tools/swift-run.sh" env LD_LIBRARY_PATH="/project/$LIB_REL" \
+  GOFAST_GOLDEN=/project/core-nostd/tests/vectors/gofast-golden.json "$OUT/gofast-tests"

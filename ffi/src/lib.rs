@@ -17,10 +17,12 @@ mod error;
 mod events;
 mod node;
 mod runtime;
+mod text;
 mod transfer;
 
 pub use config::{NodeConfig, PeerInfo, Pin, Stats};
 pub use error::GofastError;
 pub use events::{Event, EventListener, Subscription};
 pub use node::{AddResult, Node, start_node};
+pub use text::{UriInfo, parse_peer_id, parse_uri};
 pub use transfer::{ProgressListener, Transfer, TransferResult};

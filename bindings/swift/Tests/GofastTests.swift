@@ -89,12 +89,39 @@ final class Suite: @unchecked Sendable {
 
     var tests: [(String, () async throws -> Void)] {
         [
-            ("identities", identities), ("connect and events (AsyncStream)", connect),
+            ("golden vectors", goldenVectors), ("identities", identities), ("connect and events (AsyncStream)", connect),
             ("a file from a to b", fileAToB), ("bytes from b to a", bytesBToA), ("pins", pins),
             ("suspend and resume", suspendResume), ("a low-power node", lowPowerNode),
             ("errors of input", errorsOfInput), ("errors of the network", errorsOfNetwork),
             ("error when stopped", errorWhenStopped), ("cancel a transfer", cancelTransfer),
         ]
+    }
+
+    func goldenVectors() async throws {
+        // The project's golden file (GOFAST_GOLDEN): its texts through the binding's parsers.
+        let url = URL(fileURLWithPath: ProcessInfo.processInfo.environment["GOFAST_GOLDEN"] ?? "")
+        let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any]
+        let list = { (key: String) in golden?[key] as? [[String: Any]] ?? [] }
+        for b in list("blocks") {
+            let info = try parseUri(uri: "gofast:" + (b["ref_text"] as? String ?? ""))
+            try check(info.rootId == b["id"] as? String && !info.dir)
+        }
+        for t in list("trees") {
+            let text = t["root_text"] as? String ?? ""
+            let info = try parseUri(uri: text + "/")
+            try check(info.rootId == t["root_id"] as? String && info.dir && info.uri == "gofast:\(text)/")
+        }
+        for i in list("identities") {
+            let text = i["text"] as? String ?? ""
+            try check(try parsePeerId(text: text) == text)
+        }
+        let bad = list("invalid_peer_id_texts")
+        try check(!bad.isEmpty && !list("trees").isEmpty && !list("identities").isEmpty)
+        for b in bad {
+            try await raises("InvalidInput", { if case .InvalidInput = $0 { true } else { false } }) {
+                _ = try parsePeerId(text: b["text"] as? String ?? "")
+            }
+        }
     }
 
     func identities() async throws {

@@ -2441,6 +2441,85 @@ public func FfiConverterTypeTransferResult_lower(_ value: TransferResult) -> Rus
 
 
 /**
+ * What a `gofast:` URI names.
+ */
+public struct UriInfo: Equatable, Hashable {
+    /**
+     * The root block's id (hex); the URI's key is not repeated here.
+     */
+    public var rootId: String
+    /**
+     * Whether it names a directory (it ends with `/`).
+     */
+    public var dir: Bool
+    /**
+     * The URI in its canonical form (`gofast:gfb1…`, `/` for a directory).
+     */
+    public var uri: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The root block's id (hex); the URI's key is not repeated here.
+         */rootId: String, 
+        /**
+         * Whether it names a directory (it ends with `/`).
+         */dir: Bool, 
+        /**
+         * The URI in its canonical form (`gofast:gfb1…`, `/` for a directory).
+         */uri: String) {
+        self.rootId = rootId
+        self.dir = dir
+        self.uri = uri
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UriInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUriInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UriInfo {
+        return
+            try UriInfo(
+                rootId: FfiConverterString.read(from: &buf), 
+                dir: FfiConverterBool.read(from: &buf), 
+                uri: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UriInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.rootId, into: &buf)
+        FfiConverterBool.write(value.dir, into: &buf)
+        FfiConverterString.write(value.uri, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUriInfo_lift(_ buf: RustBuffer) throws -> UriInfo {
+    return try FfiConverterTypeUriInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUriInfo_lower(_ value: UriInfo) -> RustBuffer {
+    return FfiConverterTypeUriInfo.lower(value)
+}
+
+
+/**
  * Something that happened in a node.
  */
 
@@ -3003,6 +3082,30 @@ public func startNode(config: NodeConfig)async throws  -> Node  {
             errorHandler: FfiConverterTypeGofastError_lift
         )
 }
+/**
+ * Parses a peer id (`gfp1…`) and returns its canonical text; `InvalidInput` says what is wrong
+ * (checksum, kind, length).
+ */
+public func parsePeerId(text: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeGofastError_lift) {
+        uniffiCallStatus in
+    uniffi_gofast_ffi_fn_func_parse_peer_id(
+        FfiConverterString.lower(text),uniffiCallStatus
+    )
+})
+}
+/**
+ * Parses a URI (`gofast:gfb1…`, with or without the scheme, `/` for a directory); `InvalidInput`
+ * if it is not one (a typo fails the text's checksum).
+ */
+public func parseUri(uri: String)throws  -> UriInfo  {
+    return try  FfiConverterTypeUriInfo_lift(try rustCallWithError(FfiConverterTypeGofastError_lift) {
+        uniffiCallStatus in
+    uniffi_gofast_ffi_fn_func_parse_uri(
+        FfiConverterString.lower(uri),uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -3020,6 +3123,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.contractVersionMismatch
     }
     if (uniffi_gofast_ffi_checksum_func_start_node() != 364) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_func_parse_peer_id() != 19535) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_func_parse_uri() != 40002) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gofast_ffi_checksum_method_eventlistener_on_event() != 60145) {

@@ -460,6 +460,16 @@ uint64_t uniffi_gofast_ffi_fn_method_transfer_wait(uint64_t ptr
 uint64_t uniffi_gofast_ffi_fn_func_start_node(RustBuffer config
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_FUNC_PARSE_PEER_ID
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_FUNC_PARSE_PEER_ID
+RustBuffer uniffi_gofast_ffi_fn_func_parse_peer_id(RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_FUNC_PARSE_URI
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_FUNC_PARSE_URI
+RustBuffer uniffi_gofast_ffi_fn_func_parse_uri(RustBuffer uri, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_FFI_GOFAST_FFI_RUSTBUFFER_ALLOC
 #define UNIFFI_FFIDEF_FFI_GOFAST_FFI_RUSTBUFFER_ALLOC
 RustBuffer ffi_gofast_ffi_rustbuffer_alloc(uint64_t size, RustCallStatus *_Nonnull out_status
@@ -723,6 +733,18 @@ void ffi_gofast_ffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_
 #ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_FUNC_START_NODE
 #define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_FUNC_START_NODE
 uint16_t uniffi_gofast_ffi_checksum_func_start_node(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_FUNC_PARSE_PEER_ID
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_FUNC_PARSE_PEER_ID
+uint16_t uniffi_gofast_ffi_checksum_func_parse_peer_id(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_FUNC_PARSE_URI
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_FUNC_PARSE_URI
+uint16_t uniffi_gofast_ffi_checksum_func_parse_uri(void
     
 );
 #endif

@@ -728,6 +728,10 @@ internal object IntegrityCheckingUniffiLib {
     internal fun ensureInitialized() = Unit
     external fun uniffi_gofast_ffi_checksum_func_start_node(
     ): Int
+    external fun uniffi_gofast_ffi_checksum_func_parse_peer_id(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_func_parse_uri(
+    ): Int
     external fun uniffi_gofast_ffi_checksum_method_eventlistener_on_event(
     ): Int
     external fun uniffi_gofast_ffi_checksum_method_subscription_unsubscribe(
@@ -872,6 +876,10 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_gofast_ffi_fn_func_start_node(`config`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_gofast_ffi_fn_func_parse_peer_id(`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gofast_ffi_fn_func_parse_uri(`uri`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun ffi_gofast_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_gofast_ffi_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -992,6 +1000,12 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gofast_ffi_checksum_func_start_node() and 0xFFFF) != 364) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_func_parse_peer_id() and 0xFFFF) != 19535) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_func_parse_uri() and 0xFFFF) != 40002) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gofast_ffi_checksum_method_eventlistener_on_event() and 0xFFFF) != 60145) {
@@ -3868,6 +3882,61 @@ public object FfiConverterTypeTransferResult: FfiConverterRustBuffer<TransferRes
 
 
 /**
+ * What a `gofast:` URI names.
+ */
+data class UriInfo (
+    /**
+     * The root block's id (hex); the URI's key is not repeated here.
+     */
+    var `rootId`: kotlin.String
+    , 
+    /**
+     * Whether it names a directory (it ends with `/`).
+     */
+    var `dir`: kotlin.Boolean
+    , 
+    /**
+     * The URI in its canonical form (`gofast:gfb1…`, `/` for a directory).
+     */
+    var `uri`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUriInfo: FfiConverterRustBuffer<UriInfo> {
+    override fun read(buf: ByteBuffer): UriInfo {
+        return UriInfo(
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: UriInfo) = (
+            FfiConverterString.allocationSize(value.`rootId`) +
+            FfiConverterBoolean.allocationSize(value.`dir`) +
+            FfiConverterString.allocationSize(value.`uri`)
+    )
+
+    override fun write(value: UriInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`rootId`, buf)
+            FfiConverterBoolean.write(value.`dir`, buf)
+            FfiConverterString.write(value.`uri`, buf)
+    }
+}
+
+
+
+/**
  * Something that happened in a node.
  */
 sealed class Event {
@@ -4457,5 +4526,37 @@ public object FfiConverterSequenceTypePin: FfiConverterRustBuffer<List<Pin>> {
         GofastException.ErrorHandler,
     )
     }
+
+        /**
+         * Parses a peer id (`gfp1…`) and returns its canonical text; `InvalidInput` says what is wrong
+         * (checksum, kind, length).
+         */
+    @Throws(GofastException::class) fun `parsePeerId`(`text`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCallWithError(GofastException) { _status ->
+    UniffiLib.uniffi_gofast_ffi_fn_func_parse_peer_id(
+    
+        
+        FfiConverterString.lower(`text`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Parses a URI (`gofast:gfb1…`, with or without the scheme, `/` for a directory); `InvalidInput`
+         * if it is not one (a typo fails the text's checksum).
+         */
+    @Throws(GofastException::class) fun `parseUri`(`uri`: kotlin.String): UriInfo {
+            return FfiConverterTypeUriInfo.lift(
+    uniffiRustCallWithError(GofastException) { _status ->
+    UniffiLib.uniffi_gofast_ffi_fn_func_parse_uri(
+    
+        
+        FfiConverterString.lower(`uri`),_status)
+}
+    )
+    }
+    
 
 

@@ -65,6 +65,25 @@ class Suite(private val base: File, private val scope: CoroutineScope) {
     }
 
     val tests: List<Pair<String, suspend () -> Unit>> = listOf(
+        "golden vectors" to {
+            // The project's golden file (GOFAST_GOLDEN), read without a JSON library: its keys are
+            // sorted and its layout fixed, so the fields sit side by side.
+            val golden = File(System.getenv("GOFAST_GOLDEN")).readText()
+            val trees = Regex(""""root_id":\s*"(\w+)",\s*"root_key":\s*"\w+",\s*"root_text":\s*"(\w+)"""")
+                .findAll(golden).toList()
+            check(trees.isNotEmpty())
+            for (t in trees) {
+                val (id, text) = t.destructured
+                val info = parseUri("gofast:$text/")
+                check(info.rootId == id && info.dir && info.uri == "gofast:$text/")
+            }
+            val ids = Regex(""""seed":\s*"\w+",\s*"text":\s*"(gfp1\w+)"""").findAll(golden).toList()
+            check(ids.isNotEmpty())
+            for (m in ids) check(parsePeerId(m.groupValues[1]) == m.groupValues[1])
+            val bad = Regex(""""error":\s*"\w+",\s*"text":\s*"([^"]*)"""").findAll(golden).toList()
+            check(bad.isNotEmpty())
+            for (m in bad) raises<GofastException.InvalidInput> { parsePeerId(m.groupValues[1]) }
+        },
         "identities" to {
             check(a.peerId().startsWith("gfp1") && a.peerId() != b.peerId())
             check(a.listenAddress().startsWith("127.0.0.1:"))
