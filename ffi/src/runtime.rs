@@ -68,3 +68,51 @@ impl<T> Future for AbortOnDrop<T> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_the_work_comes_back_as_internal() {
+        let rt = runtime().unwrap();
+        let r: Result<(), _> = rt.block_on(run(async { panic!("a bug") }));
+        assert!(matches!(r, Err(GofastError::Internal(_))));
+    }
+
+    /// Tells when it is dropped: the work it lives in has ended.
+    struct Dropped(Option<tokio::sync::oneshot::Sender<()>>);
+
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            if let Some(tx) = self.0.take() {
+                let _ = tx.send(());
+            }
+        }
+    }
+
+    #[test]
+    fn dropping_the_call_aborts_its_work() {
+        let rt = runtime().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        rt.block_on(async move {
+            let call = run(async move {
+                let _guard = Dropped(Some(tx));
+                let _ = started_tx.send(());
+                std::future::pending::<Result<(), GofastError>>().await
+            });
+            let mut call = Box::pin(call);
+            // Poll the call until its work has started, then drop it.
+            tokio::select! {
+                _ = &mut call => unreachable!("pending work finished"),
+                started = started_rx => started.unwrap(),
+            }
+            drop(call);
+            tokio::time::timeout(std::time::Duration::from_secs(30), rx)
+                .await
+                .expect("the work was aborted in time")
+                .expect("the guard reported its drop");
+        });
+    }
+}
