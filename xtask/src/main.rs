@@ -17,8 +17,10 @@
 //! - `cargo xtask bindings-test`: the freshness check and the three languages' suites.
 //! - `cargo xtask mobile-check`: `cargo check` and the static library for Android and iOS.
 //! - `cargo xtask ffi-size`: the release cdylib's stripped size.
+//! - `cargo xtask firmware`: build the firmware, print its size, boot its self-test in QEMU.
 
 mod bindings;
+mod firmware;
 mod fuzz;
 mod nostd;
 mod run;
@@ -109,6 +111,7 @@ fn main() -> ExitCode {
         }),
         Some("mobile-check") => bindings::mobile_check(),
         Some("ffi-size") => bindings::release_size(),
+        Some("firmware") => firmware::self_test(),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", include_str!("usage.txt"));
             Ok(())
@@ -265,6 +268,14 @@ fn test(args: &[String]) -> Result<(), String> {
     steps.run(
         "no_std: link proof (no_main, no allocator) and its size",
         nostd::link_proof,
+    )?;
+    steps.run(
+        "firmware: format and clippy (its own workspace)",
+        firmware::lint,
+    )?;
+    steps.run(
+        "firmware: release build, size, and its golden self-test booted in QEMU (mps2-an386)",
+        firmware::self_test,
     )?;
     steps.run(
         "features defmt and log together are refused",

@@ -21,8 +21,16 @@ pub(crate) fn link_proof() -> Result<(), String> {
     ])
     .status_ok("nostd-check build for thumbv7em")?;
     let target_dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let path = format!("{target_dir}/{THUMB}/release/nostd-check");
-    let bytes = std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?;
+    let (flash, ram) = elf_sizes(&format!("{target_dir}/{THUMB}/release/nostd-check"))?;
+    println!("nostd_check_flash_bytes={flash}");
+    println!("nostd_check_static_ram_bytes={ram}");
+    Ok(())
+}
+
+/// Flash (code, read-only data, initialised data) and static RAM (initialised and zeroed data) of a
+/// firmware ELF, summed by section kind as `llvm-size` does.
+pub(crate) fn elf_sizes(path: &str) -> Result<(u64, u64), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
     let elf = object::File::parse(&*bytes).map_err(|e| format!("{path}: {e}"))?;
     let (mut flash, mut ram) = (0u64, 0u64);
     for s in elf.sections() {
@@ -38,9 +46,7 @@ pub(crate) fn link_proof() -> Result<(), String> {
             _ => {}
         }
     }
-    println!("nostd_check_flash_bytes={flash}");
-    println!("nostd_check_static_ram_bytes={ram}");
-    Ok(())
+    Ok((flash, ram))
 }
 
 /// `--features defmt,log` must fail to compile with the core's own message.

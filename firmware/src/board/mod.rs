@@ -1,0 +1,9 @@
+//! The board: one module per board behind a feature, the same functions in each.
+
+#[cfg(feature = "mps2-an386")]
+mod mps2_an386;
+#[cfg(feature = "mps2-an386")]
+pub(crate) use mps2_an386::{exit, init};
+
+#[cfg(not(feature = "mps2-an386"))]
+compile_error!("choose a board feature: mps2-an386");

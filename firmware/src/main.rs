@@ -1,0 +1,30 @@
+//! gofast on a microcontroller: `gofast-core` under embassy on a Cortex-M4F.
+//!
+//! The application code is board-independent; `board` holds what one board needs (clock, time
+//! driver, how the run ends). Today it runs the self-test against the project's golden file and
+//! exits with its verdict (under QEMU, the process exit code).
+#![no_std]
+#![no_main]
+
+mod board;
+mod self_test;
+
+use defmt_semihosting as _;
+use embassy_executor::Spawner;
+
+#[embassy_executor::main]
+async fn main(_spawner: Spawner) {
+    board::init();
+    defmt::info!("gofast firmware: self-test against the golden file");
+    let verdict = self_test::run().await;
+    match verdict {
+        Ok(checked) => {
+            defmt::info!("self-test passed: {} golden vectors", checked);
+            board::exit(0)
+        }
+        Err(step) => {
+            defmt::error!("self-test FAILED at {}", step);
+            board::exit(1)
+        }
+    }
+}

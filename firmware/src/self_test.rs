@@ -1,0 +1,105 @@
+//! The firmware's self-test: the project's golden vectors recomputed on the device with the same
+//! core code the peer runs (identities, sealed blocks, signed records), and a timer that must
+//! fire (the time driver works). Returns how many vectors it checked, or the step that failed.
+
+use core::fmt::Write as _;
+
+use embassy_time::{Duration, Instant, Timer};
+use gofast_core::block::{BlockRef, ConvergenceKey, ScopeSecret, seal_in_place};
+use gofast_core::codec::{Encode, Writer};
+use gofast_core::crypto::SecretBytes;
+use gofast_core::identity::KeyPair;
+use gofast_core::record::{MAX_RECORD_LEN, Record};
+
+/// An identity: its seed, its text form and its DHT key.
+pub(crate) struct Identity {
+    seed: &'static [u8],
+    text: &'static str,
+    dht_key: &'static [u8],
+}
+
+/// A block: sealed from its plaintext in a scope, it must give this id, ciphertext and reference.
+pub(crate) struct GoldenBlock {
+    scope_secret: &'static [u8],
+    plaintext: &'static [u8],
+    id: &'static [u8],
+    ciphertext: &'static [u8],
+    ref_text: &'static str,
+}
+
+/// A record: signed from these fields with the key of `key_seed`, it must encode to `encoded`
+/// (Ed25519 signatures are deterministic).
+pub(crate) struct GoldenRecord {
+    key_seed: &'static [u8],
+    salt: &'static [u8],
+    seq: u64,
+    value: &'static [u8],
+    encoded: &'static [u8],
+}
+
+include!(concat!(env!("OUT_DIR"), "/golden.rs"));
+
+/// Longest block plaintext the test seals (the golden blocks are small).
+const MAX_BLOCK: usize = 256;
+/// Longest text form (a block reference is the longest).
+const MAX_TEXT: usize = 128;
+
+fn seed32(bytes: &[u8]) -> Result<[u8; 32], &'static str> {
+    bytes
+        .try_into()
+        .map_err(|_| "a golden seed is not 32 bytes")
+}
+
+pub(crate) async fn run() -> Result<usize, &'static str> {
+    let mut checked = 0;
+    for i in IDENTITIES {
+        let kp = KeyPair::from_seed(&SecretBytes::new(seed32(i.seed)?));
+        let mut text = heapless::String::<MAX_TEXT>::new();
+        write!(text, "{}", kp.peer_id()).map_err(|_| "identity text length")?;
+        if text.as_str() != i.text {
+            return Err("identity text");
+        }
+        if kp.peer_id().dht_key().as_bytes().as_slice() != i.dht_key {
+            return Err("identity DHT key");
+        }
+        checked += 1;
+    }
+    for b in BLOCKS {
+        let scope = ScopeSecret::from_secret(SecretBytes::new(seed32(b.scope_secret)?));
+        let mut buf = [0u8; MAX_BLOCK];
+        let block = buf
+            .get_mut(..b.plaintext.len())
+            .ok_or("a golden block is too long for the test")?;
+        block.copy_from_slice(b.plaintext);
+        let r: BlockRef =
+            seal_in_place(&ConvergenceKey::derive(&scope), block).map_err(|_| "block seal")?;
+        if r.id.0.as_slice() != b.id || &*block != b.ciphertext {
+            return Err("block id or ciphertext");
+        }
+        let mut text = heapless::String::<MAX_TEXT>::new();
+        write!(text, "{}", r.display_capability()).map_err(|_| "block text length")?;
+        if text.as_str() != b.ref_text {
+            return Err("block reference text");
+        }
+        checked += 1;
+    }
+    for g in RECORDS {
+        let kp = KeyPair::from_seed(&SecretBytes::new(seed32(g.key_seed)?));
+        let record = Record::sign(&kp, g.salt, g.seq, g.value).map_err(|_| "record sign")?;
+        let mut buf = [0u8; MAX_RECORD_LEN];
+        let mut w = Writer::new(&mut buf);
+        record.encode(&mut w).map_err(|_| "record encode")?;
+        let n = record.encoded_len();
+        if buf.get(..n) != Some(g.encoded) {
+            return Err("record bytes");
+        }
+        checked += 1;
+    }
+    // The time driver: a timer fires, and time moved at least as far.
+    let start = Instant::now();
+    Timer::after(Duration::from_millis(20)).await;
+    if start.elapsed() < Duration::from_millis(20) {
+        return Err("timer fired early");
+    }
+    Ok(checked)
+}
