@@ -105,7 +105,19 @@ pub(crate) fn self_test() -> Result<(), String> {
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| format!("cannot start defmt-print: {e}"))?;
-    print!("{}", String::from_utf8_lossy(&decoded.stdout));
+    let text = String::from_utf8_lossy(&decoded.stdout);
+    print!("{text}");
+    if let Some(stack) = text
+        .lines()
+        .find_map(|l| l.split("peak_stack_bytes=").nth(1))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        println!("firmware_peak_stack_bytes={stack}");
+        println!(
+            "firmware_ram_with_stack_bytes={} (goal <= 65536)",
+            ram + stack
+        );
+    }
     match run.status.code() {
         Some(0) => {
             println!("firmware self-test in QEMU: passed (exit 0)");

@@ -15,8 +15,10 @@ const CORE_HZ: u32 = 25_000_000;
 /// embassy-time's tick rate (the `tick-hz-1_000` feature).
 const TICK_HZ: u32 = 1_000;
 
-/// Starts the SysTick interrupt that advances time.
+/// Starts the SysTick interrupt that advances time, and paints the free stack (see
+/// [`peak_stack`]).
 pub(crate) fn init() {
+    paint_stack();
     let Some(mut p) = cortex_m::Peripherals::take() else {
         // Taken already: init ran before; SysTick is running.
         return;
@@ -26,6 +28,53 @@ pub(crate) fn init() {
     p.SYST.clear_current();
     p.SYST.enable_interrupt();
     p.SYST.enable_counter();
+}
+
+/// The word free stack is painted with.
+const PAINT: u32 = 0x5A5A_A5A5;
+/// Left unpainted below the stack pointer: the frames of `paint_stack` itself.
+const PAINT_MARGIN: usize = 256;
+
+// Symbols of cortex-m-rt's linker script: only their addresses are used.
+#[allow(unsafe_code)]
+unsafe extern "C" {
+    /// cortex-m-rt: the start of the heap, i.e. the end of static RAM (no heap is used here).
+    static mut __sheap: u32;
+    /// cortex-m-rt: the initial stack pointer, the top of RAM.
+    static _stack_start: u32;
+}
+
+/// Paints the RAM between the end of the statics and the stack pointer, so that [`peak_stack`]
+/// can find how deep the stack ever reached.
+#[allow(unsafe_code)]
+fn paint_stack() {
+    let bottom = core::ptr::addr_of_mut!(__sheap).cast::<u32>();
+    let sp = cortex_m::register::msp::read() as usize;
+    let top = sp.saturating_sub(PAINT_MARGIN) & !3;
+    let mut p = bottom;
+    while (p as usize) < top {
+        // SAFETY: between the end of the statics (cortex-m-rt's `__sheap`; no allocator uses it)
+        // and below the live stack frames: memory nothing else owns. Aligned word writes.
+        unsafe {
+            core::ptr::write_volatile(p, PAINT);
+            p = p.add(1);
+        }
+    }
+}
+
+/// The deepest the stack has reached since [`init`], in bytes: from the top of RAM down to the
+/// lowest word no longer holding the paint.
+#[allow(unsafe_code)]
+pub(crate) fn peak_stack() -> usize {
+    let bottom = core::ptr::addr_of_mut!(__sheap).cast::<u32>();
+    let top = core::ptr::addr_of!(_stack_start) as usize;
+    let mut p = bottom;
+    // SAFETY: reads the words `paint_stack` wrote, up to the stack pointer at most (the loop stops
+    // at the first word that was overwritten, which is at or below it). Aligned word reads.
+    while (p as usize) < top && unsafe { core::ptr::read_volatile(p) } == PAINT {
+        p = unsafe { p.add(1) };
+    }
+    top - p as usize
 }
 
 /// Ends the run with `code` (QEMU's exit status).
