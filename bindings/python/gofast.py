@@ -541,6 +541,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_node_bootstrap_address() != 34237:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_node_gc() != 13123:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_node_get_bytes() != 33241:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_node_get_to_file() != 45628:
@@ -632,6 +634,9 @@ _UniffiLib.uniffi_gofast_ffi_checksum_method_node_add_peer.restype = ctypes.c_ui
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_bootstrap_address.argtypes = (
 )
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_bootstrap_address.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_node_gc.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_node_gc.restype = ctypes.c_uint16
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_get_bytes.argtypes = (
 )
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_get_bytes.restype = ctypes.c_uint16
@@ -732,6 +737,10 @@ _UniffiLib.uniffi_gofast_ffi_fn_method_node_bootstrap_address.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_gofast_ffi_fn_method_node_bootstrap_address.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_gofast_ffi_fn_method_node_gc.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_node_gc.restype = ctypes.c_uint64
 _UniffiLib.uniffi_gofast_ffi_fn_method_node_get_bytes.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1322,6 +1331,57 @@ class _UniffiFfiConverterTypeAddResult(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.write(value.size, buf)
         _UniffiFfiConverterUInt64.write(value.blocks, buf)
         _UniffiFfiConverterUInt32.write(value.announced_to, buf)
+
+@dataclass
+class GcResult:
+    """
+    What a garbage collection did.
+"""
+    def __init__(self, *, demoted:int, evicted_blocks:int, evicted_bytes:int, reclaimed_bytes:int):
+        self.demoted = demoted
+        self.evicted_blocks = evicted_blocks
+        self.evicted_bytes = evicted_bytes
+        self.reclaimed_bytes = reclaimed_bytes
+        
+        
+
+    
+    def __str__(self):
+        return "GcResult(demoted={}, evicted_blocks={}, evicted_bytes={}, reclaimed_bytes={})".format(self.demoted, self.evicted_blocks, self.evicted_bytes, self.reclaimed_bytes)
+    def __eq__(self, other):
+        if self.demoted != other.demoted:
+            return False
+        if self.evicted_blocks != other.evicted_blocks:
+            return False
+        if self.evicted_bytes != other.evicted_bytes:
+            return False
+        if self.reclaimed_bytes != other.reclaimed_bytes:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeGcResult(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return GcResult(
+            demoted=_UniffiFfiConverterUInt64.read(buf),
+            evicted_blocks=_UniffiFfiConverterUInt64.read(buf),
+            evicted_bytes=_UniffiFfiConverterUInt64.read(buf),
+            reclaimed_bytes=_UniffiFfiConverterUInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt64.check_lower(value.demoted)
+        _UniffiFfiConverterUInt64.check_lower(value.evicted_blocks)
+        _UniffiFfiConverterUInt64.check_lower(value.evicted_bytes)
+        _UniffiFfiConverterUInt64.check_lower(value.reclaimed_bytes)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt64.write(value.demoted, buf)
+        _UniffiFfiConverterUInt64.write(value.evicted_blocks, buf)
+        _UniffiFfiConverterUInt64.write(value.evicted_bytes, buf)
+        _UniffiFfiConverterUInt64.write(value.reclaimed_bytes, buf)
 
 class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
     @classmethod
@@ -2950,6 +3010,12 @@ class NodeProtocol(typing.Protocol):
         This node as a bootstrap peer for others: `gfp1…@IP:PORT`.
 """
         raise NotImplementedError
+    async def gc(self, ) -> GcResult:
+        """
+        Collects garbage: blocks no pin holds become cache, the cache is trimmed to its quota and
+        mostly empty arena files are compacted.
+"""
+        raise NotImplementedError
     async def get_bytes(self, uri: str,label: str,max_size: int) -> bytes:
         """
         Fetches the data of `uri` (from the providers the DHT names, every block verified), pins it
@@ -3136,6 +3202,24 @@ class Node(NodeProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    async def gc(self, ) -> GcResult:
+        """
+        Collects garbage: blocks no pin holds become cache, the cache is trimmed to its quota and
+        mostly empty arena files are compacted.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeGcResult.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_node_gc(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def get_bytes(self, uri: str,label: str,max_size: int) -> bytes:
         """
         Fetches the data of `uri` (from the providers the DHT names, every block verified), pins it
@@ -3491,6 +3575,7 @@ __all__ = [
     "Event",
     "GofastError",
     "AddResult",
+    "GcResult",
     "NodeConfig",
     "PeerInfo",
     "Pin",

@@ -63,6 +63,7 @@ class Suite:
             self.file_a_to_b,
             self.bytes_b_to_a,
             self.pins,
+            self.directory_and_gc,
             self.suspend_and_resume,
             self.low_power_node,
             self.errors_of_input,
@@ -157,6 +158,25 @@ class Suite:
         await raises(GofastError.NotFound, self.a.unpin("again"))
         stats = await self.a.stats()
         assert stats.contacts >= 1 and stats.permanent_blocks > 0 and stats.pins >= 2
+
+    async def directory_and_gc(self):
+        top = self.path("album")
+        os.makedirs(os.path.join(top, "sub"))
+        files = {"one.txt": b"1" * 1000, os.path.join("sub", "two.bin"): os.urandom(200_000)}
+        for name, data in files.items():
+            with open(os.path.join(top, name), "wb") as f:
+                f.write(data)
+        added = await self.a.add_file(top, None).wait()
+        assert added.uri.endswith("/") and gofast.parse_uri(added.uri).dir
+        copy = self.path("album-copy")
+        await self.b.get_to_file(added.uri, copy, None).wait()
+        for name, data in files.items():
+            with open(os.path.join(copy, name), "rb") as f:
+                assert f.read() == data
+        before = (await self.b.stats()).pins
+        await self.b.unpin("album-copy/")
+        assert (await self.b.stats()).pins == before - 1
+        await self.b.gc()
 
     async def suspend_and_resume(self):
         await self.a.suspend()

@@ -72,3 +72,16 @@ pub struct Stats {
     /// Whether the node is suspended.
     pub suspended: bool,
 }
+
+/// What a garbage collection did.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct GcResult {
+    /// Permanent blocks no pin held for a whole gc interval, now cache (evictable).
+    pub demoted: u64,
+    /// Cache blocks evicted to meet the quota.
+    pub evicted_blocks: u64,
+    /// Their bytes.
+    pub evicted_bytes: u64,
+    /// Disk bytes given back (arenas compacted or deleted).
+    pub reclaimed_bytes: u64,
+}

@@ -8,7 +8,7 @@ use gofast_node::error::ErrorKind;
 use gofast_node::net::BootstrapPeer;
 use gofast_node::node::{Node as Inner, NodeOptions, parse_uri};
 
-use crate::config::{NodeConfig, PeerInfo, Pin, Stats};
+use crate::config::{GcResult, NodeConfig, PeerInfo, Pin, Stats};
 use crate::error::{GofastError, invalid};
 use crate::events::{EventListener, Subscription};
 use crate::runtime::{run, runtime};
@@ -300,6 +300,22 @@ impl Node {
                     blocks: p.blocks,
                 })
                 .collect())
+        })
+        .await
+    }
+
+    /// Collects garbage: blocks no pin holds become cache, the cache is trimmed to its quota and
+    /// mostly empty arena files are compacted.
+    pub async fn gc(&self) -> Result<GcResult, GofastError> {
+        let inner = self.inner()?;
+        run(async move {
+            let r = inner.gc().await?;
+            Ok(GcResult {
+                demoted: r.demoted,
+                evicted_blocks: r.evicted_blocks,
+                evicted_bytes: r.evicted_bytes,
+                reclaimed_bytes: r.reclaimed_bytes,
+            })
         })
         .await
     }

@@ -91,6 +91,7 @@ final class Suite: @unchecked Sendable {
         [
             ("golden vectors", goldenVectors), ("identities", identities), ("connect and events (AsyncStream)", connect),
             ("a file from a to b", fileAToB), ("bytes from b to a", bytesBToA), ("pins", pins),
+            ("a directory, and gc", directoryAndGc),
             ("suspend and resume", suspendResume), ("a low-power node", lowPowerNode),
             ("errors of input", errorsOfInput), ("errors of the network", errorsOfNetwork),
             ("error when stopped", errorWhenStopped), ("cancel a transfer", cancelTransfer),
@@ -177,6 +178,25 @@ final class Suite: @unchecked Sendable {
         }
         let stats = try await a.stats()
         try check(stats.contacts >= 1 && stats.permanentBlocks > 0 && stats.pins >= 2)
+    }
+
+    func directoryAndGc() async throws {
+        let top = URL(fileURLWithPath: path("album"))
+        try FileManager.default.createDirectory(
+            at: top.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        let files = ["one.txt": Data(repeating: 1, count: 1000), "sub/two.bin": randomData(200_000)]
+        for (name, data) in files { try data.write(to: top.appendingPathComponent(name)) }
+        let added = try await a.add(path: top.path)
+        try check(added.uri.hasSuffix("/") && (try parseUri(uri: added.uri)).dir)
+        _ = try await b.fetch(uri: added.uri, dest: path("album-copy"))
+        for (name, data) in files {
+            let copy = URL(fileURLWithPath: path("album-copy")).appendingPathComponent(name)
+            try check(try Data(contentsOf: copy) == data, "\(name) differs")
+        }
+        let before = try await b.stats().pins
+        try await b.unpin(label: "album-copy/")
+        try check(try await b.stats().pins == before - 1)
+        _ = try await b.gc()
     }
 
     func suspendResume() async throws {

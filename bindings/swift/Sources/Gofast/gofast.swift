@@ -832,6 +832,12 @@ public protocol NodeProtocol: AnyObject, Sendable {
     func bootstrapAddress() throws  -> String
     
     /**
+     * Collects garbage: blocks no pin holds become cache, the cache is trimmed to its quota and
+     * mostly empty arena files are compacted.
+     */
+    func gc() async throws  -> GcResult
+    
+    /**
      * Fetches the data of `uri` (from the providers the DHT names, every block verified), pins it
      * under `label` and returns it; `InvalidInput` if it is larger than `max_size`.
      */
@@ -1029,6 +1035,26 @@ open func bootstrapAddress()throws  -> String  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Collects garbage: blocks no pin holds become cache, the cache is trimmed to its quota and
+     * mostly empty arena files are compacted.
+     */
+open func gc()async throws  -> GcResult  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_node_gc(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gofast_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeGcResult_lift,
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
 }
     
     /**
@@ -1926,6 +1952,95 @@ public func FfiConverterTypeAddResult_lift(_ buf: RustBuffer) throws -> AddResul
 #endif
 public func FfiConverterTypeAddResult_lower(_ value: AddResult) -> RustBuffer {
     return FfiConverterTypeAddResult.lower(value)
+}
+
+
+/**
+ * What a garbage collection did.
+ */
+public struct GcResult: Equatable, Hashable {
+    /**
+     * Permanent blocks no pin held for a whole gc interval, now cache (evictable).
+     */
+    public var demoted: UInt64
+    /**
+     * Cache blocks evicted to meet the quota.
+     */
+    public var evictedBlocks: UInt64
+    /**
+     * Their bytes.
+     */
+    public var evictedBytes: UInt64
+    /**
+     * Disk bytes given back (arenas compacted or deleted).
+     */
+    public var reclaimedBytes: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Permanent blocks no pin held for a whole gc interval, now cache (evictable).
+         */demoted: UInt64, 
+        /**
+         * Cache blocks evicted to meet the quota.
+         */evictedBlocks: UInt64, 
+        /**
+         * Their bytes.
+         */evictedBytes: UInt64, 
+        /**
+         * Disk bytes given back (arenas compacted or deleted).
+         */reclaimedBytes: UInt64) {
+        self.demoted = demoted
+        self.evictedBlocks = evictedBlocks
+        self.evictedBytes = evictedBytes
+        self.reclaimedBytes = reclaimedBytes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension GcResult: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeGcResult: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> GcResult {
+        return
+            try GcResult(
+                demoted: FfiConverterUInt64.read(from: &buf), 
+                evictedBlocks: FfiConverterUInt64.read(from: &buf), 
+                evictedBytes: FfiConverterUInt64.read(from: &buf), 
+                reclaimedBytes: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: GcResult, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.demoted, into: &buf)
+        FfiConverterUInt64.write(value.evictedBlocks, into: &buf)
+        FfiConverterUInt64.write(value.evictedBytes, into: &buf)
+        FfiConverterUInt64.write(value.reclaimedBytes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGcResult_lift(_ buf: RustBuffer) throws -> GcResult {
+    return try FfiConverterTypeGcResult.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGcResult_lower(_ value: GcResult) -> RustBuffer {
+    return FfiConverterTypeGcResult.lower(value)
 }
 
 
@@ -3147,6 +3262,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gofast_ffi_checksum_method_node_bootstrap_address() != 34237) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_node_gc() != 13123) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gofast_ffi_checksum_method_node_get_bytes() != 33241) {

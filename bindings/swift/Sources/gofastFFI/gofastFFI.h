@@ -340,6 +340,11 @@ uint64_t uniffi_gofast_ffi_fn_method_node_add_peer(uint64_t ptr, RustBuffer addr
 RustBuffer uniffi_gofast_ffi_fn_method_node_bootstrap_address(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_NODE_GC
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_NODE_GC
+uint64_t uniffi_gofast_ffi_fn_method_node_gc(uint64_t ptr
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_NODE_GET_BYTES
 #define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_NODE_GET_BYTES
 uint64_t uniffi_gofast_ffi_fn_method_node_get_bytes(uint64_t ptr, RustBuffer uri, RustBuffer label, uint64_t max_size
@@ -781,6 +786,12 @@ uint16_t uniffi_gofast_ffi_checksum_method_node_add_peer(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_NODE_BOOTSTRAP_ADDRESS
 #define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_NODE_BOOTSTRAP_ADDRESS
 uint16_t uniffi_gofast_ffi_checksum_method_node_bootstrap_address(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_NODE_GC
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_NODE_GC
+uint16_t uniffi_gofast_ffi_checksum_method_node_gc(void
     
 );
 #endif

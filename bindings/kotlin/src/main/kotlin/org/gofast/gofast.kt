@@ -744,6 +744,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gofast_ffi_checksum_method_node_bootstrap_address(
     ): Int
+    external fun uniffi_gofast_ffi_checksum_method_node_gc(
+    ): Int
     external fun uniffi_gofast_ffi_checksum_method_node_get_bytes(
     ): Int
     external fun uniffi_gofast_ffi_checksum_method_node_get_to_file(
@@ -828,6 +830,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_gofast_ffi_fn_method_node_bootstrap_address(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_gofast_ffi_fn_method_node_gc(`ptr`: Long,
+    ): Long
     external fun uniffi_gofast_ffi_fn_method_node_get_bytes(`ptr`: Long,`uri`: RustBuffer.ByValue,`label`: RustBuffer.ByValue,`maxSize`: Long,
     ): Long
     external fun uniffi_gofast_ffi_fn_method_node_get_to_file(`ptr`: Long,`uri`: RustBuffer.ByValue,`dest`: RustBuffer.ByValue,`listener`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1024,6 +1028,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gofast_ffi_checksum_method_node_bootstrap_address() and 0xFFFF) != 34237) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_node_gc() and 0xFFFF) != 13123) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gofast_ffi_checksum_method_node_get_bytes() and 0xFFFF) != 33241) {
@@ -1903,6 +1910,12 @@ public interface NodeInterface {
     fun `bootstrapAddress`(): kotlin.String
     
     /**
+     * Collects garbage: blocks no pin holds become cache, the cache is trimmed to its quota and
+     * mostly empty arena files are compacted.
+     */
+    suspend fun `gc`(): GcResult
+    
+    /**
      * Fetches the data of `uri` (from the providers the DHT names, every block verified), pins it
      * under `label` and returns it; `InvalidInput` if it is larger than `max_size`.
      */
@@ -2174,6 +2187,31 @@ open class Node: Disposable, AutoCloseable, NodeInterface
     )
     }
     
+
+    
+    /**
+     * Collects garbage: blocks no pin holds become cache, the cache is trimmed to its quota and
+     * mostly empty arena files are compacted.
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `gc`() : GcResult {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_node_gc(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeGcResult.lift(it) },
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
 
     
     /**
@@ -3510,6 +3548,69 @@ public object FfiConverterTypeAddResult: FfiConverterRustBuffer<AddResult> {
             FfiConverterULong.write(value.`size`, buf)
             FfiConverterULong.write(value.`blocks`, buf)
             FfiConverterUInt.write(value.`announcedTo`, buf)
+    }
+}
+
+
+
+/**
+ * What a garbage collection did.
+ */
+data class GcResult (
+    /**
+     * Permanent blocks no pin held for a whole gc interval, now cache (evictable).
+     */
+    var `demoted`: kotlin.ULong
+    , 
+    /**
+     * Cache blocks evicted to meet the quota.
+     */
+    var `evictedBlocks`: kotlin.ULong
+    , 
+    /**
+     * Their bytes.
+     */
+    var `evictedBytes`: kotlin.ULong
+    , 
+    /**
+     * Disk bytes given back (arenas compacted or deleted).
+     */
+    var `reclaimedBytes`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeGcResult: FfiConverterRustBuffer<GcResult> {
+    override fun read(buf: ByteBuffer): GcResult {
+        return GcResult(
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: GcResult) = (
+            FfiConverterULong.allocationSize(value.`demoted`) +
+            FfiConverterULong.allocationSize(value.`evictedBlocks`) +
+            FfiConverterULong.allocationSize(value.`evictedBytes`) +
+            FfiConverterULong.allocationSize(value.`reclaimedBytes`)
+    )
+
+    override fun write(value: GcResult, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`demoted`, buf)
+            FfiConverterULong.write(value.`evictedBlocks`, buf)
+            FfiConverterULong.write(value.`evictedBytes`, buf)
+            FfiConverterULong.write(value.`reclaimedBytes`, buf)
     }
 }
 

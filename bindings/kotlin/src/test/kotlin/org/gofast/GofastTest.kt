@@ -124,6 +124,20 @@ class Suite(private val base: File, private val scope: CoroutineScope) {
             val stats = a.stats()
             check(stats.contacts >= 1u && stats.permanentBlocks > 0u && stats.pins >= 2u)
         },
+        "a directory, and gc" to {
+            val top = File(path("album"))
+            File(top, "sub").mkdirs()
+            val files = mapOf("one.txt" to ByteArray(1000) { 1 }, "sub/two.bin" to Random.nextBytes(200_000))
+            for ((name, data) in files) File(top, name).writeBytes(data)
+            val added = a.add(top.path)
+            check(added.uri.endsWith("/") && parseUri(added.uri).dir)
+            b.fetch(added.uri, path("album-copy"))
+            for ((name, data) in files) check(File(path("album-copy"), name).readBytes().contentEquals(data))
+            val before = b.stats().pins
+            b.unpin("album-copy/")
+            check(b.stats().pins == before - 1u)
+            b.gc()
+        },
         "suspend and resume" to {
             a.suspend()
             events.waitFor { it is Event.Suspended }
