@@ -6,11 +6,11 @@
 #![no_std]
 #![no_main]
 
-mod board;
 mod self_test;
 
 use defmt_semihosting as _;
 use embassy_executor::Spawner;
+use gofast_firmware::board;
 
 #[embassy_executor::main]
 async fn main(_spawner: Spawner) {

@@ -139,7 +139,7 @@ fn arp_ping() -> Result<(), String> {
         println!("lan9118 in QEMU: an ARP request answered (exit 0)");
         // embassy-net over the driver: a datagram to a host process on 127.0.0.1 and back.
         Command::new("bash")
-            .arg(firmware_dir().join("lan9118/scripts/udp-echo.sh"))
+            .arg(firmware_dir().join("scripts/udp-echo.sh"))
             .status_ok(
                 "the lan9118 udp-echo round trip (firmware in QEMU, echo server on loopback)",
             )?;

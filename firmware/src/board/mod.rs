@@ -3,7 +3,7 @@
 #[cfg(feature = "mps2-an386")]
 mod mps2_an386;
 #[cfg(feature = "mps2-an386")]
-pub(crate) use mps2_an386::{exit, init, peak_stack};
+pub use mps2_an386::{ethernet, exit, init, peak_stack};
 
 #[cfg(not(feature = "mps2-an386"))]
 compile_error!("choose a board feature: mps2-an386");

@@ -17,7 +17,7 @@ const TICK_HZ: u32 = 1_000;
 
 /// Starts the SysTick interrupt that advances time, and paints the free stack (see
 /// [`peak_stack`]).
-pub(crate) fn init() {
+pub fn init() {
     paint_stack();
     let Some(mut p) = cortex_m::Peripherals::take() else {
         // Taken already: init ran before; SysTick is running.
@@ -65,7 +65,7 @@ fn paint_stack() {
 /// The deepest the stack has reached since [`init`], in bytes: from the top of RAM down to the
 /// lowest word no longer holding the paint.
 #[allow(unsafe_code)]
-pub(crate) fn peak_stack() -> usize {
+pub fn peak_stack() -> usize {
     let bottom = core::ptr::addr_of_mut!(__sheap).cast::<u32>();
     let top = core::ptr::addr_of!(_stack_start) as usize;
     let mut p = bottom;
@@ -77,8 +77,19 @@ pub(crate) fn peak_stack() -> usize {
     top - p as usize
 }
 
+/// The board's Ethernet controller, once (later calls get `None`).
+#[allow(unsafe_code)]
+pub fn ethernet() -> Option<lan9118::Lan9118> {
+    static TAKEN: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+    if TAKEN.swap(true, core::sync::atomic::Ordering::AcqRel) {
+        return None;
+    }
+    // SAFETY: QEMU's MPS2-AN386 has its LAN9118 at MPS2_BASE, and the flag above hands it out once.
+    Some(unsafe { lan9118::Lan9118::new(lan9118::MPS2_BASE) })
+}
+
 /// Ends the run with `code` (QEMU's exit status).
-pub(crate) fn exit(code: i32) -> ! {
+pub fn exit(code: i32) -> ! {
     semihosting::process::exit(code)
 }
 

@@ -2,23 +2,19 @@
 //! datagram to 192.0.2.2:40118 and waits (1 s of emulated time) for the same bytes to come back.
 //! QEMU's user-mode network delivers datagrams for its host address (192.0.2.2) to the host's
 //! loopback, so a process on 127.0.0.1:40118 receives it and echoes it: `scripts/udp-echo.sh` runs
-//! both. Exits (semihosting) with 0 when the echo arrives, 1 otherwise.
-#![cfg_attr(target_os = "none", no_std, no_main)]
+//! both. Exits (semihosting) with 0 when the echo arrives, 1 otherwise. The board (time driver,
+//! exit, panic handler) is the firmware's own.
+#![no_std]
+#![no_main]
 
-/// Host builds (`cargo test --target x86_64-...`) compile the example to nothing.
-#[cfg(not(target_os = "none"))]
-fn main() {}
-
-#[cfg(target_os = "none")]
 mod firmware {
-    use cortex_m as _; // its critical-section implementation
     use defmt_semihosting as _;
     use embassy_executor::Spawner;
     use embassy_net::udp::{PacketMetadata, UdpSocket};
     use embassy_net::{Config, Ipv4Address, Ipv4Cidr, StackResources, StaticConfigV4};
     use embassy_time::{Duration, with_timeout};
+    use gofast_firmware::board;
     use lan9118::net::{self, Device, Runner};
-    use lan9118::{Lan9118, MPS2_BASE};
     use static_cell::StaticCell;
 
     const PORT: u16 = 40118;
@@ -27,9 +23,10 @@ mod firmware {
 
     #[embassy_executor::main]
     async fn main(spawner: Spawner) {
-        time::start();
-        // SAFETY: QEMU's MPS2-AN386 has its LAN9118 at MPS2_BASE, and nothing else here touches it.
-        let mut eth = unsafe { Lan9118::new(MPS2_BASE) };
+        board::init();
+        let Some(mut eth) = board::ethernet() else {
+            fail("the Ethernet controller was taken")
+        };
         if eth.init().is_err() {
             fail("LAN9118 init failed");
         }
@@ -71,7 +68,7 @@ mod firmware {
         match with_timeout(Duration::from_secs(1), socket.recv_from(&mut buf)).await {
             Ok(Ok((n, meta))) if &buf[..n] == PAYLOAD && meta.endpoint.port == PORT => {
                 defmt::info!("echo received: {=[u8]:a}", &buf[..n]);
-                semihosting::process::exit(0)
+                board::exit(0)
             }
             Ok(Ok((n, _))) => fail_len("unexpected datagram", n),
             Ok(Err(_)) => fail("recv_from"),
@@ -98,83 +95,11 @@ mod firmware {
 
     fn fail(why: &str) -> ! {
         defmt::error!("FAILED: {=str}", why);
-        semihosting::process::exit(1)
+        board::exit(1)
     }
 
     fn fail_len(why: &str, n: usize) -> ! {
         defmt::error!("FAILED: {=str} ({} bytes)", why, n);
-        semihosting::process::exit(1)
-    }
-
-    /// panic-probe would hang under QEMU: exit with failure instead.
-    #[panic_handler]
-    fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-        semihosting::process::exit(101)
-    }
-
-    /// embassy-time at 1 kHz from SysTick (the MPS2-AN386 core runs at 25 MHz).
-    mod time {
-        use core::cell::{Cell, RefCell};
-        use core::task::Waker;
-
-        use cortex_m::peripheral::syst::SystClkSource;
-        use cortex_m_rt::exception;
-        use critical_section::Mutex;
-        use embassy_time_queue_utils::Queue;
-
-        pub fn start() {
-            let Some(mut p) = cortex_m::Peripherals::take() else {
-                return;
-            };
-            p.SYST.set_clock_source(SystClkSource::Core);
-            p.SYST.set_reload(25_000_000 / 1_000 - 1);
-            p.SYST.clear_current();
-            p.SYST.enable_interrupt();
-            p.SYST.enable_counter();
-        }
-
-        struct SysTickDriver {
-            ticks: Mutex<Cell<u64>>,
-            queue: Mutex<RefCell<Queue>>,
-            /// Earliest expiry in the queue (`u64::MAX`: none).
-            alarm: Mutex<Cell<u64>>,
-        }
-
-        embassy_time_driver::time_driver_impl!(static DRIVER: SysTickDriver = SysTickDriver {
-            ticks: Mutex::new(Cell::new(0)),
-            queue: Mutex::new(RefCell::new(Queue::new())),
-            alarm: Mutex::new(Cell::new(u64::MAX)),
-        });
-
-        impl embassy_time_driver::Driver for SysTickDriver {
-            fn now(&self) -> u64 {
-                critical_section::with(|cs| self.ticks.borrow(cs).get())
-            }
-
-            fn schedule_wake(&self, at: u64, waker: &Waker) {
-                critical_section::with(|cs| {
-                    let mut queue = self.queue.borrow_ref_mut(cs);
-                    if queue.schedule_wake(at, waker) {
-                        let now = self.ticks.borrow(cs).get();
-                        self.alarm.borrow(cs).set(queue.next_expiration(now));
-                    }
-                });
-            }
-        }
-
-        /// Advances time; wakes the timers that expired (the thread-mode executor's WFE returns
-        /// on the exception).
-        #[exception]
-        fn SysTick() {
-            critical_section::with(|cs| {
-                let ticks = DRIVER.ticks.borrow(cs);
-                let now = ticks.get() + 1;
-                ticks.set(now);
-                let alarm = DRIVER.alarm.borrow(cs);
-                if now >= alarm.get() {
-                    alarm.set(DRIVER.queue.borrow_ref_mut(cs).next_expiration(now));
-                }
-            });
-        }
+        board::exit(1)
     }
 }
