@@ -249,16 +249,7 @@ fn ensure_cross_c() -> Result<(), String> {
     if have("clang") && have("llvm-ar") && Path::new(ANDROID_HEADERS).exists() {
         return Ok(());
     }
-    let packages = ["clang", "llvm", "libc6-dev-arm64-cross"];
-    Command::new("apt-get")
-        .args(["install", "-y", "-q"])
-        .args(packages)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .output_ok(&format!(
-            "apt-get install {} (needs root; install them by hand otherwise)",
-            packages.join(" ")
-        ))
-        .map(|_| ())
+    crate::run::apt_install(&["clang", "llvm", "libc6-dev-arm64-cross"])
 }
 
 /// A stand-in for the iOS SDK's headers that blake3's and ring's C include: just what they use.

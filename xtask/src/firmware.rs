@@ -41,11 +41,7 @@ fn ensure_qemu() -> Result<(), String> {
     if present {
         return Ok(());
     }
-    Command::new("apt-get")
-        .args(["install", "-y", "-q", "qemu-system-arm"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .output_ok("apt-get install qemu-system-arm (needs root; install it by hand otherwise)")
-        .map(|_| ())
+    crate::run::apt_install(&["qemu-system-arm"])
 }
 
 /// defmt-print, installed into `target/tools` when missing: it decodes the firmware's log.

@@ -109,6 +109,28 @@ impl Steps {
     }
 }
 
+/// Installs Debian `packages` with apt (needs root), refreshing the package lists first if the
+/// install fails on a machine that never fetched them.
+pub(crate) fn apt_install(packages: &[&str]) -> Result<(), String> {
+    let install = || {
+        Command::new("apt-get")
+            .args(["install", "-y", "-q"])
+            .args(packages)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .output_ok(&format!(
+                "apt-get install {} (needs root; install them by hand otherwise)",
+                packages.join(" ")
+            ))
+    };
+    if install().is_ok() {
+        return Ok(());
+    }
+    Command::new("apt-get")
+        .args(["update", "-q"])
+        .output_ok("apt-get update")?;
+    install().map(|_| ())
+}
+
 /// Adds what `rust-toolchain.toml` lists but rustup does not always install on an existing toolchain.
 pub(crate) fn ensure_toolchain() -> Result<(), String> {
     let installed = Command::new("rustup")
