@@ -32,12 +32,19 @@ pub struct AddResult {
 /// joins through the bootstrap peers.
 #[uniffi::export]
 pub async fn start_node(config: NodeConfig) -> Result<Arc<Node>, GofastError> {
-    let options = options(&config)?;
+    let mut options = options(&config)?;
     run(async move {
         match Inner::init(&options.data_dir) {
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e.into()),
+        }
+        if config.cache_quota.is_none() {
+            // The directory exists now: the quota follows the disk it is on, as for `gofast up`
+            // (the store's default stays if the free space cannot be read).
+            if let Ok(q) = gofast_node::store::cache_quota_for(&options.data_dir) {
+                options.store.cache_quota = q;
+            }
         }
         let inner = Inner::start(options).await?;
         Ok(Arc::new(Node {
@@ -70,20 +77,10 @@ fn options(config: &NodeConfig) -> Result<NodeOptions, GofastError> {
         })
         .collect::<Result<_, _>>()?;
     o.low_power = config.low_power;
-    o.store.cache_quota = match config.cache_quota {
-        Some(q) => q,
-        None => quota_for(&dir),
-    };
+    if let Some(q) = config.cache_quota {
+        o.store.cache_quota = q;
+    }
     Ok(o)
-}
-
-/// The default cache quota for a node in `dir` (which may not exist yet).
-fn quota_for(dir: &Path) -> u64 {
-    let probe = dir
-        .ancestors()
-        .find(|d| d.exists())
-        .unwrap_or_else(|| Path::new("."));
-    gofast_node::store::cache_quota_for(probe).unwrap_or(64 << 20)
 }
 
 /// A running gofast peer. Stop it with [`Node::stop`]; after that every call fails with

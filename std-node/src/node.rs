@@ -111,6 +111,8 @@ pub struct Node {
     net: NodeHandle,
     /// Taken by [`Node::shutdown`].
     serve: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// Aborts the serving task (kept apart: it outlives the join handle taken at shutdown).
+    serve_abort: tokio::task::AbortHandle,
     /// `true` while suspended: the block-exchange server cuts its connections and waits.
     serving_paused: tokio::sync::watch::Sender<bool>,
     /// Not running in the low-power profile.
@@ -187,6 +189,7 @@ impl Node {
             identity,
             store,
             net,
+            serve_abort: serve.abort_handle(),
             serve: std::sync::Mutex::new(Some(serve)),
             serving_paused,
             reannounce,
@@ -250,16 +253,7 @@ impl Node {
     /// A handle that stops this node serving blocks at once, every connection cut mid-transfer:
     /// what a provider that crashes looks like to the peers fetching from it.
     pub fn serving_abort_handle(&self) -> tokio::task::AbortHandle {
-        match self
-            .serve
-            .lock()
-            .ok()
-            .and_then(|s| s.as_ref().map(JoinHandle::abort_handle))
-        {
-            Some(h) => h,
-            // Stopped already: a handle to a finished task.
-            None => tokio::spawn(async {}).abort_handle(),
-        }
+        self.serve_abort.clone()
     }
 
     /// Adds `path`, a file ([`Node::add_file`]) or a directory ([`Node::add_dir`]).
