@@ -496,3 +496,63 @@ fn a_get_repairs_storers_that_hold_an_older_record() {
         .count();
     assert!(updated >= 2, "read repair reached {updated} storers");
 }
+
+#[test]
+fn a_ping_ends_with_the_answer_or_at_its_deadline() {
+    let mut net = Net::new(4, DhtConfig::default());
+    net.join_all();
+    let (p2, p3) = (net.keys[2].peer_id(), net.keys[3].peer_id());
+    let id = net.nodes[1].ping(net.now, p2, Addr(2)).unwrap();
+    net.settle();
+    assert_eq!(
+        net.outcome(1, id),
+        QueryOutcome::Ping { answered: true },
+        "a live peer answers"
+    );
+    // A dead peer: the ping fails at its deadline, and the contact is marked as having missed.
+    net.down[3] = true;
+    let id = net.nodes[1].ping(net.now, p3, Addr(3)).unwrap();
+    net.settle();
+    assert!(
+        !net.events.iter().any(|(n, e)| *n == 1 && e.id == id),
+        "no verdict before the deadline"
+    );
+    assert_eq!(net.outcome(1, id), QueryOutcome::Ping { answered: false });
+    // A pong from another peer than the one pinged, or a wrong kind of answer, is no answer.
+    let mut n = lonely(&net, 2);
+    let id = n.ping(net.now, p2, Addr(2)).unwrap();
+    let t = n.poll_transmit(net.now).expect("the ping leaves");
+    assert_eq!((t.peer, &t.message.body), (p2, &Body::Ping));
+    let request_id = t.message.request_id;
+    n.handle_message(
+        net.now,
+        p3,
+        Addr(3),
+        DhtMessage {
+            request_id,
+            body: Body::Pong,
+        },
+    );
+    assert!(n.poll_event().is_none(), "a stranger's pong does not count");
+    n.handle_message(
+        net.now,
+        p2,
+        Addr(2),
+        DhtMessage {
+            request_id,
+            body: Body::Nodes {
+                nodes: heapless::Vec::new(),
+            },
+        },
+    );
+    let e = n.poll_event().expect("the wrong answer ends it");
+    assert_eq!(
+        (e.id, e.outcome, e.stats.failures),
+        (id, QueryOutcome::Ping { answered: false }, 1)
+    );
+    // As many pings as query slots wait at once; the next is refused.
+    for _ in 0..4 {
+        n.ping(net.now, p2, Addr(2)).unwrap();
+    }
+    assert_eq!(n.ping(net.now, p2, Addr(2)), Err(DhtError::Busy));
+}

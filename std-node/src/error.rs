@@ -72,6 +72,7 @@ impl From<crate::net::NodeError> for Error {
             NodeError::Stopped => ErrorKind::Stopped,
             NodeError::Busy | NodeError::Suspended => ErrorKind::Busy,
             NodeError::Io { .. } => ErrorKind::Io,
+            NodeError::UnknownPeer(_) => ErrorKind::NotFound,
         };
         Error::new(kind, e.to_string())
     }

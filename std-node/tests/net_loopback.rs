@@ -196,3 +196,24 @@ async fn in_a_two_node_network_the_storer_finds_what_it_stores() {
         .unwrap();
     assert_eq!(got, Some(record));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_crosses_the_session_both_ways_and_an_unknown_or_gone_peer_is_told_apart() {
+    let nodes = network(2).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    for (from, to) in [(a, b), (b, a)] {
+        let rtt = within("ping", from.ping(to.peer_id())).await.unwrap();
+        assert!(rtt.is_some(), "{} did not answer a ping", to.peer_id());
+    }
+    let stranger = key(99).peer_id();
+    match within("ping a stranger", a.ping(stranger)).await {
+        Err(gofast_node::net::NodeError::UnknownPeer(p)) => assert_eq!(p, stranger),
+        other => panic!("a stranger's ping gave {other:?}"),
+    }
+    // A peer that went away: the ping ends at its deadline without an answer.
+    let gone = b.peer_id();
+    b.shutdown().await.unwrap();
+    let rtt = within("ping a stopped peer", a.ping(gone)).await.unwrap();
+    assert_eq!(rtt, None);
+    a.shutdown().await.unwrap();
+}

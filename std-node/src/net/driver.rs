@@ -9,7 +9,7 @@ use gofast_core::codec::{decode_message, encode_message};
 use gofast_core::crypto::SecretBytes;
 use gofast_core::dht::{
     DhtError, DhtMessage, MAX_DHT_MESSAGE_LEN, MemoryRecordStore, QueryId, QueryOutcome,
-    ServerNode, StoreConfig, Transmit,
+    QueryStats, ServerNode, StoreConfig, Transmit,
 };
 use gofast_core::identity::{KeyPair, PeerId};
 use gofast_core::session::{
@@ -45,6 +45,7 @@ const CHALLENGE_TIMEOUT: Duration = Duration::from_secs(10);
 enum Waiter {
     Joined(oneshot::Sender<Result<usize, NodeError>>),
     Peer(oneshot::Sender<Result<Option<SocketAddr>, NodeError>>),
+    Ping(oneshot::Sender<Result<Option<std::time::Duration>, NodeError>>),
     Record(oneshot::Sender<Result<Option<gofast_core::record::Record>, NodeError>>),
     Stored(oneshot::Sender<Result<PutReport, NodeError>>),
     Providers(oneshot::Sender<Result<Vec<gofast_core::dht::Provider>, NodeError>>),
@@ -733,6 +734,24 @@ impl Driver {
                 Ok(id) => Ok((id, Waiter::Peer(reply))),
                 Err(e) => Err((e, Command::FindPeer(p, reply))),
             },
+            Command::Ping(p, reply) => {
+                // The session's address first: it is where the peer speaks from now (behind a
+                // NAT, the one the table learnt may be older).
+                let addr = self
+                    .links
+                    .iter()
+                    .find(|(_, l)| l.peer == Some(p))
+                    .map(|(a, _)| *a)
+                    .or_else(|| self.dht.table().get(&p).map(|c| c.addr));
+                let Some(addr) = addr else {
+                    let _ = reply.send(Err(NodeError::UnknownPeer(p)));
+                    return;
+                };
+                match self.dht.ping(now, p, addr) {
+                    Ok(id) => Ok((id, Waiter::Ping(reply))),
+                    Err(e) => Err((e, Command::Ping(p, reply))),
+                }
+            }
             Command::GetRecord(k, reply) => match self.dht.get_record(now, k) {
                 Ok(id) => Ok((id, Waiter::Record(reply))),
                 Err(e) => Err((e, Command::GetRecord(k, reply))),
@@ -782,7 +801,7 @@ impl Driver {
                 let Some(waiter) = self.waiters.remove(&ev.id) else {
                     continue;
                 };
-                answer(waiter, ev.outcome);
+                answer(waiter, ev.outcome, ev.stats);
                 // A slot is free: the oldest deferred command gets it.
                 if let Some(cmd) = self.deferred.pop_front() {
                     self.start(now, cmd);
@@ -930,8 +949,14 @@ fn send_waiting(
     }
 }
 
-fn answer(waiter: Waiter, outcome: QueryOutcome<SocketAddr>) {
+fn answer(waiter: Waiter, outcome: QueryOutcome<SocketAddr>, stats: QueryStats) {
     match (waiter, outcome) {
+        (Waiter::Ping(r), QueryOutcome::Ping { answered }) => {
+            let rtt = stats.finished.saturating_duration_since(stats.started);
+            let _ = r.send(Ok(
+                answered.then(|| std::time::Duration::from_micros(rtt.as_micros()))
+            ));
+        }
         (Waiter::Joined(r), QueryOutcome::Closest(found)) => {
             let _ = r.send(Ok(found.len()));
         }
@@ -968,6 +993,7 @@ fn refuse(cmd: Command, e: NodeError) {
     match cmd {
         Command::AddPeer(_, r) => drop(r.send(Err(e))),
         Command::FindPeer(_, r) => drop(r.send(Err(e))),
+        Command::Ping(_, r) => drop(r.send(Err(e))),
         Command::GetRecord(_, r) => drop(r.send(Err(e))),
         Command::PutRecord(_, r) | Command::AddProvider(_, r) => drop(r.send(Err(e))),
         Command::GetProviders(_, r) => drop(r.send(Err(e))),

@@ -12,6 +12,9 @@ pub enum NodeError {
     /// The node is suspended; resume it first.
     #[error("the node is suspended: resume it first")]
     Suspended,
+    /// The node knows no address of this peer (no session, not in the routing table).
+    #[error("no address is known for peer {0}")]
+    UnknownPeer(gofast_core::identity::PeerId),
     /// A socket could not be opened or used.
     #[error("network error on {what}: {source}")]
     Io {

@@ -18,6 +18,11 @@ pub(super) enum Command {
         PeerId,
         oneshot::Sender<Result<Option<SocketAddr>, NodeError>>,
     ),
+    /// A DHT ping: the round trip if it answered in time.
+    Ping(
+        PeerId,
+        oneshot::Sender<Result<Option<std::time::Duration>, NodeError>>,
+    ),
     GetRecord(DhtKey, oneshot::Sender<Result<Option<Record>, NodeError>>),
     PutRecord(Box<Record>, oneshot::Sender<Result<PutReport, NodeError>>),
     AddProvider(Provider, oneshot::Sender<Result<PutReport, NodeError>>),
@@ -131,6 +136,13 @@ impl NodeHandle {
     /// Finds where `peer` is.
     pub async fn find_peer(&self, peer: PeerId) -> Result<Option<SocketAddr>, NodeError> {
         self.ask(|tx| Command::FindPeer(peer, tx)).await?
+    }
+
+    /// Sends `peer` a DHT ping over its session (opened first if there is none, at the address its
+    /// session or the routing table has). The round trip when it answered in time, `None` when it
+    /// did not; [`NodeError::UnknownPeer`] when no address of it is known.
+    pub async fn ping(&self, peer: PeerId) -> Result<Option<std::time::Duration>, NodeError> {
+        self.ask(|tx| Command::Ping(peer, tx)).await?
     }
 
     /// The newest valid record in slot `key`, if the network holds one.

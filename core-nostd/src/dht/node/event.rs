@@ -58,6 +58,11 @@ pub enum QueryOutcome<A> {
     /// [`Node::get_providers`](super::Node::get_providers): unexpired provider records, one per
     /// provider.
     Providers(heapless::Vec<Provider, MAX_PROVIDERS>),
+    /// [`Node::ping`](super::Node::ping): whether the peer answered with a pong in time.
+    Ping {
+        /// It did.
+        answered: bool,
+    },
 }
 
 /// A query's end.

@@ -121,9 +121,28 @@ pub struct NodeStats {
 
 #[derive(Clone, Copy, Debug)]
 enum Purpose {
-    Lookup { query: QueryId, path: u8 },
-    Store { query: QueryId },
+    Lookup {
+        query: QueryId,
+        path: u8,
+    },
+    Store {
+        query: QueryId,
+    },
+    /// A contact's liveness check before a newcomer may replace it.
     Ping,
+    /// A ping the caller asked for ([`Node::ping`]).
+    Probe {
+        query: QueryId,
+    },
+}
+
+/// A ping the caller asked for: the contact until its request leaves, then its verdict.
+#[derive(Clone, Debug)]
+struct Probe<A> {
+    id: QueryId,
+    unsent: Option<Contact<A>>,
+    answered: Option<bool>,
+    stats: QueryStats,
 }
 
 #[derive(Clone, Debug)]
@@ -162,6 +181,8 @@ pub struct Node<
     pending: heapless::Vec<Pending, P>,
     answers: heapless::Deque<Answer<A>, P>,
     pings: heapless::Vec<Contact<A>, PINGS>,
+    /// The caller's pings, at most `Q`.
+    probes: heapless::Vec<Probe<A>, Q>,
     seed: SecretBytes<32>,
     counter: u64,
     next_request_id: u64,
@@ -206,6 +227,7 @@ impl<
             pending: heapless::Vec::new(),
             answers: heapless::Deque::new(),
             pings: heapless::Vec::new(),
+            probes: heapless::Vec::new(),
             seed: SecretBytes::new(seed),
             counter: 0,
             next_request_id: 0,
@@ -267,6 +289,28 @@ impl<
         // Known already (and not failing): no request needed, but the caller still gets its event.
         let found = self.table.get(&peer).filter(|c| c.failures == 0).cloned();
         self.start(now, false, Goal::Peer { peer, found }, peer.dht_key(), 1, K)
+    }
+
+    /// Asks `peer` at `addr` whether it is there: one request, ended by its answer or its deadline
+    /// with [`QueryOutcome::Ping`]. Up to `Q` pings wait at once, apart from the queries.
+    pub fn ping(&mut self, now: Instant, peer: PeerId, addr: A) -> Result<QueryId, DhtError> {
+        if self.probes.is_full() {
+            return Err(DhtError::Busy);
+        }
+        let id = self.next_query_id();
+        let probe = Probe {
+            id,
+            unsent: Some(Contact::new(peer, addr, now)),
+            answered: None,
+            stats: QueryStats {
+                started: now,
+                finished: now,
+                ..QueryStats::default()
+            },
+        };
+        // Checked above.
+        let _ = self.probes.push(probe);
+        Ok(id)
     }
 
     /// Finds the `K` closest peers to `key` that answer.
@@ -467,6 +511,19 @@ impl<
         let fits = match pending.purpose {
             // Being heard from was the point: the contact stays, the newcomer keeps waiting.
             Purpose::Ping => matches!(body, Body::Pong),
+            Purpose::Probe { query } => {
+                let fits = matches!(body, Body::Pong);
+                if let Some(p) = self.probes.iter_mut().find(|p| p.id == query) {
+                    p.answered = Some(fits);
+                    p.stats.finished = now;
+                    p.stats.answers += 1;
+                    p.stats.bytes_received += bytes;
+                    if !fits {
+                        p.stats.failures += 1;
+                    }
+                }
+                fits
+            }
             Purpose::Lookup { query, path } => {
                 // Peers the query already knows need no contact (and no hashing of their keys).
                 let contacts = match self.queries.iter().find(|q| q.id == query) {
@@ -554,6 +611,22 @@ impl<
                 Body::Ping,
             ));
         }
+        if let Some(p) = self.probes.iter_mut().find(|p| p.unsent.is_some())
+            && let Some(c) = p.unsent.take()
+        {
+            let t = request_to(
+                &mut self.next_request_id,
+                &mut self.pending,
+                c,
+                (now, deadline),
+                Purpose::Probe { query: p.id },
+                Body::Ping,
+            );
+            p.stats.requests += 1;
+            p.stats.bytes_sent += t.message.encoded_len() as u64;
+            self.stats.query_requests += 1;
+            return Some(t);
+        }
         for q in &mut self.queries {
             let next = match q.phase {
                 Phase::Lookup => q.lookup.poll_request(now).map(|(path, c)| {
@@ -591,6 +664,16 @@ impl<
 
     /// The result of a finished query of the caller's.
     pub fn poll_event(&mut self) -> Option<DhtEvent<A>> {
+        if let Some(i) = self.probes.iter().position(|p| p.answered.is_some()) {
+            let p = self.probes.swap_remove(i);
+            return Some(DhtEvent {
+                id: p.id,
+                outcome: QueryOutcome::Ping {
+                    answered: p.answered.unwrap_or(false),
+                },
+                stats: p.stats,
+            });
+        }
         let i = self
             .queries
             .iter()
@@ -763,6 +846,14 @@ impl<
                     self.table.failed(&pending.peer);
                 }
             }
+            Purpose::Probe { query } => {
+                self.table.missed(&pending.peer);
+                if let Some(p) = self.probes.iter_mut().find(|p| p.id == query) {
+                    p.answered = Some(false);
+                    p.stats.finished = now;
+                    p.stats.failures += 1;
+                }
+            }
             Purpose::Lookup { query, path } => {
                 self.table.missed(&pending.peer);
                 if let Some(q) = self.queries.iter_mut().find(|q| q.id == query) {
@@ -799,7 +890,9 @@ fn request_to<A, const P: usize>(
         purpose,
     });
     let query = match purpose {
-        Purpose::Lookup { query, .. } | Purpose::Store { query } => Some(query),
+        Purpose::Lookup { query, .. } | Purpose::Store { query } | Purpose::Probe { query } => {
+            Some(query)
+        }
         Purpose::Ping => None,
     };
     Transmit {
