@@ -10,6 +10,7 @@
 mod firmware {
     use defmt_semihosting as _;
     use embassy_executor::Spawner;
+    use embassy_executor::task;
     use embassy_net::udp::{PacketMetadata, UdpSocket};
     use embassy_net::{Config, Ipv4Address, Ipv4Cidr, StackResources, StaticConfigV4};
     use embassy_time::{Duration, with_timeout};
@@ -21,9 +22,17 @@ mod firmware {
     const HOST: Ipv4Address = Ipv4Address::new(192, 0, 2, 2);
     const PAYLOAD: &[u8] = b"gofast over lan9118";
 
-    #[embassy_executor::main]
-    async fn main(spawner: Spawner) {
+    #[cortex_m_rt::entry]
+    fn main() -> ! {
         board::init();
+        static EXECUTOR: StaticCell<board::Executor> = StaticCell::new();
+        EXECUTOR.init(board::Executor::new()).run(|spawner| {
+            spawner.spawn(unwrap(echo(spawner)));
+        })
+    }
+
+    #[task]
+    async fn echo(spawner: Spawner) {
         let Some(mut eth) = board::ethernet() else {
             fail("the Ethernet controller was taken")
         };

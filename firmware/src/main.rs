@@ -9,12 +9,23 @@
 mod self_test;
 
 use defmt_semihosting as _;
-use embassy_executor::Spawner;
 use gofast_firmware::board;
+use static_cell::StaticCell;
 
-#[embassy_executor::main]
-async fn main(_spawner: Spawner) {
+#[cortex_m_rt::entry]
+fn main() -> ! {
     board::init();
+    static EXECUTOR: StaticCell<board::Executor> = StaticCell::new();
+    EXECUTOR
+        .init(board::Executor::new())
+        .run(|spawner| match self_test_task() {
+            Ok(task) => spawner.spawn(task),
+            Err(_) => board::exit(1),
+        })
+}
+
+#[embassy_executor::task]
+async fn self_test_task() {
     defmt::info!("gofast firmware: self-test against the golden file");
     let verdict = self_test::run().await;
     // The xtask reads this line for the size report.

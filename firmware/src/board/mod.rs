@@ -1,7 +1,10 @@
 //! The board: one module per board behind a feature, the same functions in each.
 
+mod executor;
 #[cfg(feature = "mps2-an386")]
 mod mps2_an386;
+
+pub use executor::Executor;
 #[cfg(feature = "mps2-an386")]
 pub use mps2_an386::{ethernet, exit, init, peak_stack};
 
