@@ -61,6 +61,7 @@ pub mod identity;
 pub mod noise;
 pub mod record;
 pub mod session;
+pub mod stream;
 mod text;
 pub mod time;
 

@@ -65,6 +65,7 @@ fn kdf_name(c: KdfContext) -> &'static str {
         KdfContext::SessionRandom => "SessionRandom",
         KdfContext::ProviderDhtKey => "ProviderDhtKey",
         KdfContext::PeerWork => "PeerWork",
+        KdfContext::StreamScope => "StreamScope",
         _ => "unknown",
     }
 }

@@ -22,6 +22,7 @@ pub(crate) const TARGETS: &[&str] = &[
     "dht_message",
     "exchange_message",
     "dir_listing",
+    "stream_entry",
 ];
 const TOOLS: &str = "target/tools";
 

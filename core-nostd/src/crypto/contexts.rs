@@ -29,6 +29,8 @@ pub enum KdfContext {
     ProviderDhtKey,
     /// Peer public key → the proof of work of S/Kademlia's static puzzle (its leading zero bits).
     PeerWork,
+    /// Publisher public key and stream name → the scope secret its entries are sealed in.
+    StreamScope,
 }
 
 impl KdfContext {
@@ -43,6 +45,7 @@ impl KdfContext {
         KdfContext::SessionRandom,
         KdfContext::ProviderDhtKey,
         KdfContext::PeerWork,
+        KdfContext::StreamScope,
     ];
 
     /// The exact context string passed to BLAKE3.
@@ -57,6 +60,7 @@ impl KdfContext {
             KdfContext::SessionRandom => "gofast 2026-11-26 session random",
             KdfContext::ProviderDhtKey => "gofast 2026-11-26 provider dht key",
             KdfContext::PeerWork => "gofast 2026-11-26 peer work",
+            KdfContext::StreamScope => "gofast 2026-11-27 stream scope",
         }
     }
 }
@@ -71,12 +75,17 @@ pub enum SignatureDomain {
     Record,
     /// A provider record ([`crate::dht::Provider`]): "this peer holds the blocks under this root".
     Provider,
+    /// A stream entry ([`crate::stream`]): one reading of a publisher's stream.
+    StreamEntry,
 }
 
 impl SignatureDomain {
     /// Every domain, for tests.
-    pub const ALL: &'static [SignatureDomain] =
-        &[SignatureDomain::Record, SignatureDomain::Provider];
+    pub const ALL: &'static [SignatureDomain] = &[
+        SignatureDomain::Record,
+        SignatureDomain::Provider,
+        SignatureDomain::StreamEntry,
+    ];
 
     /// The exact bytes prepended to the signed message. Each ends in a NUL byte so that no domain is a
     /// prefix of another's message.
@@ -84,6 +93,7 @@ impl SignatureDomain {
         match self {
             SignatureDomain::Record => b"gofast 2026-11-26 signed record\0",
             SignatureDomain::Provider => b"gofast 2026-11-26 provider record\0",
+            SignatureDomain::StreamEntry => b"gofast 2026-11-27 stream entry\0",
         }
     }
 }

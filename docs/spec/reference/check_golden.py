@@ -30,6 +30,7 @@ CONTEXTS = {
     "SessionRandom": "gofast 2026-11-26 session random",
     "ProviderDhtKey": "gofast 2026-11-26 provider dht key",
     "PeerWork": "gofast 2026-11-26 peer work",
+    "StreamScope": "gofast 2026-11-27 stream scope",
 }
 RECORD_DOMAIN = b"gofast 2026-11-26 signed record\x00"
 U64 = (1 << 64) - 1
