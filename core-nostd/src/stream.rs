@@ -134,17 +134,23 @@ pub fn head_key(publisher: &PeerId, name: &[u8]) -> Result<DhtKey, StreamError> 
     Record::slot_key(publisher, &head_salt(name)?).map_err(|_| StreamError::BadName)
 }
 
-/// The scope the entries of `publisher`'s stream `name` are sealed in.
-fn scope(publisher: &PeerId, name: &[u8]) -> ConvergenceKey {
+/// The scope the entries of `publisher`'s stream `name` are sealed in (`name` checked by the caller).
+fn scope(publisher: &PeerId, name: &[u8]) -> Result<ConvergenceKey, StreamError> {
     let mut material = [0u8; 32 + 1 + MAX_NAME_LEN];
-    material[..32].copy_from_slice(publisher.as_bytes());
-    material[32] = name.len() as u8;
-    let end = 33 + name.len().min(MAX_NAME_LEN);
-    material[33..end].copy_from_slice(&name[..end - 33]);
-    ConvergenceKey::derive(&ScopeSecret::from_secret(derive_key(
-        KdfContext::StreamScope,
-        &material[..end],
+    let mut w = Writer::new(&mut material);
+    w.put_bytes(publisher.as_bytes())
+        .map_err(|_| StreamError::BadName)?;
+    put_name(&mut w, name)?;
+    w.put_bytes(name).map_err(|_| StreamError::BadName)?;
+    Ok(ConvergenceKey::derive(&ScopeSecret::from_secret(
+        derive_key(KdfContext::StreamScope, w.written()),
     )))
+}
+
+/// Writes the name's length byte (the name is 1 to [`MAX_NAME_LEN`] bytes).
+fn put_name(w: &mut Writer<'_>, name: &[u8]) -> Result<(), StreamError> {
+    let len = u8::try_from(name.len()).map_err(|_| StreamError::BadName)?;
+    w.put_u8(len).map_err(|_| StreamError::BadName)
 }
 
 /// Writes the signed part of an entry (everything but the signature).
@@ -166,17 +172,19 @@ fn write_body(w: &mut Writer<'_>, entry: &Entry<'_>) -> Result<(), StreamError> 
         .map_err(small)
 }
 
-/// What an entry's signature covers: the stream's name, then the entry's body.
+/// What an entry's signature covers: the stream's name with its length, then the entry's body.
 fn signed_message<'m>(
     name: &[u8],
     body: &[u8],
     buf: &'m mut [u8; 1 + MAX_NAME_LEN + MAX_ENTRY_LEN],
-) -> &'m [u8] {
-    buf[0] = name.len() as u8;
-    buf[1..1 + name.len()].copy_from_slice(name);
-    let end = 1 + name.len() + body.len();
-    buf[1 + name.len()..end].copy_from_slice(body);
-    &buf[..end]
+) -> Result<&'m [u8], StreamError> {
+    let mut w = Writer::new(buf);
+    put_name(&mut w, name)?;
+    w.put_bytes(name)
+        .and_then(|()| w.put_bytes(body))
+        .map_err(|_| StreamError::BufferTooSmall)?;
+    let n = w.position();
+    buf.get(..n).ok_or(StreamError::BufferTooSmall)
 }
 
 /// Makes the block of `entry` of `key`'s stream `name`: signs it and seals it into `block` (at
@@ -196,19 +204,18 @@ pub fn seal_entry(
     *kind = BlockKind::Data as u8;
     let mut w = Writer::new(rest);
     write_body(&mut w, entry)?;
-    let body_len = w.position();
     let mut msg = [0u8; 1 + MAX_NAME_LEN + MAX_ENTRY_LEN];
     let signature = key
         .sign(
             SignatureDomain::StreamEntry,
-            signed_message(name, &rest[..body_len], &mut msg),
+            signed_message(name, w.written(), &mut msg)?,
         )
         .map_err(|_| StreamError::BadSignature)?;
-    let mut w = Writer::new(&mut rest[body_len..]);
     w.put_bytes(&signature.0)
         .map_err(|_| StreamError::BufferTooSmall)?;
-    let len = 1 + body_len + SIGNATURE_LEN;
-    let r = seal_in_place(&scope(&key.peer_id(), name), &mut block[..len])
+    let len = 1 + w.position();
+    let sealed = block.get_mut(..len).ok_or(StreamError::BufferTooSmall)?;
+    let r = seal_in_place(&scope(&key.peer_id(), name)?, sealed)
         .map_err(|_| StreamError::BufferTooSmall)?;
     Ok((len, r))
 }
@@ -253,7 +260,7 @@ pub fn read_entry<'a>(
     publisher
         .verify(
             SignatureDomain::StreamEntry,
-            signed_message(name, body, &mut msg),
+            signed_message(name, body, &mut msg)?,
             &signature,
         )
         .map_err(|_| StreamError::BadSignature)?;
@@ -275,10 +282,13 @@ impl Head {
     /// The head record's value.
     pub fn to_bytes(&self) -> [u8; HEAD_LEN] {
         let mut out = [0u8; HEAD_LEN];
-        out[0] = STREAM_VERSION;
-        out[1..9].copy_from_slice(&self.seq.to_le_bytes());
-        out[9..41].copy_from_slice(&self.entry.id.0);
-        out[41..].copy_from_slice(self.entry.key.0.expose());
+        let mut w = Writer::new(&mut out);
+        // HEAD_LEN is exactly these fields: nothing can fail.
+        let _ = w
+            .put_u8(STREAM_VERSION)
+            .and_then(|()| w.put_u64(self.seq))
+            .and_then(|()| w.put_bytes(&self.entry.id.0))
+            .and_then(|()| w.put_bytes(self.entry.key.0.expose()));
         out
     }
 
