@@ -1981,6 +1981,44 @@ class Event:
             return True
 
     @dataclass
+    class BLOCK_PUSHED:
+        """
+        A block a device pushed (an entry of its stream) was stored.
+"""
+        
+        def __init__(self, peer:str, block_id:str):
+            self.peer = peer
+            
+            """
+        The device's `gfp1…` id.
+"""
+        
+            self.block_id = block_id
+            
+            """
+        The block's id.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "Event.BLOCK_PUSHED(peer={}, block_id={})".format(self.peer, self.block_id)
+        def __eq__(self, other):
+            if not isinstance(other, Event):
+                return NotImplemented
+            if not other.is_BLOCK_PUSHED():
+                return False
+            if self.peer != other.peer:
+                return False
+            if self.block_id != other.block_id:
+                return False
+            return True
+
+    @dataclass
     class SUSPENDED:
         """
         The node was suspended.
@@ -2074,6 +2112,10 @@ class Event:
         return isinstance(self, Event.FETCHED)
     def is_fetched(self) -> bool:
         return isinstance(self, Event.FETCHED)
+    def is_BLOCK_PUSHED(self) -> bool:
+        return isinstance(self, Event.BLOCK_PUSHED)
+    def is_block_pushed(self) -> bool:
+        return isinstance(self, Event.BLOCK_PUSHED)
     def is_SUSPENDED(self) -> bool:
         return isinstance(self, Event.SUSPENDED)
     def is_suspended(self) -> bool:
@@ -2095,6 +2137,7 @@ Event.PEER_CONNECTED = type("Event.PEER_CONNECTED", (Event.PEER_CONNECTED, Event
 Event.PEER_DISCONNECTED = type("Event.PEER_DISCONNECTED", (Event.PEER_DISCONNECTED, Event,), {})  # type: ignore
 Event.ADDED = type("Event.ADDED", (Event.ADDED, Event,), {})  # type: ignore
 Event.FETCHED = type("Event.FETCHED", (Event.FETCHED, Event,), {})  # type: ignore
+Event.BLOCK_PUSHED = type("Event.BLOCK_PUSHED", (Event.BLOCK_PUSHED, Event,), {})  # type: ignore
 Event.SUSPENDED = type("Event.SUSPENDED", (Event.SUSPENDED, Event,), {})  # type: ignore
 Event.RESUMED = type("Event.RESUMED", (Event.RESUMED, Event,), {})  # type: ignore
 Event.MISSED = type("Event.MISSED", (Event.MISSED, Event,), {})  # type: ignore
@@ -2126,12 +2169,17 @@ class _UniffiFfiConverterTypeEvent(_UniffiConverterRustBuffer):
                 _UniffiFfiConverterUInt64.read(buf),
             )
         if variant == 5:
-            return Event.SUSPENDED(
+            return Event.BLOCK_PUSHED(
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterString.read(buf),
             )
         if variant == 6:
-            return Event.RESUMED(
+            return Event.SUSPENDED(
             )
         if variant == 7:
+            return Event.RESUMED(
+            )
+        if variant == 8:
             return Event.MISSED(
                 _UniffiFfiConverterUInt64.read(buf),
             )
@@ -2153,6 +2201,10 @@ class _UniffiFfiConverterTypeEvent(_UniffiConverterRustBuffer):
         if value.is_FETCHED():
             _UniffiFfiConverterString.check_lower(value.root_id)
             _UniffiFfiConverterUInt64.check_lower(value.size)
+            return
+        if value.is_BLOCK_PUSHED():
+            _UniffiFfiConverterString.check_lower(value.peer)
+            _UniffiFfiConverterString.check_lower(value.block_id)
             return
         if value.is_SUSPENDED():
             return
@@ -2180,12 +2232,16 @@ class _UniffiFfiConverterTypeEvent(_UniffiConverterRustBuffer):
             buf.write_i32(4)
             _UniffiFfiConverterString.write(value.root_id, buf)
             _UniffiFfiConverterUInt64.write(value.size, buf)
-        if value.is_SUSPENDED():
+        if value.is_BLOCK_PUSHED():
             buf.write_i32(5)
-        if value.is_RESUMED():
+            _UniffiFfiConverterString.write(value.peer, buf)
+            _UniffiFfiConverterString.write(value.block_id, buf)
+        if value.is_SUSPENDED():
             buf.write_i32(6)
-        if value.is_MISSED():
+        if value.is_RESUMED():
             buf.write_i32(7)
+        if value.is_MISSED():
+            buf.write_i32(8)
             _UniffiFfiConverterUInt64.write(value.count, buf)
 
 

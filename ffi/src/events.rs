@@ -37,6 +37,13 @@ pub enum Event {
         /// Data bytes.
         size: u64,
     },
+    /// A block a device pushed (an entry of its stream) was stored.
+    BlockPushed {
+        /// The device's `gfp1…` id.
+        peer: String,
+        /// The block's id.
+        block_id: String,
+    },
     /// The node was suspended.
     Suspended,
     /// The node runs again.
@@ -65,6 +72,10 @@ impl From<NodeEvent> for Event {
             NodeEvent::Fetched { root, size } => Event::Fetched {
                 root_id: root.to_string(),
                 size,
+            },
+            NodeEvent::BlockPushed { peer, id } => Event::BlockPushed {
+                peer: peer.to_string(),
+                block_id: id.to_string(),
             },
             NodeEvent::Suspended => Event::Suspended,
             NodeEvent::Resumed => Event::Resumed,

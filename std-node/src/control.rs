@@ -70,6 +70,15 @@ pub enum Request {
     Stats,
     /// Give back the space of blocks nothing holds.
     Gc,
+    /// Read a publisher's stream (a sensor's): the newest `limit` entries, checked.
+    StreamCat {
+        /// The publisher's `gfp1…` id.
+        publisher: String,
+        /// The stream's name.
+        name: String,
+        /// Most entries to read.
+        limit: usize,
+    },
     /// Stop the node.
     Shutdown,
 }
@@ -415,6 +424,31 @@ async fn handle(
                 "contacts": n.contacts,
                 "datagrams_in": n.datagrams_in,
                 "datagrams_out": n.datagrams_out,
+                "pushes_stored": n.pushes_stored,
+                "pushes_refused": n.pushes_refused,
+            }))
+        }
+        Request::StreamCat {
+            publisher,
+            name,
+            limit,
+        } => {
+            let publisher: gofast_core::identity::PeerId = publisher.parse().map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("publisher {publisher:?}: {e}"),
+                )
+            })?;
+            let read = node.read_stream(publisher, &name, limit).await?;
+            Ok(json!({
+                "head_seq": read.head_seq,
+                "missing_before": read.missing_before,
+                "readings": read.readings.iter().map(|r| json!({
+                    "seq": r.seq,
+                    "time_ms": r.time_ms,
+                    "block": r.block.to_string(),
+                    "reading": String::from_utf8_lossy(&r.reading),
+                })).collect::<Vec<_>>(),
             }))
         }
         Request::Gc => {

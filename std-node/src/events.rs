@@ -39,6 +39,13 @@ pub enum NodeEvent {
         /// Data bytes.
         size: u64,
     },
+    /// A block `peer` pushed (a stream entry of a device) was stored.
+    BlockPushed {
+        /// The pusher.
+        peer: PeerId,
+        /// The block.
+        id: BlockId,
+    },
     /// The node stopped all traffic (see `Node::suspend`).
     Suspended,
     /// The node runs again after a suspend.

@@ -19,3 +19,4 @@ pub mod net;
 pub mod node;
 pub mod rng;
 pub mod store;
+pub mod streams;

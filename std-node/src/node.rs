@@ -168,7 +168,23 @@ impl Node {
             // Buckets are refreshed by the node's own lookups only.
             net_config.dht.refresh_interval = gofast_core::time::Duration::from_secs(u64::MAX);
         }
+        // Blocks devices push (stream entries) go to the store through this queue.
+        let pushed = if net_config.accept_pushes_from.is_empty() {
+            None
+        } else {
+            let (tx, rx) = tokio::sync::mpsc::channel(crate::net::PUSH_QUEUE);
+            net_config.push_sink = Some(tx);
+            Some(rx)
+        };
         let (net, listener) = bind_both(&keys, &net_config).await?;
+        if let Some(rx) = pushed {
+            tokio::spawn(crate::streams::keep_pushed(
+                rx,
+                Arc::clone(&store),
+                net.clone(),
+                net.events().clone(),
+            ));
+        }
         let source: Arc<dyn crate::exchange::BlockSource> = Arc::clone(&store) as _;
         let (serving_paused, paused) = tokio::sync::watch::channel(false);
         let serve = tokio::spawn(serve(listener, Arc::clone(&identity), source, paused));
@@ -202,6 +218,18 @@ impl Node {
     /// (watch it to wait for the next one).
     pub fn reannounce_rounds(&self) -> tokio::sync::watch::Receiver<u64> {
         self.reannounced.clone()
+    }
+
+    /// The newest `limit` readings of `publisher`'s stream `name` (a sensor's), oldest first: the
+    /// head record from the DHT, the entries from this node's store (where the device pushed them),
+    /// every signature, sequence number and link checked.
+    pub async fn read_stream(
+        &self,
+        publisher: PeerId,
+        name: &str,
+        limit: usize,
+    ) -> Result<crate::streams::StreamRead, Error> {
+        crate::streams::read(&self.net, &self.store, publisher, name, limit).await
     }
 
     /// A new subscriber to the node's events (from now on; see [`NodeEvent`]).

@@ -22,6 +22,12 @@ pub struct NodeConfig {
     /// nobody's records and is not worth routing through (peers that add it drop it after its
     /// first unanswered requests). For phones on battery and metered links.
     pub client_mode: bool,
+    /// Peers whose pushed blocks the node keeps (the devices it hosts, `docs/spec/exchange.md`);
+    /// everyone else's pushes are refused.
+    pub accept_pushes_from: Vec<PeerId>,
+    /// Where accepted pushed blocks go (`Node::start` sets it to its store's; without it every
+    /// push is refused).
+    pub push_sink: Option<tokio::sync::mpsc::Sender<super::PushedBlock>>,
 }
 
 impl Default for NodeConfig {
@@ -32,6 +38,8 @@ impl Default for NodeConfig {
             limits: Limits::default(),
             dht: DhtConfig::default(),
             client_mode: false,
+            accept_pushes_from: Vec::new(),
+            push_sink: None,
         }
     }
 }

@@ -5,12 +5,13 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 
-use gofast_core::codec::{decode_message, encode_message};
+use gofast_core::codec::{MessageType, decode_message, encode_message};
 use gofast_core::crypto::SecretBytes;
 use gofast_core::dht::{
     DhtError, DhtMessage, MAX_DHT_MESSAGE_LEN, MemoryRecordStore, QueryId, QueryOutcome,
     QueryStats, ServerNode, StoreConfig, Transmit,
 };
+use gofast_core::exchange::ExchangeMessage;
 use gofast_core::identity::{KeyPair, PeerId};
 use gofast_core::session::{
     CipherId, Config as SessionConfig, Event, FrameType, Input, InputError, MAX_EARLY_DATA,
@@ -28,6 +29,7 @@ use super::config::{BootstrapPeer, Limits, NodeConfig};
 use super::error::NodeError;
 use super::handle::{Command, NetStats, NodeHandle, PeerInfo, PutReport};
 use super::links::{Challenger, Link, Links, NodeSession};
+use super::push;
 use crate::events::{EventSender, NodeEvent};
 use crate::rng::os_rng;
 
@@ -126,6 +128,9 @@ struct Driver {
     suspended: bool,
     /// DHT client mode: requests from other peers are not answered (see [`NodeConfig::client_mode`]).
     client_mode: bool,
+    /// Peers whose pushed blocks are kept, and where they go (see [`NodeConfig::accept_pushes_from`]).
+    accept_pushes_from: Vec<PeerId>,
+    push_sink: Option<mpsc::Sender<super::PushedBlock>>,
     events: EventSender,
 }
 
@@ -176,6 +181,8 @@ impl Driver {
             frame: vec![0u8; MAX_FRAME_LEN],
             suspended: false,
             client_mode: config.client_mode,
+            accept_pushes_from: config.accept_pushes_from.clone(),
+            push_sink: config.push_sink.clone(),
             events: EventSender::default(),
         };
         info!(peer = %peer, %addr, "node listening");
@@ -546,8 +553,13 @@ impl Driver {
         true
     }
 
-    /// An application message from `peer`: today every message is a DHT message.
+    /// An application message from `peer`: a DHT message, or a pushed block (told apart by the
+    /// message header's type).
     fn deliver(&mut self, now: Instant, peer: PeerId, from: SocketAddr, bytes: &[u8]) {
+        if bytes.get(1) == Some(&(MessageType::Exchange as u8)) {
+            self.on_exchange(now, peer, from, bytes);
+            return;
+        }
         match decode_message::<DhtMessage>(bytes) {
             Ok(msg) if self.client_mode && msg.body.is_request() => {
                 self.stats.requests_ignored += 1;
@@ -560,6 +572,45 @@ impl Driver {
                 self.dht.handle_bad_message(now, &peer);
             }
         }
+    }
+
+    /// An exchange message on a datagram session: only pushed blocks travel there.
+    fn on_exchange(&mut self, now: Instant, peer: PeerId, from: SocketAddr, bytes: &[u8]) {
+        match decode_message::<ExchangeMessage<'_>>(bytes) {
+            Ok(ExchangeMessage::Block { id, data }) => {
+                let taken = push::take(
+                    self.push_sink.as_ref(),
+                    &self.accept_pushes_from,
+                    peer,
+                    id,
+                    data,
+                );
+                if !taken {
+                    debug!(%from, %peer, "pushed block refused");
+                    self.stats.pushes_refused += 1;
+                    self.queue_message(now, from, push::answer(id, false));
+                }
+            }
+            Ok(_) | Err(_) => {
+                self.stats.bad_messages += 1;
+                debug!(%from, "an exchange message other than a pushed block on a datagram session");
+            }
+        }
+    }
+
+    /// Queues an encoded message on the session at `addr` (dropped at the waiting bound, or without
+    /// a session) and sends what it can.
+    fn queue_message(&mut self, now: Instant, addr: SocketAddr, message: Option<Vec<u8>>) {
+        let Some(link) = self.links.get_mut(&addr) else {
+            return;
+        };
+        match message {
+            Some(m) if link.waiting.len() < self.limits.max_waiting_per_session => {
+                link.waiting.push_back(m);
+            }
+            _ => self.stats.dropped_messages += 1,
+        }
+        self.drain_session(now, addr);
     }
 
     /// Drains a session's frames and events, and sends what waits on it when it can.
@@ -644,6 +695,21 @@ impl Driver {
                     })
                     .collect();
                 let _ = reply.send(peers);
+            }
+            Command::PushDone(peer, id, stored) => {
+                if stored {
+                    self.stats.pushes_stored += 1;
+                } else {
+                    self.stats.pushes_refused += 1;
+                }
+                let addr = self
+                    .links
+                    .iter()
+                    .find(|(_, l)| l.peer == Some(peer))
+                    .map(|(a, _)| *a);
+                if let Some(addr) = addr {
+                    self.queue_message(now, addr, push::answer(id, stored));
+                }
             }
             Command::Stats(reply) => {
                 let mut s = self.stats;
@@ -768,7 +834,11 @@ impl Driver {
                 Ok(id) => Ok((id, Waiter::Providers(reply))),
                 Err(e) => Err((e, Command::GetProviders(root, reply))),
             },
-            Command::Peers(_) | Command::Stats(_) | Command::Suspend(..) | Command::Shutdown => {
+            Command::Peers(_)
+            | Command::Stats(_)
+            | Command::Suspend(..)
+            | Command::PushDone(..)
+            | Command::Shutdown => {
                 return;
             }
         };
@@ -997,7 +1067,11 @@ fn refuse(cmd: Command, e: NodeError) {
         Command::GetRecord(_, r) => drop(r.send(Err(e))),
         Command::PutRecord(_, r) | Command::AddProvider(_, r) => drop(r.send(Err(e))),
         Command::GetProviders(_, r) => drop(r.send(Err(e))),
-        Command::Peers(_) | Command::Stats(_) | Command::Suspend(..) | Command::Shutdown => {}
+        Command::Peers(_)
+        | Command::Stats(_)
+        | Command::Suspend(..)
+        | Command::PushDone(..)
+        | Command::Shutdown => {}
     }
 }
 

@@ -29,6 +29,8 @@ pub(super) enum Command {
     GetProviders([u8; 32], oneshot::Sender<Result<Vec<Provider>, NodeError>>),
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     Stats(oneshot::Sender<NetStats>),
+    /// The store's verdict on a pushed block: answer its pusher.
+    PushDone(PeerId, gofast_core::block::BlockId, bool),
     /// Suspend (`true`) or resume (`false`).
     Suspend(bool, oneshot::Sender<()>),
     Shutdown,
@@ -84,6 +86,11 @@ pub struct NetStats {
     pub dropped_messages: u64,
     /// DHT requests left unanswered in client mode.
     pub requests_ignored: u64,
+    /// Pushed blocks stored for their pushers.
+    pub pushes_stored: u64,
+    /// Pushed blocks refused (a pusher not accepted, a block not matching its id, a full queue, a
+    /// failed store write).
+    pub pushes_refused: u64,
 }
 
 /// A handle to a running node. Clones talk to the same node; the node keeps running until
@@ -131,6 +138,20 @@ impl NodeHandle {
     /// how many peers the lookup found.
     pub async fn add_peer(&self, peer: BootstrapPeer) -> Result<usize, NodeError> {
         self.ask(|tx| Command::AddPeer(peer, tx)).await?
+    }
+
+    /// Tells the pusher of block `id` whether the store kept it (the node's store does this after
+    /// each [`PushedBlock`](super::PushedBlock)).
+    pub async fn push_done(
+        &self,
+        peer: PeerId,
+        id: gofast_core::block::BlockId,
+        stored: bool,
+    ) -> Result<(), NodeError> {
+        self.tx
+            .send(Command::PushDone(peer, id, stored))
+            .await
+            .map_err(|_| NodeError::Stopped)
     }
 
     /// Finds where `peer` is.

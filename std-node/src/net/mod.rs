@@ -16,11 +16,13 @@ mod driver;
 mod error;
 mod handle;
 mod links;
+mod push;
 
 pub use config::{BootstrapPeer, BootstrapPeerError, Limits, NodeConfig};
 pub use driver::spawn;
 pub use error::NodeError;
 pub use handle::{NetStats, NodeHandle, PeerInfo, PutReport};
+pub use push::{PUSH_QUEUE, PushedBlock};
 
 /// Records the node's DHT store keeps in memory (each at most about 1 KiB).
 pub const DHT_RECORDS: usize = 1024;

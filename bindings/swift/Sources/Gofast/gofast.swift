@@ -2683,6 +2683,17 @@ public enum Event: Equatable, Hashable {
          */size: UInt64
     )
     /**
+     * A block a device pushed (an entry of its stream) was stored.
+     */
+    case blockPushed(
+        /**
+         * The device's `gfp1…` id.
+         */peer: String, 
+        /**
+         * The block's id.
+         */blockId: String
+    )
+    /**
      * The node was suspended.
      */
     case suspended
@@ -2731,11 +2742,14 @@ public struct FfiConverterTypeEvent: FfiConverterRustBuffer {
         case 4: return .fetched(rootId: try FfiConverterString.read(from: &buf), size: try FfiConverterUInt64.read(from: &buf)
         )
         
-        case 5: return .suspended
+        case 5: return .blockPushed(peer: try FfiConverterString.read(from: &buf), blockId: try FfiConverterString.read(from: &buf)
+        )
         
-        case 6: return .resumed
+        case 6: return .suspended
         
-        case 7: return .missed(count: try FfiConverterUInt64.read(from: &buf)
+        case 7: return .resumed
+        
+        case 8: return .missed(count: try FfiConverterUInt64.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -2769,16 +2783,22 @@ public struct FfiConverterTypeEvent: FfiConverterRustBuffer {
             FfiConverterUInt64.write(size, into: &buf)
             
         
-        case .suspended:
+        case let .blockPushed(peer,blockId):
             writeInt(&buf, Int32(5))
+            FfiConverterString.write(peer, into: &buf)
+            FfiConverterString.write(blockId, into: &buf)
+            
         
-        
-        case .resumed:
+        case .suspended:
             writeInt(&buf, Int32(6))
         
         
-        case let .missed(count):
+        case .resumed:
             writeInt(&buf, Int32(7))
+        
+        
+        case let .missed(count):
+            writeInt(&buf, Int32(8))
             FfiConverterUInt64.write(count, into: &buf)
             
         }

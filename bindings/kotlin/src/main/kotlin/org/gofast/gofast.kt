@@ -4116,6 +4116,25 @@ sealed class Event {
     }
     
     /**
+     * A block a device pushed (an entry of its stream) was stored.
+     */
+    data class BlockPushed(
+        /**
+         * The device's `gfp1…` id.
+         */
+        val `peer`: kotlin.String, 
+        /**
+         * The block's id.
+         */
+        val `blockId`: kotlin.String) : Event()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
      * The node was suspended.
      */
     object Suspended : Event()
@@ -4173,9 +4192,13 @@ public object FfiConverterTypeEvent : FfiConverterRustBuffer<Event>{
                 FfiConverterString.read(buf),
                 FfiConverterULong.read(buf),
                 )
-            5 -> Event.Suspended
-            6 -> Event.Resumed
-            7 -> Event.Missed(
+            5 -> Event.BlockPushed(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            6 -> Event.Suspended
+            7 -> Event.Resumed
+            8 -> Event.Missed(
                 FfiConverterULong.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
@@ -4212,6 +4235,14 @@ public object FfiConverterTypeEvent : FfiConverterRustBuffer<Event>{
                 4UL
                 + FfiConverterString.allocationSize(value.`rootId`)
                 + FfiConverterULong.allocationSize(value.`size`)
+            )
+        }
+        is Event.BlockPushed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`peer`)
+                + FfiConverterString.allocationSize(value.`blockId`)
             )
         }
         is Event.Suspended -> {
@@ -4260,16 +4291,22 @@ public object FfiConverterTypeEvent : FfiConverterRustBuffer<Event>{
                 FfiConverterULong.write(value.`size`, buf)
                 Unit
             }
-            is Event.Suspended -> {
+            is Event.BlockPushed -> {
                 buf.putInt(5)
+                FfiConverterString.write(value.`peer`, buf)
+                FfiConverterString.write(value.`blockId`, buf)
                 Unit
             }
-            is Event.Resumed -> {
+            is Event.Suspended -> {
                 buf.putInt(6)
                 Unit
             }
-            is Event.Missed -> {
+            is Event.Resumed -> {
                 buf.putInt(7)
+                Unit
+            }
+            is Event.Missed -> {
+                buf.putInt(8)
                 FfiConverterULong.write(value.`count`, buf)
                 Unit
             }
