@@ -41,6 +41,14 @@ impl NodeKeys {
 
     /// Makes fresh keys in `dir` (created if needed); refuses if keys exist there.
     pub fn create(dir: &Path) -> Result<NodeKeys, Error> {
+        let mut seed = [0u8; 32];
+        os_rng().fill_bytes(&mut seed);
+        Self::create_from_seed(dir, &SecretBytes::new(seed))
+    }
+
+    /// Makes keys in `dir` whose identity comes from `seed` (a provisioned identity: devices are
+    /// configured with their node's id, as in the firmware's test), the other secrets fresh.
+    pub fn create_from_seed(dir: &Path, seed: &SecretBytes<32>) -> Result<NodeKeys, Error> {
         // Closed to other users: it holds the keys and the control socket.
         std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
             .create(dir)
@@ -62,7 +70,7 @@ impl NodeKeys {
             SecretBytes::new(b)
         };
         let keys = NodeKeys {
-            seed: fresh(),
+            seed: seed.clone(),
             scope: fresh(),
             storage: fresh(),
         };

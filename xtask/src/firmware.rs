@@ -6,20 +6,6 @@ use std::process::{Command, Stdio};
 
 use crate::run::{CommandExt, workspace_root};
 
-/// The QEMU command the firmware's `.cargo/config.toml` runner also uses.
-const QEMU: [&str; 10] = [
-    "-machine",
-    "mps2-an386",
-    "-cpu",
-    "cortex-m4",
-    "-nographic",
-    "-semihosting-config",
-    "enable=on,target=native",
-    "-icount",
-    "shift=0",
-    "-kernel",
-];
-
 fn firmware_dir() -> PathBuf {
     workspace_root().join("firmware")
 }
@@ -148,54 +134,123 @@ fn arp_ping() -> Result<(), String> {
     }
 }
 
-/// Builds the release firmware, prints its size, boots it in QEMU and checks its verdict.
+/// 32 fresh bytes as hex, from the OS.
+fn fresh_seed() -> Result<String, String> {
+    use std::io::Read as _;
+    let mut b = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map_err(|e| format!("reading /dev/urandom: {e}"))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// A UDP and TCP port free on 127.0.0.1 now (the node binds both).
+fn free_port() -> Result<u16, String> {
+    for _ in 0..20 {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let port = udp.local_addr().map_err(|e| e.to_string())?.port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err("no port free for both UDP and TCP on 127.0.0.1".into())
+}
+
+/// Readings the firmware publishes in the test run, and how many must arrive.
+const READINGS: u32 = 12;
+const READINGS_REQUIRED: u32 = 10;
+
+/// The firmware as a peer, end to end: fresh identities for the device and the node, the release
+/// firmware built for them, its size; then `firmware-peer` runs a node on 127.0.0.1, boots the
+/// firmware in QEMU (its golden self-test first) and checks the handshake with the device's
+/// identity, DHT pings both ways, at least ten readings in order with valid signatures, and exit
+/// code 0. The figures it prints (instructions, peak stack) are repeated in the summary.
 pub(crate) fn self_test() -> Result<(), String> {
     ensure_qemu()?;
-    cargo_in_firmware(&["build", "--locked", "--release"]).status_ok("firmware build")?;
+    let decoder = defmt_print()?;
+    crate::run::cargo(&[
+        "build",
+        "--locked",
+        "-p",
+        "gofast-tests",
+        "--bin",
+        "firmware-peer",
+    ])
+    .status_ok("building firmware-peer")?;
+    let host = workspace_root().join("target/debug/firmware-peer");
+    let device_seed = fresh_seed()?;
+    let node_seed = fresh_seed()?;
+    let node_id = Command::new(&host)
+        .arg("--print-node-id")
+        .env("GOFAST_FW_NODE_SEED", &node_seed)
+        .output_ok("firmware-peer --print-node-id")?;
+    let port = free_port()?;
+    let node_addr = format!("192.0.2.2:{port}");
+    let env = [
+        ("GOFAST_FW_SEED", device_seed.as_str()),
+        ("GOFAST_FW_NODE", node_id.trim()),
+        ("GOFAST_FW_NODE_ADDR", node_addr.as_str()),
+        ("GOFAST_FW_READINGS", &READINGS.to_string()),
+        ("GOFAST_FW_PERIOD_MS", "200"),
+    ];
+    let mut build = cargo_in_firmware(&["build", "--locked", "--release"]);
+    for (k, v) in &env {
+        build.env(k, v);
+    }
+    build.status_ok("firmware build")?;
     let elf = firmware_dir().join("target/thumbv7em-none-eabihf/release/gofast-firmware");
     let elf_text = elf.display().to_string();
     let (flash, ram) = crate::nostd::elf_sizes(&elf_text)?;
+
+    let mut run = Command::new("timeout");
+    run.arg("600")
+        .arg(&host)
+        .arg("--elf")
+        .arg(&elf)
+        .arg("--defmt-print")
+        .arg(&decoder)
+        .args(["--readings", &READINGS_REQUIRED.to_string()]);
+    for (k, v) in &env {
+        run.env(k, v);
+    }
+    run.env("GOFAST_FW_NODE_SEED", &node_seed);
+    let out = run
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot start firmware-peer: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    print!("{text}");
+    let figure = |key: &str| -> Vec<u64> {
+        text.lines()
+            .filter_map(|l| l.split(&format!("{key}=")).nth(1))
+            .filter_map(|v| v.split_whitespace().next()?.parse().ok())
+            .collect()
+    };
     println!("firmware_flash_bytes={flash} (goal <= 131072)");
     println!("firmware_static_ram_bytes={ram}");
-    let decoder = defmt_print()?;
-    let run = Command::new("timeout")
-        .arg("300")
-        .arg("qemu-system-arm")
-        .args(QEMU)
-        .arg(&elf)
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot start qemu-system-arm: {e}"))?;
-    // The log is defmt's binary stream on semihosting stdout: decode it for people.
-    let log = workspace_root().join("target/firmware-self-test.defmt");
-    std::fs::write(&log, &run.stdout).map_err(|e| format!("{}: {e}", log.display()))?;
-    let stdin = std::fs::File::open(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-    let decoded = Command::new(&decoder)
-        .args(["-e", &elf_text, "stdin"])
-        .stdin(stdin)
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot start defmt-print: {e}"))?;
-    let text = String::from_utf8_lossy(&decoded.stdout);
-    print!("{text}");
-    if let Some(stack) = text
-        .lines()
-        .find_map(|l| l.split("peak_stack_bytes=").nth(1))
-        .and_then(|v| v.trim().parse::<u64>().ok())
-    {
+    if let Some(stack) = figure("peak_stack_bytes").first() {
         println!("firmware_peak_stack_bytes={stack}");
         println!(
             "firmware_ram_with_stack_bytes={} (goal <= 65536)",
             ram + stack
         );
     }
-    match run.status.code() {
-        Some(0) => {
-            println!("firmware self-test in QEMU: passed (exit 0)");
-            arp_ping()
-        }
-        code => Err(format!(
-            "the firmware's self-test failed in QEMU (exit {code:?}; log above)"
-        )),
+    if let Some(h) = figure("handshake_instructions").first() {
+        println!("firmware_handshake_instructions={h}");
     }
+    let mut per_reading = figure("reading_instructions");
+    per_reading.sort_unstable();
+    if let Some(m) = per_reading.get(per_reading.len() / 2) {
+        println!("firmware_reading_instructions_median={m}");
+    }
+    if !out.status.success() {
+        return Err(format!(
+            "the firmware as a peer failed ({}; firmware-peer's output above)",
+            out.status
+        ));
+    }
+    println!(
+        "firmware in QEMU: self-test, session, pings both ways and {READINGS_REQUIRED}+ readings checked on the host"
+    );
+    arp_ping()
 }

@@ -6,7 +6,7 @@ mod mps2_an386;
 
 pub use executor::Executor;
 #[cfg(feature = "mps2-an386")]
-pub use mps2_an386::{ethernet, exit, init, peak_stack};
+pub use mps2_an386::{NetDevice, entropy, ethernet, exit, init, network, peak_stack, uptime_ns};
 
 #[cfg(not(feature = "mps2-an386"))]
 compile_error!("choose a board feature: mps2-an386");

@@ -88,6 +88,59 @@ pub fn ethernet() -> Option<lan9118::Lan9118> {
     Some(unsafe { lan9118::Lan9118::new(lan9118::MPS2_BASE) })
 }
 
+/// 32 bytes from a hardware random number generator. The MPS2-AN386 (as QEMU models it) has none:
+/// `None`, and the application falls back on its build-time randomness.
+pub fn entropy() -> Option<[u8; 32]> {
+    None
+}
+
+/// Nanoseconds of core time since [`init`], at the resolution of one core clock cycle (40 ns at 25
+/// MHz). Under QEMU's `-icount shift=0` one instruction is one nanosecond of emulated time, so the
+/// difference of two readings around busy code is its instruction count.
+pub fn uptime_ns() -> u64 {
+    use cortex_m::peripheral::{SCB, SYST};
+    critical_section::with(|cs| {
+        let ticks = DRIVER.ticks.borrow(cs).get();
+        // The counter may wrap between the reads: then its interrupt is pending (masked here) and
+        // the value is read again after the wrap.
+        let before = SCB::is_pendst_pending();
+        let mut current = SYST::get_current();
+        let after = SCB::is_pendst_pending();
+        if before != after {
+            current = SYST::get_current();
+        }
+        let ticks = ticks + u64::from(after);
+        let reload = u64::from(CORE_HZ / TICK_HZ);
+        let cycles = ticks * reload + (reload - 1).saturating_sub(u64::from(current));
+        cycles * (1_000_000_000 / u64::from(CORE_HZ))
+    })
+}
+
+/// The board's network device for embassy-net.
+pub type NetDevice = lan9118::net::Device<'static>;
+
+/// Brings the Ethernet controller up and spawns its driver task; the device is embassy-net's.
+pub fn network(spawner: embassy_executor::Spawner) -> Result<NetDevice, &'static str> {
+    use static_cell::StaticCell;
+    let mut eth = ethernet().ok_or("the Ethernet controller was taken")?;
+    eth.init().map_err(|_| "LAN9118 init failed")?;
+    // Two frames each way: the peer sends and reads one datagram at a time.
+    static STATE: StaticCell<lan9118::net::State<2, 2>> = StaticCell::new();
+    let (device, runner) = lan9118::net::new(
+        STATE.init(lan9118::net::State::new()),
+        eth,
+        embassy_time::Duration::from_millis(1),
+    )
+    .map_err(|_| "reading the MAC address failed")?;
+    spawner.spawn(eth_task(runner).map_err(|_| "spawning the Ethernet task")?);
+    Ok(device)
+}
+
+#[embassy_executor::task]
+async fn eth_task(runner: lan9118::net::Runner<'static>) -> ! {
+    runner.run().await
+}
+
 /// Ends the run with `code` (QEMU's exit status).
 pub fn exit(code: i32) -> ! {
     semihosting::process::exit(code)
