@@ -61,6 +61,8 @@ struct Progress {
     node_pinged: bool,
     /// Busy time when the reading in progress was taken.
     reading_started: Option<u64>,
+    /// The first session is up (the handshake's instructions were reported).
+    connected_once: bool,
 }
 
 /// Runs the peer; returns the run's exit code (a run without `READINGS` does not end).
@@ -138,127 +140,14 @@ pub(crate) async fn run(spawner: embassy_executor::Spawner) -> i32 {
     let peer = busy.time(|| make_peer(identity, node, entropy, started));
     let publisher = make_publisher(started);
     let mut progress = Progress::default();
-    // The handshake's core work: making the peer, the first message, the answer's processing.
-    let mut handshaking = true;
     static FRAME: StaticCell<[u8; MAX_DATAGRAM]> = StaticCell::new();
     let frame = FRAME.init([0; MAX_DATAGRAM]);
     let deadline = started.saturating_add(RUN_LIMIT);
     busy.time(|| peer.on_timeout(started));
 
     loop {
-        while let Some(h) = peer.poll_happened() {
-            match h {
-                Happened::Connected => {
-                    if handshaking {
-                        handshaking = false;
-                        defmt::info!(
-                            "session established with node {}; handshake_instructions={}",
-                            defmt::Display2Format(&peer.node()),
-                            busy.0
-                        );
-                    } else {
-                        defmt::info!("session established again");
-                    }
-                    progress.ping = peer.ping_node(now());
-                }
-                Happened::Disconnected => defmt::warn!("session closed; dialling again"),
-                Happened::Dht(id, Done::Ping(answered), took) if Some(id) == progress.ping => {
-                    if answered {
-                        progress.pinged_node = true;
-                        defmt::info!("dht ping to node answered rtt_ms={}", took.as_millis());
-                    } else {
-                        defmt::warn!("dht ping to node unanswered; trying again");
-                        progress.ping = peer.ping_node(now());
-                    }
-                }
-                Happened::Dht(id, Done::Stored(stored, refused, failed), _) => {
-                    let seq = publisher.seq();
-                    if publisher.on_stored(id, stored) {
-                        let spent = progress
-                            .reading_started
-                            .take()
-                            .map_or(0, |b| busy.0.saturating_sub(b));
-                        defmt::info!(
-                            "reading seq={} published (head stored at {} peers) reading_instructions={}",
-                            seq,
-                            stored,
-                            spent
-                        );
-                    } else if stored == 0 {
-                        defmt::warn!(
-                            "head {} not stored (refused {}, unanswered {}); again next period",
-                            seq,
-                            refused,
-                            failed
-                        );
-                    }
-                }
-                Happened::Dht(..) => {}
-                Happened::Pushed(id, kept) => {
-                    let key = peer.identity();
-                    match busy.time(|| publisher.on_pushed(key, &id, kept)) {
-                        Ok(Some(record)) => {
-                            let q = busy.time(|| peer.put_record(now(), record));
-                            publisher.put_started(q);
-                        }
-                        Ok(_) if !kept => {
-                            defmt::warn!("the node refused entry {}", publisher.seq());
-                        }
-                        Ok(_) => {}
-                        Err(e) => defmt::error!("signing the head: {}", e),
-                    }
-                }
-            }
-        }
-        if !progress.node_pinged && peer.stats().pings_served > 0 {
-            progress.node_pinged = true;
-            defmt::info!("dht ping from node answered");
-        }
-        if peer.is_connected() {
-            let t = now();
-            let reading = synthetic_reading(publisher.seq());
-            let before = busy.0;
-            let key = peer.identity();
-            match busy.time(|| publisher.take_reading(key, t, reading.as_bytes())) {
-                Ok(Some((id, block))) => {
-                    progress.reading_started = Some(before);
-                    if !busy.time(|| peer.push_block(id, block)) {
-                        defmt::warn!("entry {} not queued", publisher.seq());
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => defmt::error!("sealing entry {}: {}", publisher.seq(), e),
-            }
-        }
-        if let Some(readings) = config::READINGS {
-            if progress.pinged_node
-                && progress.node_pinged
-                && publisher.published >= u64::from(readings)
-            {
-                let s = peer.stats();
-                defmt::info!(
-                    "run complete: readings={} sessions={} refused={} dropped={}",
-                    publisher.published,
-                    s.sessions,
-                    s.refused,
-                    s.dropped
-                );
-                return 0;
-            }
-            if now() >= deadline {
-                let s = peer.stats();
-                defmt::error!(
-                    "run incomplete after {}s: connected={} pinged_node={} node_pinged={} readings={} refused={} dropped={}",
-                    RUN_LIMIT.as_secs(),
-                    peer.is_connected(),
-                    progress.pinged_node,
-                    progress.node_pinged,
-                    publisher.published,
-                    s.refused,
-                    s.dropped
-                );
-                return 2;
-            }
+        if let Some(code) = step(peer, publisher, &mut progress, &mut busy, deadline) {
+            return code;
         }
         // Last, what everything above made (requests, answers, pushes) leaves before the wait.
         while let Some(n) = busy.time(|| peer.poll_transmit(now(), frame)) {
@@ -287,6 +176,137 @@ pub(crate) async fn run(spawner: embassy_executor::Spawner) -> i32 {
             Either::Second(()) => busy.time(|| peer.on_timeout(now())),
         }
     }
+}
+
+/// The application's work after each input: what happened on the link (session up, pings, the
+/// node's answers to pushes and stores), the next reading when it is due, and whether a test run is
+/// over (its exit code). Synchronous and out of line: its values (a signed head record, a sealed
+/// entry) live on the stack only while it runs, not in the async loop's frame for the whole run.
+#[inline(never)]
+fn step(
+    peer: &mut Peer,
+    publisher: &mut Publisher,
+    progress: &mut Progress,
+    busy: &mut Busy,
+    deadline: Instant,
+) -> Option<i32> {
+    while let Some(h) = peer.poll_happened() {
+        match h {
+            Happened::Connected => {
+                if !progress.connected_once {
+                    // The handshake's core work: making the peer, the first message, the
+                    // answer's processing (nothing else ran before).
+                    progress.connected_once = true;
+                    defmt::info!(
+                        "session established with node {}; handshake_instructions={}",
+                        defmt::Display2Format(&peer.node()),
+                        busy.0
+                    );
+                } else {
+                    defmt::info!("session established again");
+                }
+                progress.ping = peer.ping_node(now());
+            }
+            Happened::Disconnected => defmt::warn!("session closed; dialling again"),
+            Happened::Dht(id, Done::Ping(answered), took) if Some(id) == progress.ping => {
+                if answered {
+                    progress.pinged_node = true;
+                    defmt::info!("dht ping to node answered rtt_ms={}", took.as_millis());
+                } else {
+                    defmt::warn!("dht ping to node unanswered; trying again");
+                    progress.ping = peer.ping_node(now());
+                }
+            }
+            Happened::Dht(id, Done::Stored(stored, refused, failed), _) => {
+                let seq = publisher.seq();
+                if publisher.on_stored(id, stored) {
+                    let spent = progress
+                        .reading_started
+                        .take()
+                        .map_or(0, |b| busy.0.saturating_sub(b));
+                    defmt::info!(
+                        "reading seq={} published (head stored at {} peers) reading_instructions={}",
+                        seq,
+                        stored,
+                        spent
+                    );
+                } else if stored == 0 {
+                    defmt::warn!(
+                        "head {} not stored (refused {}, unanswered {}); again next period",
+                        seq,
+                        refused,
+                        failed
+                    );
+                }
+            }
+            Happened::Dht(..) => {}
+            Happened::Pushed(id, kept) => {
+                let key = peer.identity();
+                match busy.time(|| publisher.on_pushed(key, &id, kept)) {
+                    Ok(Some(record)) => {
+                        let q = busy.time(|| peer.put_record(now(), record));
+                        publisher.put_started(q);
+                    }
+                    Ok(_) if !kept => {
+                        defmt::warn!("the node refused entry {}", publisher.seq());
+                    }
+                    Ok(_) => {}
+                    Err(e) => defmt::error!("signing the head: {}", e),
+                }
+            }
+        }
+    }
+    if !progress.node_pinged && peer.stats().pings_served > 0 {
+        progress.node_pinged = true;
+        defmt::info!("dht ping from node answered");
+    }
+    if peer.is_connected() {
+        let t = now();
+        let reading = synthetic_reading(publisher.seq());
+        let before = busy.0;
+        let key = peer.identity();
+        match busy.time(|| publisher.take_reading(key, t, reading.as_bytes())) {
+            Ok(Some((id, block))) => {
+                progress.reading_started = Some(before);
+                if !busy.time(|| peer.push_block(id, block)) {
+                    defmt::warn!("entry {} not queued", publisher.seq());
+                }
+            }
+            Ok(_) => {}
+            Err(e) => defmt::error!("sealing entry {}: {}", publisher.seq(), e),
+        }
+    }
+    if let Some(readings) = config::READINGS {
+        if progress.pinged_node
+            && progress.node_pinged
+            && publisher.published >= u64::from(readings)
+        {
+            let s = peer.stats();
+            defmt::info!(
+                "run complete: readings={} sessions={} refused={} dropped={}",
+                publisher.published,
+                s.sessions,
+                s.refused,
+                s.dropped
+            );
+            return Some(0);
+        }
+        if now() >= deadline {
+            let s = peer.stats();
+            defmt::error!(
+                "run incomplete after {}s: connected={} pinged_node={} node_pinged={} readings={} refused={} dropped={}",
+                RUN_LIMIT.as_secs(),
+                peer.is_connected(),
+                progress.pinged_node,
+                progress.node_pinged,
+                publisher.published,
+                s.refused,
+                s.dropped
+            );
+            return Some(2);
+        }
+    }
+    None
 }
 
 /// The peer, in its static. Outside the async loop: a `Peer` is tens of KiB, and a temporary of

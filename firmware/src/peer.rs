@@ -245,11 +245,29 @@ impl Peer {
     /// A datagram from `from`.
     #[inline(never)]
     pub(crate) fn on_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &mut [u8]) {
-        let Some(session) = self.session.as_mut().filter(|_| from == self.node_addr) else {
+        if from != self.node_addr {
             self.stats.refused += 1;
             return;
-        };
-        let message = match session.handle_input(now, datagram) {
+        }
+        // Each step is a call of its own, so that the stack holds one step's locals at a time.
+        if let Some(data) = self.open(now, datagram) {
+            // Heard from over its session: the node stays in the table, whatever became of a
+            // request to it (the device has no other peer to fall back on).
+            self.dht.add_contact(self.node, self.node_addr, now);
+            if data.get(1) == Some(&(MessageType::Exchange as u8)) {
+                self.on_exchange(data);
+            } else {
+                self.on_dht(now, data);
+            }
+        }
+        self.after_session_input(now);
+    }
+
+    /// The session's part of a datagram: the stream data it carried, if any.
+    #[inline(never)]
+    fn open<'d>(&mut self, now: Instant, datagram: &'d mut [u8]) -> Option<&'d [u8]> {
+        let session = self.session.as_mut()?;
+        match session.handle_input(now, datagram) {
             Ok(Input::PeerIdentified { peer, .. }) => {
                 // The device only ever dials its node (IK), so this is the node proving itself.
                 if peer == self.node {
@@ -259,49 +277,48 @@ impl Peer {
                 }
                 None
             }
-            Ok(Input::Data { data, .. }) if data.get(1) == Some(&(MessageType::Exchange as u8)) => {
-                // The node's answer to a pushed block.
-                match decode_message::<ExchangeMessage<'_>>(data) {
-                    Ok(ExchangeMessage::Have { ids }) => {
-                        for id in ids {
-                            let _ = self.happened.push_back(Happened::Pushed(id, true));
-                        }
-                    }
-                    Ok(ExchangeMessage::DontHave { ids }) => {
-                        for id in ids {
-                            let _ = self.happened.push_back(Happened::Pushed(id, false));
-                        }
-                    }
-                    Ok(_) | Err(_) => self.stats.dropped += 1,
-                }
-                None
-            }
-            Ok(Input::Data { data, .. }) => Some(decode_message::<DhtMessage>(data)),
+            Ok(Input::Data { data, .. }) => Some(data),
             Ok(Input::Nothing) => None,
             Err(_) => {
                 self.stats.refused += 1;
                 None
             }
-        };
-        if message.is_some() {
-            // Heard from over its session: the node stays in the table, whatever became of a
-            // request to it (the device has no other peer to fall back on).
-            self.dht.add_contact(self.node, self.node_addr, now);
         }
-        match message {
-            Some(Ok(m)) => {
+    }
+
+    /// The node's answer to a pushed block.
+    #[inline(never)]
+    fn on_exchange(&mut self, data: &[u8]) {
+        let (ids, kept) = match decode_message::<ExchangeMessage<'_>>(data) {
+            Ok(ExchangeMessage::Have { ids }) => (ids, true),
+            Ok(ExchangeMessage::DontHave { ids }) => (ids, false),
+            Ok(_) | Err(_) => {
+                self.stats.dropped += 1;
+                return;
+            }
+        };
+        for id in ids {
+            if self.happened.push_back(Happened::Pushed(id, kept)).is_err() {
+                self.stats.dropped += 1;
+            }
+        }
+    }
+
+    /// A DHT message from the node.
+    #[inline(never)]
+    fn on_dht(&mut self, now: Instant, data: &[u8]) {
+        match decode_message::<DhtMessage>(data) {
+            Ok(m) => {
                 if m.body == Body::Ping {
                     self.stats.pings_served += 1;
                 }
                 self.dht.handle_message(now, self.node, self.node_addr, m);
             }
-            Some(Err(_)) => {
+            Err(_) => {
                 self.stats.dropped += 1;
                 self.dht.handle_bad_message(now, &self.node);
             }
-            None => {}
         }
-        self.after_session_input(now);
     }
 
     /// Time has come to `now`.
@@ -392,6 +409,7 @@ impl Peer {
     }
 
     /// Drains the session's events and moves the DHT's messages onto it.
+    #[inline(never)]
     fn after_session_input(&mut self, now: Instant) {
         let mut closed = false;
         if let Some(s) = self.session.as_mut() {
@@ -418,6 +436,7 @@ impl Peer {
 
     /// The DHT's messages to the node onto the session (or into the waiting queue), and its ended
     /// queries to the application.
+    #[inline(never)]
     fn pump(&mut self, now: Instant) {
         while let Some(t) = self.dht.poll_transmit(now) {
             // The device has one session: requests to other peers the node named fail at their

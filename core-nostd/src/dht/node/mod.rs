@@ -488,6 +488,9 @@ impl<
         self.reap(now);
     }
 
+    // Out of line, like `serve`: each holds an answer's worth of kilobytes, and a small node's stack
+    // should not hold both.
+    #[inline(never)]
     fn on_answer(
         &mut self,
         now: Instant,
@@ -756,35 +759,10 @@ impl<
         next
     }
 
-    /// Removes finished queries whose results are out (or were never wanted), starts the join
-    /// refreshes and the republishes that have room.
-    fn reap(&mut self, now: Instant) {
-        self.drop_finished();
-        if let Some((id, next)) = self.join_refresh
-            && !self
-                .queries
-                .iter()
-                .any(|q| q.id == id && matches!(q.phase, Phase::Lookup))
-        {
-            // Buckets farther than the nearest neighbour's that the bootstrap left empty get a lookup
-            // each. (Kademlia refreshes every one of them; with k = 20 most already hold contacts
-            // from the bootstrap, and refreshing them all made joins most of a churning network's
-            // traffic. Incoming requests fill them further.)
-            let nearest = self
-                .table
-                .contacts()
-                .filter_map(|c| crate::dht::bucket_index(&self.key, &c.key))
-                .max()
-                .unwrap_or(0);
-            let mut b = next;
-            while b < nearest {
-                if self.table.bucket_len(b) == 0 && self.refresh_bucket(now, b).is_err() {
-                    break;
-                }
-                b += 1;
-            }
-            self.join_refresh = if b < nearest { Some((id, b)) } else { None };
-        }
+    /// Starts the republishes that are due and have room. Its own function, out of line: a query
+    /// is kilobytes, and a small node's stack should hold it only when a republish happens.
+    #[inline(never)]
+    fn republish(&mut self, now: Instant) {
         while self.internal_room() {
             let Some(record) = self.store.next_republish(now).cloned() else {
                 break;
@@ -827,6 +805,42 @@ impl<
                 now,
             );
             let _ = self.queries.push(query);
+        }
+    }
+
+    /// Removes finished queries whose results are out (or were never wanted), starts the join
+    /// refreshes and the republishes that have room.
+    fn reap(&mut self, now: Instant) {
+        self.drop_finished();
+        if let Some((id, next)) = self.join_refresh
+            && !self
+                .queries
+                .iter()
+                .any(|q| q.id == id && matches!(q.phase, Phase::Lookup))
+        {
+            // Buckets farther than the nearest neighbour's that the bootstrap left empty get a lookup
+            // each. (Kademlia refreshes every one of them; with k = 20 most already hold contacts
+            // from the bootstrap, and refreshing them all made joins most of a churning network's
+            // traffic. Incoming requests fill them further.)
+            let nearest = self
+                .table
+                .contacts()
+                .filter_map(|c| crate::dht::bucket_index(&self.key, &c.key))
+                .max()
+                .unwrap_or(0);
+            let mut b = next;
+            while b < nearest {
+                if self.table.bucket_len(b) == 0 && self.refresh_bucket(now, b).is_err() {
+                    break;
+                }
+                b += 1;
+            }
+            self.join_refresh = if b < nearest { Some((id, b)) } else { None };
+        }
+        // `next_republish` marks what it returns, so the check is the store's timer, which is due
+        // whenever a republish is (or an expiry, which `republish` then finds nothing for).
+        if self.internal_room() && self.store.poll_timeout().is_some_and(|t| t <= now) {
+            self.republish(now);
         }
         // Queries started above may have nothing to do (no contacts): they go now, not at the next
         // input, so that they neither hold slots nor hide the store's timers.

@@ -54,6 +54,7 @@ impl<
 {
     /// A request from `from`: the requester enters the table (Kademlia learns from every message),
     /// stores happen now, and the answer is queued.
+    #[inline(never)]
     pub(super) fn serve(
         &mut self,
         now: Instant,
