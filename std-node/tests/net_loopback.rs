@@ -198,7 +198,7 @@ async fn in_a_two_node_network_the_storer_finds_what_it_stores() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_ping_crosses_the_session_both_ways_and_an_unknown_or_gone_peer_is_told_apart() {
+async fn a_ping_crosses_the_session_both_ways_and_an_unknown_or_silent_peer_is_told_apart() {
     let nodes = network(2).await;
     let (a, b) = (&nodes[0], &nodes[1]);
     for (from, to) in [(a, b), (b, a)] {
@@ -210,10 +210,21 @@ async fn a_ping_crosses_the_session_both_ways_and_an_unknown_or_gone_peer_is_tol
         Err(gofast_node::net::NodeError::UnknownPeer(p)) => assert_eq!(p, stranger),
         other => panic!("a stranger's ping gave {other:?}"),
     }
-    // A peer that went away: the ping ends at its deadline without an answer.
-    let gone = b.peer_id();
-    b.shutdown().await.unwrap();
-    let rtt = within("ping a stopped peer", a.ping(gone)).await.unwrap();
+    // A peer whose address answers nothing (a socket that never reads): the ping ends at its
+    // deadline without an answer.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mute = key(98).peer_id();
+    let joined = within(
+        "add a silent peer",
+        a.add_peer(BootstrapPeer {
+            peer: Some(mute),
+            addr: silent.local_addr().unwrap(),
+        }),
+    )
+    .await;
+    assert!(joined.is_ok(), "{joined:?}");
+    let rtt = within("ping a silent peer", a.ping(mute)).await.unwrap();
     assert_eq!(rtt, None);
     a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
 }

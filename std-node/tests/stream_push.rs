@@ -228,7 +228,49 @@ async fn a_device_pushes_its_stream_and_the_node_reads_it_back_checked() {
     assert!(!device.push(r.id, &forged).await);
     let stats = node.net_stats().await.unwrap();
     assert_eq!((stats.pushes_stored, stats.pushes_refused), (12, 1));
-    node.shutdown().await.unwrap();
+
+    // `gofast stream cat` over the node's control socket prints the same readings.
+    let node = std::sync::Arc::new(node);
+    let dir = base.path().join("node");
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let served = tokio::spawn({
+        let (node, dir) = (std::sync::Arc::clone(&node), dir.clone());
+        async move {
+            gofast_node::control::serve(node, &dir, move || {
+                let _ = ready_tx.send(());
+            })
+            .await
+        }
+    });
+    tokio::time::timeout(WAIT, ready_rx).await.unwrap().unwrap();
+    let device_id = device_key.peer_id().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gofast"))
+            .arg("--data-dir")
+            .arg(&dir)
+            .args(["stream", "cat", &device_id, "--limit", "3"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        ["10\t10000\t30.5C", "11\t11000\t31.5C", "12\t12000\t32.5C"]
+    );
+    served.abort();
+    let _ = served.await;
+    match std::sync::Arc::try_unwrap(node) {
+        Ok(node) => node.shutdown().await.unwrap(),
+        Err(_) => panic!("the control server still holds the node"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
