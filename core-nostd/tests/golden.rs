@@ -303,6 +303,54 @@ fn dir_json() -> (Value, Value) {
     (good, Value::Array(invalid))
 }
 
+/// A stream of two entries and its head record (docs/spec/stream.md): the publisher is seed32(1),
+/// the stream "sensor".
+fn stream_json() -> Value {
+    use gofast_core::stream::{Entry, Head, MAX_ENTRY_BLOCK_LEN, seal_entry};
+    let key = KeyPair::from_seed(&SecretBytes::new(seed32(1)));
+    let name = b"sensor";
+    let mut entries = Vec::new();
+    let mut prev = None;
+    for (seq, time_ms, reading) in [(1u64, 1_000u64, &b"t=18.25C"[..]), (2, 2_000, b"t=18.50C")] {
+        let entry = Entry {
+            seq,
+            time_ms,
+            prev: prev.clone(),
+            reading,
+        };
+        let mut block = [0u8; MAX_ENTRY_BLOCK_LEN];
+        let (len, r) = seal_entry(&key, name, &entry, &mut block).unwrap();
+        let sealed = block[..len].to_vec();
+        let mut opened = sealed.clone();
+        let plain = match gofast_core::block::open_in_place(&r, &mut opened).unwrap() {
+            gofast_core::block::Block::Data(d) => d.to_vec(),
+            gofast_core::block::Block::Tree(_) => unreachable!("an entry is a data block"),
+        };
+        entries.push(json!({
+            "seq": seq,
+            "time_ms": time_ms,
+            "reading": hx(reading),
+            "entry": hx(&plain),
+            "id": hx(&r.id.0),
+            "key": hx(r.key.0.expose()),
+            "ciphertext": hx(&sealed),
+        }));
+        prev = Some(r);
+    }
+    let head = Head {
+        seq: 2,
+        entry: prev.unwrap(),
+    };
+    let record = head.sign(&key, name).unwrap();
+    json!({
+        "publisher_seed": hx(&seed32(1)),
+        "name": hx(name),
+        "entries": entries,
+        "head_value": hx(&head.to_bytes()),
+        "head_record": hx(&encode_to_vec(&record)),
+    })
+}
+
 /// One block-exchange message of each kind, and encodings every decoder must refuse
 /// (docs/spec/exchange.md; scenario in docs/spec/golden.md).
 fn exchange_json() -> (Value, Value) {
@@ -642,6 +690,7 @@ fn generate() -> Value {
     let (dirs, invalid_dirs) = dir_json();
     doc.insert("dir_listings", dirs);
     doc.insert("invalid_dir_listings", invalid_dirs);
+    doc.insert("stream", stream_json());
     serde_json::to_value(doc).unwrap()
 }
 

@@ -16,6 +16,7 @@ import blake3
 from dht_check import check_dht
 from exchange_check import check_exchange
 from session_check import check_session
+from stream_check import check_stream
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
@@ -309,6 +310,7 @@ def main() -> int:
     check_session(golden["session"], check)
     check_dht(golden, check)
     check_exchange(golden, check)
+    check_stream(golden, check)
 
     print(f"check_golden: {checks} checks passed: docs/spec/ reproduces {path.name}")
     return 0
