@@ -322,9 +322,9 @@ fn stream_json() -> Value {
         let (len, r) = seal_entry(&key, name, &entry, &mut block).unwrap();
         let sealed = block[..len].to_vec();
         let mut opened = sealed.clone();
-        let plain = match gofast_core::block::open_in_place(&r, &mut opened).unwrap() {
-            gofast_core::block::Block::Data(d) => d.to_vec(),
-            gofast_core::block::Block::Tree(_) => unreachable!("an entry is a data block"),
+        let plain = match open_in_place(&r, &mut opened).unwrap() {
+            Block::Data(d) => d.to_vec(),
+            Block::Tree(_) => unreachable!("an entry is a data block"),
         };
         entries.push(json!({
             "seq": seq,
