@@ -260,6 +260,12 @@ fn step(
         progress.node_pinged = true;
         defmt::info!("dht ping from node answered");
     }
+    if publisher.on_timeout(now()) {
+        defmt::warn!(
+            "no answer to the push of entry {}; again next period",
+            publisher.seq()
+        );
+    }
     if peer.is_connected() {
         let t = now();
         let reading = synthetic_reading(publisher.seq());
@@ -269,7 +275,8 @@ fn step(
             Ok(Some((id, block))) => {
                 progress.reading_started = Some(before);
                 if !busy.time(|| peer.push_block(id, block)) {
-                    defmt::warn!("entry {} not queued", publisher.seq());
+                    publisher.push_failed();
+                    defmt::warn!("entry {} not queued; again next period", publisher.seq());
                 }
             }
             Ok(_) => {}

@@ -12,14 +12,17 @@ use gofast_core::time::{Duration, Instant};
 
 /// The stream's name.
 pub(crate) const STREAM: &[u8] = b"sensor";
+/// How long the node's answer to a push may take. Datagrams can be lost and a push is not repeated
+/// by the session: past this, the reading is taken again (as the same entry number).
+const PUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Where the current reading is.
 #[derive(Debug)]
 enum Stage {
     /// Waiting for the next period.
     Idle,
-    /// The entry was pushed; waiting for the node's Have.
-    Pushed { entry: BlockRef },
+    /// The entry was pushed; waiting for the node's Have until `until`.
+    Pushed { entry: BlockRef, until: Instant },
     /// The node keeps the entry; waiting for the head's store.
     Storing {
         entry: BlockRef,
@@ -64,9 +67,32 @@ impl Publisher {
         }
     }
 
-    /// When the next reading is due (while idle).
+    /// When the next reading is due (while idle), or when a push stops waiting for its answer.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        matches!(self.stage, Stage::Idle).then_some(self.next_at)
+        match &self.stage {
+            Stage::Idle => Some(self.next_at),
+            Stage::Pushed { until, .. } => Some(*until),
+            Stage::Storing { .. } => None,
+        }
+    }
+
+    /// Time has come to `now`: a push unanswered past its time is given up (the reading is taken
+    /// again at the next period). Whether one was.
+    pub(crate) fn on_timeout(&mut self, now: Instant) -> bool {
+        if let Stage::Pushed { until, .. } = self.stage
+            && now >= until
+        {
+            self.stage = Stage::Idle;
+            return true;
+        }
+        false
+    }
+
+    /// The push could not even be queued: the reading is taken again at the next period.
+    pub(crate) fn push_failed(&mut self) {
+        if matches!(self.stage, Stage::Pushed { .. }) {
+            self.stage = Stage::Idle;
+        }
     }
 
     /// The sequence number of the reading in progress (or next).
@@ -95,7 +121,10 @@ impl Publisher {
         let (len, r) = seal_entry(key, STREAM, &entry, &mut self.block)?;
         self.block_len = len;
         let id = r.id;
-        self.stage = Stage::Pushed { entry: r };
+        self.stage = Stage::Pushed {
+            entry: r,
+            until: now.saturating_add(PUSH_TIMEOUT),
+        };
         Ok(self.block.get(..len).map(|b| (id, b)))
     }
 
@@ -106,7 +135,7 @@ impl Publisher {
         id: &BlockId,
         kept: bool,
     ) -> Result<Option<Record>, StreamError> {
-        let Stage::Pushed { entry } = &self.stage else {
+        let Stage::Pushed { entry, .. } = &self.stage else {
             return Ok(None);
         };
         if entry.id != *id {
