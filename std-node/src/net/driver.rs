@@ -702,12 +702,7 @@ impl Driver {
                 } else {
                     self.stats.pushes_refused += 1;
                 }
-                let addr = self
-                    .links
-                    .iter()
-                    .find(|(_, l)| l.peer == Some(peer))
-                    .map(|(a, _)| *a);
-                if let Some(addr) = addr {
+                if let Some(addr) = self.links.addr_of(&peer) {
                     self.queue_message(now, addr, push::answer(id, stored));
                 }
             }
@@ -805,9 +800,7 @@ impl Driver {
                 // NAT, the one the table learnt may be older).
                 let addr = self
                     .links
-                    .iter()
-                    .find(|(_, l)| l.peer == Some(p))
-                    .map(|(a, _)| *a)
+                    .addr_of(&p)
                     .or_else(|| self.dht.table().get(&p).map(|c| c.addr));
                 let Some(addr) = addr else {
                     let _ = reply.send(Err(NodeError::UnknownPeer(p)));
@@ -930,14 +923,10 @@ impl Driver {
                 link.waiting.push_back(buf);
             }
             self.links.insert(addr, link);
-        } else if let Some(link) = self.links.get_mut(&addr) {
-            if link.waiting.len() >= self.limits.max_waiting_per_session {
-                self.stats.dropped_messages += 1;
-            } else {
-                link.waiting.push_back(buf);
-            }
+            self.drain_session(now, addr);
+        } else {
+            self.queue_message(now, addr, Some(buf));
         }
-        self.drain_session(now, addr);
     }
 
     /// Forgets the session at `addr`; a join waiting on it learns that it found no one.

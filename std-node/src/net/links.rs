@@ -128,6 +128,14 @@ impl Links {
         self.challengers.retain(|_, c| c.since >= cutoff);
     }
 
+    /// The address of the session with `peer` (where it speaks from now), if there is one.
+    pub(super) fn addr_of(&self, peer: &PeerId) -> Option<SocketAddr> {
+        self.map
+            .iter()
+            .find(|(_, l)| l.peer.as_ref() == Some(peer))
+            .map(|(a, _)| *a)
+    }
+
     pub(super) fn iter(&self) -> impl Iterator<Item = (&SocketAddr, &Link)> {
         self.map.iter()
     }
