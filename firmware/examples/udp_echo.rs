@@ -15,7 +15,6 @@ mod firmware {
     use embassy_net::{Config, Ipv4Address, Ipv4Cidr, StackResources, StaticConfigV4};
     use embassy_time::{Duration, with_timeout};
     use gofast_firmware::board;
-    use lan9118::net::{self, Device, Runner};
     use static_cell::StaticCell;
 
     const PORT: u16 = 40118;
@@ -33,19 +32,10 @@ mod firmware {
 
     #[task]
     async fn echo(spawner: Spawner) {
-        let Some(mut eth) = board::ethernet() else {
-            fail("the Ethernet controller was taken")
+        let device = match board::network(spawner) {
+            Ok(d) => d,
+            Err(why) => fail(why),
         };
-        if eth.init().is_err() {
-            fail("LAN9118 init failed");
-        }
-        static STATE: StaticCell<net::State<4, 4>> = StaticCell::new();
-        let Ok((device, runner)) =
-            net::new(STATE.init(net::State::new()), eth, Duration::from_millis(1))
-        else {
-            fail("reading the MAC address failed")
-        };
-        spawner.spawn(unwrap(eth_task(runner)));
 
         let config = Config::ipv4_static(StaticConfigV4 {
             address: Ipv4Cidr::new(Ipv4Address::new(192, 0, 2, 15), 24),
@@ -86,12 +76,7 @@ mod firmware {
     }
 
     #[embassy_executor::task]
-    async fn eth_task(runner: Runner<'static>) -> ! {
-        runner.run().await
-    }
-
-    #[embassy_executor::task]
-    async fn net_task(mut runner: embassy_net::Runner<'static, Device<'static>>) -> ! {
+    async fn net_task(mut runner: embassy_net::Runner<'static, board::NetDevice>) -> ! {
         runner.run().await
     }
 
