@@ -44,8 +44,8 @@ pub enum Request {
         dest: PathBuf,
     },
     /// Fetch a file's root and send its data on the connection: after the `{"ok": {"size": N}}`
-    /// line come exactly N raw bytes (fewer if the node fails part-way; it then closes). Nothing is
-    /// written to disk but the blocks.
+    /// line come exactly N raw bytes (fewer if the node fails part-way), and the node closes the
+    /// connection once the cat's own pin is gone. Nothing is written to disk but the blocks.
     Cat {
         /// `gofast:gfb1…`.
         uri: String,
@@ -510,6 +510,18 @@ pub async fn cat_to(
         out.write_all(buf.get(..n).unwrap_or_default())
             .map_err(|e| Error::new(ErrorKind::Io, format!("writing the data: {e}")))?;
         left -= n as u64;
+    }
+    // The node closes the connection once the cat's work is over (its pin dropped), so that what
+    // the caller does next sees no trace of it. More data than announced is an error.
+    let n = rest
+        .read(&mut buf)
+        .await
+        .map_err(|e| Error::new(ErrorKind::Io, format!("control socket: {e}")))?;
+    if n != 0 {
+        return Err(Error::new(
+            ErrorKind::Io,
+            format!("the node sent more than the {size} bytes it announced"),
+        ));
     }
     Ok(size)
 }
