@@ -66,6 +66,10 @@ fn kdf_name(c: KdfContext) -> &'static str {
         KdfContext::ProviderDhtKey => "ProviderDhtKey",
         KdfContext::PeerWork => "PeerWork",
         KdfContext::StreamScope => "StreamScope",
+        KdfContext::VolumeId => "VolumeId",
+        KdfContext::VolumeScope => "VolumeScope",
+        KdfContext::VolumeValueKey => "VolumeValueKey",
+        KdfContext::VolumeValueNonce => "VolumeValueNonce",
         _ => "unknown",
     }
 }
@@ -429,6 +433,89 @@ fn exchange_json() -> (Value, Value) {
     (Value::Array(messages), Value::Array(invalid))
 }
 
+/// A volume (docs/spec/volume.md): secret seed32(9), owner and device seed32(1), a second device
+/// seed32(2); its derived keys, a first snapshot and a merge, a head record and a device list.
+fn volume_json() -> Value {
+    use gofast_core::fs::snapshot::MAX_SNAPSHOT_BLOCK_LEN;
+    use gofast_core::fs::{DeviceList, Snapshot, VolumeHead, VolumeKeys, VolumeSecret};
+    let secret = VolumeSecret(SecretBytes::new(seed32(9)));
+    let keys = VolumeKeys::derive(&secret, 0, None);
+    let owner = KeyPair::from_seed(&SecretBytes::new(seed32(1)));
+    let other = KeyPair::from_seed(&SecretBytes::new(seed32(2)));
+    let root = |b: u8| BlockRef {
+        id: BlockId([b; 32]),
+        key: gofast_core::block::BlockKey(SecretBytes::new([b ^ 0xff; 32])),
+    };
+    let mut snapshots = Vec::new();
+    let mut refs = Vec::new();
+    for (seq, time_ns, parents, note) in [
+        (1u64, 1_795_000_000_000_000_000i64, 0usize, "create"),
+        (2, 1_795_000_001_000_000_000, 2, "merge"),
+    ] {
+        let mut ps = heapless::Vec::new();
+        if parents == 2 {
+            ps.push(refs.last().cloned().unwrap()).unwrap();
+            ps.push(gofast_core::fs::SnapshotRef(root(0x33))).unwrap();
+        }
+        let snap = Snapshot {
+            seq,
+            time_ns,
+            device: owner.peer_id(),
+            root: root(seq as u8),
+            parents: ps,
+            note,
+        };
+        let mut block = vec![0u8; MAX_SNAPSHOT_BLOCK_LEN];
+        let (len, r) = snap.seal(&owner, &keys, &mut block).unwrap();
+        let sealed = block[..len].to_vec();
+        let mut opened = sealed.clone();
+        let plain = match open_in_place(&r.0, &mut opened).unwrap() {
+            Block::Data(d) => d.to_vec(),
+            Block::Tree(_) => unreachable!("a snapshot is a data block"),
+        };
+        snapshots.push(json!({
+            "seq": seq,
+            "time_ns": time_ns,
+            "root": hx(&snap.root.to_bytes()),
+            "parents": snap.parents.iter().map(|p| hx(&p.0.to_bytes())).collect::<Vec<_>>(),
+            "note": note,
+            "plaintext": hx(&plain),
+            "id": hx(&r.0.id.0),
+            "key": hx(r.0.key.0.expose()),
+            "ciphertext": hx(&sealed),
+        }));
+        refs.push(r);
+    }
+    let head = VolumeHead {
+        seq: 5,
+        snapshot: refs.last().cloned().unwrap(),
+    };
+    let head_record = head.sign(&owner, &keys).unwrap();
+    let mut devices = heapless::Vec::new();
+    devices.push(owner.peer_id()).unwrap();
+    devices.push(other.peer_id()).unwrap();
+    let list = DeviceList { seq: 2, devices };
+    let list_record = list.sign(&owner, &keys).unwrap();
+    let scope = keys.scope().expose().expose();
+    json!({
+        "secret": hx(&seed32(9)),
+        "id": hx(&keys.id().0),
+        "scope_secret": hx(scope),
+        "owner_seed": hx(&seed32(1)),
+        "second_device_seed": hx(&seed32(2)),
+        "snapshots": snapshots,
+        "head": {
+            "seq": 5,
+            "snapshot": hx(&head.snapshot.0.to_bytes()),
+            "record": hx(&encode_to_vec(&head_record)),
+        },
+        "device_list": {
+            "seq": 2,
+            "record": hx(&encode_to_vec(&list_record)),
+        },
+    })
+}
+
 /// A whole session, frame by frame: XX handshake, streams on both ciphers, a finished stream, one
 /// rekey proposed by the initiator, data in the new epoch. Scenario in docs/spec/golden.md.
 fn session_json() -> Value {
@@ -691,6 +778,7 @@ fn generate() -> Value {
     doc.insert("dir_listings", dirs);
     doc.insert("invalid_dir_listings", invalid_dirs);
     doc.insert("stream", stream_json());
+    doc.insert("volume", volume_json());
     serde_json::to_value(doc).unwrap()
 }
 

@@ -23,6 +23,7 @@ pub(crate) const TARGETS: &[&str] = &[
     "exchange_message",
     "dir_listing",
     "stream_entry",
+    "volume",
 ];
 const TOOLS: &str = "target/tools";
 
@@ -193,6 +194,8 @@ fn runs_for(target: &str, runs: u64) -> u64 {
         "handshake" => (runs / 40).max(1000),
         // Each input signs and verifies an entry (about 1 ms).
         "stream_entry" => (runs / 20).max(1000),
+        // Each input signs and verifies a snapshot and signs two records (about 1.5 ms).
+        "volume" => (runs / 30).max(1000),
         _ => runs,
     }
 }

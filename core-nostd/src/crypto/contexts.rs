@@ -31,6 +31,14 @@ pub enum KdfContext {
     PeerWork,
     /// Publisher public key and stream name → the scope secret its entries are sealed in.
     StreamScope,
+    /// A volume's first secret → its public id, which names its records ([`crate::fs::volume`]).
+    VolumeId,
+    /// A volume secret → the scope secret every block of the volume is sealed in.
+    VolumeScope,
+    /// A volume secret → the XChaCha20-Poly1305 key of its records' values.
+    VolumeValueKey,
+    /// A volume secret → the key of the keyed hash that gives a record value its nonce.
+    VolumeValueNonce,
 }
 
 impl KdfContext {
@@ -46,6 +54,10 @@ impl KdfContext {
         KdfContext::ProviderDhtKey,
         KdfContext::PeerWork,
         KdfContext::StreamScope,
+        KdfContext::VolumeId,
+        KdfContext::VolumeScope,
+        KdfContext::VolumeValueKey,
+        KdfContext::VolumeValueNonce,
     ];
 
     /// The exact context string passed to BLAKE3.
@@ -61,6 +73,10 @@ impl KdfContext {
             KdfContext::ProviderDhtKey => "gofast 2026-11-26 provider dht key",
             KdfContext::PeerWork => "gofast 2026-11-26 peer work",
             KdfContext::StreamScope => "gofast 2026-11-27 stream scope",
+            KdfContext::VolumeId => "gofast 2026-11-27 volume id",
+            KdfContext::VolumeScope => "gofast 2026-11-27 volume scope",
+            KdfContext::VolumeValueKey => "gofast 2026-11-27 volume value key",
+            KdfContext::VolumeValueNonce => "gofast 2026-11-27 volume value nonce",
         }
     }
 }
@@ -77,6 +93,8 @@ pub enum SignatureDomain {
     Provider,
     /// A stream entry ([`crate::stream`]): one reading of a publisher's stream.
     StreamEntry,
+    /// A volume snapshot ([`crate::fs::snapshot`]): one state of a volume, after the volume's id.
+    VolumeSnapshot,
 }
 
 impl SignatureDomain {
@@ -85,6 +103,7 @@ impl SignatureDomain {
         SignatureDomain::Record,
         SignatureDomain::Provider,
         SignatureDomain::StreamEntry,
+        SignatureDomain::VolumeSnapshot,
     ];
 
     /// The exact bytes prepended to the signed message. Each ends in a NUL byte so that no domain is a
@@ -94,6 +113,7 @@ impl SignatureDomain {
             SignatureDomain::Record => b"gofast 2026-11-26 signed record\0",
             SignatureDomain::Provider => b"gofast 2026-11-26 provider record\0",
             SignatureDomain::StreamEntry => b"gofast 2026-11-27 stream entry\0",
+            SignatureDomain::VolumeSnapshot => b"gofast 2026-11-27 volume snapshot\0",
         }
     }
 }

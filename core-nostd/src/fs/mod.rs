@@ -1,11 +1,21 @@
-//! The file system's formats: what a directory's data is. (Volumes, snapshots and devices, the
-//! mutable side, build on these.)
+//! The file system's formats: what a directory's data is, and the mutable side built on it:
+//! volumes, their snapshots and the devices that write them.
 
 pub mod dir;
+#[cfg(feature = "alloc")]
+pub mod merge;
+pub mod snapshot;
+pub mod volume;
 
 #[cfg(feature = "alloc")]
 pub use dir::encode_listing;
 pub use dir::{
     DIR_MAGIC, DirEntry, DirListing, ENTRY_FIXED_LEN, EntryKind, MAX_DIR_ENTRIES, MAX_LISTING_LEN,
     MAX_NAME_LEN, check_name,
+};
+pub use snapshot::{
+    MAX_PARENTS, SNAPSHOT_MAGIC, Snapshot, SnapshotError, SnapshotRef, read_snapshot,
+};
+pub use volume::{
+    DeviceList, MAX_DEVICES, VolumeError, VolumeHead, VolumeId, VolumeKeys, VolumeSecret,
 };

@@ -17,6 +17,7 @@ from dht_check import check_dht
 from exchange_check import check_exchange
 from session_check import check_session
 from stream_check import check_stream
+from volume_check import check_volume
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
@@ -32,6 +33,10 @@ CONTEXTS = {
     "ProviderDhtKey": "gofast 2026-11-26 provider dht key",
     "PeerWork": "gofast 2026-11-26 peer work",
     "StreamScope": "gofast 2026-11-27 stream scope",
+    "VolumeId": "gofast 2026-11-27 volume id",
+    "VolumeScope": "gofast 2026-11-27 volume scope",
+    "VolumeValueKey": "gofast 2026-11-27 volume value key",
+    "VolumeValueNonce": "gofast 2026-11-27 volume value nonce",
 }
 RECORD_DOMAIN = b"gofast 2026-11-26 signed record\x00"
 U64 = (1 << 64) - 1
@@ -311,6 +316,7 @@ def main() -> int:
     check_dht(golden, check)
     check_exchange(golden, check)
     check_stream(golden, check)
+    check_volume(golden, check)
 
     print(f"check_golden: {checks} checks passed: docs/spec/ reproduces {path.name}")
     return 0

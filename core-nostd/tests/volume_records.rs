@@ -1,0 +1,260 @@
+//! Volumes: heads and device lists seal and open only with the volume's keys and their signer;
+//! snapshots read back signed by their device, bound to their volume, with their history links.
+
+use gofast_core::block::{Block, BlockId, BlockKey, BlockRef, open_in_place};
+use gofast_core::codec::{decode_exact, encode_to_vec};
+use gofast_core::crypto::SecretBytes;
+use gofast_core::fs::snapshot::MAX_SNAPSHOT_BLOCK_LEN;
+use gofast_core::fs::{
+    DeviceList, MAX_DEVICES, Snapshot, SnapshotError, SnapshotRef, VolumeError, VolumeHead,
+    VolumeKeys, VolumeSecret, read_snapshot,
+};
+use gofast_core::identity::KeyPair;
+use gofast_core::record::Record;
+
+fn key(i: u8) -> KeyPair {
+    KeyPair::from_seed(&SecretBytes::new([i; 32]))
+}
+
+fn volume(i: u8) -> VolumeKeys {
+    VolumeKeys::derive(&VolumeSecret(SecretBytes::new([i; 32])), 0, None)
+}
+
+fn some_ref(i: u8) -> BlockRef {
+    BlockRef {
+        id: BlockId([i; 32]),
+        key: BlockKey(SecretBytes::new([i ^ 0x55; 32])),
+    }
+}
+
+/// A record through the wire: encoded and decoded again (which checks its signature).
+fn wire(record: &Record) -> Record {
+    decode_exact(&encode_to_vec(record)).unwrap()
+}
+
+#[test]
+fn a_head_opens_with_its_volume_and_nowhere_else() {
+    let (keys, other) = (volume(1), volume(2));
+    let device = key(7);
+    let head = VolumeHead {
+        seq: 3,
+        snapshot: SnapshotRef(some_ref(9)),
+    };
+    let record = wire(&head.sign(&device, &keys).unwrap());
+    assert_eq!(record.dht_key(), keys.head_key(&device.peer_id()));
+    assert_eq!(VolumeHead::from_record(&record, &keys).unwrap(), head);
+    // The reference never appears in the clear.
+    let value = record.value();
+    assert!(!value.windows(32).any(|w| w == [9u8; 32]));
+    // Another volume: another salt.
+    assert_eq!(
+        VolumeHead::from_record(&record, &other),
+        Err(VolumeError::WrongRecord)
+    );
+    // Another epoch of the same volume's keys.
+    let later = VolumeKeys::derive(
+        &VolumeSecret(SecretBytes::new([3; 32])),
+        1,
+        Some(*keys.id()),
+    );
+    assert_eq!(
+        VolumeHead::from_record(&record, &later),
+        Err(VolumeError::OtherEpoch {
+            expected: 1,
+            found: 0
+        })
+    );
+    // The same value signed into another device's record does not open: the signer is bound in.
+    let thief = key(8);
+    let copied = Record::sign(&thief, &keys.head_salt(), 3, record.value()).unwrap();
+    assert_eq!(
+        VolumeHead::from_record(&copied, &keys),
+        Err(VolumeError::NotOpened)
+    );
+    // Nor under another sequence number.
+    let replayed = Record::sign(&device, &keys.head_salt(), 4, record.value()).unwrap();
+    assert_eq!(
+        VolumeHead::from_record(&replayed, &keys),
+        Err(VolumeError::WrongRecord)
+    );
+    // Every flipped byte of the value is refused.
+    for i in 0..value.len() {
+        let mut bad = value.to_vec();
+        bad[i] ^= 0x01;
+        let forged = Record::sign(&device, &keys.head_salt(), 3, &bad).unwrap();
+        assert!(
+            VolumeHead::from_record(&forged, &keys).is_err(),
+            "byte {i} flipped was accepted"
+        );
+    }
+}
+
+#[test]
+fn a_device_list_is_its_owners_and_holds_each_device_once() {
+    let keys = volume(1);
+    let owner = key(1);
+    let mut devices = heapless::Vec::new();
+    for i in 1..=3 {
+        devices.push(key(i).peer_id()).unwrap();
+    }
+    let list = DeviceList { seq: 2, devices };
+    let record = wire(&list.sign(&owner, &keys).unwrap());
+    assert_eq!(record.dht_key(), keys.devices_key(&owner.peer_id()));
+    let read = DeviceList::from_record(&record, &owner.peer_id(), &keys).unwrap();
+    assert_eq!(read, list);
+    assert!(read.contains(&key(3).peer_id()));
+    assert!(!read.contains(&key(4).peer_id()));
+    // Signed by a device that is not the owner: refused, even with the right salt.
+    let usurper = list.sign(&key(2), &keys).unwrap();
+    assert_eq!(
+        DeviceList::from_record(&usurper, &owner.peer_id(), &keys),
+        Err(VolumeError::WrongRecord)
+    );
+    // A head is not a device list.
+    let head = VolumeHead {
+        seq: 2,
+        snapshot: SnapshotRef(some_ref(1)),
+    }
+    .sign(&owner, &keys)
+    .unwrap();
+    assert_eq!(
+        DeviceList::from_record(&head, &owner.peer_id(), &keys),
+        Err(VolumeError::WrongRecord)
+    );
+    // Duplicates and empty lists are not made.
+    let mut twice = list.clone();
+    twice.devices.push(key(1).peer_id()).unwrap();
+    assert_eq!(twice.sign(&owner, &keys), Err(VolumeError::BadDeviceList));
+    let empty = DeviceList {
+        seq: 1,
+        devices: heapless::Vec::new(),
+    };
+    assert_eq!(empty.sign(&owner, &keys), Err(VolumeError::BadDeviceList));
+    // The largest list fits a record.
+    let mut full = heapless::Vec::new();
+    for i in 0..MAX_DEVICES as u8 {
+        full.push(key(100 + i).peer_id()).unwrap();
+    }
+    let full = DeviceList {
+        seq: 9,
+        devices: full,
+    };
+    let record = wire(&full.sign(&owner, &keys).unwrap());
+    assert_eq!(
+        DeviceList::from_record(&record, &owner.peer_id(), &keys).unwrap(),
+        full
+    );
+}
+
+fn seal(device: &KeyPair, keys: &VolumeKeys, snap: &Snapshot<'_>) -> (SnapshotRef, Vec<u8>) {
+    let mut block = vec![0u8; MAX_SNAPSHOT_BLOCK_LEN];
+    let (len, r) = snap.seal(device, keys, &mut block).unwrap();
+    block.truncate(len);
+    (r, block)
+}
+
+fn read<'b>(
+    keys: &VolumeKeys,
+    r: &SnapshotRef,
+    block: &'b mut [u8],
+) -> Result<Snapshot<'b>, SnapshotError> {
+    match open_in_place(&r.0, block).expect("the block opens") {
+        Block::Data(data) => read_snapshot(keys, data),
+        Block::Tree(_) => panic!("a snapshot is a data block"),
+    }
+}
+
+#[test]
+fn snapshots_chain_and_are_bound_to_their_volume_and_device() {
+    let keys = volume(1);
+    let device = key(5);
+    let first = Snapshot {
+        seq: 1,
+        time_ns: -5,
+        device: device.peer_id(),
+        root: some_ref(1),
+        parents: heapless::Vec::new(),
+        note: "create",
+    };
+    let (r1, b1) = seal(&device, &keys, &first);
+    let mut parents = heapless::Vec::new();
+    parents.push(r1.clone()).unwrap();
+    parents.push(SnapshotRef(some_ref(4))).unwrap();
+    let merge = Snapshot {
+        seq: 2,
+        time_ns: 1_700_000_000_000_000_000,
+        device: device.peer_id(),
+        root: some_ref(2),
+        parents,
+        note: "merge with ünïcode",
+    };
+    let (r2, b2) = seal(&device, &keys, &merge);
+    assert_eq!(read(&keys, &r1, &mut b1.clone()).unwrap(), first);
+    assert_eq!(read(&keys, &r2, &mut b2.clone()).unwrap(), merge);
+    // Sealing is deterministic: the same snapshot is the same block.
+    assert_eq!(seal(&device, &keys, &merge).1, b2);
+
+    // In another volume the signature does not verify (the id is signed).
+    let other = volume(2);
+    assert_eq!(
+        read(&other, &r2, &mut b2.clone()),
+        Err(SnapshotError::BadSignature)
+    );
+    // Signed by a key that is not the named device: not made.
+    let mut block = vec![0u8; MAX_SNAPSHOT_BLOCK_LEN];
+    assert!(matches!(
+        merge.seal(&key(6), &keys, &mut block),
+        Err(SnapshotError::Invalid(_))
+    ));
+    // A first snapshot with parents, or a later one without, is not made.
+    let orphan = Snapshot {
+        seq: 3,
+        parents: heapless::Vec::new(),
+        ..first.clone()
+    };
+    assert!(matches!(
+        orphan.seal(&device, &keys, &mut block),
+        Err(SnapshotError::Invalid(_))
+    ));
+    // A note too long is not made.
+    let long = "x".repeat(257);
+    let noisy = Snapshot {
+        note: &long,
+        ..first.clone()
+    };
+    assert!(matches!(
+        noisy.seal(&device, &keys, &mut block),
+        Err(SnapshotError::Invalid(_))
+    ));
+}
+
+#[test]
+fn a_changed_snapshot_byte_is_refused() {
+    let keys = volume(1);
+    let device = key(5);
+    let snap = Snapshot {
+        seq: 1,
+        time_ns: 7,
+        device: device.peer_id(),
+        root: some_ref(1),
+        parents: heapless::Vec::new(),
+        note: "n",
+    };
+    let (r, block) = seal(&device, &keys, &snap);
+    let mut plain = block.clone();
+    let Block::Data(data) = open_in_place(&r.0, &mut plain).unwrap() else {
+        panic!("a data block")
+    };
+    let data = data.to_vec();
+    for i in 0..data.len() {
+        let mut bad = data.clone();
+        bad[i] ^= 0x80;
+        assert!(
+            read_snapshot(&keys, &bad).is_err(),
+            "byte {i} flipped was accepted"
+        );
+    }
+    for cut in 0..data.len() {
+        assert!(read_snapshot(&keys, &data[..cut]).is_err());
+    }
+}
