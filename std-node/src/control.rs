@@ -426,6 +426,8 @@ async fn handle(
                 "datagrams_out": n.datagrams_out,
                 "pushes_stored": n.pushes_stored,
                 "pushes_refused": n.pushes_refused,
+                "records_pushed_in": n.records_pushed_in,
+                "records_dropped": n.records_dropped,
             }))
         }
         Request::StreamCat {

@@ -28,6 +28,9 @@ pub struct NodeConfig {
     /// Where accepted pushed blocks go (`Node::start` sets it to its store's; without it every
     /// push is refused).
     pub push_sink: Option<tokio::sync::mpsc::Sender<super::PushedBlock>>,
+    /// Where records peers push go (`Node::start` sets it to its volumes'); without it they are
+    /// dropped.
+    pub record_sink: Option<tokio::sync::mpsc::Sender<super::PushedRecord>>,
 }
 
 impl Default for NodeConfig {
@@ -40,6 +43,7 @@ impl Default for NodeConfig {
             client_mode: false,
             accept_pushes_from: Vec::new(),
             push_sink: None,
+            record_sink: None,
         }
     }
 }

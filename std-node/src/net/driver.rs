@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 
-use gofast_core::codec::{MessageType, decode_message, encode_message};
+use gofast_core::codec::{MessageType, decode_message, encode_message, message_len};
 use gofast_core::crypto::SecretBytes;
 use gofast_core::dht::{
     DhtError, DhtMessage, MAX_DHT_MESSAGE_LEN, MemoryRecordStore, QueryId, QueryOutcome,
@@ -30,6 +30,8 @@ use super::error::NodeError;
 use super::handle::{Command, NetStats, NodeHandle, PeerInfo, PutReport};
 use super::links::{Challenger, Link, Links, NodeSession};
 use super::push;
+use super::pushed_record::PushedRecord;
+use gofast_core::record::Record;
 use crate::events::{EventSender, NodeEvent};
 use crate::rng::os_rng;
 
@@ -48,7 +50,7 @@ enum Waiter {
     Joined(oneshot::Sender<Result<usize, NodeError>>),
     Peer(oneshot::Sender<Result<Option<SocketAddr>, NodeError>>),
     Ping(oneshot::Sender<Result<Option<std::time::Duration>, NodeError>>),
-    Record(oneshot::Sender<Result<Option<gofast_core::record::Record>, NodeError>>),
+    Record(oneshot::Sender<Result<Option<Record>, NodeError>>),
     Stored(oneshot::Sender<Result<PutReport, NodeError>>),
     Providers(oneshot::Sender<Result<Vec<gofast_core::dht::Provider>, NodeError>>),
 }
@@ -131,6 +133,7 @@ struct Driver {
     /// Peers whose pushed blocks are kept, and where they go (see [`NodeConfig::accept_pushes_from`]).
     accept_pushes_from: Vec<PeerId>,
     push_sink: Option<mpsc::Sender<super::PushedBlock>>,
+    record_sink: Option<mpsc::Sender<PushedRecord>>,
     events: EventSender,
 }
 
@@ -183,6 +186,7 @@ impl Driver {
             client_mode: config.client_mode,
             accept_pushes_from: config.accept_pushes_from.clone(),
             push_sink: config.push_sink.clone(),
+            record_sink: config.record_sink.clone(),
             events: EventSender::default(),
         };
         info!(peer = %peer, %addr, "node listening");
@@ -553,11 +557,15 @@ impl Driver {
         true
     }
 
-    /// An application message from `peer`: a DHT message, or a pushed block (told apart by the
-    /// message header's type).
+    /// An application message from `peer`: a DHT message, a pushed block or a pushed record (told
+    /// apart by the message header's type).
     fn deliver(&mut self, now: Instant, peer: PeerId, from: SocketAddr, bytes: &[u8]) {
         if bytes.get(1) == Some(&(MessageType::Exchange as u8)) {
             self.on_exchange(now, peer, from, bytes);
+            return;
+        }
+        if bytes.get(1) == Some(&(MessageType::Record as u8)) {
+            self.on_pushed_record(peer, from, bytes);
             return;
         }
         match decode_message::<DhtMessage>(bytes) {
@@ -571,6 +579,28 @@ impl Driver {
                 debug!(%from, error = ?e, "undecodable DHT message");
                 self.dht.handle_bad_message(now, &peer);
             }
+        }
+    }
+
+    /// A record pushed to this node: handed on if someone takes records, else dropped.
+    fn on_pushed_record(&mut self, peer: PeerId, from: SocketAddr, bytes: &[u8]) {
+        let record = match decode_message::<Record>(bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                self.stats.bad_messages += 1;
+                debug!(%from, error = ?e, "undecodable pushed record");
+                return;
+            }
+        };
+        let taken = self
+            .record_sink
+            .as_ref()
+            .is_some_and(|s| s.try_send(PushedRecord { from: peer, record }).is_ok());
+        if taken {
+            self.stats.records_pushed_in += 1;
+        } else {
+            self.stats.records_dropped += 1;
+            debug!(%from, "pushed record dropped");
         }
     }
 
@@ -706,6 +736,27 @@ impl Driver {
                     self.queue_message(now, addr, push::answer(id, stored));
                 }
             }
+            Command::PushRecord(peer, record, reply) if !self.suspended => {
+                let addr = self
+                    .links
+                    .addr_of(&peer)
+                    .or_else(|| self.dht.table().get(&peer).map(|c| c.addr));
+                let Some(addr) = addr else {
+                    let _ = reply.send(Err(NodeError::UnknownPeer(peer)));
+                    return;
+                };
+                let mut bytes = vec![0u8; message_len(&*record)];
+                match encode_message(&*record, &mut bytes) {
+                    Ok(_) => {
+                        self.send_message(now, peer, addr, bytes);
+                        let _ = reply.send(Ok(()));
+                    }
+                    Err(e) => {
+                        warn!(error = ?e, "a record did not encode");
+                        let _ = reply.send(Err(NodeError::Busy));
+                    }
+                }
+            }
             Command::Stats(reply) => {
                 let mut s = self.stats;
                 s.sessions = self.links.len();
@@ -834,6 +885,11 @@ impl Driver {
             | Command::Shutdown => {
                 return;
             }
+            Command::PushRecord(_, _, reply) => {
+                // Only here while suspended (on_command sends it otherwise).
+                let _ = reply.send(Err(NodeError::Suspended));
+                return;
+            }
         };
         match started {
             Ok((id, waiter)) => {
@@ -887,13 +943,17 @@ impl Driver {
             }
         };
         buf.truncate(n);
-        let addr = t.addr;
+        self.send_message(now, t.peer, t.addr, buf);
+    }
+
+    /// Sends an encoded message to `peer` on the session at `addr`, dialling (IK) if there is none.
+    fn send_message(&mut self, now: Instant, peer: PeerId, addr: SocketAddr, buf: Vec<u8>) {
         // The address now answers for someone else (a restarted node with a new identity): the old
-        // session goes, and the DHT's request travels on a new one to the identity it names.
+        // session goes, and the message travels on a new one to the identity it names.
         if self
             .links
             .get(&addr)
-            .is_some_and(|l| l.peer.is_some_and(|p| p != t.peer))
+            .is_some_and(|l| l.peer.is_some_and(|p| p != peer))
         {
             self.drop_link(&addr);
         }
@@ -906,7 +966,7 @@ impl Driver {
             let session = match NodeSession::connect_known(
                 self.session_config,
                 &self.identity,
-                t.peer,
+                peer,
                 session_seed(),
                 now,
                 early,
@@ -918,7 +978,7 @@ impl Driver {
                 }
             };
             self.make_room();
-            let mut link = Link::new(session, Some(t.peer), now);
+            let mut link = Link::new(session, Some(peer), now);
             if early.is_empty() {
                 link.waiting.push_back(buf);
             }
@@ -1056,6 +1116,7 @@ fn refuse(cmd: Command, e: NodeError) {
         Command::GetRecord(_, r) => drop(r.send(Err(e))),
         Command::PutRecord(_, r) | Command::AddProvider(_, r) => drop(r.send(Err(e))),
         Command::GetProviders(_, r) => drop(r.send(Err(e))),
+        Command::PushRecord(_, _, r) => drop(r.send(Err(e))),
         Command::Peers(_)
         | Command::Stats(_)
         | Command::Suspend(..)

@@ -31,6 +31,8 @@ pub(super) enum Command {
     Stats(oneshot::Sender<NetStats>),
     /// The store's verdict on a pushed block: answer its pusher.
     PushDone(PeerId, gofast_core::block::BlockId, bool),
+    /// Send a record straight to a peer over its session.
+    PushRecord(PeerId, Box<Record>, oneshot::Sender<Result<(), NodeError>>),
     /// Suspend (`true`) or resume (`false`).
     Suspend(bool, oneshot::Sender<()>),
     Shutdown,
@@ -91,6 +93,10 @@ pub struct NetStats {
     /// Pushed blocks refused (a pusher not accepted, a block not matching its id, a full queue, a
     /// failed store write).
     pub pushes_refused: u64,
+    /// Records peers pushed that were handed on to the node.
+    pub records_pushed_in: u64,
+    /// Records peers pushed that were dropped (no one to take them, or a full queue).
+    pub records_dropped: u64,
 }
 
 /// A handle to a running node. Clones talk to the same node; the node keeps running until
@@ -152,6 +158,15 @@ impl NodeHandle {
             .send(Command::PushDone(peer, id, stored))
             .await
             .map_err(|_| NodeError::Stopped)
+    }
+
+    /// Sends `record` straight to `peer` over its session (opened first if there is none, at the
+    /// address its session or the routing table has): `docs/spec/record.md`, "Pushed records".
+    /// Returns once it is queued; nothing answers it. [`NodeError::UnknownPeer`] when no address of
+    /// the peer is known (find it first with [`Self::find_peer`]).
+    pub async fn push_record(&self, peer: PeerId, record: Record) -> Result<(), NodeError> {
+        self.ask(|tx| Command::PushRecord(peer, Box::new(record), tx))
+            .await?
     }
 
     /// Finds where `peer` is.

@@ -17,12 +17,14 @@ mod error;
 mod handle;
 mod links;
 mod push;
+mod pushed_record;
 
 pub use config::{BootstrapPeer, BootstrapPeerError, Limits, NodeConfig};
 pub use driver::spawn;
 pub use error::NodeError;
 pub use handle::{NetStats, NodeHandle, PeerInfo, PutReport};
 pub use push::{PUSH_QUEUE, PushedBlock};
+pub use pushed_record::{PUSHED_RECORD_QUEUE, PushedRecord};
 
 /// Records the node's DHT store keeps in memory (each at most about 1 KiB).
 pub const DHT_RECORDS: usize = 1024;
