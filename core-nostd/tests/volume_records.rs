@@ -258,3 +258,32 @@ fn a_changed_snapshot_byte_is_refused() {
         assert!(read_snapshot(&keys, &data[..cut]).is_err());
     }
 }
+
+#[test]
+fn a_capability_reads_back_from_its_text_and_hides_its_secret() {
+    use gofast_core::fs::{CapabilityParseError, VolumeCapability};
+    let cap = VolumeCapability {
+        owner: key(1).peer_id(),
+        secret: VolumeSecret(SecretBytes::new([42; 32])),
+    };
+    let text = cap.display_secret().to_string();
+    assert!(text.starts_with("gfv1"), "{text}");
+    assert_eq!(text.parse::<VolumeCapability>().unwrap(), cap);
+    // The characters that encode the secret (the owner, first, is public) appear nowhere.
+    assert!(!format!("{cap:?}").contains(&text[60..100]));
+    assert!(!format!("{:?}", cap.display_secret()).contains("gfv1"));
+    // A peer id is not a capability; a changed character fails the checksum.
+    let peer = key(1).peer_id().to_string();
+    assert!(matches!(
+        peer.parse::<VolumeCapability>(),
+        Err(CapabilityParseError::Text(_))
+    ));
+    let mut bad = text.clone().into_bytes();
+    bad[10] = if bad[10] == b'q' { b'p' } else { b'q' };
+    assert!(
+        String::from_utf8(bad)
+            .unwrap()
+            .parse::<VolumeCapability>()
+            .is_err()
+    );
+}

@@ -17,5 +17,6 @@ pub use snapshot::{
     MAX_PARENTS, SNAPSHOT_MAGIC, Snapshot, SnapshotError, SnapshotRef, read_snapshot,
 };
 pub use volume::{
-    DeviceList, MAX_DEVICES, VolumeError, VolumeHead, VolumeId, VolumeKeys, VolumeSecret,
+    CapabilityParseError, DeviceList, MAX_DEVICES, VolumeCapability, VolumeError, VolumeHead,
+    VolumeId, VolumeKeys, VolumeSecret,
 };

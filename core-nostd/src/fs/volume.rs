@@ -413,3 +413,93 @@ impl DeviceList {
         Ok(list)
     }
 }
+
+/// The text form's prefix of a [`VolumeCapability`].
+pub const CAPABILITY_PREFIX: &str = "gfv";
+
+/// What a device needs to join a volume: its owner (who signs the device list) and its secret.
+/// Whoever holds it reads the volume; writing also takes a place on the owner's device list. Its
+/// text form is `gfv1…` (bech32m of `owner[32] ‖ secret[32]`), a secret to hand over like a key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VolumeCapability {
+    /// The owner's key.
+    pub owner: PeerId,
+    /// The volume's first secret.
+    pub secret: VolumeSecret,
+}
+
+impl fmt::Debug for VolumeCapability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VolumeCapability")
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VolumeCapability {
+    /// The `gfv1…` text (a secret: show it only to whoever should have the volume).
+    pub fn display_secret(&self) -> CapabilityText<'_> {
+        CapabilityText(self)
+    }
+}
+
+/// A [`VolumeCapability`] in text form; see [`VolumeCapability::display_secret`].
+pub struct CapabilityText<'a>(&'a VolumeCapability);
+
+impl fmt::Display for CapabilityText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut bytes = zeroize::Zeroizing::new([0u8; 64]);
+        let (owner, secret) = bytes.split_at_mut(32);
+        owner.copy_from_slice(self.0.owner.as_bytes());
+        secret.copy_from_slice(self.0.secret.0.expose());
+        crate::text::write(f, CAPABILITY_PREFIX, bytes.as_slice())
+    }
+}
+
+impl fmt::Debug for CapabilityText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CapabilityText(<redacted>)")
+    }
+}
+
+/// The text was not a volume capability.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CapabilityParseError {
+    /// Not a `gfv1…` text of 64 bytes.
+    Text(crate::text::TextError),
+    /// The owner is not a valid public key.
+    BadOwner,
+}
+
+impl fmt::Display for CapabilityParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CapabilityParseError::Text(e) => write!(f, "invalid volume capability: {e}"),
+            CapabilityParseError::BadOwner => {
+                f.write_str("invalid volume capability: the owner is not a public key")
+            }
+        }
+    }
+}
+
+impl core::error::Error for CapabilityParseError {}
+
+impl core::str::FromStr for VolumeCapability {
+    type Err = CapabilityParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bytes = zeroize::Zeroizing::new(
+            crate::text::read::<64>(CAPABILITY_PREFIX, s).map_err(CapabilityParseError::Text)?,
+        );
+        let (owner, secret) = bytes.split_at(32);
+        let owner: [u8; 32] = owner
+            .try_into()
+            .map_err(|_| CapabilityParseError::BadOwner)?;
+        let mut key = [0u8; 32];
+        key.copy_from_slice(secret);
+        Ok(VolumeCapability {
+            owner: PeerId::from_bytes(&owner).map_err(|_| CapabilityParseError::BadOwner)?,
+            secret: VolumeSecret(SecretBytes::new(key)),
+        })
+    }
+}
