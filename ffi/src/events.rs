@@ -44,6 +44,38 @@ pub enum Event {
         /// The block's id.
         block_id: String,
     },
+    /// A volume moved to a new snapshot (this device's change, or another's taken in).
+    VolumeChanged {
+        /// The volume's local name.
+        volume: String,
+        /// The new snapshot's block id.
+        snapshot_id: String,
+        /// The `gfp1…` id of the device that made it.
+        by: String,
+    },
+    /// A volume's device list changed.
+    VolumeDevicesChanged {
+        /// The volume's local name.
+        volume: String,
+        /// The `gfp1…` ids of the devices that may write now.
+        devices: Vec<String>,
+    },
+    /// A device not on a volume's list (a removed one) tried to write; refused.
+    VolumeHeadRefused {
+        /// The volume's local name.
+        volume: String,
+        /// The device's `gfp1…` id.
+        device: String,
+    },
+    /// A merge kept both versions of a path (or an edit over a removal).
+    VolumeConflict {
+        /// The volume's local name.
+        volume: String,
+        /// The path both sides changed.
+        path: String,
+        /// Where the older version went; empty for an edit kept over a removal.
+        kept_as: String,
+    },
     /// The node was suspended.
     Suspended,
     /// The node runs again.
@@ -76,6 +108,32 @@ impl From<NodeEvent> for Event {
             NodeEvent::BlockPushed { peer, id } => Event::BlockPushed {
                 peer: peer.to_string(),
                 block_id: id.to_string(),
+            },
+            NodeEvent::VolumeChanged {
+                volume,
+                snapshot,
+                by,
+            } => Event::VolumeChanged {
+                volume,
+                snapshot_id: snapshot.to_string(),
+                by: by.to_string(),
+            },
+            NodeEvent::VolumeDevicesChanged { volume, devices } => Event::VolumeDevicesChanged {
+                volume,
+                devices: devices.iter().map(ToString::to_string).collect(),
+            },
+            NodeEvent::VolumeHeadRefused { volume, device } => Event::VolumeHeadRefused {
+                volume,
+                device: device.to_string(),
+            },
+            NodeEvent::VolumeConflict {
+                volume,
+                path,
+                kept_as,
+            } => Event::VolumeConflict {
+                volume,
+                path,
+                kept_as: kept_as.unwrap_or_default(),
             },
             NodeEvent::Suspended => Event::Suspended,
             NodeEvent::Resumed => Event::Resumed,

@@ -226,6 +226,11 @@ impl OwnedEntry {
     }
 }
 
+/// A file's modification time as `mtime_ns` (0 if the system does not say).
+pub(crate) fn mtime_of(meta: &std::fs::Metadata) -> i64 {
+    mtime_ns(meta.modified().ok())
+}
+
 fn mtime_ns(t: Option<SystemTime>) -> i64 {
     let Some(t) = t else { return 0 };
     match t.duration_since(SystemTime::UNIX_EPOCH) {

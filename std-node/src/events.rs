@@ -46,6 +46,40 @@ pub enum NodeEvent {
         /// The block.
         id: BlockId,
     },
+    /// A volume moved to a new snapshot: this device's change, or another device's taken in
+    /// (fast-forwarded or merged).
+    VolumeChanged {
+        /// The volume's local name.
+        volume: String,
+        /// The new snapshot's block.
+        snapshot: BlockId,
+        /// The device that made the snapshot.
+        by: PeerId,
+    },
+    /// The owner's newer device list of a volume was taken in (or, on the owner, changed).
+    VolumeDevicesChanged {
+        /// The volume's local name.
+        volume: String,
+        /// Who may write now.
+        devices: Vec<PeerId>,
+    },
+    /// A head of a device not on a volume's device list (a removed device still writing) was
+    /// refused.
+    VolumeHeadRefused {
+        /// The volume's local name.
+        volume: String,
+        /// The device.
+        device: PeerId,
+    },
+    /// A merge kept two versions of a file, or an edit over a removal (`docs/spec/volume.md`).
+    VolumeConflict {
+        /// The volume's local name.
+        volume: String,
+        /// The path both sides changed.
+        path: String,
+        /// Where the older version went (`None`: an edit kept over a removal).
+        kept_as: Option<String>,
+    },
     /// The node stopped all traffic (see `Node::suspend`).
     Suspended,
     /// The node runs again after a suspend.

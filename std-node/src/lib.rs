@@ -20,3 +20,4 @@ pub mod node;
 pub mod rng;
 pub mod store;
 pub mod streams;
+pub mod volume;

@@ -120,6 +120,7 @@ pub struct Node {
     provider_ttl_secs: u64,
     /// Rounds of re-announcing the pins that have finished.
     reannounced: tokio::sync::watch::Receiver<u64>,
+    volumes: Arc<crate::volume::Volumes>,
 }
 
 impl std::fmt::Debug for Node {
@@ -176,7 +177,21 @@ impl Node {
             net_config.push_sink = Some(tx);
             Some(rx)
         };
+        // Records other devices push (volume heads and device lists) go to the volumes.
+        let (record_tx, record_rx) = tokio::sync::mpsc::channel(crate::net::PUSHED_RECORD_QUEUE);
+        net_config.record_sink = Some(record_tx);
         let (net, listener) = bind_both(&keys, &net_config).await?;
+        let volumes = Arc::new(crate::volume::Volumes::new(
+            options.data_dir.clone(),
+            Arc::clone(&store),
+            net.clone(),
+            Arc::clone(&identity),
+            net.events().clone(),
+        ));
+        tokio::spawn(crate::volume::run_pushed(Arc::clone(&volumes), record_rx));
+        if !options.low_power {
+            tokio::spawn(crate::volume::resync(Arc::downgrade(&volumes)));
+        }
         if let Some(rx) = pushed {
             tokio::spawn(crate::streams::keep_pushed(
                 rx,
@@ -211,6 +226,7 @@ impl Node {
             reannounce,
             provider_ttl_secs,
             reannounced,
+            volumes,
         })
     }
 
@@ -230,6 +246,11 @@ impl Node {
         limit: usize,
     ) -> Result<crate::streams::StreamRead, Error> {
         crate::streams::read(&self.net, &self.store, publisher, name, limit).await
+    }
+
+    /// The node's volumes: the mutable file system its devices share.
+    pub fn volumes(&self) -> &Arc<crate::volume::Volumes> {
+        &self.volumes
     }
 
     /// A new subscriber to the node's events (from now on; see [`NodeEvent`]).
@@ -1115,6 +1136,16 @@ fn merge_reports(
 fn label_of(path: &Path, fallback: &str) -> String {
     path.file_name()
         .map_or_else(|| fallback.to_owned(), |n| n.to_string_lossy().into_owned())
+}
+
+/// Writes the data of the tree under `root` (every block held) to `out`; at most `max` bytes.
+pub(crate) fn read_tree_from_store(
+    store: &BlockStore,
+    root: &BlockRef,
+    max: u64,
+    out: &mut impl Write,
+) -> Result<u64, Error> {
+    read_from_store(store, root, max, out)
 }
 
 fn read_from_store(

@@ -31,9 +31,9 @@ use super::handle::{Command, NetStats, NodeHandle, PeerInfo, PutReport};
 use super::links::{Challenger, Link, Links, NodeSession};
 use super::push;
 use super::pushed_record::PushedRecord;
-use gofast_core::record::Record;
 use crate::events::{EventSender, NodeEvent};
 use crate::rng::os_rng;
+use gofast_core::record::Record;
 
 type Dht = ServerNode<SocketAddr, MemoryRecordStore<DHT_RECORDS>>;
 

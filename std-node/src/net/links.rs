@@ -128,11 +128,14 @@ impl Links {
         self.challengers.retain(|_, c| c.since >= cutoff);
     }
 
-    /// The address of the session with `peer` (where it speaks from now), if there is one.
+    /// The address of the session with `peer` (where it speaks from now), if there is one. A
+    /// peer that restarted on another port may have a stale session at its old address too: the
+    /// established session heard from last wins.
     pub(super) fn addr_of(&self, peer: &PeerId) -> Option<SocketAddr> {
         self.map
             .iter()
-            .find(|(_, l)| l.peer.as_ref() == Some(peer))
+            .filter(|(_, l)| l.peer.as_ref() == Some(peer))
+            .max_by_key(|(_, l)| (l.session.is_established(), l.last_active))
             .map(|(a, _)| *a)
     }
 

@@ -1,0 +1,725 @@
+//! A device's own changes to a volume: creating and joining it, editing its tree (each edit one
+//! snapshot), reading it, its history, and publishing the device's head.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use gofast_core::block::BlockRef;
+use gofast_core::crypto::SecretBytes;
+use gofast_core::fs::{DeviceList, EntryKind, MAX_DEVICES, VolumeCapability, VolumeHead};
+use gofast_core::identity::PeerId;
+use rand_core::Rng;
+use tracing::debug;
+
+use super::snapshots::{self, SnapshotInfo, now_ns, short_id};
+use super::state::{VolumeState, check_volume_name};
+use super::tree::{TreeWriter, VolPath, dir_at, lookup};
+use super::{FsEntry, LogEntry, MAX_HISTORY_WALK, MAX_READ, VolumeInfo, Volumes};
+use crate::dirs::{OwnedEntry, read_listing};
+use crate::error::{Error, ErrorKind};
+use crate::events::NodeEvent;
+use crate::rng::os_rng;
+use crate::store::BlockStore;
+
+/// What an edit does to the tree under a root: returns the new root.
+type Edit =
+    Box<dyn FnOnce(&BlockStore, &mut TreeWriter<'_>, &BlockRef) -> Result<BlockRef, Error> + Send>;
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("volume task: {e}")))?
+}
+
+impl Volumes {
+    /// Creates volume `name`, owned by this device: a fresh secret, a device list of this device
+    /// alone, and a first snapshot of an empty root.
+    pub async fn create(&self, name: &str) -> Result<VolumeInfo, Error> {
+        check_volume_name(name)?;
+        let mut secret = [0u8; 32];
+        os_rng().fill_bytes(&mut secret);
+        let me = self.identity.peer_id();
+        let v = self.add(VolumeState::new(name, me, SecretBytes::new(secret)))?;
+        let mut state = v.lock().await;
+        state.devices_seq = 1;
+        self.publish_devices(&state, &[]).await;
+        self.commit(
+            &mut state,
+            "create",
+            Box::new(|_, _, root| Ok(root.clone())),
+        )
+        .await?;
+        self.info_locked(&state).await
+    }
+
+    /// Joins the volume `cap` names as `name` on this device: reads the owner's device list and
+    /// the devices' heads, and takes the newest in. This device can write once the owner adds it
+    /// (`add_device`); until then its changes stay here.
+    pub async fn join(&self, name: &str, cap: &VolumeCapability) -> Result<VolumeInfo, Error> {
+        check_volume_name(name)?;
+        let mut state = VolumeState::new(name, cap.owner, cap.secret.0.clone());
+        state.devices.clear();
+        let v = self.add(state)?;
+        let report = self.sync(name).await;
+        if let Err(e) = &report {
+            debug!(volume = name, error = %e, "first sync after joining");
+        }
+        let state = v.lock().await;
+        self.info_locked(&state).await
+    }
+
+    /// The capability that lets another device join volume `name` (a secret).
+    pub async fn capability(&self, name: &str) -> Result<VolumeCapability, Error> {
+        let v = self.volume(name)?;
+        let state = v.lock().await;
+        Ok(state.capability.clone())
+    }
+
+    /// Every volume held here.
+    pub async fn list(&self) -> Result<Vec<VolumeInfo>, Error> {
+        let mut out = Vec::new();
+        for name in self.names()? {
+            out.push(self.info(&name).await?);
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn info_locked(&self, state: &VolumeState) -> Result<VolumeInfo, Error> {
+        let mut info = self.info_of(state);
+        if let Some(head) = &state.head {
+            let (store, keys, at) = (Arc::clone(&self.store), state.keys(), head.clone());
+            let snap = blocking(move || snapshots::load(&store, &keys, &at)).await?;
+            info.head = Some((short_id(&head.0.id), snap.seq));
+        }
+        Ok(info)
+    }
+
+    /// Adds `device` to volume `name`'s device list (the owner only).
+    pub async fn add_device(&self, name: &str, device: PeerId) -> Result<VolumeInfo, Error> {
+        self.change_devices(name, |list| {
+            if !list.contains(&device) {
+                if list.len() >= MAX_DEVICES {
+                    return Err(Error::new(
+                        ErrorKind::InvalidInput,
+                        format!("a volume has at most {MAX_DEVICES} devices"),
+                    ));
+                }
+                list.push(device);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes `device` from volume `name`'s device list (the owner only): its later heads are
+    /// ignored by every device that has seen the new list. (Its key epoch is not rotated yet: it
+    /// can still read what it could read; docs/spec/volume.md.)
+    pub async fn remove_device(&self, name: &str, device: PeerId) -> Result<VolumeInfo, Error> {
+        if device == self.identity.peer_id() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "the owner cannot remove itself from its volume",
+            ));
+        }
+        self.change_devices(name, |list| {
+            list.retain(|d| *d != device);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn change_devices(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut Vec<PeerId>) -> Result<(), Error>,
+    ) -> Result<VolumeInfo, Error> {
+        let v = self.volume(name)?;
+        let mut state = v.lock().await;
+        if state.capability.owner != self.identity.peer_id() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "only the volume's owner ({}) changes its devices",
+                    state.capability.owner
+                ),
+            ));
+        }
+        let before = state.devices.clone();
+        change(&mut state.devices)?;
+        if state.devices != before {
+            state.devices_seq += 1;
+            state.save(&self.data_dir)?;
+            // A removed device is told too, so that it knows at once its writes are not taken.
+            let removed: Vec<PeerId> = before
+                .iter()
+                .filter(|d| !state.devices.contains(d))
+                .copied()
+                .collect();
+            self.publish_devices(&state, &removed).await;
+            self.events.send(NodeEvent::VolumeDevicesChanged {
+                volume: state.name.clone(),
+                devices: state.devices.clone(),
+            });
+        }
+        self.info_locked(&state).await
+    }
+
+    /// Signs the device list and sends it to every device (and `also`) and the DHT.
+    pub(super) async fn publish_devices(&self, state: &VolumeState, also: &[PeerId]) {
+        let mut devices = heapless::Vec::new();
+        for d in &state.devices {
+            let _ = devices.push(*d);
+        }
+        let list = DeviceList {
+            seq: state.devices_seq,
+            devices,
+        };
+        match list.sign(&self.identity, &state.keys()) {
+            Ok(record) => self.send_record(state, record, also).await,
+            Err(e) => debug!(error = %e, "signing a device list"),
+        }
+    }
+
+    /// Pushes `record` to the volume's other devices (and `also`), then puts it in the DHT in the
+    /// background.
+    async fn send_record(
+        &self,
+        state: &VolumeState,
+        record: gofast_core::record::Record,
+        also: &[PeerId],
+    ) {
+        let me = self.identity.peer_id();
+        for device in state.devices.iter().chain(also).filter(|d| **d != me) {
+            push_to(&self.net, *device, record.clone()).await;
+        }
+        let net = self.net.clone();
+        tokio::spawn(async move {
+            if let Err(e) = net.put_record(record).await {
+                debug!(error = %e, "putting a volume record in the DHT");
+            }
+        });
+    }
+
+    /// Publishes this device's head of the volume: its head record, raised by one.
+    pub(super) async fn publish_head(&self, state: &mut VolumeState) -> Result<(), Error> {
+        let Some(head) = state.head.clone() else {
+            return Ok(());
+        };
+        let record = VolumeHead {
+            seq: state.head_seq,
+            snapshot: head,
+        }
+        .sign(&self.identity, &state.keys())
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("signing a head: {e}")))?;
+        self.send_record(state, record, &[]).await;
+        Ok(())
+    }
+
+    /// Applies `edit` to the volume's tree and, if the tree changed, makes the new snapshot
+    /// (following the current one), pins it, saves the state and publishes the head. Returns
+    /// the new snapshot, or `None` when nothing changed.
+    pub(super) async fn commit(
+        &self,
+        state: &mut VolumeState,
+        note: &str,
+        edit: Edit,
+    ) -> Result<Option<SnapshotInfo>, Error> {
+        let (store, keys, identity) = (
+            Arc::clone(&self.store),
+            state.keys(),
+            Arc::clone(&self.identity),
+        );
+        let head = state.head.clone();
+        let note = note.to_owned();
+        let made = blocking(move || {
+            let parent = head
+                .as_ref()
+                .map(|h| snapshots::load(&store, &keys, h))
+                .transpose()?;
+            let scope = keys.scope().clone();
+            let mut out = TreeWriter {
+                writer: store.writer(),
+                scope: &scope,
+                ids: Vec::new(),
+            };
+            let root = match &parent {
+                Some(p) => p.root.clone(),
+                None => out.write_listing(&[])?.0,
+            };
+            let new_root = edit(&store, &mut out, &root)?;
+            if parent.is_some() && new_root == root {
+                return Ok(None);
+            }
+            let parents: Vec<&SnapshotInfo> = parent.iter().collect();
+            let (at, _) = snapshots::make(
+                &mut out.writer,
+                &identity,
+                &keys,
+                &new_root,
+                &parents,
+                &note,
+            )?;
+            out.writer.flush()?;
+            store.pin(&snapshots::pin_label(&keys, &at), &at.0, out.ids)?;
+            snapshots::load(&store, &keys, &at).map(Some)
+        })
+        .await?;
+        let Some(snap) = made else {
+            return Ok(None);
+        };
+        self.advance(state, &snap).await?;
+        self.events.send(NodeEvent::VolumeChanged {
+            volume: state.name.clone(),
+            snapshot: snap.at.0.id,
+            by: snap.device,
+        });
+        Ok(Some(snap))
+    }
+
+    /// Makes `snap` this device's head: saved, then published.
+    pub(super) async fn advance(
+        &self,
+        state: &mut VolumeState,
+        snap: &SnapshotInfo,
+    ) -> Result<(), Error> {
+        state.head = Some(snap.at.clone());
+        state.head_seq += 1;
+        state.save(&self.data_dir)?;
+        self.publish_head(state).await
+    }
+
+    /// Runs `edit` on volume `name` as one snapshot.
+    async fn edit(
+        &self,
+        name: &str,
+        note: &str,
+        edit: Edit,
+    ) -> Result<Option<SnapshotInfo>, Error> {
+        let v = self.volume(name)?;
+        let mut state = v.lock().await;
+        self.commit(&mut state, note, edit).await
+    }
+
+    /// Writes the local file `local` as `path` in volume `name` (replacing a file there).
+    pub async fn put_file(
+        &self,
+        name: &str,
+        path: &str,
+        local: &Path,
+    ) -> Result<Option<SnapshotInfo>, Error> {
+        let vp = VolPath::parse(path)?;
+        if vp.0.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "give the file a path in the volume",
+            ));
+        }
+        let meta = std::fs::metadata(local).map_err(|e| Error::file(local, "read", &e))?;
+        if meta.is_dir() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "{} is a directory: put its files one by one, or sync it",
+                    local.display()
+                ),
+            ));
+        }
+        let mtime = crate::dirs::mtime_of(&meta);
+        let local = local.to_path_buf();
+        let note = format!("put {vp}");
+        self.edit(
+            name,
+            &note,
+            Box::new(move |store, out, root| {
+                let file =
+                    std::fs::File::open(&local).map_err(|e| Error::file(&local, "open", &e))?;
+                let (target, size) = out.write_file(file, &local, |_| {})?;
+                put_entry(store, out, root, &vp, target, size, mtime)
+            }),
+        )
+        .await
+    }
+
+    /// Writes `data` as `path` in volume `name`.
+    pub async fn put_bytes(
+        &self,
+        name: &str,
+        path: &str,
+        data: Vec<u8>,
+    ) -> Result<Option<SnapshotInfo>, Error> {
+        let vp = VolPath::parse(path)?;
+        let note = format!("put {vp}");
+        self.edit(
+            name,
+            &note,
+            Box::new(move |store, out, root| {
+                let (target, size) = out.write_file(&data[..], Path::new("<bytes>"), |_| {})?;
+                put_entry(store, out, root, &vp, target, size, now_ns())
+            }),
+        )
+        .await
+    }
+
+    /// Makes the directory `path` (and those above it) in volume `name`; nothing if it exists.
+    pub async fn mkdir(&self, name: &str, path: &str) -> Result<Option<SnapshotInfo>, Error> {
+        let vp = VolPath::parse(path)?;
+        let note = format!("mkdir {vp}");
+        self.edit(
+            name,
+            &note,
+            Box::new(move |store, out, root| {
+                if vp.0.is_empty() {
+                    return Ok(root.clone());
+                }
+                match lookup(store, root, &vp) {
+                    Ok(e) if e.kind == EntryKind::Dir => return Ok(root.clone()),
+                    Ok(_) => {
+                        return Err(Error::new(
+                            ErrorKind::AlreadyExists,
+                            format!("{vp} is a file"),
+                        ));
+                    }
+                    Err(e) if e.kind() == ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+                let (empty, _) = out.write_listing(&[])?;
+                let name = vp
+                    .split_last()
+                    .map(|(_, n)| n.to_owned())
+                    .unwrap_or_default();
+                let entry = OwnedEntry {
+                    name,
+                    kind: EntryKind::Dir,
+                    size: 0,
+                    mtime_ns: now_ns(),
+                    target: empty,
+                };
+                out.replace(store, root, &vp, Some(entry), now_ns())
+            }),
+        )
+        .await
+    }
+
+    /// Removes `path` (a file, or a directory with everything beneath it) from volume `name`.
+    /// Earlier snapshots keep it.
+    pub async fn remove(&self, name: &str, path: &str) -> Result<Option<SnapshotInfo>, Error> {
+        let vp = VolPath::parse(path)?;
+        let note = format!("rm {vp}");
+        self.edit(
+            name,
+            &note,
+            Box::new(move |store, out, root| out.replace(store, root, &vp, None, now_ns())),
+        )
+        .await
+    }
+
+    /// Moves `from` to `to` in volume `name` (one snapshot; `to` must not exist).
+    pub async fn rename(
+        &self,
+        name: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Option<SnapshotInfo>, Error> {
+        let (from, to) = (VolPath::parse(from)?, VolPath::parse(to)?);
+        if to.0.starts_with(&from.0) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("{from} cannot move inside itself"),
+            ));
+        }
+        let note = format!("mv {from} {to}");
+        self.edit(
+            name,
+            &note,
+            Box::new(move |store, out, root| {
+                let mut entry = lookup(store, root, &from)?;
+                match lookup(store, root, &to) {
+                    Ok(_) => {
+                        return Err(Error::new(
+                            ErrorKind::AlreadyExists,
+                            format!("{to} exists already"),
+                        ));
+                    }
+                    Err(e) if e.kind() == ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+                entry.name = to
+                    .split_last()
+                    .map(|(_, n)| n.to_owned())
+                    .unwrap_or_default();
+                let now = now_ns();
+                let removed = out.replace(store, root, &from, None, now)?;
+                out.replace(store, &removed, &to, Some(entry), now)
+            }),
+        )
+        .await
+    }
+
+    /// Puts back `path` as it was in snapshot `at` (a short id from `log`): one new snapshot.
+    /// If `path` did not exist then, it is removed.
+    pub async fn restore(
+        &self,
+        name: &str,
+        path: &str,
+        at: &str,
+    ) -> Result<Option<SnapshotInfo>, Error> {
+        let vp = VolPath::parse(path)?;
+        let v = self.volume(name)?;
+        let mut state = v.lock().await;
+        let then = self.find_snapshot(&state, at).await?;
+        let note = format!("restore {vp} at {}", short_id(&then.at.0.id));
+        self.commit(
+            &mut state,
+            &note,
+            Box::new(move |store, out, root| {
+                if vp.0.is_empty() {
+                    return Ok(then.root.clone());
+                }
+                match lookup(store, &then.root, &vp) {
+                    Ok(old) => out.replace(store, root, &vp, Some(old), now_ns()),
+                    Err(e) if e.kind() == ErrorKind::NotFound => {
+                        match out.replace(store, root, &vp, None, now_ns()) {
+                            Err(e) if e.kind() == ErrorKind::NotFound => Ok(root.clone()),
+                            other => other,
+                        }
+                    }
+                    Err(e) => Err(e),
+                }
+            }),
+        )
+        .await
+    }
+
+    /// The snapshot of the volume's history whose id starts with `prefix` (hex, at least 4
+    /// digits); an error if none or several do.
+    async fn find_snapshot(
+        &self,
+        state: &VolumeState,
+        prefix: &str,
+    ) -> Result<SnapshotInfo, Error> {
+        let prefix = prefix.to_ascii_lowercase();
+        if prefix.len() < 4 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "{prefix:?} is not a snapshot id: give at least 4 hex digits from `gofast fs log`"
+                ),
+            ));
+        }
+        let found: Vec<SnapshotInfo> = self
+            .history(state, MAX_HISTORY_WALK)
+            .await?
+            .into_iter()
+            .filter(|s| hex::encode(s.at.0.id.0).starts_with(&prefix))
+            .collect();
+        match found.len() {
+            1 => Ok(found.into_iter().next().unwrap_or_else(|| unreachable!())),
+            0 => Err(Error::new(
+                ErrorKind::NotFound,
+                format!("no snapshot {prefix} in this volume's history"),
+            )),
+            n => Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("{n} snapshots start with {prefix}: give more digits"),
+            )),
+        }
+    }
+
+    /// The snapshots held here that the head follows, newest first (by height, then id), at
+    /// most `limit`.
+    async fn history(&self, state: &VolumeState, limit: usize) -> Result<Vec<SnapshotInfo>, Error> {
+        let Some(head) = state.head.clone() else {
+            return Ok(Vec::new());
+        };
+        let (store, keys) = (Arc::clone(&self.store), state.keys());
+        blocking(move || {
+            let mut out = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            let mut queue = std::collections::BinaryHeap::new();
+            let first = snapshots::load(&store, &keys, &head)?;
+            queue.push((first.seq, first.at.0.id.0, HeapSnap(first)));
+            while let Some((_, id, HeapSnap(s))) = queue.pop() {
+                if !seen.insert(id) || out.len() >= limit {
+                    continue;
+                }
+                for p in &s.parents {
+                    if seen.contains(&p.0.id.0) {
+                        continue;
+                    }
+                    // Snapshots from before this device joined may not be held.
+                    match snapshots::load(&store, &keys, p) {
+                        Ok(ps) => queue.push((ps.seq, ps.at.0.id.0, HeapSnap(ps))),
+                        Err(e) if e.kind() == ErrorKind::NotFound => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                out.push(s);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The newest `limit` snapshots of volume `name`, newest first.
+    pub async fn log(&self, name: &str, limit: usize) -> Result<Vec<LogEntry>, Error> {
+        let v = self.volume(name)?;
+        let state = v.lock().await;
+        let history = self.history(&state, limit.min(MAX_HISTORY_WALK)).await?;
+        Ok(history
+            .into_iter()
+            .map(|s| LogEntry {
+                id: short_id(&s.at.0.id),
+                block: s.at.0.id,
+                seq: s.seq,
+                time_ns: s.time_ns,
+                device: s.device,
+                note: s.note,
+                parents: s.parents.len(),
+            })
+            .collect())
+    }
+
+    /// The directory `path` of volume `name` (now, or at snapshot `at`).
+    pub async fn list_dir(
+        &self,
+        name: &str,
+        path: &str,
+        at: Option<&str>,
+    ) -> Result<Vec<FsEntry>, Error> {
+        let vp = VolPath::parse(path)?;
+        let root = self.root_of(name, at).await?;
+        let store = Arc::clone(&self.store);
+        blocking(move || {
+            let dir = dir_at(&store, &root, &vp)?;
+            Ok(read_listing(&store, &dir)?
+                .into_iter()
+                .map(|e| FsEntry {
+                    name: e.name,
+                    kind: e.kind,
+                    size: e.size,
+                    mtime_ns: e.mtime_ns,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// The data of file `path` of volume `name` (now, or at snapshot `at`); at most [`MAX_READ`]
+    /// bytes.
+    pub async fn read(&self, name: &str, path: &str, at: Option<&str>) -> Result<Vec<u8>, Error> {
+        let vp = VolPath::parse(path)?;
+        let root = self.root_of(name, at).await?;
+        let store = Arc::clone(&self.store);
+        blocking(move || {
+            let e = lookup(&store, &root, &vp)?;
+            if e.kind != EntryKind::File {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("{vp} is a directory"),
+                ));
+            }
+            let mut out = Vec::new();
+            crate::node::read_tree_from_store(&store, &e.target, MAX_READ, &mut out)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The root listing of volume `name` now, or at snapshot `at`.
+    async fn root_of(&self, name: &str, at: Option<&str>) -> Result<BlockRef, Error> {
+        let v = self.volume(name)?;
+        let state = v.lock().await;
+        let snap = match at {
+            Some(prefix) => self.find_snapshot(&state, prefix).await?,
+            None => {
+                let head = state.head.clone().ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::NotFound,
+                        format!("volume {name:?} has nothing yet: no device's head was found"),
+                    )
+                })?;
+                let (store, keys) = (Arc::clone(&self.store), state.keys());
+                blocking(move || snapshots::load(&store, &keys, &head)).await?
+            }
+        };
+        Ok(snap.root)
+    }
+}
+
+/// A snapshot in a max-heap keyed by (height, id): never compared itself.
+struct HeapSnap(SnapshotInfo);
+
+impl PartialEq for HeapSnap {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for HeapSnap {}
+impl PartialOrd for HeapSnap {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for HeapSnap {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
+
+/// Puts a file entry at `vp` under `root`.
+fn put_entry(
+    store: &BlockStore,
+    out: &mut TreeWriter<'_>,
+    root: &BlockRef,
+    vp: &VolPath,
+    target: BlockRef,
+    size: u64,
+    mtime_ns: i64,
+) -> Result<BlockRef, Error> {
+    let name = vp.split_last().map(|(_, n)| n.to_owned()).ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            "give the file a path in the volume",
+        )
+    })?;
+    if let Ok(old) = lookup(store, root, vp)
+        && old.kind == EntryKind::Dir
+    {
+        return Err(Error::new(
+            ErrorKind::AlreadyExists,
+            format!("{vp} is a directory"),
+        ));
+    }
+    let entry = OwnedEntry {
+        name,
+        kind: EntryKind::File,
+        size,
+        mtime_ns,
+        target,
+    };
+    out.replace(store, root, vp, Some(entry), now_ns())
+}
+
+/// Pushes `record` to `device`, finding it first if no address of it is known. Failures are
+/// logged: the record is in the DHT too.
+pub(super) async fn push_to(
+    net: &crate::net::NodeHandle,
+    device: PeerId,
+    record: gofast_core::record::Record,
+) {
+    match net.push_record(device, record.clone()).await {
+        Ok(()) => {}
+        Err(crate::net::NodeError::UnknownPeer(_)) => match net.find_peer(device).await {
+            Ok(Some(_)) => {
+                if let Err(e) = net.push_record(device, record).await {
+                    debug!(%device, error = %e, "pushing a volume record");
+                }
+            }
+            Ok(None) => debug!(%device, "device not found to push to"),
+            Err(e) => debug!(%device, error = %e, "finding a device"),
+        },
+        Err(e) => debug!(%device, error = %e, "pushing a volume record"),
+    }
+}

@@ -1,0 +1,499 @@
+//! Taking in other devices' changes: their heads (pushed, or read from the DHT), the snapshots
+//! behind them, only the blocks this device's tree lacks, and then a fast-forward or a merge
+//! against the newest common ancestor (`docs/spec/volume.md`).
+
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use gofast_core::block::{BlockId, BlockRef};
+use gofast_core::fs::merge::Conflict;
+use gofast_core::fs::{DeviceList, EntryKind, SnapshotRef, VolumeHead, VolumeKeys};
+use gofast_core::identity::PeerId;
+use gofast_core::record::Record;
+use tracing::{debug, info, warn};
+
+use super::merge::{MergeConflict, TreeSide, merge_trees};
+use super::snapshots::{self, SnapshotInfo, now_ns, short_id};
+use super::state::VolumeState;
+use super::tree::TreeWriter;
+use super::{MAX_HISTORY_WALK, Volumes, device_tag};
+use crate::dirs::read_listing;
+use crate::error::{Error, ErrorKind};
+use crate::events::NodeEvent;
+use crate::exchange::fetch_tree;
+use crate::net::PushedRecord;
+use crate::store::Class;
+
+/// What taking in other devices' heads did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Heads of other devices looked at.
+    pub heads: usize,
+    /// Heads that moved this device forward to another's snapshot.
+    pub fast_forwards: usize,
+    /// Merges made.
+    pub merges: usize,
+    /// What the merges decided for someone.
+    pub conflicts: Vec<MergeConflict>,
+    /// Blocks brought in (held already or fetched).
+    pub blocks: u64,
+}
+
+/// A max-heap entry: (height, id), then the snapshot (never compared).
+struct Queued(u64, [u8; 32], SnapshotInfo);
+
+impl PartialEq for Queued {
+    fn eq(&self, o: &Self) -> bool {
+        (self.0, self.1) == (o.0, o.1)
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.0, self.1).cmp(&(o.0, o.1))
+    }
+}
+
+impl Volumes {
+    /// Reads volume `name`'s device list and every other device's head from the DHT, and takes
+    /// in what is new (an offline device catching up does this when it comes back).
+    pub async fn sync(&self, name: &str) -> Result<SyncReport, Error> {
+        let v = self.volume(name)?;
+        let mut state = v.lock().await;
+        let keys = state.keys();
+        let mut report = SyncReport::default();
+        let owner = state.capability.owner;
+        if let Some(record) = self.net.get_record(keys.devices_key(&owner)).await? {
+            self.take_devices(&mut state, &record)?;
+        }
+        let me = self.identity.peer_id();
+        for device in state.devices.clone() {
+            if device == me {
+                continue;
+            }
+            match self.net.get_record(keys.head_key(&device)).await {
+                Ok(Some(record)) => {
+                    if let Err(e) = self.take_head(&mut state, &record, &mut report).await {
+                        warn!(volume = name, %device, error = %e, "taking in a device's head failed");
+                    }
+                }
+                Ok(None) => debug!(volume = name, %device, "no head of this device found"),
+                Err(e) => debug!(volume = name, %device, error = %e, "reading a device's head"),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Takes in a record a peer pushed: a head or a device list of one of this node's volumes.
+    pub(crate) async fn on_pushed(&self, pushed: PushedRecord) {
+        let names = match self.names() {
+            Ok(n) => n,
+            Err(e) => {
+                warn!(error = %e, "listing the volumes");
+                return;
+            }
+        };
+        for name in names {
+            let Ok(v) = self.volume(&name) else {
+                continue;
+            };
+            let mut state = v.lock().await;
+            let keys = state.keys();
+            let salt = pushed.record.salt();
+            let result = if salt == keys.head_salt().as_slice() {
+                let mut report = SyncReport::default();
+                self.take_head(&mut state, &pushed.record, &mut report)
+                    .await
+            } else if salt == keys.devices_salt().as_slice() {
+                self.take_devices(&mut state, &pushed.record).map(|_| ())
+            } else {
+                continue;
+            };
+            if let Err(e) = result {
+                warn!(volume = %name, from = %pushed.from, error = %e, "a pushed volume record was not taken in");
+            }
+            return;
+        }
+        debug!(from = %pushed.from, "a pushed record for no volume held here");
+    }
+
+    /// Takes in the owner's device list if it is newer than the one held. Returns whether it was.
+    fn take_devices(&self, state: &mut VolumeState, record: &Record) -> Result<bool, Error> {
+        let list = DeviceList::from_record(record, &state.capability.owner, &state.keys())
+            .map_err(|e| Error::new(ErrorKind::Corrupt, format!("a device list: {e}")))?;
+        if list.seq <= state.devices_seq && !state.devices.is_empty() {
+            return Ok(false);
+        }
+        info!(volume = %state.name, seq = list.seq, devices = list.devices.len(), "device list taken in");
+        state.devices_seq = list.seq;
+        state.devices = list.devices.iter().copied().collect();
+        state.save(&self.data_dir)?;
+        self.events.send(NodeEvent::VolumeDevicesChanged {
+            volume: state.name.clone(),
+            devices: state.devices.clone(),
+        });
+        Ok(true)
+    }
+
+    /// Takes in one device's head record.
+    pub(super) async fn take_head(
+        &self,
+        state: &mut VolumeState,
+        record: &Record,
+        report: &mut SyncReport,
+    ) -> Result<(), Error> {
+        let device = *record.public_key();
+        if device == self.identity.peer_id() {
+            return Ok(());
+        }
+        if !state.may_write(&device) {
+            info!(volume = %state.name, %device, "a head of a device not on the list: refused");
+            self.events.send(NodeEvent::VolumeHeadRefused {
+                volume: state.name.clone(),
+                device,
+            });
+            return Ok(());
+        }
+        let keys = state.keys();
+        let head = VolumeHead::from_record(record, &keys)
+            .map_err(|e| Error::new(ErrorKind::Corrupt, format!("a volume head: {e}")))?;
+        report.heads += 1;
+        let id = head.snapshot.0.id;
+        if state.seen.get(&device) == Some(&id) || state.head.as_ref().is_some_and(|h| h.0.id == id)
+        {
+            return Ok(());
+        }
+        let providers = self.providers(state, device).await;
+        let mut fetched = Vec::new();
+        let theirs = self
+            .snapshot(&keys, &head.snapshot, &providers, &mut fetched)
+            .await?;
+        let mine = match state.head.clone() {
+            Some(h) => {
+                let (store, k) = (Arc::clone(&self.store), keys.clone());
+                Some(blocking(move || snapshots::load(&store, &k, &h)).await?)
+            }
+            None => None,
+        };
+        match mine {
+            None => {
+                let ids = self.ensure_tree(&theirs.root, None, &providers).await?;
+                report.blocks += ids.len() as u64;
+                self.keep(&keys, &theirs, ids, fetched).await?;
+                report.fast_forwards += 1;
+                self.adopt(state, &theirs).await?;
+            }
+            Some(mine) => {
+                let base = self
+                    .common_ancestor(&keys, &mine, &theirs, &providers, &mut fetched)
+                    .await?;
+                let base_id = base.as_ref().map(|b| b.at.0.id);
+                if base_id == Some(theirs.at.0.id) {
+                    // Theirs is behind: nothing to take in.
+                } else if base_id == Some(mine.at.0.id) {
+                    let ids = self
+                        .ensure_tree(&theirs.root, Some(mine.root.clone()), &providers)
+                        .await?;
+                    report.blocks += ids.len() as u64;
+                    self.keep(&keys, &theirs, ids, fetched).await?;
+                    report.fast_forwards += 1;
+                    self.adopt(state, &theirs).await?;
+                } else {
+                    let mut ids = self
+                        .ensure_tree(&theirs.root, Some(mine.root.clone()), &providers)
+                        .await?;
+                    if let Some(b) = &base {
+                        ids.extend(
+                            self.ensure_tree(&b.root, Some(mine.root.clone()), &providers)
+                                .await?,
+                        );
+                    }
+                    report.blocks += ids.len() as u64;
+                    self.keep(&keys, &theirs, ids, fetched).await?;
+                    self.merge(state, &keys, base, &mine, &theirs, report)
+                        .await?;
+                }
+            }
+        }
+        state.seen.insert(device, id);
+        state.save(&self.data_dir)
+    }
+
+    /// Makes `theirs` this device's snapshot.
+    async fn adopt(&self, state: &mut VolumeState, theirs: &SnapshotInfo) -> Result<(), Error> {
+        info!(volume = %state.name, snapshot = %short_id(&theirs.at.0.id), "fast-forwarded");
+        self.advance(state, theirs).await?;
+        self.events.send(NodeEvent::VolumeChanged {
+            volume: state.name.clone(),
+            snapshot: theirs.at.0.id,
+            by: theirs.device,
+        });
+        Ok(())
+    }
+
+    /// Merges `theirs` into `mine` against `base`: a merge snapshot, unless the merge is one side
+    /// already (then that side is kept or adopted).
+    async fn merge(
+        &self,
+        state: &mut VolumeState,
+        keys: &VolumeKeys,
+        base: Option<SnapshotInfo>,
+        mine: &SnapshotInfo,
+        theirs: &SnapshotInfo,
+        report: &mut SyncReport,
+    ) -> Result<(), Error> {
+        let (store, identity, k) = (
+            Arc::clone(&self.store),
+            Arc::clone(&self.identity),
+            keys.clone(),
+        );
+        let (m, t) = (mine.clone(), theirs.clone());
+        let (my_tag, their_tag) = (device_tag(&mine.device), device_tag(&theirs.device));
+        let merged = blocking(move || {
+            let scope = k.scope().clone();
+            let mut out = TreeWriter {
+                writer: store.writer(),
+                scope: &scope,
+                ids: Vec::new(),
+            };
+            let (root, conflicts) = merge_trees(
+                &store,
+                &mut out,
+                base.as_ref().map(|b| &b.root),
+                TreeSide {
+                    root: &m.root,
+                    device: &my_tag,
+                },
+                TreeSide {
+                    root: &t.root,
+                    device: &their_tag,
+                },
+            )?;
+            if root == m.root || root == t.root {
+                return Ok((None, root, conflicts));
+            }
+            let note = format!("merge {}", short_id(&t.at.0.id));
+            let (at, _) = snapshots::make(&mut out.writer, &identity, &k, &root, &[&m, &t], &note)?;
+            out.writer.flush()?;
+            store.pin(&snapshots::pin_label(&k, &at), &at.0, out.ids)?;
+            Ok((Some(snapshots::load(&store, &k, &at)?), root, conflicts))
+        })
+        .await?;
+        let (snap, root, conflicts) = merged;
+        match snap {
+            Some(snap) => {
+                info!(volume = %state.name, snapshot = %short_id(&snap.at.0.id), conflicts = conflicts.len(), "merged");
+                report.merges += 1;
+                self.advance(state, &snap).await?;
+                self.events.send(NodeEvent::VolumeChanged {
+                    volume: state.name.clone(),
+                    snapshot: snap.at.0.id,
+                    by: snap.device,
+                });
+            }
+            None if root == theirs.root && root != mine.root => self.adopt(state, theirs).await?,
+            // The merge is this device's tree: theirs brings nothing new.
+            None => {}
+        }
+        for c in &conflicts {
+            let (path, kept_as) = match &c.conflict {
+                Conflict::BothChanged { name, renamed_to } => (name, Some(renamed_to.clone())),
+                Conflict::EditedAndRemoved { name } => (name, None),
+            };
+            let dir = c.dir.trim_end_matches('/');
+            self.events.send(NodeEvent::VolumeConflict {
+                volume: state.name.clone(),
+                path: format!("{dir}/{path}"),
+                kept_as,
+            });
+        }
+        report.conflicts.extend(conflicts);
+        Ok(())
+    }
+
+    /// Pins what was brought in for `theirs` (its tree's new blocks, the snapshots walked).
+    async fn keep(
+        &self,
+        keys: &VolumeKeys,
+        theirs: &SnapshotInfo,
+        mut ids: Vec<BlockId>,
+        fetched: Vec<BlockId>,
+    ) -> Result<(), Error> {
+        ids.extend(fetched);
+        let label = format!("{}/in-{}", snapshots::pin_label(keys, &theirs.at), now_ns());
+        let (store, at) = (Arc::clone(&self.store), theirs.at.0.clone());
+        blocking(move || Ok(store.pin(&label, &at, ids).map(|_| ())?)).await
+    }
+
+    /// Where to fetch a device's blocks from: the device first, then the volume's other devices
+    /// whose addresses are known.
+    async fn providers(&self, state: &VolumeState, first: PeerId) -> Vec<(PeerId, SocketAddr)> {
+        let me = self.identity.peer_id();
+        let mut out = Vec::new();
+        let others = state
+            .devices
+            .iter()
+            .copied()
+            .filter(|d| *d != first && *d != me);
+        for device in std::iter::once(first).chain(others) {
+            match self.net.find_peer(device).await {
+                Ok(Some(addr)) => out.push((device, addr)),
+                Ok(None) => debug!(%device, "device not found"),
+                Err(e) => debug!(%device, error = %e, "finding a device"),
+            }
+        }
+        out
+    }
+
+    /// The snapshot `at`, from the store or fetched (its id then added to `fetched`).
+    async fn snapshot(
+        &self,
+        keys: &VolumeKeys,
+        at: &SnapshotRef,
+        providers: &[(PeerId, SocketAddr)],
+        fetched: &mut Vec<BlockId>,
+    ) -> Result<SnapshotInfo, Error> {
+        let held = {
+            let (store, id) = (Arc::clone(&self.store), at.0.id);
+            blocking(move || Ok(store.has(&id)?)).await?
+        };
+        if !held {
+            self.fetch(&at.0, providers).await?;
+            fetched.push(at.0.id);
+        }
+        let (store, k, a) = (Arc::clone(&self.store), keys.clone(), at.clone());
+        blocking(move || snapshots::load(&store, &k, &a)).await
+    }
+
+    /// Fetches the tree under `root` (nothing if held whole); returns its blocks.
+    async fn fetch(
+        &self,
+        root: &BlockRef,
+        providers: &[(PeerId, SocketAddr)],
+    ) -> Result<Vec<BlockId>, Error> {
+        let report = fetch_tree(
+            Arc::clone(&self.identity),
+            Arc::clone(&self.store),
+            root.clone(),
+            providers.to_vec(),
+            Class::Permanent,
+            None,
+            crate::node::MAX_GET_SIZE,
+            |_| {},
+        )
+        .await?;
+        Ok(report.ids)
+    }
+
+    /// Fetches the directory tree under `root` except the subtrees it shares with `compare` (a
+    /// tree held whole); returns the blocks of what it walked.
+    async fn ensure_tree(
+        &self,
+        root: &BlockRef,
+        compare: Option<BlockRef>,
+        providers: &[(PeerId, SocketAddr)],
+    ) -> Result<Vec<BlockId>, Error> {
+        let mut ids = Vec::new();
+        let mut stack = vec![(root.clone(), compare, 0usize)];
+        while let Some((dir, old, depth)) = stack.pop() {
+            if depth > crate::dirs::MAX_DEPTH {
+                return Err(crate::dirs::too_deep());
+            }
+            ids.extend(self.fetch(&dir, providers).await?);
+            let store = Arc::clone(&self.store);
+            let (new, old) = blocking(move || {
+                let new = read_listing(&store, &dir)?;
+                let old = old.map(|o| read_listing(&store, &o)).transpose()?;
+                Ok((new, old.unwrap_or_default()))
+            })
+            .await?;
+            let old: HashMap<&str, _> = old.iter().map(|e| (e.name.as_str(), e)).collect();
+            for e in new {
+                let before = old.get(e.name.as_str());
+                if before.is_some_and(|b| b.target.id == e.target.id) {
+                    continue;
+                }
+                match e.kind {
+                    EntryKind::File => ids.extend(self.fetch(&e.target, providers).await?),
+                    EntryKind::Dir => stack.push((
+                        e.target,
+                        before
+                            .filter(|b| b.kind == EntryKind::Dir)
+                            .map(|b| b.target.clone()),
+                        depth + 1,
+                    )),
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The newest snapshot both `mine` and `theirs` follow (or are), walking both histories by
+    /// height, fetching the snapshots not held; `None` when they share none.
+    async fn common_ancestor(
+        &self,
+        keys: &VolumeKeys,
+        mine: &SnapshotInfo,
+        theirs: &SnapshotInfo,
+        providers: &[(PeerId, SocketAddr)],
+        fetched: &mut Vec<BlockId>,
+    ) -> Result<Option<SnapshotInfo>, Error> {
+        // Heights only fall along parents, so when a snapshot leaves the heap every snapshot
+        // above it has been, and its marks are complete.
+        let mut marks: HashMap<[u8; 32], u8> = HashMap::new();
+        let mut queued: HashSet<[u8; 32]> = HashSet::new();
+        let mut heap = BinaryHeap::new();
+        for (s, mark) in [(mine, 1u8), (theirs, 2u8)] {
+            *marks.entry(s.at.0.id.0).or_default() |= mark;
+            if queued.insert(s.at.0.id.0) {
+                heap.push(Queued(s.seq, s.at.0.id.0, s.clone()));
+            }
+        }
+        let mut walked = 0usize;
+        while let Some(Queued(_, id, s)) = heap.pop() {
+            let mark = marks.get(&id).copied().unwrap_or(0);
+            if mark == 3 {
+                return Ok(Some(s));
+            }
+            walked += 1;
+            if walked > MAX_HISTORY_WALK {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("the two histories share no snapshot within {MAX_HISTORY_WALK} steps"),
+                ));
+            }
+            for p in &s.parents {
+                *marks.entry(p.0.id.0).or_default() |= mark;
+                if queued.insert(p.0.id.0) {
+                    let ps = self.snapshot(keys, p, providers, fetched).await?;
+                    heap.push(Queued(ps.seq, ps.at.0.id.0, ps));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("volume task: {e}")))?
+}
+
+/// Takes in pushed records until the network task drops its sender.
+pub(crate) async fn run_pushed(
+    volumes: Arc<Volumes>,
+    mut pushed: tokio::sync::mpsc::Receiver<PushedRecord>,
+) {
+    while let Some(p) = pushed.recv().await {
+        volumes.on_pushed(p).await;
+    }
+}

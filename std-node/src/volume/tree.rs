@@ -1,0 +1,255 @@
+//! A volume's directory tree in the store: reading a path, and writing a changed tree back, new
+//! listings from the changed entry up to the root (copy on write, as Fossil does: every listing
+//! off the path is shared with the previous snapshot). Blocking: call it off the async threads.
+
+use gofast_core::block::{BlockId, BlockRef, ScopeSecret};
+use gofast_core::fs::{DirEntry, EntryKind, check_name, encode_listing};
+
+use crate::dirs::{OwnedEntry, read_listing};
+use crate::encode::encode_with_writer;
+use crate::error::{Error, ErrorKind};
+use crate::store::{BlockStore, Writer};
+
+/// A path inside a volume, split into checked names; empty for the root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolPath(pub Vec<String>);
+
+impl VolPath {
+    /// Parses `/a/b/c` (the leading `/` optional; empty parts and a trailing `/` ignored).
+    pub fn parse(text: &str) -> Result<VolPath, Error> {
+        let mut parts = Vec::new();
+        for part in text.split('/').filter(|p| !p.is_empty()) {
+            check_name(part).map_err(|why| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("{text:?} is not a volume path: {part:?} {why}"),
+                )
+            })?;
+            parts.push(part.to_owned());
+        }
+        if parts.len() > crate::dirs::MAX_DEPTH {
+            return Err(crate::dirs::too_deep());
+        }
+        Ok(VolPath(parts))
+    }
+
+    /// The parent and the last name, unless this is the root.
+    pub fn split_last(&self) -> Option<(&[String], &str)> {
+        self.0
+            .split_last()
+            .map(|(last, parent)| (parent, last.as_str()))
+    }
+}
+
+impl std::fmt::Display for VolPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("/");
+        }
+        for p in &self.0 {
+            write!(f, "/{p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes listings and files of one volume into one store batch, and remembers every block it
+/// wrote (the new snapshot's pin takes them).
+pub(super) struct TreeWriter<'s> {
+    /// The store's batch.
+    pub(super) writer: Writer,
+    /// The volume's scope.
+    pub(super) scope: &'s ScopeSecret,
+    /// Blocks written (possibly held already).
+    pub(super) ids: Vec<BlockId>,
+}
+
+impl TreeWriter<'_> {
+    /// Writes a listing of `entries` (in any order; names must be distinct); returns its root
+    /// and the data bytes beneath it.
+    pub(super) fn write_listing(
+        &mut self,
+        entries: &[OwnedEntry],
+    ) -> Result<(BlockRef, u64), Error> {
+        let mut listed: Vec<DirEntry<'_>> = entries
+            .iter()
+            .map(|e| DirEntry {
+                name: &e.name,
+                kind: e.kind,
+                redundancy: 0,
+                size: e.size,
+                mtime_ns: e.mtime_ns,
+                target: e.target.clone(),
+            })
+            .collect();
+        let bytes = encode_listing(&mut listed).map_err(|e| {
+            Error::new(ErrorKind::InvalidInput, format!("a directory listing: {e}"))
+        })?;
+        let size = entries.iter().fold(0u64, |s, e| s.saturating_add(e.size));
+        let encoded = encode_with_writer(
+            &mut self.writer,
+            self.scope,
+            &bytes[..],
+            std::path::Path::new("<listing>"),
+            |_| {},
+        )?;
+        self.ids.extend(encoded.ids);
+        Ok((encoded.root, size))
+    }
+
+    /// Writes a file's data; returns its root and size.
+    pub(super) fn write_file(
+        &mut self,
+        input: impl std::io::Read,
+        path: &std::path::Path,
+        progress: impl FnMut(u64),
+    ) -> Result<(BlockRef, u64), Error> {
+        let encoded = encode_with_writer(&mut self.writer, self.scope, input, path, progress)?;
+        self.ids.extend(encoded.ids);
+        Ok((encoded.root, encoded.size))
+    }
+
+    /// The tree under `root` with the entry at `path` replaced by `entry` (removed if `None`);
+    /// directories on the way are made if missing. Returns the new root. `now_ns` is the new
+    /// modification time of every directory changed.
+    pub(super) fn replace(
+        &mut self,
+        store: &BlockStore,
+        root: &BlockRef,
+        path: &VolPath,
+        entry: Option<OwnedEntry>,
+        now_ns: i64,
+    ) -> Result<BlockRef, Error> {
+        let Some((parents, name)) = path.split_last() else {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "the root of a volume cannot be replaced or removed",
+            ));
+        };
+        Ok(self
+            .replace_in(store, Some(root), parents, name, entry, now_ns)?
+            .0)
+    }
+
+    fn replace_in(
+        &mut self,
+        store: &BlockStore,
+        dir: Option<&BlockRef>,
+        parents: &[String],
+        name: &str,
+        entry: Option<OwnedEntry>,
+        now_ns: i64,
+    ) -> Result<(BlockRef, u64), Error> {
+        let mut entries = match dir {
+            Some(d) => read_listing(store, d)?,
+            None => Vec::new(),
+        };
+        let at = |entries: &[OwnedEntry], n: &str| entries.iter().position(|e| e.name == n);
+        match parents.split_first() {
+            None => {
+                let old = at(&entries, name);
+                match (old, entry) {
+                    (Some(i), Some(e)) => {
+                        if let Some(slot) = entries.get_mut(i) {
+                            *slot = e;
+                        }
+                    }
+                    (None, Some(e)) => entries.push(e),
+                    (Some(i), None) => {
+                        entries.remove(i);
+                    }
+                    (None, None) => {
+                        return Err(Error::new(
+                            ErrorKind::NotFound,
+                            format!("{name:?} does not exist"),
+                        ));
+                    }
+                }
+            }
+            Some((first, rest)) => {
+                let i = at(&entries, first);
+                let sub = match i.and_then(|i| entries.get(i)) {
+                    Some(e) if e.kind == EntryKind::Dir => Some(e.target.clone()),
+                    Some(_) => {
+                        return Err(Error::new(
+                            ErrorKind::InvalidInput,
+                            format!("{first:?} is a file, not a directory"),
+                        ));
+                    }
+                    None if entry.is_none() => {
+                        return Err(Error::new(
+                            ErrorKind::NotFound,
+                            format!("{first:?} does not exist"),
+                        ));
+                    }
+                    None => None,
+                };
+                let (target, size) =
+                    self.replace_in(store, sub.as_ref(), rest, name, entry, now_ns)?;
+                let dir = OwnedEntry {
+                    name: first.clone(),
+                    kind: EntryKind::Dir,
+                    size,
+                    mtime_ns: now_ns,
+                    target,
+                };
+                match i.and_then(|i| entries.get_mut(i)) {
+                    Some(slot) => *slot = dir,
+                    None => entries.push(dir),
+                }
+            }
+        }
+        self.write_listing(&entries)
+    }
+}
+
+/// The entry at `path` under `root` (`None` for the root itself, which has no entry).
+pub(super) fn lookup(
+    store: &BlockStore,
+    root: &BlockRef,
+    path: &VolPath,
+) -> Result<OwnedEntry, Error> {
+    let mut dir = root.clone();
+    let mut found = None;
+    for (depth, name) in path.0.iter().enumerate() {
+        if let Some(prev) = &found {
+            let prev: &OwnedEntry = prev;
+            if prev.kind != EntryKind::Dir {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "{} is a file, not a directory",
+                        VolPath(path.0[..depth].to_vec())
+                    ),
+                ));
+            }
+            dir = prev.target.clone();
+        }
+        let entries = read_listing(store, &dir)?;
+        let entry = entries
+            .into_iter()
+            .find(|e| &e.name == name)
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("{path} does not exist")))?;
+        found = Some(entry);
+    }
+    found.ok_or_else(|| Error::new(ErrorKind::InvalidInput, "the root has no entry"))
+}
+
+/// The listing root of the directory at `path` under `root`.
+pub(super) fn dir_at(
+    store: &BlockStore,
+    root: &BlockRef,
+    path: &VolPath,
+) -> Result<BlockRef, Error> {
+    if path.0.is_empty() {
+        return Ok(root.clone());
+    }
+    let e = lookup(store, root, path)?;
+    if e.kind != EntryKind::Dir {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("{path} is a file, not a directory"),
+        ));
+    }
+    Ok(e.target)
+}

@@ -1,0 +1,227 @@
+//! One user's volume on three devices (in-process nodes on loopback, real sockets and stores): a
+//! write on one shows on the others through pushed heads; concurrent edits of different files
+//! both survive; the same file changed on two devices keeps both versions; a device that was off
+//! catches up from the DHT; history can be listed and restored; a removed device's writes are
+//! ignored. Every wait is on an event or a state, bounded.
+
+mod support;
+
+use std::time::Duration;
+
+use gofast_node::events::NodeEvent;
+use gofast_node::node::Node;
+use gofast_node::volume::FsEntry;
+use tokio::sync::broadcast::Receiver;
+
+const WAIT: Duration = Duration::from_secs(60);
+const VOL: &str = "home";
+
+/// Waits until `check` holds for `node`'s volume, looking again after each of its volume events.
+async fn until<F>(node: &Node, events: &mut Receiver<NodeEvent>, what: &str, check: F)
+where
+    F: AsyncFn(&Node) -> bool,
+{
+    let done = tokio::time::timeout(WAIT, async {
+        loop {
+            if check(node).await {
+                return;
+            }
+            loop {
+                match events.recv().await {
+                    Ok(
+                        NodeEvent::VolumeChanged { .. } | NodeEvent::VolumeDevicesChanged { .. },
+                    ) => {
+                        break;
+                    }
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(e) => panic!("events ended: {e}"),
+                }
+            }
+        }
+    })
+    .await;
+    assert!(done.is_ok(), "{what}: not in {WAIT:?}");
+}
+
+async fn names(node: &Node, dir: &str) -> Vec<String> {
+    match node.volumes().list_dir(VOL, dir, None).await {
+        Ok(entries) => entries.into_iter().map(|e: FsEntry| e.name).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+async fn read(node: &Node, path: &str) -> Option<Vec<u8>> {
+    node.volumes().read(VOL, path, None).await.ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_devices_share_one_volume() {
+    let base = tempfile::tempdir().unwrap();
+    let a = support::start_node(base.path(), "a", vec![]).await;
+    let b = support::start_node(base.path(), "b", vec![support::entry(&a)]).await;
+    let c = support::start_node(base.path(), "c", vec![support::entry(&a)]).await;
+    for n in [&b, &c] {
+        n.net().add_peer(support::entry(&a)).await.unwrap();
+    }
+    let (mut ea, mut eb, mut ec) = (a.subscribe(), b.subscribe(), c.subscribe());
+
+    // A makes the volume and a first file; B and C join and are let in.
+    a.volumes().create(VOL).await.unwrap();
+    a.volumes()
+        .put_bytes(VOL, "/notes/todo.txt", b"milk".to_vec())
+        .await
+        .unwrap();
+    let cap = a.volumes().capability(VOL).await.unwrap();
+    for n in [&b, &c] {
+        a.volumes().add_device(VOL, n.peer_id()).await.unwrap();
+    }
+    for n in [&b, &c] {
+        n.volumes().join(VOL, &cap).await.unwrap();
+    }
+    until(&b, &mut eb, "B has A's first file", async |n| {
+        read(n, "/notes/todo.txt").await.as_deref() == Some(b"milk")
+    })
+    .await;
+    until(&c, &mut ec, "C has A's first file", async |n| {
+        read(n, "/notes/todo.txt").await.as_deref() == Some(b"milk")
+    })
+    .await;
+    assert!(b.volumes().info(VOL).await.unwrap().may_write);
+
+    // A write on A shows on B and C.
+    a.volumes()
+        .put_bytes(VOL, "/notes/todo.txt", b"milk, eggs".to_vec())
+        .await
+        .unwrap();
+    for (n, e) in [(&b, &mut eb), (&c, &mut ec)] {
+        until(n, e, "A's edit", async |n| {
+            read(n, "/notes/todo.txt").await.as_deref() == Some(b"milk, eggs")
+        })
+        .await;
+    }
+
+    // Concurrent edits of different files on A and B: both survive everywhere.
+    let (ra, rb) = tokio::join!(
+        a.volumes().put_bytes(VOL, "/a.txt", b"from a".to_vec()),
+        b.volumes().put_bytes(VOL, "/b.txt", b"from b".to_vec()),
+    );
+    ra.unwrap();
+    rb.unwrap();
+    for (n, e, who) in [(&a, &mut ea, "A"), (&b, &mut eb, "B"), (&c, &mut ec, "C")] {
+        until(n, e, &format!("{who} has both edits"), async |n| {
+            read(n, "/a.txt").await.as_deref() == Some(b"from a")
+                && read(n, "/b.txt").await.as_deref() == Some(b"from b")
+                && read(n, "/notes/todo.txt").await.as_deref() == Some(b"milk, eggs")
+        })
+        .await;
+    }
+
+    // The same file changed on A and B: both versions stay, the older under a conflict name.
+    let (ra, rb) = tokio::join!(
+        a.volumes().put_bytes(VOL, "/plan.md", b"A's plan".to_vec()),
+        b.volumes().put_bytes(VOL, "/plan.md", b"B's plan".to_vec()),
+    );
+    ra.unwrap();
+    rb.unwrap();
+    for (n, e, who) in [(&a, &mut ea, "A"), (&b, &mut eb, "B")] {
+        until(n, e, &format!("{who} keeps both plans"), async |n| {
+            let names = names(n, "/").await;
+            let conflicts: Vec<_> = names
+                .iter()
+                .filter(|n| n.starts_with("plan.conflict-"))
+                .collect();
+            names.contains(&"plan.md".to_owned()) && conflicts.len() == 1
+        })
+        .await;
+    }
+    let kept = read(&a, "/plan.md").await.unwrap();
+    let other = names(&a, "/")
+        .await
+        .into_iter()
+        .find(|n| n.starts_with("plan.conflict-"))
+        .unwrap();
+    let other = read(&a, &format!("/{other}")).await.unwrap();
+    let mut both = [kept, other];
+    both.sort();
+    assert_eq!(both, [b"A's plan".to_vec(), b"B's plan".to_vec()]);
+
+    // History: every change is a snapshot; a removed file comes back from one.
+    let log = a.volumes().log(VOL, 100).await.unwrap();
+    assert!(log.len() >= 5, "{log:?}");
+    let before_rm = log[0].id.clone();
+    a.volumes().remove(VOL, "/a.txt").await.unwrap();
+    assert!(read(&a, "/a.txt").await.is_none());
+    assert_eq!(
+        a.volumes()
+            .read(VOL, "/a.txt", Some(&before_rm))
+            .await
+            .unwrap(),
+        b"from a"
+    );
+    a.volumes()
+        .restore(VOL, "/a.txt", &before_rm)
+        .await
+        .unwrap();
+    assert_eq!(read(&a, "/a.txt").await.as_deref(), Some(&b"from a"[..]));
+    a.volumes()
+        .rename(VOL, "/a.txt", "/notes/a.txt")
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&a, "/notes").await,
+        vec!["a.txt".to_owned(), "todo.txt".to_owned()]
+    );
+
+    // C is off while A makes 20 changes; back, it catches up from the DHT.
+    c.shutdown().await.unwrap();
+    drop(c);
+    for i in 0..20 {
+        a.volumes()
+            .put_bytes(VOL, "/counter", format!("{i}").into_bytes())
+            .await
+            .unwrap();
+    }
+    let mut o = gofast_node::node::NodeOptions::new(base.path().join("c"));
+    o.net.bootstrap = vec![support::entry(&a)];
+    let c = Node::start(o).await.unwrap();
+    c.net().add_peer(support::entry(&a)).await.unwrap();
+    let report = c.volumes().sync(VOL).await.unwrap();
+    assert!(report.heads >= 1, "{report:?}");
+    assert_eq!(read(&c, "/counter").await.as_deref(), Some(&b"19"[..]));
+    assert_eq!(
+        read(&c, "/notes/a.txt").await.as_deref(),
+        Some(&b"from a"[..])
+    );
+
+    // A removes C: what C writes afterwards is not taken in by A.
+    a.volumes().remove_device(VOL, c.peer_id()).await.unwrap();
+    let mut ec = c.subscribe();
+    until(&c, &mut ec, "C sees it was removed", async |n| {
+        !n.volumes().info(VOL).await.unwrap().may_write
+    })
+    .await;
+    c.volumes()
+        .put_bytes(VOL, "/from-c.txt", b"intruder".to_vec())
+        .await
+        .unwrap();
+    // C pushes its head to A anyway (it still lists A); A refuses it.
+    let c_id = c.peer_id();
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match ea.recv().await {
+                Ok(NodeEvent::VolumeHeadRefused { device, .. }) if device == c_id => return,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("events ended: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("A refuses C's head in time");
+    let report = a.volumes().sync(VOL).await.unwrap();
+    assert_eq!(report.fast_forwards + report.merges, 0, "{report:?}");
+    assert!(read(&a, "/from-c.txt").await.is_none());
+
+    for n in [a, b, c] {
+        n.shutdown().await.unwrap();
+    }
+}
