@@ -79,6 +79,8 @@ pub enum Request {
         /// Most entries to read.
         limit: usize,
     },
+    /// A volume operation (`gofast fs …`).
+    Fs(crate::fs_control::FsRequest),
     /// Stop the node.
     Shutdown,
 }
@@ -187,12 +189,19 @@ async fn client(
     let (data_tx, mut data_rx) = mpsc::channel::<Vec<u8>>(DATA_QUEUE);
     let request: Result<Request, _> = serde_json::from_str(&line);
     let stopping = matches!(request, Ok(Request::Shutdown));
-    let streaming = matches!(request, Ok(Request::Cat { .. }));
+    let streaming = matches!(
+        request,
+        Ok(Request::Cat { .. } | Request::Fs(crate::fs_control::FsRequest::Cat { .. }))
+    );
     let work = tokio::spawn(async move {
         let reply = match request {
             Ok(Request::Shutdown) => Reply::Ok(serde_json::json!({"stopping": true})),
             Ok(Request::Cat { uri }) => {
                 cat(&node, &uri, tx, data_tx).await;
+                return;
+            }
+            Ok(Request::Fs(crate::fs_control::FsRequest::Cat { volume, path, at })) => {
+                fs_cat(&node, &volume, &path, at.as_deref(), tx, data_tx).await;
                 return;
             }
             Ok(r) => match handle(&node, r, tx.clone()).await {
@@ -287,6 +296,33 @@ async fn cat(node: &Node, uri: &str, replies: mpsc::Sender<Reply>, data: mpsc::S
     // The blocks stay as cache: read once, kept if asked for again.
     if let Err(e) = node.unpin(&label).await {
         debug!(error = %e, "unpinning after cat");
+    }
+}
+
+/// `fs cat`: answers with the size, then streams the file's data.
+async fn fs_cat(
+    node: &Node,
+    volume: &str,
+    path: &str,
+    at: Option<&str>,
+    replies: mpsc::Sender<Reply>,
+    data: mpsc::Sender<Vec<u8>>,
+) {
+    match crate::fs_control::read(node, volume, path, at).await {
+        Ok(bytes) => {
+            let _ = replies
+                .send(Reply::Ok(serde_json::json!({ "size": bytes.len() })))
+                .await;
+            drop(replies);
+            for piece in bytes.chunks(256 << 10) {
+                if data.send(piece.to_vec()).await.is_err() {
+                    return;
+                }
+            }
+        }
+        Err(e) => {
+            let _ = replies.send(error_reply(&e)).await;
+        }
     }
 }
 
@@ -453,6 +489,18 @@ async fn handle(
                 })).collect::<Vec<_>>(),
             }))
         }
+        Request::Fs(fs) => {
+            let total = match &fs {
+                crate::fs_control::FsRequest::Put { local, .. } => {
+                    std::fs::metadata(local).ok().map(|m| m.len())
+                }
+                _ => None,
+            };
+            crate::fs_control::handle(node, fs, move |done| {
+                let _ = progress.try_send(Reply::Progress { done, total });
+            })
+            .await
+        }
         Request::Gc => {
             let r = node.gc().await?;
             Ok(json!({
@@ -491,7 +539,19 @@ pub async fn cat_to(
     let request = Request::Cat {
         uri: uri.to_owned(),
     };
-    let (value, mut rest) = exchange(data_dir, &request, on_progress).await?;
+    stream_to(data_dir, &request, on_progress, out).await
+}
+
+/// Sends a streaming request (`Cat`, `Fs(Cat)`) to the node of `data_dir`; the data goes to `out`
+/// as it comes. Returns the bytes written; data that ends before the size the node announced is
+/// an error.
+pub async fn stream_to(
+    data_dir: &Path,
+    request: &Request,
+    on_progress: impl FnMut(u64, Option<u64>),
+    out: &mut (impl std::io::Write + ?Sized),
+) -> Result<u64, Error> {
+    let (value, mut rest) = exchange(data_dir, request, on_progress).await?;
     let size = value["size"]
         .as_u64()
         .ok_or_else(|| Error::new(ErrorKind::Internal, "the node sent no size"))?;

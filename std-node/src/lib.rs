@@ -13,6 +13,7 @@ pub mod encode;
 pub mod error;
 pub mod events;
 pub mod exchange;
+pub mod fs_control;
 pub mod keys;
 pub mod live_demo;
 pub mod net;

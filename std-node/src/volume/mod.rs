@@ -187,16 +187,34 @@ impl Volumes {
 /// How often a node reads its volumes' heads from the DHT, for changes whose push it missed.
 pub const RESYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Syncs every volume soon after the node starts, then every [`RESYNC_INTERVAL`]; ends with the
-/// node.
+/// How long after start a node publishes its volumes' heads again and syncs them first.
+pub const RESYNC_START_DELAY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Publishes this device's heads again and syncs every volume [`RESYNC_START_DELAY`] after the
+/// node starts, then syncs every [`RESYNC_INTERVAL`]; ends with the node.
 pub(crate) async fn resync(volumes: std::sync::Weak<Volumes>) {
-    let mut tick = tokio::time::interval(RESYNC_INTERVAL);
+    // The first round waits for the node to have joined the network through its bootstrap peers.
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + RESYNC_START_DELAY,
+        RESYNC_INTERVAL,
+    );
+    let mut first = true;
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         let Some(v) = volumes.upgrade() else {
             return;
         };
+        if first {
+            // The head this device last made may not have reached the DHT (a crash right after
+            // the edit): published again.
+            for name in v.names().unwrap_or_default() {
+                if let Err(e) = v.republish(&name).await {
+                    tracing::debug!(volume = %name, error = %e, "publishing a volume's head");
+                }
+            }
+            first = false;
+        }
         for name in v.names().unwrap_or_default() {
             if let Err(e) = v.sync(&name).await {
                 tracing::debug!(volume = %name, error = %e, "periodic volume sync");

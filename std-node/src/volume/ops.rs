@@ -182,8 +182,8 @@ impl Volumes {
         }
     }
 
-    /// Pushes `record` to the volume's other devices (and `also`), then puts it in the DHT in the
-    /// background.
+    /// Pushes `record` to the volume's other devices (and `also`), then puts it in the DHT: when
+    /// this returns, a device that was offline finds it there (unless no peer took it, logged).
     async fn send_record(
         &self,
         state: &VolumeState,
@@ -194,12 +194,15 @@ impl Volumes {
         for device in state.devices.iter().chain(also).filter(|d| **d != me) {
             push_to(&self.net, *device, record.clone()).await;
         }
-        let net = self.net.clone();
-        tokio::spawn(async move {
-            if let Err(e) = net.put_record(record).await {
-                debug!(error = %e, "putting a volume record in the DHT");
-            }
-        });
+        match self.net.put_record(record).await {
+            Ok(r) if r.stored > 0 => {}
+            Ok(r) => debug!(
+                refused = r.refused,
+                failed = r.failed,
+                "no peer stored a volume record"
+            ),
+            Err(e) => debug!(error = %e, "putting a volume record in the DHT"),
+        }
     }
 
     /// Publishes this device's head of the volume: its head record, raised by one.
@@ -278,6 +281,21 @@ impl Volumes {
         Ok(Some(snap))
     }
 
+    /// Publishes this device's head and the device list (if it owns the volume) again.
+    pub(super) async fn republish(&self, name: &str) -> Result<(), Error> {
+        let v = self.volume(name)?;
+        let mut state = v.lock().await;
+        if state.capability.owner == self.identity.peer_id() {
+            self.publish_devices(&state, &[]).await;
+        }
+        if state.head.is_some() {
+            state.head_seq += 1;
+            state.save(&self.data_dir)?;
+            self.publish_head(&mut state).await?;
+        }
+        Ok(())
+    }
+
     /// Makes `snap` this device's head: saved, then published.
     pub(super) async fn advance(
         &self,
@@ -303,11 +321,13 @@ impl Volumes {
     }
 
     /// Writes the local file `local` as `path` in volume `name` (replacing a file there).
+    /// `progress` gets the bytes read so far.
     pub async fn put_file(
         &self,
         name: &str,
         path: &str,
         local: &Path,
+        progress: impl FnMut(u64) + Send + 'static,
     ) -> Result<Option<SnapshotInfo>, Error> {
         let vp = VolPath::parse(path)?;
         if vp.0.is_empty() {
@@ -335,7 +355,7 @@ impl Volumes {
             Box::new(move |store, out, root| {
                 let file =
                     std::fs::File::open(&local).map_err(|e| Error::file(&local, "open", &e))?;
-                let (target, size) = out.write_file(file, &local, |_| {})?;
+                let (target, size) = out.write_file(file, &local, progress)?;
                 put_entry(store, out, root, &vp, target, size, mtime)
             }),
         )

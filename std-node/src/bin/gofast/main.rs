@@ -13,6 +13,8 @@ use gofast_node::node::{Node, NodeOptions};
 use gofast_node::{demo, live_demo};
 use indicatif::{ProgressBar, ProgressStyle};
 
+mod fs;
+
 const EXIT_CODES: &str = "\
 Exit codes: 0 success; 1 failure (the message says why and what to do); 2 wrong command line or
 input; 3 not found; 4 no node running in the data directory; 5 network (no provider, no peers);
@@ -96,6 +98,9 @@ enum Command {
     /// Sensor streams.
     #[command(subcommand)]
     Stream(StreamCommand),
+    /// Volumes: your own files, mutable, shared by your devices, with their history.
+    #[command(subcommand)]
+    Fs(fs::FsCommand),
     /// Stop the running node.
     Stop,
     /// Start a small live network on this machine and show what it does (the main job).
@@ -213,6 +218,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 accept_pushes_from,
             ))
         }
+        Command::Fs(cmd) => fs::run(&rt, &data_dir, cmd),
         Command::Stream(StreamCommand::Cat {
             publisher,
             name,

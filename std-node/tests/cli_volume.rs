@@ -1,0 +1,137 @@
+//! A volume across three real `gofast` processes on 127.0.0.1: created on A, joined by B and C,
+//! written on A and B and read everywhere; A killed with SIGKILL in the middle of a put restarts
+//! with every earlier change of the volume intact and goes on; wrong commands get the documented
+//! exit codes. Every wait is on a process's output or exit, bounded.
+
+mod procs;
+
+use gofast_node::control::{Request, call};
+use gofast_node::fs_control::FsRequest;
+use procs::{gofast, node_dir, ok, random_file, up};
+
+fn peer_of(bootstrap: &str) -> &str {
+    bootstrap.split('@').next().unwrap()
+}
+
+#[test]
+fn a_volume_across_three_processes_survives_a_kill_during_a_put() {
+    let base = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        node_dir(base.path(), "a"),
+        node_dir(base.path(), "b"),
+        node_dir(base.path(), "c"),
+    );
+    let mut up_a = up(&a, &[]);
+    let up_b = up(&b, &[&up_a.bootstrap]);
+    let up_c = up(&c, &[&up_a.bootstrap]);
+    let notes = base.path().join("notes.txt");
+    let notes_data = random_file(&notes, 100_000, 1);
+    let todo = base.path().join("todo.txt");
+    let todo_data = random_file(&todo, 3_000, 2);
+
+    ok(gofast(&a, &["fs", "create", "home"]));
+    ok(gofast(
+        &a,
+        &["fs", "put", notes.to_str().unwrap(), "home:/docs/notes.txt"],
+    ));
+    let cap = ok(gofast(&a, &["fs", "share", "home"])).trim().to_owned();
+    assert!(cap.starts_with("gfv1"), "{cap}");
+    for dir in [&b, &c] {
+        ok(gofast(dir, &["fs", "join", "home", &cap]));
+    }
+    for other in [&up_b, &up_c] {
+        ok(gofast(
+            &a,
+            &["fs", "allow", "home", peer_of(&other.bootstrap)],
+        ));
+    }
+    ok(gofast(
+        &a,
+        &["fs", "put", todo.to_str().unwrap(), "home:/todo.txt"],
+    ));
+
+    // B and C read A's changes (from the DHT, where A's put left its head before returning).
+    for dir in [&b, &c] {
+        ok(gofast(dir, &["fs", "sync", "home"]));
+        let out = gofast(dir, &["fs", "cat", "home:/todo.txt"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout == todo_data, "todo.txt differs");
+        let out = gofast(dir, &["fs", "cat", "home:/docs/notes.txt"]);
+        assert!(out.stdout == notes_data, "notes.txt differs");
+    }
+    // B, allowed now, writes; A takes it in.
+    let from_b = base.path().join("from-b.txt");
+    let from_b_data = random_file(&from_b, 5_000, 3);
+    ok(gofast(
+        &b,
+        &["fs", "put", from_b.to_str().unwrap(), "home:/from-b.txt"],
+    ));
+    ok(gofast(&a, &["fs", "sync", "home"]));
+    assert!(gofast(&a, &["fs", "cat", "home:/from-b.txt"]).stdout == from_b_data);
+
+    // A is killed while it reads a big file into the volume.
+    let big = base.path().join("big.iso");
+    let big_data = random_file(&big, 24 << 20, 4);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut killed = false;
+    let put = Request::Fs(FsRequest::Put {
+        local: big.clone(),
+        volume: "home".into(),
+        path: "/big.iso".into(),
+    });
+    let result = rt.block_on(call(&a, &put, |done, _| {
+        if !killed && done > 0 {
+            up_a.child.kill().unwrap();
+            killed = true;
+        }
+    }));
+    assert!(killed, "the node was killed mid-put");
+    assert!(
+        result.is_err(),
+        "a put cut short by SIGKILL reported success"
+    );
+    drop(up_a);
+
+    // Restarted: every earlier change is there, the cut-short put is not, and work goes on.
+    let _up_a = up(&a, &[&up_b.bootstrap]);
+    let listed = ok(gofast(&a, &["fs", "ls", "home:/"]));
+    for name in ["docs/", "todo.txt", "from-b.txt"] {
+        assert!(listed.contains(name), "{name} missing: {listed}");
+    }
+    assert!(!listed.contains("big.iso"), "{listed}");
+    assert!(gofast(&a, &["fs", "cat", "home:/docs/notes.txt"]).stdout == notes_data);
+    let log = ok(gofast(&a, &["fs", "log", "home"]));
+    assert!(log.lines().count() >= 4, "{log}");
+    ok(gofast(
+        &a,
+        &["fs", "put", big.to_str().unwrap(), "home:/big.iso"],
+    ));
+    ok(gofast(&c, &["fs", "sync", "home"]));
+    assert!(
+        gofast(&c, &["fs", "cat", "home:/big.iso"]).stdout == big_data,
+        "the big file differs on C"
+    );
+
+    // Clear errors with script-friendly exit codes.
+    let missing = gofast(&a, &["fs", "ls", "nosuch:/"]);
+    assert_eq!(
+        missing.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    let no_colon = gofast(&a, &["fs", "ls", "home"]);
+    assert_eq!(no_colon.status.code(), Some(2));
+    let not_there = gofast(&a, &["fs", "cat", "home:/nothing"]);
+    assert_eq!(not_there.status.code(), Some(3));
+    let stranger = gofast(&b, &["fs", "allow", "home", peer_of(&up_c.bootstrap)]);
+    assert_eq!(
+        stranger.status.code(),
+        Some(2),
+        "only the owner allows devices"
+    );
+}
