@@ -79,6 +79,8 @@ pub enum Request {
         /// Most entries to read.
         limit: usize,
     },
+    /// The node's events, one `Event` line each as they happen, until the caller hangs up.
+    Watch,
     /// A volume operation (`gofast fs …`).
     Fs(crate::fs_control::FsRequest),
     /// Stop the node.
@@ -96,6 +98,8 @@ pub enum Reply {
         /// The whole, if known.
         total: Option<u64>,
     },
+    /// An event (`Watch` only; see [`crate::watch::event_json`]).
+    Event(serde_json::Value),
     /// The result.
     Ok(serde_json::Value),
     /// The failure.
@@ -191,7 +195,9 @@ async fn client(
     let stopping = matches!(request, Ok(Request::Shutdown));
     let streaming = matches!(
         request,
-        Ok(Request::Cat { .. } | Request::Fs(crate::fs_control::FsRequest::Cat { .. }))
+        Ok(Request::Cat { .. }
+            | Request::Watch
+            | Request::Fs(crate::fs_control::FsRequest::Cat { .. }))
     );
     let work = tokio::spawn(async move {
         let reply = match request {
@@ -199,6 +205,21 @@ async fn client(
             Ok(Request::Cat { uri }) => {
                 cat(&node, &uri, tx, data_tx).await;
                 return;
+            }
+            Ok(Request::Watch) => {
+                let mut events = node.subscribe();
+                loop {
+                    let reply = match events.recv().await {
+                        Ok(e) => Reply::Event(crate::watch::event_json(&e)),
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            Reply::Event(serde_json::json!({"event": "missed", "count": n}))
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    };
+                    if tx.send(reply).await.is_err() {
+                        return;
+                    }
+                }
             }
             Ok(Request::Fs(crate::fs_control::FsRequest::Cat { volume, path, at })) => {
                 fs_cat(&node, &volume, &path, at.as_deref(), tx, data_tx).await;
@@ -221,7 +242,7 @@ async fn client(
             let mut text = serde_json::to_string(&reply).unwrap_or_else(|_| "{}".to_owned());
             text.push('\n');
             wr.write_all(text.as_bytes()).await?;
-            if !matches!(reply, Reply::Progress { .. }) {
+            if !matches!(reply, Reply::Progress { .. } | Reply::Event(_)) {
                 ok = matches!(reply, Reply::Ok(_));
                 break;
             }
@@ -513,7 +534,10 @@ async fn handle(
         }
         Request::Shutdown => Ok(json!({})),
         // Served by `cat` in `client` (it streams data after its reply).
-        Request::Cat { .. } => Err(Error::new(ErrorKind::Internal, "cat is streamed")),
+        Request::Cat { .. } | Request::Watch => Err(Error::new(
+            ErrorKind::Internal,
+            "cat and watch are streamed",
+        )),
     }
 }
 
@@ -637,8 +661,67 @@ async fn exchange(
         })?;
         match reply {
             Reply::Progress { done, total } => on_progress(done, total),
+            // Only `Watch` sends events, and it is read by `watch`.
+            Reply::Event(_) => {}
             Reply::Ok(v) => return Ok((v, reader)),
             Reply::Error { kind, message } => return Err(Error::new(kind_from(&kind), message)),
+        }
+    }
+}
+
+/// Watches the node of `data_dir`: `on_event` gets each event as it happens, until it returns
+/// `false` (the connection is then closed).
+pub async fn watch(
+    data_dir: &Path,
+    mut on_event: impl FnMut(&serde_json::Value) -> bool,
+) -> Result<(), Error> {
+    let path = data_dir.join(SOCKET);
+    let stream = UnixStream::connect(&path).await.map_err(|_| {
+        Error::new(
+            ErrorKind::Stopped,
+            format!(
+                "no node is running in {}: start one with `gofast up` (in another terminal)",
+                data_dir.display()
+            ),
+        )
+    })?;
+    let (rd, mut wr) = stream.into_split();
+    let mut text = serde_json::to_string(&Request::Watch)
+        .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+    text.push('\n');
+    wr.write_all(text.as_bytes())
+        .await
+        .map_err(|e| Error::new(ErrorKind::Io, format!("control socket: {e}")))?;
+    let mut reader = BufReader::new(rd);
+    loop {
+        let mut line = String::new();
+        let n = (&mut reader)
+            .take(MAX_REPLY as u64)
+            .read_line(&mut line)
+            .await
+            .map_err(|e| Error::new(ErrorKind::Io, format!("control socket: {e}")))?;
+        if n == 0 {
+            return Err(Error::new(
+                ErrorKind::Stopped,
+                "the node closed the connection",
+            ));
+        }
+        match serde_json::from_str::<Reply>(&line) {
+            Ok(Reply::Event(v)) => {
+                if !on_event(&v) {
+                    return Ok(());
+                }
+            }
+            Ok(Reply::Error { kind, message }) => {
+                return Err(Error::new(kind_from(&kind), message));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::Internal,
+                    format!("bad reply from the node: {e}"),
+                ));
+            }
         }
     }
 }

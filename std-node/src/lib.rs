@@ -22,3 +22,4 @@ pub mod rng;
 pub mod store;
 pub mod streams;
 pub mod volume;
+pub mod watch;

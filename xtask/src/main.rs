@@ -12,6 +12,8 @@
 //! - `cargo xtask bench-transfer [--size BYTES] [--compare sendme]`: a file (1 GiB by default) between
 //!   two `gofast` processes on loopback; with `--compare sendme`, the same file through sendme (installed
 //!   into `target/tools/sendme` first) in a loopback-only network namespace (needs root).
+//! - `cargo xtask bench-sync [--writes N] [--size BYTES]`: three `gofast` processes sharing a volume;
+//!   how soon a write on one is visible on the other two.
 //! - `cargo xtask fuzz TARGET [-- LIBFUZZER_ARGS]`: one fuzz target, for as long as you like.
 //! - `cargo xtask bindings`: regenerate the Kotlin, Swift and Python sources in `bindings/`.
 //! - `cargo xtask bindings-test`: the freshness check and the three languages' suites.
@@ -102,6 +104,23 @@ fn main() -> ExitCode {
                     ])
                     .args(&args[1..])
                     .status_ok("transfer-bench")
+                })
+        }
+        Some("bench-sync") => {
+            cargo(&["build", "--release", "-p", "gofast-node", "--bin", "gofast"])
+                .status_ok("build gofast")
+                .and_then(|()| {
+                    cargo(&[
+                        "run",
+                        "--release",
+                        "-p",
+                        "gofast-tests",
+                        "--bin",
+                        "sync-bench",
+                        "--",
+                    ])
+                    .args(&args[1..])
+                    .status_ok("sync-bench")
                 })
         }
         Some("fuzz") => fuzz::one(&args[1..]),
@@ -332,6 +351,16 @@ fn test(args: &[String]) -> Result<(), String> {
             "demo: all checks passed",
         )
     })?;
+    // After the demo step, which built the release `gofast` the bench starts.
+    steps.run(
+        "sync-bench: three gofast processes share a volume, 10 writes (figures not checked)",
+        || {
+            release_run_ending_with(
+                &["gofast-tests", "sync-bench", "--writes", "10"],
+                "sync-bench: ok",
+            )
+        },
+    )?;
     if opts.fuzz {
         steps.run(
             &format!("fuzz: every target, {} runs each", opts.fuzz_runs),

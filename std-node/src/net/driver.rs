@@ -736,6 +736,13 @@ impl Driver {
                     self.queue_message(now, addr, push::answer(id, stored));
                 }
             }
+            Command::KnownAddr(peer, reply) => {
+                let addr = self
+                    .links
+                    .addr_of(&peer)
+                    .or_else(|| self.dht.table().get(&peer).map(|c| c.addr));
+                let _ = reply.send(addr);
+            }
             Command::PushRecord(peer, record, reply) if !self.suspended => {
                 let addr = self
                     .links
@@ -882,6 +889,7 @@ impl Driver {
             | Command::Stats(_)
             | Command::Suspend(..)
             | Command::PushDone(..)
+            | Command::KnownAddr(..)
             | Command::Shutdown => {
                 return;
             }
@@ -1121,6 +1129,7 @@ fn refuse(cmd: Command, e: NodeError) {
         | Command::Stats(_)
         | Command::Suspend(..)
         | Command::PushDone(..)
+        | Command::KnownAddr(..)
         | Command::Shutdown => {}
     }
 }

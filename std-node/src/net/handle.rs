@@ -18,6 +18,9 @@ pub(super) enum Command {
         PeerId,
         oneshot::Sender<Result<Option<SocketAddr>, NodeError>>,
     ),
+    /// Where a peer is known to be without asking anyone: its session's address, or the
+    /// routing table's.
+    KnownAddr(PeerId, oneshot::Sender<Option<SocketAddr>>),
     /// A DHT ping: the round trip if it answered in time.
     Ping(
         PeerId,
@@ -167,6 +170,12 @@ impl NodeHandle {
     pub async fn push_record(&self, peer: PeerId, record: Record) -> Result<(), NodeError> {
         self.ask(|tx| Command::PushRecord(peer, Box::new(record), tx))
             .await?
+    }
+
+    /// Where `peer` is known to be, without a lookup: the address of its session if there is
+    /// one, else the routing table's. `None` if neither knows it (then [`Self::find_peer`]).
+    pub async fn known_addr(&self, peer: PeerId) -> Result<Option<SocketAddr>, NodeError> {
+        self.ask(|tx| Command::KnownAddr(peer, tx)).await
     }
 
     /// Finds where `peer` is.

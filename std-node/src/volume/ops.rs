@@ -272,12 +272,7 @@ impl Volumes {
         let Some(snap) = made else {
             return Ok(None);
         };
-        self.advance(state, &snap).await?;
-        self.events.send(NodeEvent::VolumeChanged {
-            volume: state.name.clone(),
-            snapshot: snap.at.0.id,
-            by: snap.device,
-        });
+        self.advance(state, &snap, true).await?;
         Ok(Some(snap))
     }
 
@@ -296,16 +291,29 @@ impl Volumes {
         Ok(())
     }
 
-    /// Makes `snap` this device's head: saved, then published.
+    /// Makes `snap` this device's head: saved (readers see it from then on, and are told), then
+    /// published if `publish` (a snapshot this device made; one taken in as it is was published
+    /// by its maker already).
     pub(super) async fn advance(
         &self,
         state: &mut VolumeState,
         snap: &SnapshotInfo,
+        publish: bool,
     ) -> Result<(), Error> {
         state.head = Some(snap.at.clone());
-        state.head_seq += 1;
+        if publish {
+            state.head_seq += 1;
+        }
         state.save(&self.data_dir)?;
-        self.publish_head(state).await
+        self.events.send(NodeEvent::VolumeChanged {
+            volume: state.name.clone(),
+            snapshot: snap.at.0.id,
+            by: snap.device,
+        });
+        if publish {
+            self.publish_head(state).await?;
+        }
+        Ok(())
     }
 
     /// Runs `edit` on volume `name` as one snapshot.

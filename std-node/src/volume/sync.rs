@@ -169,11 +169,21 @@ impl Volumes {
         {
             return Ok(());
         }
-        let providers = self.providers(state, device).await;
+        let mut providers = self.providers(state, device, false).await;
         let mut fetched = Vec::new();
-        let theirs = self
+        let theirs = match self
             .snapshot(&keys, &head.snapshot, &providers, &mut fetched)
-            .await?;
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                // An address known from before may be stale (a device restarted elsewhere).
+                debug!(volume = %state.name, %device, error = %e, "fetching a snapshot: looking the devices up");
+                providers = self.providers(state, device, true).await;
+                self.snapshot(&keys, &head.snapshot, &providers, &mut fetched)
+                    .await?
+            }
+        };
         let mine = match state.head.clone() {
             Some(h) => {
                 let (store, k) = (Arc::clone(&self.store), keys.clone());
@@ -228,13 +238,7 @@ impl Volumes {
     /// Makes `theirs` this device's snapshot.
     async fn adopt(&self, state: &mut VolumeState, theirs: &SnapshotInfo) -> Result<(), Error> {
         info!(volume = %state.name, snapshot = %short_id(&theirs.at.0.id), "fast-forwarded");
-        self.advance(state, theirs).await?;
-        self.events.send(NodeEvent::VolumeChanged {
-            volume: state.name.clone(),
-            snapshot: theirs.at.0.id,
-            by: theirs.device,
-        });
-        Ok(())
+        self.advance(state, theirs, false).await
     }
 
     /// Merges `theirs` into `mine` against `base`: a merge snapshot, unless the merge is one side
@@ -290,12 +294,7 @@ impl Volumes {
             Some(snap) => {
                 info!(volume = %state.name, snapshot = %short_id(&snap.at.0.id), conflicts = conflicts.len(), "merged");
                 report.merges += 1;
-                self.advance(state, &snap).await?;
-                self.events.send(NodeEvent::VolumeChanged {
-                    volume: state.name.clone(),
-                    snapshot: snap.at.0.id,
-                    by: snap.device,
-                });
+                self.advance(state, &snap, true).await?;
             }
             None if root == theirs.root && root != mine.root => self.adopt(state, theirs).await?,
             // The merge is this device's tree: theirs brings nothing new.
@@ -331,9 +330,14 @@ impl Volumes {
         blocking(move || Ok(store.pin(&label, &at, ids).map(|_| ())?)).await
     }
 
-    /// Where to fetch a device's blocks from: the device first, then the volume's other devices
-    /// whose addresses are known.
-    async fn providers(&self, state: &VolumeState, first: PeerId) -> Vec<(PeerId, SocketAddr)> {
+    /// Where to fetch a device's blocks from: the device first, then the volume's other devices.
+    /// Addresses known already are taken as they are unless `look_up`.
+    async fn providers(
+        &self,
+        state: &VolumeState,
+        first: PeerId,
+        look_up: bool,
+    ) -> Vec<(PeerId, SocketAddr)> {
         let me = self.identity.peer_id();
         let mut out = Vec::new();
         let others = state
@@ -342,6 +346,11 @@ impl Volumes {
             .copied()
             .filter(|d| *d != first && *d != me);
         for device in std::iter::once(first).chain(others) {
+            // A device that just pushed has a session: no lookup then.
+            if !look_up && let Ok(Some(addr)) = self.net.known_addr(device).await {
+                out.push((device, addr));
+                continue;
+            }
             match self.net.find_peer(device).await {
                 Ok(Some(addr)) => out.push((device, addr)),
                 Ok(None) => debug!(%device, "device not found"),

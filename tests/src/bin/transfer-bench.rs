@@ -25,69 +25,7 @@ use std::time::{Duration, Instant};
 use gofast_core::crypto::SecretBytes;
 use gofast_core::crypto::aead::chacha20poly1305_seal;
 use gofast_node::control::{Request, call};
-
-struct Up(Child);
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn gofast_bin() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let bin = exe
-        .parent()
-        .map(|d| d.join("gofast"))
-        .ok_or("no directory for the binary")?;
-    if bin.exists() {
-        Ok(bin)
-    } else {
-        Err(format!(
-            "{} is missing: run `cargo build --release -p gofast-node --bin gofast` first",
-            bin.display()
-        ))
-    }
-}
-
-fn init(bin: &Path, dir: &Path) -> Result<(), String> {
-    let out = Command::new(bin)
-        .arg("--data-dir")
-        .arg(dir)
-        .arg("init")
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
-/// Starts `gofast up`; returns it and its bootstrap text once it takes commands.
-fn up(bin: &Path, dir: &Path, bootstrap: Option<&str>) -> Result<(Up, String), String> {
-    let mut cmd = Command::new(bin);
-    cmd.arg("--data-dir").arg(dir).arg("up");
-    if let Some(b) = bootstrap {
-        cmd.arg("--bootstrap").arg(b);
-    }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let up = Up(child);
-    for line in lines.by_ref() {
-        let line = line.map_err(|e| e.to_string())?;
-        if let Some(b) = line.strip_prefix("others join with: --bootstrap ") {
-            return Ok((up, b.to_owned()));
-        }
-    }
-    Err("gofast up ended before it was ready".into())
-}
+use gofast_tests::gofast_procs::{gofast_bin, init, up};
 
 /// Resident set of `pid` now and at its peak, in MB.
 fn rss_mb(pid: u32) -> (f64, f64) {

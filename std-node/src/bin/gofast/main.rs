@@ -101,6 +101,9 @@ enum Command {
     /// Volumes: your own files, mutable, shared by your devices, with their history.
     #[command(subcommand)]
     Fs(fs::FsCommand),
+    /// Print the node's events as JSON lines as they happen (peers, adds, volume changes and
+    /// conflicts) until interrupted.
+    Watch,
     /// Stop the running node.
     Stop,
     /// Start a small live network on this machine and show what it does (the main job).
@@ -219,6 +222,12 @@ fn run(cli: Cli) -> Result<(), Error> {
             ))
         }
         Command::Fs(cmd) => fs::run(&rt, &data_dir, cmd),
+        Command::Watch => rt.block_on(control::watch(&data_dir, |event| {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            // A closed stdout (the reader went away) ends the watch.
+            writeln!(out, "{event}").and_then(|()| out.flush()).is_ok()
+        })),
         Command::Stream(StreamCommand::Cat {
             publisher,
             name,
