@@ -541,6 +541,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_node_bootstrap_address() != 34237:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_node_create_volume() != 53847:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_node_gc() != 13123:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_node_get_bytes() != 33241:
@@ -548,6 +550,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_gofast_ffi_checksum_method_node_get_to_file() != 45628:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_node_is_suspended() != 62510:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_node_join_volume() != 17528:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_node_listen_address() != 25689:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -571,6 +575,10 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_node_unpin() != 35305:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_node_volume() != 31112:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_node_volumes() != 21114:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_progresslistener_on_progress() != 13096:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_subscription_unsubscribe() != 53948:
@@ -580,6 +588,36 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_gofast_ffi_checksum_method_transfer_is_finished() != 37387:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_transfer_wait() != 9392:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_volume_allow() != 10590:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_volume_capability() != 48184:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_volume_info() != 63354:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_volume_list() != 15574:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_volume_log() != 43984:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_volume_mkdir() != 40804:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_volume_name() != 29868:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_volume_put_file() != 54969:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_volume_read() != 30010:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_volume_remove() != 24793:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_volume_rename() != 16425:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_volume_restore() != 51913:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_volume_revoke() != 27716:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_volume_sync() != 25277:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_volume_write() != 34794:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
 
 # A ctypes library to expose the extern-C FFI definitions.
@@ -634,6 +672,9 @@ _UniffiLib.uniffi_gofast_ffi_checksum_method_node_add_peer.restype = ctypes.c_ui
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_bootstrap_address.argtypes = (
 )
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_bootstrap_address.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_node_create_volume.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_node_create_volume.restype = ctypes.c_uint16
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_gc.argtypes = (
 )
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_gc.restype = ctypes.c_uint16
@@ -646,6 +687,9 @@ _UniffiLib.uniffi_gofast_ffi_checksum_method_node_get_to_file.restype = ctypes.c
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_is_suspended.argtypes = (
 )
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_is_suspended.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_node_join_volume.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_node_join_volume.restype = ctypes.c_uint16
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_listen_address.argtypes = (
 )
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_listen_address.restype = ctypes.c_uint16
@@ -679,6 +723,12 @@ _UniffiLib.uniffi_gofast_ffi_checksum_method_node_suspend.restype = ctypes.c_uin
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_unpin.argtypes = (
 )
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_unpin.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_node_volume.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_node_volume.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_node_volumes.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_node_volumes.restype = ctypes.c_uint16
 _UniffiLib.uniffi_gofast_ffi_checksum_method_progresslistener_on_progress.argtypes = (
 )
 _UniffiLib.uniffi_gofast_ffi_checksum_method_progresslistener_on_progress.restype = ctypes.c_uint16
@@ -694,6 +744,51 @@ _UniffiLib.uniffi_gofast_ffi_checksum_method_transfer_is_finished.restype = ctyp
 _UniffiLib.uniffi_gofast_ffi_checksum_method_transfer_wait.argtypes = (
 )
 _UniffiLib.uniffi_gofast_ffi_checksum_method_transfer_wait.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_allow.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_allow.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_capability.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_capability.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_info.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_info.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_list.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_list.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_log.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_log.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_mkdir.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_mkdir.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_name.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_name.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_put_file.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_put_file.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_read.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_read.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_remove.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_remove.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_rename.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_rename.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_restore.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_restore.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_revoke.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_revoke.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_sync.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_sync.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_write.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_write.restype = ctypes.c_uint16
 _UniffiLib.uniffi_gofast_ffi_fn_func_parse_peer_id.argtypes = (
     _UniffiRustBuffer,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -737,6 +832,11 @@ _UniffiLib.uniffi_gofast_ffi_fn_method_node_bootstrap_address.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_gofast_ffi_fn_method_node_bootstrap_address.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_gofast_ffi_fn_method_node_create_volume.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_node_create_volume.restype = ctypes.c_uint64
 _UniffiLib.uniffi_gofast_ffi_fn_method_node_gc.argtypes = (
     ctypes.c_uint64,
 )
@@ -761,6 +861,12 @@ _UniffiLib.uniffi_gofast_ffi_fn_method_node_is_suspended.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_gofast_ffi_fn_method_node_is_suspended.restype = ctypes.c_int8
+_UniffiLib.uniffi_gofast_ffi_fn_method_node_join_volume.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_node_join_volume.restype = ctypes.c_uint64
 _UniffiLib.uniffi_gofast_ffi_fn_method_node_listen_address.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -812,6 +918,15 @@ _UniffiLib.uniffi_gofast_ffi_fn_method_node_unpin.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_gofast_ffi_fn_method_node_unpin.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_method_node_volume.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_node_volume.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_method_node_volumes.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_node_volumes.restype = ctypes.c_uint64
 _UniffiLib.uniffi_gofast_ffi_fn_method_progresslistener_on_progress.argtypes = (
     ctypes.c_uint64,
     ctypes.c_uint64,
@@ -838,6 +953,84 @@ _UniffiLib.uniffi_gofast_ffi_fn_method_transfer_wait.argtypes = (
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_gofast_ffi_fn_method_transfer_wait.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_allow.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_allow.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_capability.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_capability.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_info.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_info.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_list.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_list.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_log.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_uint32,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_log.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_mkdir.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_mkdir.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_name.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_name.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_put_file.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_put_file.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_read.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_read.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_remove.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_remove.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_rename.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_rename.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_restore.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_restore.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_revoke.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_revoke.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_sync.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_sync.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_write.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_write.restype = ctypes.c_uint64
 _UniffiLib.uniffi_gofast_ffi_fn_clone_eventlistener.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -888,6 +1081,16 @@ _UniffiLib.uniffi_gofast_ffi_fn_free_transfer.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_gofast_ffi_fn_free_transfer.restype = None
+_UniffiLib.uniffi_gofast_ffi_fn_clone_volume.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_gofast_ffi_fn_clone_volume.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_free_volume.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_gofast_ffi_fn_free_volume.restype = None
 _UNIFFI_CALLBACK_INTERFACE_GOFAST_EVENT_LISTENER_METHOD0 = ctypes.CFUNCTYPE(None,ctypes.c_uint64,_UniffiRustBuffer,ctypes.c_void_p,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
@@ -1332,6 +1535,91 @@ class _UniffiFfiConverterTypeAddResult(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.write(value.blocks, buf)
         _UniffiFfiConverterUInt32.write(value.announced_to, buf)
 
+class _UniffiFfiConverterBoolean:
+    @classmethod
+    def check_lower(cls, value):
+        return not not value
+
+    @classmethod
+    def lower(cls, value):
+        return 1 if value else 0
+
+    @staticmethod
+    def lift(value):
+        return value != 0
+
+    @classmethod
+    def read(cls, buf):
+        return cls.lift(buf.read_u8())
+
+    @classmethod
+    def write(cls, value, buf):
+        buf.write_u8(value)
+
+class _UniffiFfiConverterInt64(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "i64"
+    VALUE_MIN = -2**63
+    VALUE_MAX = 2**63
+
+    @staticmethod
+    def read(buf):
+        return buf.read_i64()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_i64(value)
+
+@dataclass
+class DirItem:
+    """
+    One entry of a directory.
+"""
+    def __init__(self, *, name:str, is_dir:bool, size:int, mtime_ns:int):
+        self.name = name
+        self.is_dir = is_dir
+        self.size = size
+        self.mtime_ns = mtime_ns
+        
+        
+
+    
+    def __str__(self):
+        return "DirItem(name={}, is_dir={}, size={}, mtime_ns={})".format(self.name, self.is_dir, self.size, self.mtime_ns)
+    def __eq__(self, other):
+        if self.name != other.name:
+            return False
+        if self.is_dir != other.is_dir:
+            return False
+        if self.size != other.size:
+            return False
+        if self.mtime_ns != other.mtime_ns:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDirItem(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DirItem(
+            name=_UniffiFfiConverterString.read(buf),
+            is_dir=_UniffiFfiConverterBoolean.read(buf),
+            size=_UniffiFfiConverterUInt64.read(buf),
+            mtime_ns=_UniffiFfiConverterInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.name)
+        _UniffiFfiConverterBoolean.check_lower(value.is_dir)
+        _UniffiFfiConverterUInt64.check_lower(value.size)
+        _UniffiFfiConverterInt64.check_lower(value.mtime_ns)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.name, buf)
+        _UniffiFfiConverterBoolean.write(value.is_dir, buf)
+        _UniffiFfiConverterUInt64.write(value.size, buf)
+        _UniffiFfiConverterInt64.write(value.mtime_ns, buf)
+
 @dataclass
 class GcResult:
     """
@@ -1430,27 +1718,6 @@ class _UniffiFfiConverterSequenceString(_UniffiConverterRustBuffer):
         return [
             _UniffiFfiConverterString.read(buf) for i in range(count)
         ]
-
-class _UniffiFfiConverterBoolean:
-    @classmethod
-    def check_lower(cls, value):
-        return not not value
-
-    @classmethod
-    def lower(cls, value):
-        return 1 if value else 0
-
-    @staticmethod
-    def lift(value):
-        return value != 0
-
-    @classmethod
-    def read(cls, buf):
-        return cls.lift(buf.read_u8())
-
-    @classmethod
-    def write(cls, value, buf):
-        buf.write_u8(value)
 
 class _UniffiFfiConverterOptionalUInt64(_UniffiConverterRustBuffer):
     @classmethod
@@ -1634,6 +1901,69 @@ class _UniffiFfiConverterTypePin(_UniffiConverterRustBuffer):
         _UniffiFfiConverterUInt64.write(value.blocks, buf)
 
 @dataclass
+class SnapshotItem:
+    """
+    One snapshot of a volume's history.
+"""
+    def __init__(self, *, id:str, height:int, time_ns:int, device:str, note:str, parents:int):
+        self.id = id
+        self.height = height
+        self.time_ns = time_ns
+        self.device = device
+        self.note = note
+        self.parents = parents
+        
+        
+
+    
+    def __str__(self):
+        return "SnapshotItem(id={}, height={}, time_ns={}, device={}, note={}, parents={})".format(self.id, self.height, self.time_ns, self.device, self.note, self.parents)
+    def __eq__(self, other):
+        if self.id != other.id:
+            return False
+        if self.height != other.height:
+            return False
+        if self.time_ns != other.time_ns:
+            return False
+        if self.device != other.device:
+            return False
+        if self.note != other.note:
+            return False
+        if self.parents != other.parents:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeSnapshotItem(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return SnapshotItem(
+            id=_UniffiFfiConverterString.read(buf),
+            height=_UniffiFfiConverterUInt64.read(buf),
+            time_ns=_UniffiFfiConverterInt64.read(buf),
+            device=_UniffiFfiConverterString.read(buf),
+            note=_UniffiFfiConverterString.read(buf),
+            parents=_UniffiFfiConverterUInt32.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.id)
+        _UniffiFfiConverterUInt64.check_lower(value.height)
+        _UniffiFfiConverterInt64.check_lower(value.time_ns)
+        _UniffiFfiConverterString.check_lower(value.device)
+        _UniffiFfiConverterString.check_lower(value.note)
+        _UniffiFfiConverterUInt32.check_lower(value.parents)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.id, buf)
+        _UniffiFfiConverterUInt64.write(value.height, buf)
+        _UniffiFfiConverterInt64.write(value.time_ns, buf)
+        _UniffiFfiConverterString.write(value.device, buf)
+        _UniffiFfiConverterString.write(value.note, buf)
+        _UniffiFfiConverterUInt32.write(value.parents, buf)
+
+@dataclass
 class Stats:
     """
     Counters of a node.
@@ -1733,6 +2063,57 @@ class _UniffiFfiConverterTypeStats(_UniffiConverterRustBuffer):
         _UniffiFfiConverterBoolean.write(value.suspended, buf)
 
 @dataclass
+class SyncSummary:
+    """
+    What a sync did.
+"""
+    def __init__(self, *, heads:int, fast_forwards:int, merges:int, conflicts:int):
+        self.heads = heads
+        self.fast_forwards = fast_forwards
+        self.merges = merges
+        self.conflicts = conflicts
+        
+        
+
+    
+    def __str__(self):
+        return "SyncSummary(heads={}, fast_forwards={}, merges={}, conflicts={})".format(self.heads, self.fast_forwards, self.merges, self.conflicts)
+    def __eq__(self, other):
+        if self.heads != other.heads:
+            return False
+        if self.fast_forwards != other.fast_forwards:
+            return False
+        if self.merges != other.merges:
+            return False
+        if self.conflicts != other.conflicts:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeSyncSummary(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return SyncSummary(
+            heads=_UniffiFfiConverterUInt32.read(buf),
+            fast_forwards=_UniffiFfiConverterUInt32.read(buf),
+            merges=_UniffiFfiConverterUInt32.read(buf),
+            conflicts=_UniffiFfiConverterUInt32.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt32.check_lower(value.heads)
+        _UniffiFfiConverterUInt32.check_lower(value.fast_forwards)
+        _UniffiFfiConverterUInt32.check_lower(value.merges)
+        _UniffiFfiConverterUInt32.check_lower(value.conflicts)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt32.write(value.heads, buf)
+        _UniffiFfiConverterUInt32.write(value.fast_forwards, buf)
+        _UniffiFfiConverterUInt32.write(value.merges, buf)
+        _UniffiFfiConverterUInt32.write(value.conflicts, buf)
+
+@dataclass
 class TransferResult:
     """
     What a finished transfer did.
@@ -1821,6 +2202,69 @@ class _UniffiFfiConverterTypeUriInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.root_id, buf)
         _UniffiFfiConverterBoolean.write(value.dir, buf)
         _UniffiFfiConverterString.write(value.uri, buf)
+
+@dataclass
+class VolumeSummary:
+    """
+    What a volume is.
+"""
+    def __init__(self, *, name:str, owner:str, devices:typing.List[str], snapshot:typing.Optional[str], height:int, may_write:bool):
+        self.name = name
+        self.owner = owner
+        self.devices = devices
+        self.snapshot = snapshot
+        self.height = height
+        self.may_write = may_write
+        
+        
+
+    
+    def __str__(self):
+        return "VolumeSummary(name={}, owner={}, devices={}, snapshot={}, height={}, may_write={})".format(self.name, self.owner, self.devices, self.snapshot, self.height, self.may_write)
+    def __eq__(self, other):
+        if self.name != other.name:
+            return False
+        if self.owner != other.owner:
+            return False
+        if self.devices != other.devices:
+            return False
+        if self.snapshot != other.snapshot:
+            return False
+        if self.height != other.height:
+            return False
+        if self.may_write != other.may_write:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeVolumeSummary(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return VolumeSummary(
+            name=_UniffiFfiConverterString.read(buf),
+            owner=_UniffiFfiConverterString.read(buf),
+            devices=_UniffiFfiConverterSequenceString.read(buf),
+            snapshot=_UniffiFfiConverterOptionalString.read(buf),
+            height=_UniffiFfiConverterUInt64.read(buf),
+            may_write=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.name)
+        _UniffiFfiConverterString.check_lower(value.owner)
+        _UniffiFfiConverterSequenceString.check_lower(value.devices)
+        _UniffiFfiConverterOptionalString.check_lower(value.snapshot)
+        _UniffiFfiConverterUInt64.check_lower(value.height)
+        _UniffiFfiConverterBoolean.check_lower(value.may_write)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.name, buf)
+        _UniffiFfiConverterString.write(value.owner, buf)
+        _UniffiFfiConverterSequenceString.write(value.devices, buf)
+        _UniffiFfiConverterOptionalString.write(value.snapshot, buf)
+        _UniffiFfiConverterUInt64.write(value.height, buf)
+        _UniffiFfiConverterBoolean.write(value.may_write, buf)
 
 
 
@@ -2019,6 +2463,174 @@ class Event:
             return True
 
     @dataclass
+    class VOLUME_CHANGED:
+        """
+        A volume moved to a new snapshot (this device's change, or another's taken in).
+"""
+        
+        def __init__(self, volume:str, snapshot_id:str, by:str):
+            self.volume = volume
+            
+            """
+        The volume's local name.
+"""
+        
+            self.snapshot_id = snapshot_id
+            
+            """
+        The new snapshot's block id.
+"""
+        
+            self.by = by
+            
+            """
+        The `gfp1…` id of the device that made it.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "Event.VOLUME_CHANGED(volume={}, snapshot_id={}, by={})".format(self.volume, self.snapshot_id, self.by)
+        def __eq__(self, other):
+            if not isinstance(other, Event):
+                return NotImplemented
+            if not other.is_VOLUME_CHANGED():
+                return False
+            if self.volume != other.volume:
+                return False
+            if self.snapshot_id != other.snapshot_id:
+                return False
+            if self.by != other.by:
+                return False
+            return True
+
+    @dataclass
+    class VOLUME_DEVICES_CHANGED:
+        """
+        A volume's device list changed.
+"""
+        
+        def __init__(self, volume:str, devices:typing.List[str]):
+            self.volume = volume
+            
+            """
+        The volume's local name.
+"""
+        
+            self.devices = devices
+            
+            """
+        The `gfp1…` ids of the devices that may write now.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "Event.VOLUME_DEVICES_CHANGED(volume={}, devices={})".format(self.volume, self.devices)
+        def __eq__(self, other):
+            if not isinstance(other, Event):
+                return NotImplemented
+            if not other.is_VOLUME_DEVICES_CHANGED():
+                return False
+            if self.volume != other.volume:
+                return False
+            if self.devices != other.devices:
+                return False
+            return True
+
+    @dataclass
+    class VOLUME_HEAD_REFUSED:
+        """
+        A device not on a volume's list (a removed one) tried to write; refused.
+"""
+        
+        def __init__(self, volume:str, device:str):
+            self.volume = volume
+            
+            """
+        The volume's local name.
+"""
+        
+            self.device = device
+            
+            """
+        The device's `gfp1…` id.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "Event.VOLUME_HEAD_REFUSED(volume={}, device={})".format(self.volume, self.device)
+        def __eq__(self, other):
+            if not isinstance(other, Event):
+                return NotImplemented
+            if not other.is_VOLUME_HEAD_REFUSED():
+                return False
+            if self.volume != other.volume:
+                return False
+            if self.device != other.device:
+                return False
+            return True
+
+    @dataclass
+    class VOLUME_CONFLICT:
+        """
+        A merge kept both versions of a path (or an edit over a removal).
+"""
+        
+        def __init__(self, volume:str, path:str, kept_as:str):
+            self.volume = volume
+            
+            """
+        The volume's local name.
+"""
+        
+            self.path = path
+            
+            """
+        The path both sides changed.
+"""
+        
+            self.kept_as = kept_as
+            
+            """
+        Where the older version went; empty for an edit kept over a removal.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "Event.VOLUME_CONFLICT(volume={}, path={}, kept_as={})".format(self.volume, self.path, self.kept_as)
+        def __eq__(self, other):
+            if not isinstance(other, Event):
+                return NotImplemented
+            if not other.is_VOLUME_CONFLICT():
+                return False
+            if self.volume != other.volume:
+                return False
+            if self.path != other.path:
+                return False
+            if self.kept_as != other.kept_as:
+                return False
+            return True
+
+    @dataclass
     class SUSPENDED:
         """
         The node was suspended.
@@ -2116,6 +2728,22 @@ class Event:
         return isinstance(self, Event.BLOCK_PUSHED)
     def is_block_pushed(self) -> bool:
         return isinstance(self, Event.BLOCK_PUSHED)
+    def is_VOLUME_CHANGED(self) -> bool:
+        return isinstance(self, Event.VOLUME_CHANGED)
+    def is_volume_changed(self) -> bool:
+        return isinstance(self, Event.VOLUME_CHANGED)
+    def is_VOLUME_DEVICES_CHANGED(self) -> bool:
+        return isinstance(self, Event.VOLUME_DEVICES_CHANGED)
+    def is_volume_devices_changed(self) -> bool:
+        return isinstance(self, Event.VOLUME_DEVICES_CHANGED)
+    def is_VOLUME_HEAD_REFUSED(self) -> bool:
+        return isinstance(self, Event.VOLUME_HEAD_REFUSED)
+    def is_volume_head_refused(self) -> bool:
+        return isinstance(self, Event.VOLUME_HEAD_REFUSED)
+    def is_VOLUME_CONFLICT(self) -> bool:
+        return isinstance(self, Event.VOLUME_CONFLICT)
+    def is_volume_conflict(self) -> bool:
+        return isinstance(self, Event.VOLUME_CONFLICT)
     def is_SUSPENDED(self) -> bool:
         return isinstance(self, Event.SUSPENDED)
     def is_suspended(self) -> bool:
@@ -2138,6 +2766,10 @@ Event.PEER_DISCONNECTED = type("Event.PEER_DISCONNECTED", (Event.PEER_DISCONNECT
 Event.ADDED = type("Event.ADDED", (Event.ADDED, Event,), {})  # type: ignore
 Event.FETCHED = type("Event.FETCHED", (Event.FETCHED, Event,), {})  # type: ignore
 Event.BLOCK_PUSHED = type("Event.BLOCK_PUSHED", (Event.BLOCK_PUSHED, Event,), {})  # type: ignore
+Event.VOLUME_CHANGED = type("Event.VOLUME_CHANGED", (Event.VOLUME_CHANGED, Event,), {})  # type: ignore
+Event.VOLUME_DEVICES_CHANGED = type("Event.VOLUME_DEVICES_CHANGED", (Event.VOLUME_DEVICES_CHANGED, Event,), {})  # type: ignore
+Event.VOLUME_HEAD_REFUSED = type("Event.VOLUME_HEAD_REFUSED", (Event.VOLUME_HEAD_REFUSED, Event,), {})  # type: ignore
+Event.VOLUME_CONFLICT = type("Event.VOLUME_CONFLICT", (Event.VOLUME_CONFLICT, Event,), {})  # type: ignore
 Event.SUSPENDED = type("Event.SUSPENDED", (Event.SUSPENDED, Event,), {})  # type: ignore
 Event.RESUMED = type("Event.RESUMED", (Event.RESUMED, Event,), {})  # type: ignore
 Event.MISSED = type("Event.MISSED", (Event.MISSED, Event,), {})  # type: ignore
@@ -2174,12 +2806,34 @@ class _UniffiFfiConverterTypeEvent(_UniffiConverterRustBuffer):
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 6:
-            return Event.SUSPENDED(
+            return Event.VOLUME_CHANGED(
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterString.read(buf),
             )
         if variant == 7:
-            return Event.RESUMED(
+            return Event.VOLUME_DEVICES_CHANGED(
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterSequenceString.read(buf),
             )
         if variant == 8:
+            return Event.VOLUME_HEAD_REFUSED(
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 9:
+            return Event.VOLUME_CONFLICT(
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 10:
+            return Event.SUSPENDED(
+            )
+        if variant == 11:
+            return Event.RESUMED(
+            )
+        if variant == 12:
             return Event.MISSED(
                 _UniffiFfiConverterUInt64.read(buf),
             )
@@ -2205,6 +2859,24 @@ class _UniffiFfiConverterTypeEvent(_UniffiConverterRustBuffer):
         if value.is_BLOCK_PUSHED():
             _UniffiFfiConverterString.check_lower(value.peer)
             _UniffiFfiConverterString.check_lower(value.block_id)
+            return
+        if value.is_VOLUME_CHANGED():
+            _UniffiFfiConverterString.check_lower(value.volume)
+            _UniffiFfiConverterString.check_lower(value.snapshot_id)
+            _UniffiFfiConverterString.check_lower(value.by)
+            return
+        if value.is_VOLUME_DEVICES_CHANGED():
+            _UniffiFfiConverterString.check_lower(value.volume)
+            _UniffiFfiConverterSequenceString.check_lower(value.devices)
+            return
+        if value.is_VOLUME_HEAD_REFUSED():
+            _UniffiFfiConverterString.check_lower(value.volume)
+            _UniffiFfiConverterString.check_lower(value.device)
+            return
+        if value.is_VOLUME_CONFLICT():
+            _UniffiFfiConverterString.check_lower(value.volume)
+            _UniffiFfiConverterString.check_lower(value.path)
+            _UniffiFfiConverterString.check_lower(value.kept_as)
             return
         if value.is_SUSPENDED():
             return
@@ -2236,12 +2908,30 @@ class _UniffiFfiConverterTypeEvent(_UniffiConverterRustBuffer):
             buf.write_i32(5)
             _UniffiFfiConverterString.write(value.peer, buf)
             _UniffiFfiConverterString.write(value.block_id, buf)
-        if value.is_SUSPENDED():
+        if value.is_VOLUME_CHANGED():
             buf.write_i32(6)
-        if value.is_RESUMED():
+            _UniffiFfiConverterString.write(value.volume, buf)
+            _UniffiFfiConverterString.write(value.snapshot_id, buf)
+            _UniffiFfiConverterString.write(value.by, buf)
+        if value.is_VOLUME_DEVICES_CHANGED():
             buf.write_i32(7)
-        if value.is_MISSED():
+            _UniffiFfiConverterString.write(value.volume, buf)
+            _UniffiFfiConverterSequenceString.write(value.devices, buf)
+        if value.is_VOLUME_HEAD_REFUSED():
             buf.write_i32(8)
+            _UniffiFfiConverterString.write(value.volume, buf)
+            _UniffiFfiConverterString.write(value.device, buf)
+        if value.is_VOLUME_CONFLICT():
+            buf.write_i32(9)
+            _UniffiFfiConverterString.write(value.volume, buf)
+            _UniffiFfiConverterString.write(value.path, buf)
+            _UniffiFfiConverterString.write(value.kept_as, buf)
+        if value.is_SUSPENDED():
+            buf.write_i32(10)
+        if value.is_RESUMED():
+            buf.write_i32(11)
+        if value.is_MISSED():
+            buf.write_i32(12)
             _UniffiFfiConverterUInt64.write(value.count, buf)
 
 
@@ -2905,6 +3595,501 @@ class _UniffiFfiConverterTypeTransfer:
     def write(cls, value: Transfer, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
+class _UniffiFfiConverterSequenceTypeDirItem(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeDirItem.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeDirItem.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeDirItem.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterSequenceTypeSnapshotItem(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeSnapshotItem.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeSnapshotItem.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeSnapshotItem.read(buf) for i in range(count)
+        ]
+
+
+class VolumeProtocol(typing.Protocol):
+    """
+    One of the node's volumes. Every change is a snapshot, pushed at once to the volume's other
+    devices that are online and left in the DHT for the others. Calls fail with `Stopped` once the
+    node is stopped.
+"""
+    
+    async def allow(self, device: str) -> VolumeSummary:
+        """
+        Lets `device` (`gfp1…`) write (the owner only).
+"""
+        raise NotImplementedError
+    async def capability(self, ) -> str:
+        """
+        The capability another device joins with (`gfv1…`): a secret, like a key.
+"""
+        raise NotImplementedError
+    async def info(self, ) -> VolumeSummary:
+        """
+        What it is now.
+"""
+        raise NotImplementedError
+    async def list(self, path: str,at: typing.Optional[str]) -> typing.List[DirItem]:
+        """
+        The directory `path` (`/` for the root), now or at snapshot `at`.
+"""
+        raise NotImplementedError
+    async def log(self, limit: int) -> typing.List[SnapshotItem]:
+        """
+        The newest `limit` snapshots, newest first.
+"""
+        raise NotImplementedError
+    async def mkdir(self, path: str) -> typing.Optional[str]:
+        """
+        Makes the directory `path` (and those above it).
+"""
+        raise NotImplementedError
+    def name(self, ) -> str:
+        """
+        Its local name.
+"""
+        raise NotImplementedError
+    async def put_file(self, path: str,local_path: str) -> typing.Optional[str]:
+        """
+        Writes the local file `local_path` as `path`.
+"""
+        raise NotImplementedError
+    async def read(self, path: str,at: typing.Optional[str]) -> bytes:
+        """
+        The data of file `path` (at most 1 GiB), now or at snapshot `at`.
+"""
+        raise NotImplementedError
+    async def remove(self, path: str) -> typing.Optional[str]:
+        """
+        Removes `path` (earlier snapshots keep it).
+"""
+        raise NotImplementedError
+    async def rename(self, _from: str,to: str) -> typing.Optional[str]:
+        """
+        Moves `from` to `to`.
+"""
+        raise NotImplementedError
+    async def restore(self, path: str,at: str) -> typing.Optional[str]:
+        """
+        Puts `path` back as it was at snapshot `at` (a new snapshot).
+"""
+        raise NotImplementedError
+    async def revoke(self, device: str) -> VolumeSummary:
+        """
+        Stops taking `device`'s writes (the owner only).
+"""
+        raise NotImplementedError
+    async def sync(self, ) -> SyncSummary:
+        """
+        Reads the other devices' heads from the DHT now and takes in what is new (pushes do this
+        at once for devices online; this is for catching up).
+"""
+        raise NotImplementedError
+    async def write(self, path: str,data: bytes) -> typing.Optional[str]:
+        """
+        Writes `data` as file `path`; returns the new snapshot's id (none if nothing changed).
+"""
+        raise NotImplementedError
+
+class Volume(VolumeProtocol):
+    """
+    One of the node's volumes. Every change is a snapshot, pushed at once to the volume's other
+    devices that are online and left in the DHT for the others. Calls fail with `Stopped` once the
+    node is stopped.
+"""
+    
+    _handle: ctypes.c_uint64
+    
+    def __init__(self, *args, **kwargs):
+        raise ValueError("This class has no default constructor")
+
+    def __del__(self):
+        # In case of partial initialization of instances.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            _uniffi_rust_call(_UniffiLib.uniffi_gofast_ffi_fn_free_volume, handle)
+
+    def _uniffi_clone_handle(self):
+        return _uniffi_rust_call(_UniffiLib.uniffi_gofast_ffi_fn_clone_volume, self._handle)
+
+    # Used by alternative constructors or any methods which return this type.
+    @classmethod
+    def _uniffi_make_instance(cls, handle):
+        # Lightly yucky way to bypass the usual __init__ logic
+        # and just create a new instance with the required handle.
+        inst = cls.__new__(cls)
+        inst._handle = handle
+        return inst
+    async def allow(self, device: str) -> VolumeSummary:
+        """
+        Lets `device` (`gfp1…`) write (the owner only).
+"""
+        
+        _UniffiFfiConverterString.check_lower(device)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(device),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeVolumeSummary.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_volume_allow(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def capability(self, ) -> str:
+        """
+        The capability another device joins with (`gfv1…`): a secret, like a key.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_volume_capability(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def info(self, ) -> VolumeSummary:
+        """
+        What it is now.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeVolumeSummary.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_volume_info(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def list(self, path: str,at: typing.Optional[str]) -> typing.List[DirItem]:
+        """
+        The directory `path` (`/` for the root), now or at snapshot `at`.
+"""
+        
+        _UniffiFfiConverterString.check_lower(path)
+
+        _UniffiFfiConverterOptionalString.check_lower(at)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(path),
+            _UniffiFfiConverterOptionalString.lower(at),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDirItem.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_volume_list(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def log(self, limit: int) -> typing.List[SnapshotItem]:
+        """
+        The newest `limit` snapshots, newest first.
+"""
+        
+        _UniffiFfiConverterUInt32.check_lower(limit)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterUInt32.lower(limit),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeSnapshotItem.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_volume_log(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def mkdir(self, path: str) -> typing.Optional[str]:
+        """
+        Makes the directory `path` (and those above it).
+"""
+        
+        _UniffiFfiConverterString.check_lower(path)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(path),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_volume_mkdir(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    def name(self, ) -> str:
+        """
+        Its local name.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterString.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_gofast_ffi_fn_method_volume_name,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    async def put_file(self, path: str,local_path: str) -> typing.Optional[str]:
+        """
+        Writes the local file `local_path` as `path`.
+"""
+        
+        _UniffiFfiConverterString.check_lower(path)
+
+        _UniffiFfiConverterString.check_lower(local_path)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(path),
+            _UniffiFfiConverterString.lower(local_path),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_volume_put_file(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def read(self, path: str,at: typing.Optional[str]) -> bytes:
+        """
+        The data of file `path` (at most 1 GiB), now or at snapshot `at`.
+"""
+        
+        _UniffiFfiConverterString.check_lower(path)
+
+        _UniffiFfiConverterOptionalString.check_lower(at)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(path),
+            _UniffiFfiConverterOptionalString.lower(at),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterBytes.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_volume_read(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def remove(self, path: str) -> typing.Optional[str]:
+        """
+        Removes `path` (earlier snapshots keep it).
+"""
+        
+        _UniffiFfiConverterString.check_lower(path)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(path),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_volume_remove(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def rename(self, _from: str,to: str) -> typing.Optional[str]:
+        """
+        Moves `from` to `to`.
+"""
+        
+        _UniffiFfiConverterString.check_lower(_from)
+
+        _UniffiFfiConverterString.check_lower(to)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(_from),
+            _UniffiFfiConverterString.lower(to),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_volume_rename(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def restore(self, path: str,at: str) -> typing.Optional[str]:
+        """
+        Puts `path` back as it was at snapshot `at` (a new snapshot).
+"""
+        
+        _UniffiFfiConverterString.check_lower(path)
+
+        _UniffiFfiConverterString.check_lower(at)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(path),
+            _UniffiFfiConverterString.lower(at),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_volume_restore(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def revoke(self, device: str) -> VolumeSummary:
+        """
+        Stops taking `device`'s writes (the owner only).
+"""
+        
+        _UniffiFfiConverterString.check_lower(device)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(device),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeVolumeSummary.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_volume_revoke(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def sync(self, ) -> SyncSummary:
+        """
+        Reads the other devices' heads from the DHT now and takes in what is new (pushes do this
+        at once for devices online; this is for catching up).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeSyncSummary.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_volume_sync(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def write(self, path: str,data: bytes) -> typing.Optional[str]:
+        """
+        Writes `data` as file `path`; returns the new snapshot's id (none if nothing changed).
+"""
+        
+        _UniffiFfiConverterString.check_lower(path)
+
+        _UniffiFfiConverterBytes.check_lower(data)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(path),
+            _UniffiFfiConverterBytes.lower(data),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalString.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_volume_write(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+
+
+
+
+
+class _UniffiFfiConverterTypeVolume:
+    @staticmethod
+    def lift(value: int) -> Volume:
+        return Volume._uniffi_make_instance(value)
+
+    @staticmethod
+    def check_lower(value: Volume):
+        if not isinstance(value, Volume):
+            raise TypeError("Expected Volume instance, {} found".format(type(value).__name__))
+
+    @staticmethod
+    def lower(value: Volume) -> ctypes.c_uint64:
+        return value._uniffi_clone_handle()
+
+    @classmethod
+    def read(cls, buf: _UniffiRustBuffer) -> Volume:
+        ptr = buf.read_u64()
+        if ptr == 0:
+            raise InternalError("Raw handle value was null")
+        return cls.lift(ptr)
+
+    @classmethod
+    def write(cls, value: Volume, buf: _UniffiRustBuffer):
+        buf.write_u64(cls.lower(value))
+
 class _UniffiFfiConverterSequenceTypePeerInfo(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -3037,6 +4222,29 @@ class _UniffiFfiConverterTypeSubscription:
     def write(cls, value: Subscription, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
+class _UniffiFfiConverterSequenceTypeVolumeSummary(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeVolumeSummary.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeVolumeSummary.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeVolumeSummary.read(buf) for i in range(count)
+        ]
+
 
 class NodeProtocol(typing.Protocol):
     """
@@ -3066,6 +4274,11 @@ class NodeProtocol(typing.Protocol):
         This node as a bootstrap peer for others: `gfp1…@IP:PORT`.
 """
         raise NotImplementedError
+    async def create_volume(self, name: str) -> Volume:
+        """
+        Makes a volume owned by this device, named `name` here.
+"""
+        raise NotImplementedError
     async def gc(self, ) -> GcResult:
         """
         Collects garbage: blocks no pin holds become cache, the cache is trimmed to its quota and
@@ -3088,6 +4301,12 @@ class NodeProtocol(typing.Protocol):
     def is_suspended(self, ) -> bool:
         """
         Whether the node is suspended.
+"""
+        raise NotImplementedError
+    async def join_volume(self, name: str,capability: str) -> Volume:
+        """
+        Joins the volume `capability` (`gfv1…`, from `Volume::capability` on one of its devices)
+        names, as `name` here. Its owner then allows this device for its writes to count.
 """
         raise NotImplementedError
     def listen_address(self, ) -> str:
@@ -3146,6 +4365,16 @@ class NodeProtocol(typing.Protocol):
     async def unpin(self, label: str) -> None:
         """
         Removes the pin `label` (its blocks become collectable). `NotFound` if there is none.
+"""
+        raise NotImplementedError
+    async def volume(self, name: str) -> Volume:
+        """
+        The volume `name` held here; `NotFound` if there is none.
+"""
+        raise NotImplementedError
+    async def volumes(self, ) -> typing.List[VolumeSummary]:
+        """
+        Every volume held here.
 """
         raise NotImplementedError
 
@@ -3258,6 +4487,26 @@ class Node(NodeProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    async def create_volume(self, name: str) -> Volume:
+        """
+        Makes a volume owned by this device, named `name` here.
+"""
+        
+        _UniffiFfiConverterString.check_lower(name)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(name),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeVolume.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_node_create_volume(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_u64,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_u64,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_u64,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def gc(self, ) -> GcResult:
         """
         Collects garbage: blocks no pin holds become cache, the cache is trimmed to its quota and
@@ -3344,6 +4593,30 @@ class Node(NodeProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    async def join_volume(self, name: str,capability: str) -> Volume:
+        """
+        Joins the volume `capability` (`gfv1…`, from `Volume::capability` on one of its devices)
+        names, as `name` here. Its owner then allows this device for its writes to count.
+"""
+        
+        _UniffiFfiConverterString.check_lower(name)
+
+        _UniffiFfiConverterString.check_lower(capability)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(name),
+            _UniffiFfiConverterString.lower(capability),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeVolume.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_node_join_volume(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_u64,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_u64,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_u64,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     def listen_address(self, ) -> str:
         """
         The address it listens on (UDP and TCP, `IP:PORT`).
@@ -3540,6 +4813,43 @@ class Node(NodeProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    async def volume(self, name: str) -> Volume:
+        """
+        The volume `name` held here; `NotFound` if there is none.
+"""
+        
+        _UniffiFfiConverterString.check_lower(name)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(name),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeVolume.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_node_volume(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_u64,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_u64,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_u64,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def volumes(self, ) -> typing.List[VolumeSummary]:
+        """
+        Every volume held here.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeVolumeSummary.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_node_volumes(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
 
 
 
@@ -3631,13 +4941,17 @@ __all__ = [
     "Event",
     "GofastError",
     "AddResult",
+    "DirItem",
     "GcResult",
     "NodeConfig",
     "PeerInfo",
     "Pin",
+    "SnapshotItem",
     "Stats",
+    "SyncSummary",
     "TransferResult",
     "UriInfo",
+    "VolumeSummary",
     "parse_peer_id",
     "parse_uri",
     "start_node",
@@ -3647,6 +4961,8 @@ __all__ = [
     "ProgressListener",
     "Transfer",
     "TransferProtocol",
+    "Volume",
+    "VolumeProtocol",
     "Subscription",
     "SubscriptionProtocol",
     "Node",

@@ -62,6 +62,7 @@ class Suite:
             self.connect_and_events,
             self.file_a_to_b,
             self.bytes_b_to_a,
+            self.a_volume_on_two_devices,
             self.pins,
             self.directory_and_gc,
             self.suspend_and_resume,
@@ -148,6 +149,27 @@ class Suite:
         assert copy == data
         await self.events.wait_for(
             lambda e: isinstance(e, gofast.Event.FETCHED) and e.size == len(data))
+
+    async def a_volume_on_two_devices(self):
+        home = await self.a.create_volume("home")
+        assert await home.write("/notes/todo.txt", b"milk")
+        cap = await home.capability()
+        assert cap.startswith("gfv1")
+        joined = await self.b.join_volume("home", cap)
+        await home.allow(self.b.peer_id())
+        assert await home.write("/notes/todo.txt", b"milk, eggs")
+        # The write is in the DHT when it returns: a sync finds it.
+        await joined.sync()
+        assert await joined.read("/notes/todo.txt", None) == b"milk, eggs"
+        items = await joined.list("/notes", None)
+        assert [i.name for i in items] == ["todo.txt"] and not items[0].is_dir
+        assert (await joined.info()).may_write
+        log = await home.log(10)
+        assert len(log) == 3 and log[0].height == 3, log
+        assert await home.read("/notes/todo.txt", log[1].id) == b"milk"
+        await raises(GofastError.NotFound, joined.read("/nothing", None))
+        await raises(GofastError.InvalidInput, self.b.join_volume("other", "gfv1nonsense"))
+        assert [v.name for v in await self.a.volumes()] == ["home"]
 
     async def pins(self):
         added = await self.a.add_bytes("pinned", b"x" * 1000)

@@ -19,6 +19,7 @@ mod node;
 mod runtime;
 mod text;
 mod transfer;
+mod volume;
 
 pub use config::{NodeConfig, PeerInfo, Pin, Stats};
 pub use error::GofastError;
@@ -26,3 +27,4 @@ pub use events::{Event, EventListener, Subscription};
 pub use node::{AddResult, Node, start_node};
 pub use text::{UriInfo, parse_peer_id, parse_uri};
 pub use transfer::{ProgressListener, Transfer, TransferResult};
+pub use volume::{DirItem, SnapshotItem, SyncSummary, Volume, VolumeSummary};

@@ -91,7 +91,7 @@ pub struct Node {
 }
 
 impl Node {
-    fn inner(&self) -> Result<Arc<Inner>, GofastError> {
+    pub(crate) fn inner(&self) -> Result<Arc<Inner>, GofastError> {
         self.inner
             .lock()
             .map_err(|_| GofastError::Internal("the node's lock was poisoned".into()))?

@@ -90,7 +90,8 @@ final class Suite: @unchecked Sendable {
     var tests: [(String, () async throws -> Void)] {
         [
             ("golden vectors", goldenVectors), ("identities", identities), ("connect and events (AsyncStream)", connect),
-            ("a file from a to b", fileAToB), ("bytes from b to a", bytesBToA), ("pins", pins),
+            ("a file from a to b", fileAToB), ("bytes from b to a", bytesBToA),
+            ("a volume on two devices", aVolumeOnTwoDevices), ("pins", pins),
             ("a directory, and gc", directoryAndGc),
             ("suspend and resume", suspendResume), ("a low-power node", lowPowerNode),
             ("errors of input", errorsOfInput), ("errors of the network", errorsOfNetwork),
@@ -166,6 +167,32 @@ final class Suite: @unchecked Sendable {
             if case .fetched(_, let s) = $0 { return s == size }
             return false
         }
+    }
+
+    func aVolumeOnTwoDevices() async throws {
+        let home = try await a.createVolume(name: "home")
+        try check(try await home.write(path: "/notes/todo.txt", data: Data("milk".utf8)) != nil)
+        let cap = try await home.capability()
+        try check(cap.hasPrefix("gfv1"))
+        let joined = try await b.joinVolume(name: "home", capability: cap)
+        _ = try await home.allow(device: try b.peerId())
+        try check(try await home.write(path: "/notes/todo.txt", data: Data("milk, eggs".utf8)) != nil)
+        // The write is in the DHT when it returns: a sync finds it.
+        _ = try await joined.sync()
+        try check(try await joined.read(path: "/notes/todo.txt", at: nil) == Data("milk, eggs".utf8))
+        let items = try await joined.list(path: "/notes", at: nil)
+        try check(items.map { $0.name } == ["todo.txt"] && !items[0].isDir)
+        try check(try await joined.info().mayWrite)
+        let log = try await home.log(limit: 10)
+        try check(log.count == 3 && log[0].height == 3)
+        try check(try await home.read(path: "/notes/todo.txt", at: log[1].id) == Data("milk".utf8))
+        try await raises("NotFound", { if case .NotFound = $0 { true } else { false } }) {
+            _ = try await joined.read(path: "/nothing", at: nil)
+        }
+        try await raises("InvalidInput", { if case .InvalidInput = $0 { true } else { false } }) {
+            _ = try await self.b.joinVolume(name: "other", capability: "gfv1nonsense")
+        }
+        try check(try await a.volumes().map { $0.name } == ["home"])
     }
 
     func pins() async throws {

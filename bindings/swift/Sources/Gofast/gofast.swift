@@ -503,6 +503,22 @@ fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
+    typealias FfiType = Int64
+    typealias SwiftType = Int64
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int64 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: Int64, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterBool : FfiConverter {
     typealias FfiType = Int8
     typealias SwiftType = Bool
@@ -913,6 +929,27 @@ public protocol NodeProtocol: AnyObject, Sendable {
      */
     func unpin(label: String) async throws 
     
+    /**
+     * Makes a volume owned by this device, named `name` here.
+     */
+    func createVolume(name: String) async throws  -> Volume
+    
+    /**
+     * Joins the volume `capability` (`gfv1…`, from `Volume::capability` on one of its devices)
+     * names, as `name` here. Its owner then allows this device for its writes to count.
+     */
+    func joinVolume(name: String, capability: String) async throws  -> Volume
+    
+    /**
+     * The volume `name` held here; `NotFound` if there is none.
+     */
+    func volume(name: String) async throws  -> Volume
+    
+    /**
+     * Every volume held here.
+     */
+    func volumes() async throws  -> [VolumeSummary]
+    
 }
 /**
  * A running gofast peer. Stop it with [`Node::stop`]; after that every call fails with
@@ -1294,6 +1331,83 @@ open func unpin(label: String)async throws   {
             completeFunc: ffi_gofast_ffi_rust_future_complete_void,
             freeFunc: ffi_gofast_ffi_rust_future_free_void,
             liftFunc: { $0 },
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * Makes a volume owned by this device, named `name` here.
+     */
+open func createVolume(name: String)async throws  -> Volume  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_node_create_volume(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(name)
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_u64,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_u64,
+            freeFunc: ffi_gofast_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeVolume_lift,
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * Joins the volume `capability` (`gfv1…`, from `Volume::capability` on one of its devices)
+     * names, as `name` here. Its owner then allows this device for its writes to count.
+     */
+open func joinVolume(name: String, capability: String)async throws  -> Volume  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_node_join_volume(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(name),FfiConverterString.lower(capability)
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_u64,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_u64,
+            freeFunc: ffi_gofast_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeVolume_lift,
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * The volume `name` held here; `NotFound` if there is none.
+     */
+open func volume(name: String)async throws  -> Volume  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_node_volume(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(name)
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_u64,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_u64,
+            freeFunc: ffi_gofast_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeVolume_lift,
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * Every volume held here.
+     */
+open func volumes()async throws  -> [VolumeSummary]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_node_volumes(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gofast_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeVolumeSummary.lift,
             errorHandler: FfiConverterTypeGofastError_lift
         )
 }
@@ -1864,6 +1978,477 @@ public func FfiConverterTypeTransfer_lower(_ value: Transfer) -> UInt64 {
 
 
 
+
+
+/**
+ * One of the node's volumes. Every change is a snapshot, pushed at once to the volume's other
+ * devices that are online and left in the DHT for the others. Calls fail with `Stopped` once the
+ * node is stopped.
+ */
+public protocol VolumeProtocol: AnyObject, Sendable {
+    
+    /**
+     * Lets `device` (`gfp1…`) write (the owner only).
+     */
+    func allow(device: String) async throws  -> VolumeSummary
+    
+    /**
+     * The capability another device joins with (`gfv1…`): a secret, like a key.
+     */
+    func capability() async throws  -> String
+    
+    /**
+     * What it is now.
+     */
+    func info() async throws  -> VolumeSummary
+    
+    /**
+     * The directory `path` (`/` for the root), now or at snapshot `at`.
+     */
+    func list(path: String, at: String?) async throws  -> [DirItem]
+    
+    /**
+     * The newest `limit` snapshots, newest first.
+     */
+    func log(limit: UInt32) async throws  -> [SnapshotItem]
+    
+    /**
+     * Makes the directory `path` (and those above it).
+     */
+    func mkdir(path: String) async throws  -> String?
+    
+    /**
+     * Its local name.
+     */
+    func name()  -> String
+    
+    /**
+     * Writes the local file `local_path` as `path`.
+     */
+    func putFile(path: String, localPath: String) async throws  -> String?
+    
+    /**
+     * The data of file `path` (at most 1 GiB), now or at snapshot `at`.
+     */
+    func read(path: String, at: String?) async throws  -> Data
+    
+    /**
+     * Removes `path` (earlier snapshots keep it).
+     */
+    func remove(path: String) async throws  -> String?
+    
+    /**
+     * Moves `from` to `to`.
+     */
+    func rename(from: String, to: String) async throws  -> String?
+    
+    /**
+     * Puts `path` back as it was at snapshot `at` (a new snapshot).
+     */
+    func restore(path: String, at: String) async throws  -> String?
+    
+    /**
+     * Stops taking `device`'s writes (the owner only).
+     */
+    func revoke(device: String) async throws  -> VolumeSummary
+    
+    /**
+     * Reads the other devices' heads from the DHT now and takes in what is new (pushes do this
+     * at once for devices online; this is for catching up).
+     */
+    func sync() async throws  -> SyncSummary
+    
+    /**
+     * Writes `data` as file `path`; returns the new snapshot's id (none if nothing changed).
+     */
+    func write(path: String, data: Data) async throws  -> String?
+    
+}
+/**
+ * One of the node's volumes. Every change is a snapshot, pushed at once to the volume's other
+ * devices that are online and left in the DHT for the others. Calls fail with `Stopped` once the
+ * node is stopped.
+ */
+open class Volume: VolumeProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_gofast_ffi_fn_clone_volume(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_gofast_ffi_fn_free_volume(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Lets `device` (`gfp1…`) write (the owner only).
+     */
+open func allow(device: String)async throws  -> VolumeSummary  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_volume_allow(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(device)
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gofast_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeVolumeSummary_lift,
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * The capability another device joins with (`gfv1…`): a secret, like a key.
+     */
+open func capability()async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_volume_capability(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gofast_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * What it is now.
+     */
+open func info()async throws  -> VolumeSummary  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_volume_info(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gofast_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeVolumeSummary_lift,
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * The directory `path` (`/` for the root), now or at snapshot `at`.
+     */
+open func list(path: String, at: String?)async throws  -> [DirItem]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_volume_list(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(path),FfiConverterOptionString.lower(at)
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gofast_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeDirItem.lift,
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * The newest `limit` snapshots, newest first.
+     */
+open func log(limit: UInt32)async throws  -> [SnapshotItem]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_volume_log(
+                        self.uniffiCloneHandle(),FfiConverterUInt32.lower(limit)
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gofast_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeSnapshotItem.lift,
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * Makes the directory `path` (and those above it).
+     */
+open func mkdir(path: String)async throws  -> String?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_volume_mkdir(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(path)
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gofast_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionString.lift,
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * Its local name.
+     */
+open func name() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_gofast_ffi_fn_method_volume_name(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Writes the local file `local_path` as `path`.
+     */
+open func putFile(path: String, localPath: String)async throws  -> String?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_volume_put_file(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(path),FfiConverterString.lower(localPath)
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gofast_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionString.lift,
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * The data of file `path` (at most 1 GiB), now or at snapshot `at`.
+     */
+open func read(path: String, at: String?)async throws  -> Data  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_volume_read(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(path),FfiConverterOptionString.lower(at)
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gofast_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterData.lift,
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * Removes `path` (earlier snapshots keep it).
+     */
+open func remove(path: String)async throws  -> String?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_volume_remove(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(path)
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gofast_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionString.lift,
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * Moves `from` to `to`.
+     */
+open func rename(from: String, to: String)async throws  -> String?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_volume_rename(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(from),FfiConverterString.lower(to)
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gofast_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionString.lift,
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * Puts `path` back as it was at snapshot `at` (a new snapshot).
+     */
+open func restore(path: String, at: String)async throws  -> String?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_volume_restore(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(path),FfiConverterString.lower(at)
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gofast_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionString.lift,
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * Stops taking `device`'s writes (the owner only).
+     */
+open func revoke(device: String)async throws  -> VolumeSummary  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_volume_revoke(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(device)
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gofast_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeVolumeSummary_lift,
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * Reads the other devices' heads from the DHT now and takes in what is new (pushes do this
+     * at once for devices online; this is for catching up).
+     */
+open func sync()async throws  -> SyncSummary  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_volume_sync(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gofast_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSyncSummary_lift,
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * Writes `data` as file `path`; returns the new snapshot's id (none if nothing changed).
+     */
+open func write(path: String, data: Data)async throws  -> String?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_volume_write(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(path),FfiConverterData.lower(data)
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gofast_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionString.lift,
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVolume: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Volume
+
+    public static func lift(_ handle: UInt64) throws -> Volume {
+        return Volume(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Volume) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Volume {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Volume, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVolume_lift(_ handle: UInt64) throws -> Volume {
+    return try FfiConverterTypeVolume.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVolume_lower(_ value: Volume) -> UInt64 {
+    return FfiConverterTypeVolume.lower(value)
+}
+
+
+
+
 /**
  * What `add_bytes` made.
  */
@@ -1952,6 +2537,95 @@ public func FfiConverterTypeAddResult_lift(_ buf: RustBuffer) throws -> AddResul
 #endif
 public func FfiConverterTypeAddResult_lower(_ value: AddResult) -> RustBuffer {
     return FfiConverterTypeAddResult.lower(value)
+}
+
+
+/**
+ * One entry of a directory.
+ */
+public struct DirItem: Equatable, Hashable {
+    /**
+     * Its name.
+     */
+    public var name: String
+    /**
+     * A directory (else a file).
+     */
+    public var isDir: Bool
+    /**
+     * Data bytes (of everything beneath, for a directory).
+     */
+    public var size: UInt64
+    /**
+     * Last modification, ns since the Unix epoch.
+     */
+    public var mtimeNs: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its name.
+         */name: String, 
+        /**
+         * A directory (else a file).
+         */isDir: Bool, 
+        /**
+         * Data bytes (of everything beneath, for a directory).
+         */size: UInt64, 
+        /**
+         * Last modification, ns since the Unix epoch.
+         */mtimeNs: Int64) {
+        self.name = name
+        self.isDir = isDir
+        self.size = size
+        self.mtimeNs = mtimeNs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DirItem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDirItem: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DirItem {
+        return
+            try DirItem(
+                name: FfiConverterString.read(from: &buf), 
+                isDir: FfiConverterBool.read(from: &buf), 
+                size: FfiConverterUInt64.read(from: &buf), 
+                mtimeNs: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DirItem, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterBool.write(value.isDir, into: &buf)
+        FfiConverterUInt64.write(value.size, into: &buf)
+        FfiConverterInt64.write(value.mtimeNs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDirItem_lift(_ buf: RustBuffer) throws -> DirItem {
+    return try FfiConverterTypeDirItem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDirItem_lower(_ value: DirItem) -> RustBuffer {
+    return FfiConverterTypeDirItem.lower(value)
 }
 
 
@@ -2308,6 +2982,115 @@ public func FfiConverterTypePin_lower(_ value: Pin) -> RustBuffer {
 
 
 /**
+ * One snapshot of a volume's history.
+ */
+public struct SnapshotItem: Equatable, Hashable {
+    /**
+     * Its short id (what `read_at` and `restore` take).
+     */
+    public var id: String
+    /**
+     * Its height.
+     */
+    public var height: UInt64
+    /**
+     * When it was made, ns since the Unix epoch.
+     */
+    public var timeNs: Int64
+    /**
+     * The device that made it (`gfp1…`).
+     */
+    public var device: String
+    /**
+     * What changed.
+     */
+    public var note: String
+    /**
+     * Snapshots it follows (2 or more: a merge).
+     */
+    public var parents: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its short id (what `read_at` and `restore` take).
+         */id: String, 
+        /**
+         * Its height.
+         */height: UInt64, 
+        /**
+         * When it was made, ns since the Unix epoch.
+         */timeNs: Int64, 
+        /**
+         * The device that made it (`gfp1…`).
+         */device: String, 
+        /**
+         * What changed.
+         */note: String, 
+        /**
+         * Snapshots it follows (2 or more: a merge).
+         */parents: UInt32) {
+        self.id = id
+        self.height = height
+        self.timeNs = timeNs
+        self.device = device
+        self.note = note
+        self.parents = parents
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SnapshotItem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSnapshotItem: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SnapshotItem {
+        return
+            try SnapshotItem(
+                id: FfiConverterString.read(from: &buf), 
+                height: FfiConverterUInt64.read(from: &buf), 
+                timeNs: FfiConverterInt64.read(from: &buf), 
+                device: FfiConverterString.read(from: &buf), 
+                note: FfiConverterString.read(from: &buf), 
+                parents: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SnapshotItem, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterUInt64.write(value.height, into: &buf)
+        FfiConverterInt64.write(value.timeNs, into: &buf)
+        FfiConverterString.write(value.device, into: &buf)
+        FfiConverterString.write(value.note, into: &buf)
+        FfiConverterUInt32.write(value.parents, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSnapshotItem_lift(_ buf: RustBuffer) throws -> SnapshotItem {
+    return try FfiConverterTypeSnapshotItem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSnapshotItem_lower(_ value: SnapshotItem) -> RustBuffer {
+    return FfiConverterTypeSnapshotItem.lower(value)
+}
+
+
+/**
  * Counters of a node.
  */
 public struct Stats: Equatable, Hashable {
@@ -2477,6 +3260,95 @@ public func FfiConverterTypeStats_lower(_ value: Stats) -> RustBuffer {
 
 
 /**
+ * What a sync did.
+ */
+public struct SyncSummary: Equatable, Hashable {
+    /**
+     * Other devices' heads looked at.
+     */
+    public var heads: UInt32
+    /**
+     * Moves to another device's snapshot.
+     */
+    public var fastForwards: UInt32
+    /**
+     * Merges made.
+     */
+    public var merges: UInt32
+    /**
+     * Conflicts the merges kept both versions of.
+     */
+    public var conflicts: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Other devices' heads looked at.
+         */heads: UInt32, 
+        /**
+         * Moves to another device's snapshot.
+         */fastForwards: UInt32, 
+        /**
+         * Merges made.
+         */merges: UInt32, 
+        /**
+         * Conflicts the merges kept both versions of.
+         */conflicts: UInt32) {
+        self.heads = heads
+        self.fastForwards = fastForwards
+        self.merges = merges
+        self.conflicts = conflicts
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SyncSummary: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncSummary: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncSummary {
+        return
+            try SyncSummary(
+                heads: FfiConverterUInt32.read(from: &buf), 
+                fastForwards: FfiConverterUInt32.read(from: &buf), 
+                merges: FfiConverterUInt32.read(from: &buf), 
+                conflicts: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SyncSummary, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.heads, into: &buf)
+        FfiConverterUInt32.write(value.fastForwards, into: &buf)
+        FfiConverterUInt32.write(value.merges, into: &buf)
+        FfiConverterUInt32.write(value.conflicts, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncSummary_lift(_ buf: RustBuffer) throws -> SyncSummary {
+    return try FfiConverterTypeSyncSummary.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncSummary_lower(_ value: SyncSummary) -> RustBuffer {
+    return FfiConverterTypeSyncSummary.lower(value)
+}
+
+
+/**
  * What a finished transfer did.
  */
 public struct TransferResult: Equatable, Hashable {
@@ -2635,6 +3507,115 @@ public func FfiConverterTypeUriInfo_lower(_ value: UriInfo) -> RustBuffer {
 
 
 /**
+ * What a volume is.
+ */
+public struct VolumeSummary: Equatable, Hashable {
+    /**
+     * Its local name.
+     */
+    public var name: String
+    /**
+     * Its owner (`gfp1…`), who allows and revokes devices.
+     */
+    public var owner: String
+    /**
+     * The devices that may write (`gfp1…`).
+     */
+    public var devices: [String]
+    /**
+     * This device's snapshot (its short id), if it has one yet.
+     */
+    public var snapshot: String?
+    /**
+     * That snapshot's height (0 if none).
+     */
+    public var height: UInt64
+    /**
+     * Whether this device may write (it is on the owner's list).
+     */
+    public var mayWrite: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its local name.
+         */name: String, 
+        /**
+         * Its owner (`gfp1…`), who allows and revokes devices.
+         */owner: String, 
+        /**
+         * The devices that may write (`gfp1…`).
+         */devices: [String], 
+        /**
+         * This device's snapshot (its short id), if it has one yet.
+         */snapshot: String?, 
+        /**
+         * That snapshot's height (0 if none).
+         */height: UInt64, 
+        /**
+         * Whether this device may write (it is on the owner's list).
+         */mayWrite: Bool) {
+        self.name = name
+        self.owner = owner
+        self.devices = devices
+        self.snapshot = snapshot
+        self.height = height
+        self.mayWrite = mayWrite
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension VolumeSummary: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVolumeSummary: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VolumeSummary {
+        return
+            try VolumeSummary(
+                name: FfiConverterString.read(from: &buf), 
+                owner: FfiConverterString.read(from: &buf), 
+                devices: FfiConverterSequenceString.read(from: &buf), 
+                snapshot: FfiConverterOptionString.read(from: &buf), 
+                height: FfiConverterUInt64.read(from: &buf), 
+                mayWrite: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: VolumeSummary, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.owner, into: &buf)
+        FfiConverterSequenceString.write(value.devices, into: &buf)
+        FfiConverterOptionString.write(value.snapshot, into: &buf)
+        FfiConverterUInt64.write(value.height, into: &buf)
+        FfiConverterBool.write(value.mayWrite, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVolumeSummary_lift(_ buf: RustBuffer) throws -> VolumeSummary {
+    return try FfiConverterTypeVolumeSummary.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVolumeSummary_lower(_ value: VolumeSummary) -> RustBuffer {
+    return FfiConverterTypeVolumeSummary.lower(value)
+}
+
+
+/**
  * Something that happened in a node.
  */
 
@@ -2694,6 +3675,56 @@ public enum Event: Equatable, Hashable {
          */blockId: String
     )
     /**
+     * A volume moved to a new snapshot (this device's change, or another's taken in).
+     */
+    case volumeChanged(
+        /**
+         * The volume's local name.
+         */volume: String, 
+        /**
+         * The new snapshot's block id.
+         */snapshotId: String, 
+        /**
+         * The `gfp1…` id of the device that made it.
+         */by: String
+    )
+    /**
+     * A volume's device list changed.
+     */
+    case volumeDevicesChanged(
+        /**
+         * The volume's local name.
+         */volume: String, 
+        /**
+         * The `gfp1…` ids of the devices that may write now.
+         */devices: [String]
+    )
+    /**
+     * A device not on a volume's list (a removed one) tried to write; refused.
+     */
+    case volumeHeadRefused(
+        /**
+         * The volume's local name.
+         */volume: String, 
+        /**
+         * The device's `gfp1…` id.
+         */device: String
+    )
+    /**
+     * A merge kept both versions of a path (or an edit over a removal).
+     */
+    case volumeConflict(
+        /**
+         * The volume's local name.
+         */volume: String, 
+        /**
+         * The path both sides changed.
+         */path: String, 
+        /**
+         * Where the older version went; empty for an edit kept over a removal.
+         */keptAs: String
+    )
+    /**
      * The node was suspended.
      */
     case suspended
@@ -2745,11 +3776,23 @@ public struct FfiConverterTypeEvent: FfiConverterRustBuffer {
         case 5: return .blockPushed(peer: try FfiConverterString.read(from: &buf), blockId: try FfiConverterString.read(from: &buf)
         )
         
-        case 6: return .suspended
+        case 6: return .volumeChanged(volume: try FfiConverterString.read(from: &buf), snapshotId: try FfiConverterString.read(from: &buf), by: try FfiConverterString.read(from: &buf)
+        )
         
-        case 7: return .resumed
+        case 7: return .volumeDevicesChanged(volume: try FfiConverterString.read(from: &buf), devices: try FfiConverterSequenceString.read(from: &buf)
+        )
         
-        case 8: return .missed(count: try FfiConverterUInt64.read(from: &buf)
+        case 8: return .volumeHeadRefused(volume: try FfiConverterString.read(from: &buf), device: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 9: return .volumeConflict(volume: try FfiConverterString.read(from: &buf), path: try FfiConverterString.read(from: &buf), keptAs: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 10: return .suspended
+        
+        case 11: return .resumed
+        
+        case 12: return .missed(count: try FfiConverterUInt64.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -2789,16 +3832,42 @@ public struct FfiConverterTypeEvent: FfiConverterRustBuffer {
             FfiConverterString.write(blockId, into: &buf)
             
         
-        case .suspended:
+        case let .volumeChanged(volume,snapshotId,by):
             writeInt(&buf, Int32(6))
+            FfiConverterString.write(volume, into: &buf)
+            FfiConverterString.write(snapshotId, into: &buf)
+            FfiConverterString.write(by, into: &buf)
+            
+        
+        case let .volumeDevicesChanged(volume,devices):
+            writeInt(&buf, Int32(7))
+            FfiConverterString.write(volume, into: &buf)
+            FfiConverterSequenceString.write(devices, into: &buf)
+            
+        
+        case let .volumeHeadRefused(volume,device):
+            writeInt(&buf, Int32(8))
+            FfiConverterString.write(volume, into: &buf)
+            FfiConverterString.write(device, into: &buf)
+            
+        
+        case let .volumeConflict(volume,path,keptAs):
+            writeInt(&buf, Int32(9))
+            FfiConverterString.write(volume, into: &buf)
+            FfiConverterString.write(path, into: &buf)
+            FfiConverterString.write(keptAs, into: &buf)
+            
+        
+        case .suspended:
+            writeInt(&buf, Int32(10))
         
         
         case .resumed:
-            writeInt(&buf, Int32(7))
+            writeInt(&buf, Int32(11))
         
         
         case let .missed(count):
-            writeInt(&buf, Int32(8))
+            writeInt(&buf, Int32(12))
             FfiConverterUInt64.write(count, into: &buf)
             
         }
@@ -3105,6 +4174,31 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeDirItem: FfiConverterRustBuffer {
+    typealias SwiftType = [DirItem]
+
+    public static func write(_ value: [DirItem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDirItem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DirItem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DirItem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDirItem.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypePeerInfo: FfiConverterRustBuffer {
     typealias SwiftType = [PeerInfo]
 
@@ -3147,6 +4241,56 @@ fileprivate struct FfiConverterSequenceTypePin: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypePin.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeSnapshotItem: FfiConverterRustBuffer {
+    typealias SwiftType = [SnapshotItem]
+
+    public static func write(_ value: [SnapshotItem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSnapshotItem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SnapshotItem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SnapshotItem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSnapshotItem.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeVolumeSummary: FfiConverterRustBuffer {
+    typealias SwiftType = [VolumeSummary]
+
+    public static func write(_ value: [VolumeSummary], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeVolumeSummary.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [VolumeSummary] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [VolumeSummary]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeVolumeSummary.read(from: &buf))
         }
         return seq
     }
@@ -3329,6 +4473,18 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gofast_ffi_checksum_method_node_unpin() != 35305) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gofast_ffi_checksum_method_node_create_volume() != 53847) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_node_join_volume() != 17528) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_node_volume() != 31112) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_node_volumes() != 21114) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gofast_ffi_checksum_method_progresslistener_on_progress() != 13096) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -3339,6 +4495,51 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gofast_ffi_checksum_method_transfer_wait() != 9392) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_volume_allow() != 10590) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_volume_capability() != 48184) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_volume_info() != 63354) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_volume_list() != 15574) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_volume_log() != 43984) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_volume_mkdir() != 40804) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_volume_name() != 29868) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_volume_put_file() != 54969) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_volume_read() != 30010) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_volume_remove() != 24793) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_volume_rename() != 16425) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_volume_restore() != 51913) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_volume_revoke() != 27716) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_volume_sync() != 25277) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_volume_write() != 34794) {
         return InitializationResult.apiChecksumMismatch
     }
 

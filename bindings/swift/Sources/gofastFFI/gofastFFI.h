@@ -415,6 +415,26 @@ uint64_t uniffi_gofast_ffi_fn_method_node_suspend(uint64_t ptr
 uint64_t uniffi_gofast_ffi_fn_method_node_unpin(uint64_t ptr, RustBuffer label
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_NODE_CREATE_VOLUME
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_NODE_CREATE_VOLUME
+uint64_t uniffi_gofast_ffi_fn_method_node_create_volume(uint64_t ptr, RustBuffer name
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_NODE_JOIN_VOLUME
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_NODE_JOIN_VOLUME
+uint64_t uniffi_gofast_ffi_fn_method_node_join_volume(uint64_t ptr, RustBuffer name, RustBuffer capability
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_NODE_VOLUME
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_NODE_VOLUME
+uint64_t uniffi_gofast_ffi_fn_method_node_volume(uint64_t ptr, RustBuffer name
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_NODE_VOLUMES
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_NODE_VOLUMES
+uint64_t uniffi_gofast_ffi_fn_method_node_volumes(uint64_t ptr
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_CLONE_PROGRESSLISTENER
 #define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_CLONE_PROGRESSLISTENER
 uint64_t uniffi_gofast_ffi_fn_clone_progresslistener(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -458,6 +478,91 @@ int8_t uniffi_gofast_ffi_fn_method_transfer_is_finished(uint64_t ptr, RustCallSt
 #ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_TRANSFER_WAIT
 #define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_TRANSFER_WAIT
 uint64_t uniffi_gofast_ffi_fn_method_transfer_wait(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_CLONE_VOLUME
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_CLONE_VOLUME
+uint64_t uniffi_gofast_ffi_fn_clone_volume(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_FREE_VOLUME
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_FREE_VOLUME
+void uniffi_gofast_ffi_fn_free_volume(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_ALLOW
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_ALLOW
+uint64_t uniffi_gofast_ffi_fn_method_volume_allow(uint64_t ptr, RustBuffer device
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_CAPABILITY
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_CAPABILITY
+uint64_t uniffi_gofast_ffi_fn_method_volume_capability(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_INFO
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_INFO
+uint64_t uniffi_gofast_ffi_fn_method_volume_info(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_LIST
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_LIST
+uint64_t uniffi_gofast_ffi_fn_method_volume_list(uint64_t ptr, RustBuffer path, RustBuffer at
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_LOG
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_LOG
+uint64_t uniffi_gofast_ffi_fn_method_volume_log(uint64_t ptr, uint32_t limit
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_MKDIR
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_MKDIR
+uint64_t uniffi_gofast_ffi_fn_method_volume_mkdir(uint64_t ptr, RustBuffer path
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_NAME
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_NAME
+RustBuffer uniffi_gofast_ffi_fn_method_volume_name(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_PUT_FILE
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_PUT_FILE
+uint64_t uniffi_gofast_ffi_fn_method_volume_put_file(uint64_t ptr, RustBuffer path, RustBuffer local_path
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_READ
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_READ
+uint64_t uniffi_gofast_ffi_fn_method_volume_read(uint64_t ptr, RustBuffer path, RustBuffer at
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_REMOVE
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_REMOVE
+uint64_t uniffi_gofast_ffi_fn_method_volume_remove(uint64_t ptr, RustBuffer path
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_RENAME
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_RENAME
+uint64_t uniffi_gofast_ffi_fn_method_volume_rename(uint64_t ptr, RustBuffer from, RustBuffer to
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_RESTORE
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_RESTORE
+uint64_t uniffi_gofast_ffi_fn_method_volume_restore(uint64_t ptr, RustBuffer path, RustBuffer at
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_REVOKE
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_REVOKE
+uint64_t uniffi_gofast_ffi_fn_method_volume_revoke(uint64_t ptr, RustBuffer device
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_SYNC
+uint64_t uniffi_gofast_ffi_fn_method_volume_sync(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_WRITE
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_WRITE
+uint64_t uniffi_gofast_ffi_fn_method_volume_write(uint64_t ptr, RustBuffer path, RustBuffer data
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_FUNC_START_NODE
@@ -879,6 +984,30 @@ uint16_t uniffi_gofast_ffi_checksum_method_node_unpin(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_NODE_CREATE_VOLUME
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_NODE_CREATE_VOLUME
+uint16_t uniffi_gofast_ffi_checksum_method_node_create_volume(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_NODE_JOIN_VOLUME
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_NODE_JOIN_VOLUME
+uint16_t uniffi_gofast_ffi_checksum_method_node_join_volume(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_NODE_VOLUME
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_NODE_VOLUME
+uint16_t uniffi_gofast_ffi_checksum_method_node_volume(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_NODE_VOLUMES
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_NODE_VOLUMES
+uint16_t uniffi_gofast_ffi_checksum_method_node_volumes(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_PROGRESSLISTENER_ON_PROGRESS
 #define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_PROGRESSLISTENER_ON_PROGRESS
 uint16_t uniffi_gofast_ffi_checksum_method_progresslistener_on_progress(void
@@ -900,6 +1029,96 @@ uint16_t uniffi_gofast_ffi_checksum_method_transfer_is_finished(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_TRANSFER_WAIT
 #define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_TRANSFER_WAIT
 uint16_t uniffi_gofast_ffi_checksum_method_transfer_wait(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_ALLOW
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_ALLOW
+uint16_t uniffi_gofast_ffi_checksum_method_volume_allow(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_CAPABILITY
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_CAPABILITY
+uint16_t uniffi_gofast_ffi_checksum_method_volume_capability(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_INFO
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_INFO
+uint16_t uniffi_gofast_ffi_checksum_method_volume_info(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_LIST
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_LIST
+uint16_t uniffi_gofast_ffi_checksum_method_volume_list(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_LOG
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_LOG
+uint16_t uniffi_gofast_ffi_checksum_method_volume_log(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_MKDIR
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_MKDIR
+uint16_t uniffi_gofast_ffi_checksum_method_volume_mkdir(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_NAME
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_NAME
+uint16_t uniffi_gofast_ffi_checksum_method_volume_name(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_PUT_FILE
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_PUT_FILE
+uint16_t uniffi_gofast_ffi_checksum_method_volume_put_file(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_READ
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_READ
+uint16_t uniffi_gofast_ffi_checksum_method_volume_read(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_REMOVE
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_REMOVE
+uint16_t uniffi_gofast_ffi_checksum_method_volume_remove(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_RENAME
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_RENAME
+uint16_t uniffi_gofast_ffi_checksum_method_volume_rename(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_RESTORE
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_RESTORE
+uint16_t uniffi_gofast_ffi_checksum_method_volume_restore(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_REVOKE
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_REVOKE
+uint16_t uniffi_gofast_ffi_checksum_method_volume_revoke(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_SYNC
+uint16_t uniffi_gofast_ffi_checksum_method_volume_sync(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_WRITE
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_WRITE
+uint16_t uniffi_gofast_ffi_checksum_method_volume_write(void
     
 );
 #endif

@@ -774,6 +774,14 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gofast_ffi_checksum_method_node_unpin(
     ): Int
+    external fun uniffi_gofast_ffi_checksum_method_node_create_volume(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_node_join_volume(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_node_volume(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_node_volumes(
+    ): Int
     external fun uniffi_gofast_ffi_checksum_method_progresslistener_on_progress(
     ): Int
     external fun uniffi_gofast_ffi_checksum_method_transfer_cancel(
@@ -781,6 +789,36 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_gofast_ffi_checksum_method_transfer_is_finished(
     ): Int
     external fun uniffi_gofast_ffi_checksum_method_transfer_wait(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_volume_allow(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_volume_capability(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_volume_info(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_volume_list(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_volume_log(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_volume_mkdir(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_volume_name(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_volume_put_file(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_volume_read(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_volume_remove(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_volume_rename(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_volume_restore(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_volume_revoke(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_volume_sync(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_volume_write(
     ): Int
     external fun ffi_gofast_ffi_uniffi_contract_version(
     ): Int
@@ -860,6 +898,14 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_gofast_ffi_fn_method_node_unpin(`ptr`: Long,`label`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_gofast_ffi_fn_method_node_create_volume(`ptr`: Long,`name`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gofast_ffi_fn_method_node_join_volume(`ptr`: Long,`name`: RustBuffer.ByValue,`capability`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gofast_ffi_fn_method_node_volume(`ptr`: Long,`name`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gofast_ffi_fn_method_node_volumes(`ptr`: Long,
+    ): Long
     external fun uniffi_gofast_ffi_fn_clone_progresslistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_gofast_ffi_fn_free_progresslistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -877,6 +923,40 @@ internal object UniffiLib {
     external fun uniffi_gofast_ffi_fn_method_transfer_is_finished(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
     external fun uniffi_gofast_ffi_fn_method_transfer_wait(`ptr`: Long,
+    ): Long
+    external fun uniffi_gofast_ffi_fn_clone_volume(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_gofast_ffi_fn_free_volume(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_gofast_ffi_fn_method_volume_allow(`ptr`: Long,`device`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gofast_ffi_fn_method_volume_capability(`ptr`: Long,
+    ): Long
+    external fun uniffi_gofast_ffi_fn_method_volume_info(`ptr`: Long,
+    ): Long
+    external fun uniffi_gofast_ffi_fn_method_volume_list(`ptr`: Long,`path`: RustBuffer.ByValue,`at`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gofast_ffi_fn_method_volume_log(`ptr`: Long,`limit`: Int,
+    ): Long
+    external fun uniffi_gofast_ffi_fn_method_volume_mkdir(`ptr`: Long,`path`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gofast_ffi_fn_method_volume_name(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_gofast_ffi_fn_method_volume_put_file(`ptr`: Long,`path`: RustBuffer.ByValue,`localPath`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gofast_ffi_fn_method_volume_read(`ptr`: Long,`path`: RustBuffer.ByValue,`at`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gofast_ffi_fn_method_volume_remove(`ptr`: Long,`path`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gofast_ffi_fn_method_volume_rename(`ptr`: Long,`from`: RustBuffer.ByValue,`to`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gofast_ffi_fn_method_volume_restore(`ptr`: Long,`path`: RustBuffer.ByValue,`at`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gofast_ffi_fn_method_volume_revoke(`ptr`: Long,`device`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gofast_ffi_fn_method_volume_sync(`ptr`: Long,
+    ): Long
+    external fun uniffi_gofast_ffi_fn_method_volume_write(`ptr`: Long,`path`: RustBuffer.ByValue,`data`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gofast_ffi_fn_func_start_node(`config`: RustBuffer.ByValue,
     ): Long
@@ -1075,6 +1155,18 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gofast_ffi_checksum_method_node_unpin() and 0xFFFF) != 35305) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_gofast_ffi_checksum_method_node_create_volume() and 0xFFFF) != 53847) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_node_join_volume() and 0xFFFF) != 17528) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_node_volume() and 0xFFFF) != 31112) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_node_volumes() and 0xFFFF) != 21114) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_gofast_ffi_checksum_method_progresslistener_on_progress() and 0xFFFF) != 13096) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1085,6 +1177,51 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gofast_ffi_checksum_method_transfer_wait() and 0xFFFF) != 9392) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_volume_allow() and 0xFFFF) != 10590) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_volume_capability() and 0xFFFF) != 48184) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_volume_info() and 0xFFFF) != 63354) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_volume_list() and 0xFFFF) != 15574) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_volume_log() and 0xFFFF) != 43984) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_volume_mkdir() and 0xFFFF) != 40804) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_volume_name() and 0xFFFF) != 29868) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_volume_put_file() and 0xFFFF) != 54969) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_volume_read() and 0xFFFF) != 30010) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_volume_remove() and 0xFFFF) != 24793) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_volume_rename() and 0xFFFF) != 16425) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_volume_restore() and 0xFFFF) != 51913) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_volume_revoke() and 0xFFFF) != 27716) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_volume_sync() and 0xFFFF) != 25277) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_volume_write() and 0xFFFF) != 34794) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1358,6 +1495,29 @@ public object FfiConverterULong: FfiConverter<ULong, Long> {
 
     override fun write(value: ULong, buf: ByteBuffer) {
         buf.putLong(value.toLong())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterLong: FfiConverter<Long, Long> {
+    override fun lift(value: Long): Long {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Long {
+        return buf.getLong()
+    }
+
+    override fun lower(value: Long): Long {
+        return value
+    }
+
+    override fun allocationSize(value: Long) = 8UL
+
+    override fun write(value: Long, buf: ByteBuffer) {
+        buf.putLong(value)
     }
 }
 
@@ -1991,6 +2151,27 @@ public interface NodeInterface {
      */
     suspend fun `unpin`(`label`: kotlin.String)
     
+    /**
+     * Makes a volume owned by this device, named `name` here.
+     */
+    suspend fun `createVolume`(`name`: kotlin.String): Volume
+    
+    /**
+     * Joins the volume `capability` (`gfv1…`, from `Volume::capability` on one of its devices)
+     * names, as `name` here. Its owner then allows this device for its writes to count.
+     */
+    suspend fun `joinVolume`(`name`: kotlin.String, `capability`: kotlin.String): Volume
+    
+    /**
+     * The volume `name` held here; `NotFound` if there is none.
+     */
+    suspend fun `volume`(`name`: kotlin.String): Volume
+    
+    /**
+     * Every volume held here.
+     */
+    suspend fun `volumes`(): List<VolumeSummary>
+    
     companion object
 }
 
@@ -2529,6 +2710,107 @@ open class Node: Disposable, AutoCloseable, NodeInterface
         // lift function
         { },
         
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Makes a volume owned by this device, named `name` here.
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `createVolume`(`name`: kotlin.String) : Volume {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_node_create_volume(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`name`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeVolume.lift(it) },
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Joins the volume `capability` (`gfv1…`, from `Volume::capability` on one of its devices)
+     * names, as `name` here. Its owner then allows this device for its writes to count.
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `joinVolume`(`name`: kotlin.String, `capability`: kotlin.String) : Volume {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_node_join_volume(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`name`),
+        FfiConverterString.lower(`capability`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeVolume.lift(it) },
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The volume `name` held here; `NotFound` if there is none.
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `volume`(`name`: kotlin.String) : Volume {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_node_volume(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`name`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeVolume.lift(it) },
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Every volume held here.
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `volumes`() : List<VolumeSummary> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_node_volumes(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeVolumeSummary.lift(it) },
         // Error FFI converter
         GofastException.ErrorHandler,
     )
@@ -3488,6 +3770,702 @@ public object FfiConverterTypeTransfer: FfiConverter<Transfer, Long> {
 }
 
 
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * One of the node's volumes. Every change is a snapshot, pushed at once to the volume's other
+ * devices that are online and left in the DHT for the others. Calls fail with `Stopped` once the
+ * node is stopped.
+ */
+public interface VolumeInterface {
+    
+    /**
+     * Lets `device` (`gfp1…`) write (the owner only).
+     */
+    suspend fun `allow`(`device`: kotlin.String): VolumeSummary
+    
+    /**
+     * The capability another device joins with (`gfv1…`): a secret, like a key.
+     */
+    suspend fun `capability`(): kotlin.String
+    
+    /**
+     * What it is now.
+     */
+    suspend fun `info`(): VolumeSummary
+    
+    /**
+     * The directory `path` (`/` for the root), now or at snapshot `at`.
+     */
+    suspend fun `list`(`path`: kotlin.String, `at`: kotlin.String?): List<DirItem>
+    
+    /**
+     * The newest `limit` snapshots, newest first.
+     */
+    suspend fun `log`(`limit`: kotlin.UInt): List<SnapshotItem>
+    
+    /**
+     * Makes the directory `path` (and those above it).
+     */
+    suspend fun `mkdir`(`path`: kotlin.String): kotlin.String?
+    
+    /**
+     * Its local name.
+     */
+    fun `name`(): kotlin.String
+    
+    /**
+     * Writes the local file `local_path` as `path`.
+     */
+    suspend fun `putFile`(`path`: kotlin.String, `localPath`: kotlin.String): kotlin.String?
+    
+    /**
+     * The data of file `path` (at most 1 GiB), now or at snapshot `at`.
+     */
+    suspend fun `read`(`path`: kotlin.String, `at`: kotlin.String?): kotlin.ByteArray
+    
+    /**
+     * Removes `path` (earlier snapshots keep it).
+     */
+    suspend fun `remove`(`path`: kotlin.String): kotlin.String?
+    
+    /**
+     * Moves `from` to `to`.
+     */
+    suspend fun `rename`(`from`: kotlin.String, `to`: kotlin.String): kotlin.String?
+    
+    /**
+     * Puts `path` back as it was at snapshot `at` (a new snapshot).
+     */
+    suspend fun `restore`(`path`: kotlin.String, `at`: kotlin.String): kotlin.String?
+    
+    /**
+     * Stops taking `device`'s writes (the owner only).
+     */
+    suspend fun `revoke`(`device`: kotlin.String): VolumeSummary
+    
+    /**
+     * Reads the other devices' heads from the DHT now and takes in what is new (pushes do this
+     * at once for devices online; this is for catching up).
+     */
+    suspend fun `sync`(): SyncSummary
+    
+    /**
+     * Writes `data` as file `path`; returns the new snapshot's id (none if nothing changed).
+     */
+    suspend fun `write`(`path`: kotlin.String, `data`: kotlin.ByteArray): kotlin.String?
+    
+    companion object
+}
+
+/**
+ * One of the node's volumes. Every change is a snapshot, pushed at once to the volume's other
+ * devices that are online and left in the DHT for the others. Calls fail with `Stopped` once the
+ * node is stopped.
+ */
+open class Volume: Disposable, AutoCloseable, VolumeInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_gofast_ffi_fn_free_volume(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_gofast_ffi_fn_clone_volume(handle, status)
+        }
+    }
+
+    
+    /**
+     * Lets `device` (`gfp1…`) write (the owner only).
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `allow`(`device`: kotlin.String) : VolumeSummary {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_volume_allow(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`device`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeVolumeSummary.lift(it) },
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The capability another device joins with (`gfv1…`): a secret, like a key.
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `capability`() : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_volume_capability(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * What it is now.
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `info`() : VolumeSummary {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_volume_info(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeVolumeSummary.lift(it) },
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The directory `path` (`/` for the root), now or at snapshot `at`.
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `list`(`path`: kotlin.String, `at`: kotlin.String?) : List<DirItem> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_volume_list(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`path`),
+        FfiConverterOptionalString.lower(`at`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeDirItem.lift(it) },
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The newest `limit` snapshots, newest first.
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `log`(`limit`: kotlin.UInt) : List<SnapshotItem> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_volume_log(
+                uniffiHandle,
+                
+        FfiConverterUInt.lower(`limit`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeSnapshotItem.lift(it) },
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Makes the directory `path` (and those above it).
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `mkdir`(`path`: kotlin.String) : kotlin.String? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_volume_mkdir(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`path`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalString.lift(it) },
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Its local name.
+     */override fun `name`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_gofast_ffi_fn_method_volume_name(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Writes the local file `local_path` as `path`.
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `putFile`(`path`: kotlin.String, `localPath`: kotlin.String) : kotlin.String? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_volume_put_file(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`path`),
+        FfiConverterString.lower(`localPath`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalString.lift(it) },
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The data of file `path` (at most 1 GiB), now or at snapshot `at`.
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `read`(`path`: kotlin.String, `at`: kotlin.String?) : kotlin.ByteArray {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_volume_read(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`path`),
+        FfiConverterOptionalString.lower(`at`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterByteArray.lift(it) },
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Removes `path` (earlier snapshots keep it).
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `remove`(`path`: kotlin.String) : kotlin.String? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_volume_remove(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`path`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalString.lift(it) },
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Moves `from` to `to`.
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `rename`(`from`: kotlin.String, `to`: kotlin.String) : kotlin.String? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_volume_rename(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`from`),
+        FfiConverterString.lower(`to`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalString.lift(it) },
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Puts `path` back as it was at snapshot `at` (a new snapshot).
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `restore`(`path`: kotlin.String, `at`: kotlin.String) : kotlin.String? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_volume_restore(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`path`),
+        FfiConverterString.lower(`at`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalString.lift(it) },
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Stops taking `device`'s writes (the owner only).
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `revoke`(`device`: kotlin.String) : VolumeSummary {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_volume_revoke(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`device`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeVolumeSummary.lift(it) },
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Reads the other devices' heads from the DHT now and takes in what is new (pushes do this
+     * at once for devices online; this is for catching up).
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `sync`() : SyncSummary {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_volume_sync(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSyncSummary.lift(it) },
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Writes `data` as file `path`; returns the new snapshot's id (none if nothing changed).
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `write`(`path`: kotlin.String, `data`: kotlin.ByteArray) : kotlin.String? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_volume_write(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`path`),
+        FfiConverterByteArray.lower(`data`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalString.lift(it) },
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVolume: FfiConverter<Volume, Long> {
+    override fun lower(value: Volume): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): Volume {
+        return Volume(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): Volume {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Volume) = 8UL
+
+    override fun write(value: Volume, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
 
 /**
  * What `add_bytes` made.
@@ -3548,6 +4526,69 @@ public object FfiConverterTypeAddResult: FfiConverterRustBuffer<AddResult> {
             FfiConverterULong.write(value.`size`, buf)
             FfiConverterULong.write(value.`blocks`, buf)
             FfiConverterUInt.write(value.`announcedTo`, buf)
+    }
+}
+
+
+
+/**
+ * One entry of a directory.
+ */
+data class DirItem (
+    /**
+     * Its name.
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * A directory (else a file).
+     */
+    var `isDir`: kotlin.Boolean
+    , 
+    /**
+     * Data bytes (of everything beneath, for a directory).
+     */
+    var `size`: kotlin.ULong
+    , 
+    /**
+     * Last modification, ns since the Unix epoch.
+     */
+    var `mtimeNs`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDirItem: FfiConverterRustBuffer<DirItem> {
+    override fun read(buf: ByteBuffer): DirItem {
+        return DirItem(
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DirItem) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterBoolean.allocationSize(value.`isDir`) +
+            FfiConverterULong.allocationSize(value.`size`) +
+            FfiConverterLong.allocationSize(value.`mtimeNs`)
+    )
+
+    override fun write(value: DirItem, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterBoolean.write(value.`isDir`, buf)
+            FfiConverterULong.write(value.`size`, buf)
+            FfiConverterLong.write(value.`mtimeNs`, buf)
     }
 }
 
@@ -3801,6 +4842,85 @@ public object FfiConverterTypePin: FfiConverterRustBuffer<Pin> {
 
 
 /**
+ * One snapshot of a volume's history.
+ */
+data class SnapshotItem (
+    /**
+     * Its short id (what `read_at` and `restore` take).
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * Its height.
+     */
+    var `height`: kotlin.ULong
+    , 
+    /**
+     * When it was made, ns since the Unix epoch.
+     */
+    var `timeNs`: kotlin.Long
+    , 
+    /**
+     * The device that made it (`gfp1…`).
+     */
+    var `device`: kotlin.String
+    , 
+    /**
+     * What changed.
+     */
+    var `note`: kotlin.String
+    , 
+    /**
+     * Snapshots it follows (2 or more: a merge).
+     */
+    var `parents`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSnapshotItem: FfiConverterRustBuffer<SnapshotItem> {
+    override fun read(buf: ByteBuffer): SnapshotItem {
+        return SnapshotItem(
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SnapshotItem) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterULong.allocationSize(value.`height`) +
+            FfiConverterLong.allocationSize(value.`timeNs`) +
+            FfiConverterString.allocationSize(value.`device`) +
+            FfiConverterString.allocationSize(value.`note`) +
+            FfiConverterUInt.allocationSize(value.`parents`)
+    )
+
+    override fun write(value: SnapshotItem, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterULong.write(value.`height`, buf)
+            FfiConverterLong.write(value.`timeNs`, buf)
+            FfiConverterString.write(value.`device`, buf)
+            FfiConverterString.write(value.`note`, buf)
+            FfiConverterUInt.write(value.`parents`, buf)
+    }
+}
+
+
+
+/**
  * Counters of a node.
  */
 data class Stats (
@@ -3928,6 +5048,69 @@ public object FfiConverterTypeStats: FfiConverterRustBuffer<Stats> {
 
 
 /**
+ * What a sync did.
+ */
+data class SyncSummary (
+    /**
+     * Other devices' heads looked at.
+     */
+    var `heads`: kotlin.UInt
+    , 
+    /**
+     * Moves to another device's snapshot.
+     */
+    var `fastForwards`: kotlin.UInt
+    , 
+    /**
+     * Merges made.
+     */
+    var `merges`: kotlin.UInt
+    , 
+    /**
+     * Conflicts the merges kept both versions of.
+     */
+    var `conflicts`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncSummary: FfiConverterRustBuffer<SyncSummary> {
+    override fun read(buf: ByteBuffer): SyncSummary {
+        return SyncSummary(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SyncSummary) = (
+            FfiConverterUInt.allocationSize(value.`heads`) +
+            FfiConverterUInt.allocationSize(value.`fastForwards`) +
+            FfiConverterUInt.allocationSize(value.`merges`) +
+            FfiConverterUInt.allocationSize(value.`conflicts`)
+    )
+
+    override fun write(value: SyncSummary, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`heads`, buf)
+            FfiConverterUInt.write(value.`fastForwards`, buf)
+            FfiConverterUInt.write(value.`merges`, buf)
+            FfiConverterUInt.write(value.`conflicts`, buf)
+    }
+}
+
+
+
+/**
  * What a finished transfer did.
  */
 data class TransferResult (
@@ -4038,6 +5221,85 @@ public object FfiConverterTypeUriInfo: FfiConverterRustBuffer<UriInfo> {
 
 
 /**
+ * What a volume is.
+ */
+data class VolumeSummary (
+    /**
+     * Its local name.
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * Its owner (`gfp1…`), who allows and revokes devices.
+     */
+    var `owner`: kotlin.String
+    , 
+    /**
+     * The devices that may write (`gfp1…`).
+     */
+    var `devices`: List<kotlin.String>
+    , 
+    /**
+     * This device's snapshot (its short id), if it has one yet.
+     */
+    var `snapshot`: kotlin.String?
+    , 
+    /**
+     * That snapshot's height (0 if none).
+     */
+    var `height`: kotlin.ULong
+    , 
+    /**
+     * Whether this device may write (it is on the owner's list).
+     */
+    var `mayWrite`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVolumeSummary: FfiConverterRustBuffer<VolumeSummary> {
+    override fun read(buf: ByteBuffer): VolumeSummary {
+        return VolumeSummary(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: VolumeSummary) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`owner`) +
+            FfiConverterSequenceString.allocationSize(value.`devices`) +
+            FfiConverterOptionalString.allocationSize(value.`snapshot`) +
+            FfiConverterULong.allocationSize(value.`height`) +
+            FfiConverterBoolean.allocationSize(value.`mayWrite`)
+    )
+
+    override fun write(value: VolumeSummary, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`owner`, buf)
+            FfiConverterSequenceString.write(value.`devices`, buf)
+            FfiConverterOptionalString.write(value.`snapshot`, buf)
+            FfiConverterULong.write(value.`height`, buf)
+            FfiConverterBoolean.write(value.`mayWrite`, buf)
+    }
+}
+
+
+
+/**
  * Something that happened in a node.
  */
 sealed class Event {
@@ -4135,6 +5397,90 @@ sealed class Event {
     }
     
     /**
+     * A volume moved to a new snapshot (this device's change, or another's taken in).
+     */
+    data class VolumeChanged(
+        /**
+         * The volume's local name.
+         */
+        val `volume`: kotlin.String, 
+        /**
+         * The new snapshot's block id.
+         */
+        val `snapshotId`: kotlin.String, 
+        /**
+         * The `gfp1…` id of the device that made it.
+         */
+        val `by`: kotlin.String) : Event()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A volume's device list changed.
+     */
+    data class VolumeDevicesChanged(
+        /**
+         * The volume's local name.
+         */
+        val `volume`: kotlin.String, 
+        /**
+         * The `gfp1…` ids of the devices that may write now.
+         */
+        val `devices`: List<kotlin.String>) : Event()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A device not on a volume's list (a removed one) tried to write; refused.
+     */
+    data class VolumeHeadRefused(
+        /**
+         * The volume's local name.
+         */
+        val `volume`: kotlin.String, 
+        /**
+         * The device's `gfp1…` id.
+         */
+        val `device`: kotlin.String) : Event()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A merge kept both versions of a path (or an edit over a removal).
+     */
+    data class VolumeConflict(
+        /**
+         * The volume's local name.
+         */
+        val `volume`: kotlin.String, 
+        /**
+         * The path both sides changed.
+         */
+        val `path`: kotlin.String, 
+        /**
+         * Where the older version went; empty for an edit kept over a removal.
+         */
+        val `keptAs`: kotlin.String) : Event()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
      * The node was suspended.
      */
     object Suspended : Event()
@@ -4196,9 +5542,27 @@ public object FfiConverterTypeEvent : FfiConverterRustBuffer<Event>{
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            6 -> Event.Suspended
-            7 -> Event.Resumed
-            8 -> Event.Missed(
+            6 -> Event.VolumeChanged(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            7 -> Event.VolumeDevicesChanged(
+                FfiConverterString.read(buf),
+                FfiConverterSequenceString.read(buf),
+                )
+            8 -> Event.VolumeHeadRefused(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            9 -> Event.VolumeConflict(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            10 -> Event.Suspended
+            11 -> Event.Resumed
+            12 -> Event.Missed(
                 FfiConverterULong.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
@@ -4243,6 +5607,40 @@ public object FfiConverterTypeEvent : FfiConverterRustBuffer<Event>{
                 4UL
                 + FfiConverterString.allocationSize(value.`peer`)
                 + FfiConverterString.allocationSize(value.`blockId`)
+            )
+        }
+        is Event.VolumeChanged -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`volume`)
+                + FfiConverterString.allocationSize(value.`snapshotId`)
+                + FfiConverterString.allocationSize(value.`by`)
+            )
+        }
+        is Event.VolumeDevicesChanged -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`volume`)
+                + FfiConverterSequenceString.allocationSize(value.`devices`)
+            )
+        }
+        is Event.VolumeHeadRefused -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`volume`)
+                + FfiConverterString.allocationSize(value.`device`)
+            )
+        }
+        is Event.VolumeConflict -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`volume`)
+                + FfiConverterString.allocationSize(value.`path`)
+                + FfiConverterString.allocationSize(value.`keptAs`)
             )
         }
         is Event.Suspended -> {
@@ -4297,16 +5695,42 @@ public object FfiConverterTypeEvent : FfiConverterRustBuffer<Event>{
                 FfiConverterString.write(value.`blockId`, buf)
                 Unit
             }
-            is Event.Suspended -> {
+            is Event.VolumeChanged -> {
                 buf.putInt(6)
+                FfiConverterString.write(value.`volume`, buf)
+                FfiConverterString.write(value.`snapshotId`, buf)
+                FfiConverterString.write(value.`by`, buf)
+                Unit
+            }
+            is Event.VolumeDevicesChanged -> {
+                buf.putInt(7)
+                FfiConverterString.write(value.`volume`, buf)
+                FfiConverterSequenceString.write(value.`devices`, buf)
+                Unit
+            }
+            is Event.VolumeHeadRefused -> {
+                buf.putInt(8)
+                FfiConverterString.write(value.`volume`, buf)
+                FfiConverterString.write(value.`device`, buf)
+                Unit
+            }
+            is Event.VolumeConflict -> {
+                buf.putInt(9)
+                FfiConverterString.write(value.`volume`, buf)
+                FfiConverterString.write(value.`path`, buf)
+                FfiConverterString.write(value.`keptAs`, buf)
+                Unit
+            }
+            is Event.Suspended -> {
+                buf.putInt(10)
                 Unit
             }
             is Event.Resumed -> {
-                buf.putInt(7)
+                buf.putInt(11)
                 Unit
             }
             is Event.Missed -> {
-                buf.putInt(8)
+                buf.putInt(12)
                 FfiConverterULong.write(value.`count`, buf)
                 Unit
             }
@@ -4588,6 +6012,34 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeDirItem: FfiConverterRustBuffer<List<DirItem>> {
+    override fun read(buf: ByteBuffer): List<DirItem> {
+        val len = buf.getInt()
+        return List<DirItem>(len) {
+            FfiConverterTypeDirItem.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DirItem>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDirItem.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DirItem>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDirItem.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypePeerInfo: FfiConverterRustBuffer<List<PeerInfo>> {
     override fun read(buf: ByteBuffer): List<PeerInfo> {
         val len = buf.getInt()
@@ -4634,6 +6086,62 @@ public object FfiConverterSequenceTypePin: FfiConverterRustBuffer<List<Pin>> {
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypePin.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeSnapshotItem: FfiConverterRustBuffer<List<SnapshotItem>> {
+    override fun read(buf: ByteBuffer): List<SnapshotItem> {
+        val len = buf.getInt()
+        return List<SnapshotItem>(len) {
+            FfiConverterTypeSnapshotItem.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<SnapshotItem>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSnapshotItem.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<SnapshotItem>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSnapshotItem.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeVolumeSummary: FfiConverterRustBuffer<List<VolumeSummary>> {
+    override fun read(buf: ByteBuffer): List<VolumeSummary> {
+        val len = buf.getInt()
+        return List<VolumeSummary>(len) {
+            FfiConverterTypeVolumeSummary.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<VolumeSummary>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeVolumeSummary.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<VolumeSummary>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeVolumeSummary.write(it, buf)
         }
     }
 }

@@ -115,6 +115,27 @@ class Suite(private val base: File, private val scope: CoroutineScope) {
             check(a.getBytes(added.uri, "three-copy", 16uL * 1024u * 1024u).contentEquals(data))
             events.waitFor { it is Event.Fetched && it.size == data.size.toULong() }
         },
+        "a volume on two devices" to {
+            val home = a.createVolume("home")
+            check(home.write("/notes/todo.txt", "milk".toByteArray()) != null)
+            val cap = home.capability()
+            check(cap.startsWith("gfv1"))
+            val joined = b.joinVolume("home", cap)
+            home.allow(b.peerId())
+            check(home.write("/notes/todo.txt", "milk, eggs".toByteArray()) != null)
+            // The write is in the DHT when it returns: a sync finds it.
+            joined.sync()
+            check(joined.read("/notes/todo.txt", null).contentEquals("milk, eggs".toByteArray()))
+            val items = joined.list("/notes", null)
+            check(items.map { it.name } == listOf("todo.txt") && !items[0].isDir)
+            check(joined.info().mayWrite)
+            val log = home.log(10u)
+            check(log.size == 3 && log[0].height == 3uL)
+            check(home.read("/notes/todo.txt", log[1].id).contentEquals("milk".toByteArray()))
+            raises<GofastException.NotFound> { joined.read("/nothing", null) }
+            raises<GofastException.InvalidInput> { b.joinVolume("other", "gfv1nonsense") }
+            check(a.volumes().map { it.name } == listOf("home"))
+        },
         "pins" to {
             val added = a.addBytes("pinned", ByteArray(1000) { 'x'.code.toByte() })
             check(a.pins().any { it.label == "pinned" && it.uri == added.uri })
