@@ -67,6 +67,17 @@ pub enum Event {
         /// The device's `gfp1…` id.
         device: String,
     },
+    /// A folder sync pass moved files between a folder and a volume.
+    FolderSynced {
+        /// The volume's local name.
+        volume: String,
+        /// Files put into the volume.
+        uploaded: u64,
+        /// Files written into the folder.
+        downloaded: u64,
+        /// Files removed on either side.
+        removed: u64,
+    },
     /// A merge kept both versions of a path (or an edit over a removal).
     VolumeConflict {
         /// The volume's local name.
@@ -125,6 +136,17 @@ impl From<NodeEvent> for Event {
             NodeEvent::VolumeHeadRefused { volume, device } => Event::VolumeHeadRefused {
                 volume,
                 device: device.to_string(),
+            },
+            NodeEvent::FolderSynced {
+                volume,
+                uploaded,
+                downloaded,
+                removed,
+            } => Event::FolderSynced {
+                volume,
+                uploaded: uploaded as u64,
+                downloaded: downloaded as u64,
+                removed: removed as u64,
             },
             NodeEvent::VolumeConflict {
                 volume,

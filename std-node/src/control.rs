@@ -81,6 +81,14 @@ pub enum Request {
     },
     /// The node's events, one `Event` line each as they happen, until the caller hangs up.
     Watch,
+    /// Mirror a folder and a volume both ways until the caller hangs up; one `Event` line per pass
+    /// that moved files (`{"event": "pass", "uploaded": [...], ...}`).
+    SyncDir {
+        /// The folder (absolute).
+        dir: PathBuf,
+        /// The volume.
+        volume: String,
+    },
     /// A volume operation (`gofast fs …`).
     Fs(crate::fs_control::FsRequest),
     /// Stop the node.
@@ -193,10 +201,12 @@ async fn client(
     let (data_tx, mut data_rx) = mpsc::channel::<Vec<u8>>(DATA_QUEUE);
     let request: Result<Request, _> = serde_json::from_str(&line);
     let stopping = matches!(request, Ok(Request::Shutdown));
+    let events_only = matches!(request, Ok(Request::Watch | Request::SyncDir { .. }));
     let streaming = matches!(
         request,
         Ok(Request::Cat { .. }
             | Request::Watch
+            | Request::SyncDir { .. }
             | Request::Fs(crate::fs_control::FsRequest::Cat { .. }))
     );
     let work = tokio::spawn(async move {
@@ -204,6 +214,10 @@ async fn client(
             Ok(Request::Shutdown) => Reply::Ok(serde_json::json!({"stopping": true})),
             Ok(Request::Cat { uri }) => {
                 cat(&node, &uri, tx, data_tx).await;
+                return;
+            }
+            Ok(Request::SyncDir { dir, volume }) => {
+                sync_dir(&node, &dir, &volume, tx).await;
                 return;
             }
             Ok(Request::Watch) => {
@@ -236,6 +250,17 @@ async fn client(
         };
         let _ = tx.send(reply).await;
     });
+    // An event stream (watch, sync) runs until its caller hangs up, which it may do while no event
+    // is due: its end of the socket closing is watched too.
+    let hung_up = async {
+        let mut byte = [0u8; 1];
+        loop {
+            match rd.read(&mut byte).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
     let sent = async {
         let mut ok = false;
         while let Some(reply) = rx.recv().await {
@@ -253,8 +278,11 @@ async fn client(
             }
         }
         Ok::<_, std::io::Error>(())
-    }
-    .await;
+    };
+    let sent = tokio::select! {
+        r = sent => r,
+        () = hung_up, if events_only => Err(std::io::Error::other("the caller hung up")),
+    };
     if let Err(e) = sent {
         // The caller went away. A cat's data had nowhere else to go: it stops. Other work (a get
         // writing its file, an add) finishes, so that no half-written file is left behind.
@@ -318,6 +346,41 @@ async fn cat(node: &Node, uri: &str, replies: mpsc::Sender<Reply>, data: mpsc::S
     if let Err(e) = node.unpin(&label).await {
         debug!(error = %e, "unpinning after cat");
     }
+}
+
+/// `sync DIR VOLUME`: mirrors until the caller hangs up (the task is aborted then) or fails.
+#[cfg(feature = "folder-sync")]
+async fn sync_dir(node: &Node, dir: &Path, volume: &str, replies: mpsc::Sender<Reply>) {
+    let progress = replies.clone();
+    let result = node
+        .volumes()
+        .mirror(volume, dir, move |pass| {
+            let _ = progress.try_send(Reply::Event(serde_json::json!({
+                "event": "pass",
+                "uploaded": pass.uploaded,
+                "downloaded": pass.downloaded,
+                "removed_here": pass.removed_local,
+                "removed_there": pass.removed_remote,
+                "conflicts": pass.conflicts,
+            })));
+        })
+        .await;
+    let _ = replies
+        .send(match result {
+            Ok(()) => Reply::Ok(serde_json::json!({})),
+            Err(e) => error_reply(&e),
+        })
+        .await;
+}
+
+/// Without the folder sync feature: refused.
+#[cfg(not(feature = "folder-sync"))]
+async fn sync_dir(_: &Node, _: &Path, _: &str, replies: mpsc::Sender<Reply>) {
+    let e = Error::new(
+        ErrorKind::InvalidInput,
+        "this build has no folder sync (feature folder-sync)",
+    );
+    let _ = replies.send(error_reply(&e)).await;
 }
 
 /// `fs cat`: answers with the size, then streams the file's data.
@@ -534,9 +597,9 @@ async fn handle(
         }
         Request::Shutdown => Ok(json!({})),
         // Served by `cat` in `client` (it streams data after its reply).
-        Request::Cat { .. } | Request::Watch => Err(Error::new(
+        Request::Cat { .. } | Request::Watch | Request::SyncDir { .. } => Err(Error::new(
             ErrorKind::Internal,
-            "cat and watch are streamed",
+            "cat, watch and sync are streamed",
         )),
     }
 }
@@ -673,6 +736,16 @@ async fn exchange(
 /// `false` (the connection is then closed).
 pub async fn watch(
     data_dir: &Path,
+    on_event: impl FnMut(&serde_json::Value) -> bool,
+) -> Result<(), Error> {
+    stream_events(data_dir, &Request::Watch, on_event).await
+}
+
+/// Sends a request that answers with `Event` lines (`Watch`, `SyncDir`); `on_event` gets each
+/// until it returns `false` (the connection is then closed) or the node ends the request.
+pub async fn stream_events(
+    data_dir: &Path,
+    request: &Request,
     mut on_event: impl FnMut(&serde_json::Value) -> bool,
 ) -> Result<(), Error> {
     let path = data_dir.join(SOCKET);
@@ -686,7 +759,7 @@ pub async fn watch(
         )
     })?;
     let (rd, mut wr) = stream.into_split();
-    let mut text = serde_json::to_string(&Request::Watch)
+    let mut text = serde_json::to_string(request)
         .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
     text.push('\n');
     wr.write_all(text.as_bytes())
@@ -715,7 +788,8 @@ pub async fn watch(
             Ok(Reply::Error { kind, message }) => {
                 return Err(Error::new(kind_from(&kind), message));
             }
-            Ok(_) => {}
+            Ok(Reply::Ok(_)) => return Ok(()),
+            Ok(Reply::Progress { .. }) => {}
             Err(e) => {
                 return Err(Error::new(
                     ErrorKind::Internal,

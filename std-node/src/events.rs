@@ -71,6 +71,17 @@ pub enum NodeEvent {
         /// The device.
         device: PeerId,
     },
+    /// A pass of a folder sync (`gofast sync`) moved files between the folder and the volume.
+    FolderSynced {
+        /// The volume's local name.
+        volume: String,
+        /// Files put into the volume.
+        uploaded: usize,
+        /// Files written into the folder.
+        downloaded: usize,
+        /// Files removed on either side.
+        removed: usize,
+    },
     /// A merge kept two versions of a file, or an edit over a removal (`docs/spec/volume.md`).
     VolumeConflict {
         /// The volume's local name.

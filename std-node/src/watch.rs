@@ -53,6 +53,18 @@ pub fn event_json(e: &NodeEvent) -> Value {
             "path": path,
             "kept_as": kept_as,
         }),
+        NodeEvent::FolderSynced {
+            volume,
+            uploaded,
+            downloaded,
+            removed,
+        } => json!({
+            "event": "folder_synced",
+            "volume": volume,
+            "uploaded": uploaded,
+            "downloaded": downloaded,
+            "removed": removed,
+        }),
         NodeEvent::Suspended => json!({"event": "suspended"}),
         NodeEvent::Resumed => json!({"event": "resumed"}),
     }

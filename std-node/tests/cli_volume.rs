@@ -116,6 +116,53 @@ fn a_volume_across_three_processes_survives_a_kill_during_a_put() {
         "the big file differs on C"
     );
 
+    // `gofast sync` on C mirrors a folder: a file dropped in it reaches A.
+    let folder = base.path().join("c-folder");
+    std::fs::create_dir(&folder).unwrap();
+    let mut sync = std::process::Command::new(env!("CARGO_BIN_EXE_gofast"))
+        .arg("--data-dir")
+        .arg(&c)
+        .args(["sync", folder.to_str().unwrap(), "home"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(sync.stdout.take().unwrap()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Its first pass brings the volume's files down into the folder.
+    loop {
+        let line = rx
+            .recv_timeout(procs::WAIT)
+            .expect("the first pass of gofast sync");
+        if line == "↓ /todo.txt" {
+            break;
+        }
+    }
+    assert!(std::fs::read(folder.join("todo.txt")).unwrap() == todo_data);
+    std::fs::write(folder.join("dropped.txt"), b"dropped in C's folder").unwrap();
+    loop {
+        let line = rx
+            .recv_timeout(procs::WAIT)
+            .expect("gofast sync puts the new file");
+        if line == "↑ /dropped.txt" {
+            break;
+        }
+    }
+    let _ = sync.kill();
+    let _ = sync.wait();
+    ok(gofast(&a, &["fs", "sync", "home"]));
+    assert_eq!(
+        gofast(&a, &["fs", "cat", "home:/dropped.txt"]).stdout,
+        b"dropped in C's folder"
+    );
+
     // Clear errors with script-friendly exit codes.
     let missing = gofast(&a, &["fs", "ls", "nosuch:/"]);
     assert_eq!(

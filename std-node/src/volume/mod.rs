@@ -11,6 +11,8 @@
 //! One lock per volume: its changes and merges happen one at a time, in the order they come.
 
 mod merge;
+#[cfg(feature = "folder-sync")]
+mod mirror;
 mod ops;
 mod snapshots;
 mod state;
@@ -26,6 +28,8 @@ use gofast_core::fs::EntryKind;
 use gofast_core::identity::{KeyPair, PeerId};
 
 pub use merge::MergeConflict;
+#[cfg(feature = "folder-sync")]
+pub use mirror::MirrorPass;
 pub use snapshots::SnapshotInfo;
 pub use state::{MAX_VOLUME_NAME, VolumeState, check_volume_name};
 pub use sync::SyncReport;

@@ -242,11 +242,7 @@ impl Volumes {
                 .map(|h| snapshots::load(&store, &keys, h))
                 .transpose()?;
             let scope = keys.scope().clone();
-            let mut out = TreeWriter {
-                writer: store.writer(),
-                scope: &scope,
-                ids: Vec::new(),
-            };
+            let mut out = TreeWriter::new(store.writer(), &scope);
             let root = match &parent {
                 Some(p) => p.root.clone(),
                 None => out.write_listing(&[])?.0,
@@ -462,8 +458,8 @@ impl Volumes {
             name,
             &note,
             Box::new(move |store, out, root| {
-                let mut entry = lookup(store, root, &from)?;
-                match lookup(store, root, &to) {
+                let mut entry = out.lookup(store, root, &from)?;
+                match out.lookup(store, root, &to) {
                     Ok(_) => {
                         return Err(Error::new(
                             ErrorKind::AlreadyExists,
@@ -712,7 +708,7 @@ fn put_entry(
             "give the file a path in the volume",
         )
     })?;
-    if let Ok(old) = lookup(store, root, vp)
+    if let Ok(old) = out.lookup(store, root, vp)
         && old.kind == EntryKind::Dir
     {
         return Err(Error::new(

@@ -261,11 +261,7 @@ impl Volumes {
         let (my_tag, their_tag) = (device_tag(&mine.device), device_tag(&theirs.device));
         let merged = blocking(move || {
             let scope = k.scope().clone();
-            let mut out = TreeWriter {
-                writer: store.writer(),
-                scope: &scope,
-                ids: Vec::new(),
-            };
+            let mut out = TreeWriter::new(store.writer(), &scope);
             let (root, conflicts) = merge_trees(
                 &store,
                 &mut out,

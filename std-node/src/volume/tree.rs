@@ -62,9 +62,44 @@ pub(super) struct TreeWriter<'s> {
     pub(super) scope: &'s ScopeSecret,
     /// Blocks written (possibly held already).
     pub(super) ids: Vec<BlockId>,
+    /// The listings written in this batch, by root: the batch is not in the store until it is
+    /// flushed, and an edit of several changes reads what the earlier ones wrote.
+    pub(super) written: std::collections::HashMap<BlockId, Vec<OwnedEntry>>,
 }
 
-impl TreeWriter<'_> {
+impl<'s> TreeWriter<'s> {
+    /// A writer into `writer`'s batch, sealing in `scope`.
+    pub(super) fn new(writer: Writer, scope: &'s ScopeSecret) -> Self {
+        TreeWriter {
+            writer,
+            scope,
+            ids: Vec::new(),
+            written: std::collections::HashMap::new(),
+        }
+    }
+
+    /// The listing under `root`: written in this batch, or from the store.
+    pub(super) fn listing(
+        &self,
+        store: &BlockStore,
+        root: &BlockRef,
+    ) -> Result<Vec<OwnedEntry>, Error> {
+        match self.written.get(&root.id) {
+            Some(entries) => Ok(entries.clone()),
+            None => read_listing(store, root),
+        }
+    }
+
+    /// The entry at `path` under `root` (which may be of this batch).
+    pub(super) fn lookup(
+        &self,
+        store: &BlockStore,
+        root: &BlockRef,
+        path: &VolPath,
+    ) -> Result<OwnedEntry, Error> {
+        lookup_with(root, path, |r| self.listing(store, r))
+    }
+
     /// Writes a listing of `entries` (in any order; names must be distinct); returns its root
     /// and the data bytes beneath it.
     pub(super) fn write_listing(
@@ -94,6 +129,7 @@ impl TreeWriter<'_> {
             |_| {},
         )?;
         self.ids.extend(encoded.ids);
+        self.written.insert(encoded.root.id, entries.to_vec());
         Ok((encoded.root, size))
     }
 
@@ -141,7 +177,7 @@ impl TreeWriter<'_> {
         now_ns: i64,
     ) -> Result<(BlockRef, u64), Error> {
         let mut entries = match dir {
-            Some(d) => read_listing(store, d)?,
+            Some(d) => self.listing(store, d)?,
             None => Vec::new(),
         };
         let at = |entries: &[OwnedEntry], n: &str| entries.iter().position(|e| e.name == n);
@@ -203,11 +239,19 @@ impl TreeWriter<'_> {
     }
 }
 
-/// The entry at `path` under `root` (`None` for the root itself, which has no entry).
+/// The entry at `path` under `root` (the root itself has none: an error).
 pub(super) fn lookup(
     store: &BlockStore,
     root: &BlockRef,
     path: &VolPath,
+) -> Result<OwnedEntry, Error> {
+    lookup_with(root, path, |r| read_listing(store, r))
+}
+
+fn lookup_with(
+    root: &BlockRef,
+    path: &VolPath,
+    listing: impl Fn(&BlockRef) -> Result<Vec<OwnedEntry>, Error>,
 ) -> Result<OwnedEntry, Error> {
     let mut dir = root.clone();
     let mut found = None;
@@ -225,7 +269,7 @@ pub(super) fn lookup(
             }
             dir = prev.target.clone();
         }
-        let entries = read_listing(store, &dir)?;
+        let entries = listing(&dir)?;
         let entry = entries
             .into_iter()
             .find(|e| &e.name == name)

@@ -21,3 +21,14 @@ pub(crate) fn entry(node: &Node) -> BootstrapPeer {
         addr: node.local_addr(),
     }
 }
+
+/// Logs to the test's output when `RUST_LOG` is set (e.g. `RUST_LOG=gofast_node=debug`).
+#[allow(dead_code)] // Not every test file asks for logs.
+pub(crate) fn logs() {
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
+}

@@ -101,6 +101,15 @@ enum Command {
     /// Volumes: your own files, mutable, shared by your devices, with their history.
     #[command(subcommand)]
     Fs(fs::FsCommand),
+    /// Keep a local folder and a volume the same both ways, watching both, until interrupted:
+    /// what Syncthing does, over your own devices. Prints each file moved (`↑` into the volume,
+    /// `↓` into the folder, `×` removed, `!` kept both versions of a conflict).
+    Sync {
+        /// The folder.
+        dir: PathBuf,
+        /// The volume (`gofast fs create` or `gofast fs join` it first).
+        volume: String,
+    },
     /// Print the node's events as JSON lines as they happen (peers, adds, volume changes and
     /// conflicts) until interrupted.
     Watch,
@@ -222,6 +231,41 @@ fn run(cli: Cli) -> Result<(), Error> {
             ))
         }
         Command::Fs(cmd) => fs::run(&rt, &data_dir, cmd),
+        Command::Sync { dir, volume } => {
+            let dir = absolute(&dir)?;
+            eprintln!(
+                "syncing {} with volume {volume} (Ctrl-C stops)",
+                dir.display()
+            );
+            let request = Request::SyncDir { dir, volume };
+            rt.block_on(control::stream_events(&data_dir, &request, |event| {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                let list = |key: &str| {
+                    event[key]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|p| p.as_str().map(str::to_owned))
+                        .collect::<Vec<_>>()
+                };
+                let mut lines = Vec::new();
+                for (key, mark) in [
+                    ("uploaded", "↑"),
+                    ("downloaded", "↓"),
+                    ("removed_here", "×"),
+                    ("removed_there", "×"),
+                    ("conflicts", "!"),
+                ] {
+                    lines.extend(list(key).into_iter().map(|p| format!("{mark} {p}")));
+                }
+                lines
+                    .iter()
+                    .try_for_each(|l| writeln!(out, "{l}"))
+                    .and_then(|()| out.flush())
+                    .is_ok()
+            }))
+        }
         Command::Watch => rt.block_on(control::watch(&data_dir, |event| {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

@@ -1,0 +1,568 @@
+//! `gofast sync DIR VOLUME`: a local folder and a volume kept the same both ways, as Syncthing
+//! users expect. A file-system watcher (`notify`) and the volume's own changes trigger a pass;
+//! each pass compares the folder and the volume with what the last pass left (the base) and moves
+//! each changed file the way it changed:
+//!
+//! - changed in the folder only: put in the volume (all of a pass's puts and removals are one
+//!   snapshot); removed from the folder only: removed from the volume;
+//! - changed in the volume only: written into the folder (through a temporary file renamed over
+//!   the old, its modification time the volume's); removed from the volume only: removed here;
+//! - changed on both sides: the newer keeps the name and the other is kept beside it as
+//!   `<stem>.conflict-<device><.ext>`, as a merge does; an edit beats a removal.
+//!
+//! Files only: empty folders are not mirrored, symbolic links and special files are left alone,
+//! and names the volume cannot hold (not UTF-8, or refused by the name rule) are skipped with a
+//! warning. The base lives in memory: the first pass after a start takes a file that exists on both
+//! sides with the same size and time as the same.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gofast_core::block::{BlockId, BlockRef};
+use gofast_core::fs::EntryKind;
+use gofast_core::fs::merge::conflict_name;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use super::snapshots::{self, now_ns};
+use super::tree::{TreeWriter, VolPath};
+use super::{Volumes, device_tag};
+use crate::dirs::{OwnedEntry, read_listing};
+use crate::error::{Error, ErrorKind};
+use crate::events::NodeEvent;
+
+/// How long a burst of file-system events is let settle before a pass.
+pub(super) const SETTLE: Duration = Duration::from_millis(50);
+/// What temporary files of downloads start with (never mirrored).
+const TEMP_PREFIX: &str = ".gofast-sync-";
+/// Files one folder may hold for the mirror.
+const MAX_FILES: usize = 1 << 20;
+
+/// What one pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MirrorPass {
+    /// Files put into the volume.
+    pub uploaded: Vec<String>,
+    /// Files written into the folder.
+    pub downloaded: Vec<String>,
+    /// Files removed from the volume.
+    pub removed_remote: Vec<String>,
+    /// Files removed from the folder.
+    pub removed_local: Vec<String>,
+    /// Paths changed on both sides: both versions kept.
+    pub conflicts: Vec<String>,
+}
+
+impl MirrorPass {
+    /// Whether the pass moved anything.
+    pub fn is_empty(&self) -> bool {
+        self.uploaded.is_empty()
+            && self.downloaded.is_empty()
+            && self.removed_remote.is_empty()
+            && self.removed_local.is_empty()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct LocalSig {
+    size: u64,
+    mtime_ns: i64,
+}
+
+#[derive(Clone, Debug)]
+struct Remote {
+    size: u64,
+    mtime_ns: i64,
+    target: BlockRef,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Base {
+    local: LocalSig,
+    remote: BlockId,
+}
+
+/// A change to the volume that a pass makes.
+enum Change {
+    Put {
+        path: String,
+        local: PathBuf,
+        mtime_ns: i64,
+    },
+    Remove {
+        path: String,
+    },
+}
+
+/// Every file under `dir`, by `/`-separated path.
+fn scan_local(dir: &Path) -> Result<BTreeMap<String, LocalSig>, Error> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![(dir.to_path_buf(), String::new(), 0usize)];
+    while let Some((at, prefix, depth)) = stack.pop() {
+        if depth > crate::dirs::MAX_DEPTH {
+            return Err(crate::dirs::too_deep());
+        }
+        let entries = std::fs::read_dir(&at).map_err(|e| Error::file(&at, "list", &e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::file(&at, "list", &e))?;
+            let Ok(name) = entry.file_name().into_string() else {
+                warn!(path = %entry.path().display(), "not UTF-8: not synced");
+                continue;
+            };
+            if name.starts_with(TEMP_PREFIX) {
+                continue;
+            }
+            if gofast_core::fs::check_name(&name).is_err() {
+                warn!(path = %entry.path().display(), "a name a volume cannot hold: not synced");
+                continue;
+            }
+            let path = format!("{prefix}/{name}");
+            // Not followed: a link's target is not ours to mirror.
+            let meta = std::fs::symlink_metadata(entry.path())
+                .map_err(|e| Error::file(&entry.path(), "read", &e))?;
+            if meta.is_dir() {
+                stack.push((entry.path(), path, depth + 1));
+            } else if meta.is_file() {
+                out.insert(
+                    path,
+                    LocalSig {
+                        size: meta.len(),
+                        mtime_ns: crate::dirs::mtime_of(&meta),
+                    },
+                );
+                if out.len() > MAX_FILES {
+                    return Err(Error::new(
+                        ErrorKind::InvalidInput,
+                        format!("{} holds more than {MAX_FILES} files", dir.display()),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Every file of the tree under `root`, by path.
+fn scan_remote(
+    store: &crate::store::BlockStore,
+    root: &BlockRef,
+) -> Result<BTreeMap<String, Remote>, Error> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![(root.clone(), String::new(), 0usize)];
+    while let Some((dir, prefix, depth)) = stack.pop() {
+        if depth > crate::dirs::MAX_DEPTH {
+            return Err(crate::dirs::too_deep());
+        }
+        for e in read_listing(store, &dir)? {
+            let path = format!("{prefix}/{}", e.name);
+            match e.kind {
+                EntryKind::Dir => stack.push((e.target, path, depth + 1)),
+                EntryKind::File => {
+                    out.insert(
+                        path,
+                        Remote {
+                            size: e.size,
+                            mtime_ns: e.mtime_ns,
+                            target: e.target,
+                        },
+                    );
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The local file of volume path `path` under `dir`.
+fn local_path(dir: &Path, path: &str) -> PathBuf {
+    let mut p = dir.to_path_buf();
+    for part in path.split('/').filter(|s| !s.is_empty()) {
+        p.push(part);
+    }
+    p
+}
+
+/// `path` with its last name replaced by its conflict name for `device`.
+fn conflict_path(path: &str, device: &str, taken: impl Fn(&str) -> bool) -> String {
+    let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+    let renamed = conflict_name(name, device, |n| taken(&format!("{parent}/{n}")));
+    format!("{parent}/{renamed}")
+}
+
+/// Writes the data of `target` to `dest` (through a temporary file beside it, renamed over),
+/// with modification time `mtime_ns`.
+fn download(
+    store: &crate::store::BlockStore,
+    target: &BlockRef,
+    dest: &Path,
+    mtime_ns: i64,
+) -> Result<(), Error> {
+    let parent = dest.parent().ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!("{} has no folder", dest.display()),
+        )
+    })?;
+    std::fs::create_dir_all(parent).map_err(|e| Error::file(parent, "create", &e))?;
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = parent.join(format!("{TEMP_PREFIX}{name}"));
+    let mut file = std::fs::File::create(&temp).map_err(|e| Error::file(&temp, "create", &e))?;
+    let written = crate::node::read_tree_from_store(store, target, super::MAX_READ, &mut file)
+        .and_then(|_| file.sync_all().map_err(|e| Error::file(&temp, "write", &e)));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(e);
+    }
+    if let Some(t) = crate::dirs::system_time(mtime_ns) {
+        let _ = file.set_modified(t);
+    }
+    drop(file);
+    std::fs::rename(&temp, dest).map_err(|e| Error::file(dest, "replace", &e))
+}
+
+/// Whether the local file `path` holds exactly the data of `target` (every block held).
+fn same_content(store: &crate::store::BlockStore, target: &BlockRef, path: &Path) -> bool {
+    /// Takes the volume's data and compares it with the file's as it comes.
+    struct Compare(std::io::BufReader<std::fs::File>);
+    impl std::io::Write for Compare {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            let mut mine = vec![0u8; data.len()];
+            std::io::Read::read_exact(&mut self.0, &mut mine)?;
+            if mine == data {
+                Ok(data.len())
+            } else {
+                Err(std::io::Error::other("differs"))
+            }
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut compare = Compare(std::io::BufReader::new(file));
+    // The sizes were compared first: equal data to the end means the same file.
+    crate::node::read_tree_from_store(store, target, super::MAX_READ, &mut compare).is_ok()
+}
+
+/// Removes the local file `path` and the folders it leaves empty (up to `dir`).
+fn remove_local(dir: &Path, path: &str) -> Result<(), Error> {
+    let file = local_path(dir, path);
+    match std::fs::remove_file(&file) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::file(&file, "remove", &e)),
+    }
+    let mut at = file.parent().map(Path::to_path_buf);
+    while let Some(d) = at {
+        if d == dir || std::fs::remove_dir(&d).is_err() {
+            break;
+        }
+        at = d.parent().map(Path::to_path_buf);
+    }
+    Ok(())
+}
+
+fn sig(dir: &Path, path: &str) -> Option<LocalSig> {
+    std::fs::symlink_metadata(local_path(dir, path))
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .map(|m| LocalSig {
+            size: m.len(),
+            mtime_ns: crate::dirs::mtime_of(&m),
+        })
+}
+
+impl Volumes {
+    /// Keeps the folder `dir` and volume `name` the same both ways until the returned future is
+    /// dropped; `on_pass` hears of every pass that moved something. Errors of a pass are logged
+    /// and the mirror goes on; an error before the first pass (no such volume or folder) ends it.
+    pub async fn mirror(
+        self: &Arc<Self>,
+        name: &str,
+        dir: &Path,
+        mut on_pass: impl FnMut(&MirrorPass),
+    ) -> Result<(), Error> {
+        let meta = std::fs::metadata(dir).map_err(|e| Error::file(dir, "read", &e))?;
+        if !meta.is_dir() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("{} is not a folder", dir.display()),
+            ));
+        }
+        let dir = std::fs::canonicalize(dir).map_err(|e| Error::file(dir, "resolve", &e))?;
+        self.info(name).await?;
+        let (tx, mut rx) = mpsc::channel::<()>(1);
+        let notify_tx = tx.clone();
+        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            if res.is_ok() {
+                // A full channel means a pass is due already.
+                let _ = notify_tx.try_send(());
+            }
+        })
+        .map_err(|e| Error::new(ErrorKind::Io, format!("watching {}: {e}", dir.display())))?;
+        notify::Watcher::watch(&mut watcher, &dir, notify::RecursiveMode::Recursive)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("watching {}: {e}", dir.display())))?;
+        let mut events = self.events.subscribe();
+        let volume = name.to_owned();
+        let mut base: BTreeMap<String, Base> = BTreeMap::new();
+        info!(volume = name, dir = %dir.display(), "folder sync started");
+        loop {
+            match self.mirror_pass(name, &dir, &mut base).await {
+                Ok(pass) if !pass.is_empty() => {
+                    info!(
+                        volume = name,
+                        up = pass.uploaded.len(),
+                        down = pass.downloaded.len(),
+                        removed_here = pass.removed_local.len(),
+                        removed_there = pass.removed_remote.len(),
+                        conflicts = pass.conflicts.len(),
+                        "folder synced"
+                    );
+                    self.events.send(NodeEvent::FolderSynced {
+                        volume: volume.clone(),
+                        uploaded: pass.uploaded.len(),
+                        downloaded: pass.downloaded.len(),
+                        removed: pass.removed_local.len() + pass.removed_remote.len(),
+                    });
+                    on_pass(&pass);
+                }
+                Ok(_) => {}
+                Err(e) => warn!(volume = name, error = %e, "a folder sync pass failed"),
+            }
+            // The next trigger: a change in the folder or in the volume.
+            tokio::select! {
+                got = rx.recv() => {
+                    if got.is_none() {
+                        return Ok(());
+                    }
+                }
+                ev = events.recv() => match ev {
+                    Ok(NodeEvent::VolumeChanged { volume: v, .. }) if v == volume => {}
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+                },
+            }
+            // Let a burst settle (a file being written fires many events), then take them all.
+            tokio::time::sleep(SETTLE).await;
+            while rx.try_recv().is_ok() {}
+        }
+    }
+
+    /// One pass: compare, then move what changed; `base` becomes what the two sides now agree on.
+    async fn mirror_pass(
+        &self,
+        name: &str,
+        dir: &Path,
+        base: &mut BTreeMap<String, Base>,
+    ) -> Result<MirrorPass, Error> {
+        let v = self.volume(name)?;
+        let mut state = v.lock().await;
+        let keys = state.keys();
+        let head = state.head.clone();
+        let me = device_tag(&self.identity.peer_id());
+        let (store, d, old_base) = (Arc::clone(&self.store), dir.to_path_buf(), base.clone());
+        // Decide and do the folder's side (downloads, removals here) off the async threads.
+        let (pass, changes, remote) = tokio::task::spawn_blocking(move || {
+            let local = scan_local(&d)?;
+            let remote = match &head {
+                Some(h) => scan_remote(&store, &snapshots::load(&store, &keys, h)?.root)?,
+                None => BTreeMap::new(),
+            };
+            let mut pass = MirrorPass::default();
+            let mut changes = Vec::new();
+            let mut paths: Vec<&String> = local
+                .keys()
+                .chain(remote.keys())
+                .chain(old_base.keys())
+                .collect();
+            paths.sort();
+            paths.dedup();
+            let taken = |p: &str| local.contains_key(p) || remote.contains_key(p);
+            for path in paths {
+                let (l, r, b) = (local.get(path), remote.get(path), old_base.get(path));
+                let l_changed = b.map(|b| b.local) != l.copied();
+                let r_changed = b.map(|b| b.remote) != r.map(|r| r.target.id);
+                let put = |changes: &mut Vec<Change>, pass: &mut MirrorPass, sig: &LocalSig| {
+                    changes.push(Change::Put {
+                        path: path.clone(),
+                        local: local_path(&d, path),
+                        mtime_ns: sig.mtime_ns,
+                    });
+                    pass.uploaded.push(path.clone());
+                };
+                match (l, r) {
+                    (Some(l), Some(r))
+                        if b.is_none()
+                            && l.size == r.size
+                            && same_content(&store, &r.target, &local_path(&d, path)) =>
+                    {
+                        // Both sides have it, alike: nothing to move.
+                    }
+                    (Some(l), _) if l_changed && !r_changed => put(&mut changes, &mut pass, l),
+                    (None, Some(_)) if l_changed && !r_changed => {
+                        changes.push(Change::Remove { path: path.clone() });
+                        pass.removed_remote.push(path.clone());
+                    }
+                    (_, Some(r)) if r_changed && !l_changed => {
+                        download(&store, &r.target, &local_path(&d, path), r.mtime_ns)?;
+                        pass.downloaded.push(path.clone());
+                    }
+                    (Some(_), None) if r_changed && !l_changed => {
+                        remove_local(&d, path)?;
+                        pass.removed_local.push(path.clone());
+                    }
+                    (Some(l), None) => put(&mut changes, &mut pass, l),
+                    (None, Some(r)) => {
+                        download(&store, &r.target, &local_path(&d, path), r.mtime_ns)?;
+                        pass.downloaded.push(path.clone());
+                    }
+                    (Some(l), Some(r)) if l_changed && r_changed => {
+                        // Changed on both sides: the newer keeps the name, the other is kept
+                        // beside it under a conflict name (in the folder and, next, the volume).
+                        let aside = conflict_path(path, &me, taken);
+                        if l.mtime_ns > r.mtime_ns {
+                            download(&store, &r.target, &local_path(&d, &aside), r.mtime_ns)?;
+                            put(&mut changes, &mut pass, l);
+                        } else {
+                            std::fs::rename(local_path(&d, path), local_path(&d, &aside))
+                                .map_err(|e| Error::file(&local_path(&d, path), "rename", &e))?;
+                            download(&store, &r.target, &local_path(&d, path), r.mtime_ns)?;
+                            pass.downloaded.push(path.clone());
+                        }
+                        pass.conflicts.push(path.clone());
+                    }
+                    _ => {}
+                }
+            }
+            Ok::<_, Error>((pass, changes, remote))
+        })
+        .await
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("folder sync task: {e}")))??;
+        let mut remote_now: BTreeMap<String, BlockId> = remote
+            .iter()
+            .map(|(p, r)| (p.clone(), r.target.id))
+            .collect();
+        if !changes.is_empty() {
+            let note = format!(
+                "sync {} (+{} -{})",
+                dir.display(),
+                pass.uploaded.len(),
+                pass.removed_remote.len()
+            );
+            let put: Vec<(String, PathBuf, i64)> = changes
+                .iter()
+                .filter_map(|c| match c {
+                    Change::Put {
+                        path,
+                        local,
+                        mtime_ns,
+                    } => Some((path.clone(), local.clone(), *mtime_ns)),
+                    Change::Remove { .. } => None,
+                })
+                .collect();
+            let removed: Vec<String> = changes
+                .iter()
+                .filter_map(|c| match c {
+                    Change::Remove { path } => Some(path.clone()),
+                    Change::Put { .. } => None,
+                })
+                .collect();
+            let made = self
+                .commit(
+                    &mut state,
+                    &note,
+                    Box::new(move |store, out, root| apply(store, out, root, &put, &removed)),
+                )
+                .await?;
+            // What the volume holds now, for the base.
+            if let Some(snap) = made {
+                let store = Arc::clone(&self.store);
+                let root = snap.root.clone();
+                remote_now = tokio::task::spawn_blocking(move || scan_remote(&store, &root))
+                    .await
+                    .map_err(|e| {
+                        Error::new(ErrorKind::Internal, format!("folder sync task: {e}"))
+                    })??
+                    .into_iter()
+                    .map(|(p, r)| (p, r.target.id))
+                    .collect();
+            }
+        }
+        drop(state);
+        // The new base: every path both sides hold now.
+        base.clear();
+        for (path, id) in remote_now {
+            if let Some(local) = sig(dir, &path) {
+                base.insert(path, Base { local, remote: id });
+            }
+        }
+        debug!(volume = name, files = base.len(), "folder sync pass done");
+        Ok(pass)
+    }
+}
+
+/// Applies a pass's puts and removals to the tree under `root`.
+fn apply(
+    store: &crate::store::BlockStore,
+    out: &mut TreeWriter<'_>,
+    root: &BlockRef,
+    puts: &[(String, PathBuf, i64)],
+    removed: &[String],
+) -> Result<BlockRef, Error> {
+    let mut root = root.clone();
+    for (path, local, mtime_ns) in puts {
+        let vp = VolPath::parse(path)?;
+        let file = match std::fs::File::open(local) {
+            Ok(f) => f,
+            // Gone since the scan: the next pass sees it removed.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::file(local, "open", &e)),
+        };
+        let (target, size) = out.write_file(file, local, |_| {})?;
+        if let Ok(old) = out.lookup(store, &root, &vp)
+            && old.kind == EntryKind::Dir
+        {
+            // A folder in the volume where the file is here: the file waits for it to go.
+            warn!(path = %vp, "a file where the volume has a folder: not synced");
+            continue;
+        }
+        let name = vp
+            .split_last()
+            .map(|(_, n)| n.to_owned())
+            .unwrap_or_default();
+        let entry = OwnedEntry {
+            name,
+            kind: EntryKind::File,
+            size,
+            mtime_ns: *mtime_ns,
+            target,
+        };
+        root = out.replace(store, &root, &vp, Some(entry), now_ns())?;
+    }
+    for path in removed {
+        let mut vp = VolPath::parse(path)?;
+        match out.replace(store, &root, &vp, None, now_ns()) {
+            Ok(r) => root = r,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        }
+        // Folders the removal left empty go too (the mirror keeps files, not empty folders).
+        while vp.0.len() > 1 {
+            vp.0.pop();
+            let dir = out.lookup(store, &root, &vp)?;
+            if dir.kind != EntryKind::Dir || !out.listing(store, &dir.target)?.is_empty() {
+                break;
+            }
+            root = out.replace(store, &root, &vp, None, now_ns())?;
+        }
+    }
+    Ok(root)
+}
