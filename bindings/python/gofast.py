@@ -2585,6 +2585,60 @@ class Event:
             return True
 
     @dataclass
+    class FOLDER_SYNCED:
+        """
+        A folder sync pass moved files between a folder and a volume.
+"""
+        
+        def __init__(self, volume:str, uploaded:int, downloaded:int, removed:int):
+            self.volume = volume
+            
+            """
+        The volume's local name.
+"""
+        
+            self.uploaded = uploaded
+            
+            """
+        Files put into the volume.
+"""
+        
+            self.downloaded = downloaded
+            
+            """
+        Files written into the folder.
+"""
+        
+            self.removed = removed
+            
+            """
+        Files removed on either side.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "Event.FOLDER_SYNCED(volume={}, uploaded={}, downloaded={}, removed={})".format(self.volume, self.uploaded, self.downloaded, self.removed)
+        def __eq__(self, other):
+            if not isinstance(other, Event):
+                return NotImplemented
+            if not other.is_FOLDER_SYNCED():
+                return False
+            if self.volume != other.volume:
+                return False
+            if self.uploaded != other.uploaded:
+                return False
+            if self.downloaded != other.downloaded:
+                return False
+            if self.removed != other.removed:
+                return False
+            return True
+
+    @dataclass
     class VOLUME_CONFLICT:
         """
         A merge kept both versions of a path (or an edit over a removal).
@@ -2740,6 +2794,10 @@ class Event:
         return isinstance(self, Event.VOLUME_HEAD_REFUSED)
     def is_volume_head_refused(self) -> bool:
         return isinstance(self, Event.VOLUME_HEAD_REFUSED)
+    def is_FOLDER_SYNCED(self) -> bool:
+        return isinstance(self, Event.FOLDER_SYNCED)
+    def is_folder_synced(self) -> bool:
+        return isinstance(self, Event.FOLDER_SYNCED)
     def is_VOLUME_CONFLICT(self) -> bool:
         return isinstance(self, Event.VOLUME_CONFLICT)
     def is_volume_conflict(self) -> bool:
@@ -2769,6 +2827,7 @@ Event.BLOCK_PUSHED = type("Event.BLOCK_PUSHED", (Event.BLOCK_PUSHED, Event,), {}
 Event.VOLUME_CHANGED = type("Event.VOLUME_CHANGED", (Event.VOLUME_CHANGED, Event,), {})  # type: ignore
 Event.VOLUME_DEVICES_CHANGED = type("Event.VOLUME_DEVICES_CHANGED", (Event.VOLUME_DEVICES_CHANGED, Event,), {})  # type: ignore
 Event.VOLUME_HEAD_REFUSED = type("Event.VOLUME_HEAD_REFUSED", (Event.VOLUME_HEAD_REFUSED, Event,), {})  # type: ignore
+Event.FOLDER_SYNCED = type("Event.FOLDER_SYNCED", (Event.FOLDER_SYNCED, Event,), {})  # type: ignore
 Event.VOLUME_CONFLICT = type("Event.VOLUME_CONFLICT", (Event.VOLUME_CONFLICT, Event,), {})  # type: ignore
 Event.SUSPENDED = type("Event.SUSPENDED", (Event.SUSPENDED, Event,), {})  # type: ignore
 Event.RESUMED = type("Event.RESUMED", (Event.RESUMED, Event,), {})  # type: ignore
@@ -2822,18 +2881,25 @@ class _UniffiFfiConverterTypeEvent(_UniffiConverterRustBuffer):
                 _UniffiFfiConverterString.read(buf),
             )
         if variant == 9:
+            return Event.FOLDER_SYNCED(
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterUInt64.read(buf),
+                _UniffiFfiConverterUInt64.read(buf),
+                _UniffiFfiConverterUInt64.read(buf),
+            )
+        if variant == 10:
             return Event.VOLUME_CONFLICT(
                 _UniffiFfiConverterString.read(buf),
                 _UniffiFfiConverterString.read(buf),
                 _UniffiFfiConverterString.read(buf),
             )
-        if variant == 10:
+        if variant == 11:
             return Event.SUSPENDED(
             )
-        if variant == 11:
+        if variant == 12:
             return Event.RESUMED(
             )
-        if variant == 12:
+        if variant == 13:
             return Event.MISSED(
                 _UniffiFfiConverterUInt64.read(buf),
             )
@@ -2872,6 +2938,12 @@ class _UniffiFfiConverterTypeEvent(_UniffiConverterRustBuffer):
         if value.is_VOLUME_HEAD_REFUSED():
             _UniffiFfiConverterString.check_lower(value.volume)
             _UniffiFfiConverterString.check_lower(value.device)
+            return
+        if value.is_FOLDER_SYNCED():
+            _UniffiFfiConverterString.check_lower(value.volume)
+            _UniffiFfiConverterUInt64.check_lower(value.uploaded)
+            _UniffiFfiConverterUInt64.check_lower(value.downloaded)
+            _UniffiFfiConverterUInt64.check_lower(value.removed)
             return
         if value.is_VOLUME_CONFLICT():
             _UniffiFfiConverterString.check_lower(value.volume)
@@ -2921,17 +2993,23 @@ class _UniffiFfiConverterTypeEvent(_UniffiConverterRustBuffer):
             buf.write_i32(8)
             _UniffiFfiConverterString.write(value.volume, buf)
             _UniffiFfiConverterString.write(value.device, buf)
-        if value.is_VOLUME_CONFLICT():
+        if value.is_FOLDER_SYNCED():
             buf.write_i32(9)
+            _UniffiFfiConverterString.write(value.volume, buf)
+            _UniffiFfiConverterUInt64.write(value.uploaded, buf)
+            _UniffiFfiConverterUInt64.write(value.downloaded, buf)
+            _UniffiFfiConverterUInt64.write(value.removed, buf)
+        if value.is_VOLUME_CONFLICT():
+            buf.write_i32(10)
             _UniffiFfiConverterString.write(value.volume, buf)
             _UniffiFfiConverterString.write(value.path, buf)
             _UniffiFfiConverterString.write(value.kept_as, buf)
         if value.is_SUSPENDED():
-            buf.write_i32(10)
-        if value.is_RESUMED():
             buf.write_i32(11)
-        if value.is_MISSED():
+        if value.is_RESUMED():
             buf.write_i32(12)
+        if value.is_MISSED():
+            buf.write_i32(13)
             _UniffiFfiConverterUInt64.write(value.count, buf)
 
 

@@ -3711,6 +3711,23 @@ public enum Event: Equatable, Hashable {
          */device: String
     )
     /**
+     * A folder sync pass moved files between a folder and a volume.
+     */
+    case folderSynced(
+        /**
+         * The volume's local name.
+         */volume: String, 
+        /**
+         * Files put into the volume.
+         */uploaded: UInt64, 
+        /**
+         * Files written into the folder.
+         */downloaded: UInt64, 
+        /**
+         * Files removed on either side.
+         */removed: UInt64
+    )
+    /**
      * A merge kept both versions of a path (or an edit over a removal).
      */
     case volumeConflict(
@@ -3785,14 +3802,17 @@ public struct FfiConverterTypeEvent: FfiConverterRustBuffer {
         case 8: return .volumeHeadRefused(volume: try FfiConverterString.read(from: &buf), device: try FfiConverterString.read(from: &buf)
         )
         
-        case 9: return .volumeConflict(volume: try FfiConverterString.read(from: &buf), path: try FfiConverterString.read(from: &buf), keptAs: try FfiConverterString.read(from: &buf)
+        case 9: return .folderSynced(volume: try FfiConverterString.read(from: &buf), uploaded: try FfiConverterUInt64.read(from: &buf), downloaded: try FfiConverterUInt64.read(from: &buf), removed: try FfiConverterUInt64.read(from: &buf)
         )
         
-        case 10: return .suspended
+        case 10: return .volumeConflict(volume: try FfiConverterString.read(from: &buf), path: try FfiConverterString.read(from: &buf), keptAs: try FfiConverterString.read(from: &buf)
+        )
         
-        case 11: return .resumed
+        case 11: return .suspended
         
-        case 12: return .missed(count: try FfiConverterUInt64.read(from: &buf)
+        case 12: return .resumed
+        
+        case 13: return .missed(count: try FfiConverterUInt64.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -3851,23 +3871,31 @@ public struct FfiConverterTypeEvent: FfiConverterRustBuffer {
             FfiConverterString.write(device, into: &buf)
             
         
-        case let .volumeConflict(volume,path,keptAs):
+        case let .folderSynced(volume,uploaded,downloaded,removed):
             writeInt(&buf, Int32(9))
+            FfiConverterString.write(volume, into: &buf)
+            FfiConverterUInt64.write(uploaded, into: &buf)
+            FfiConverterUInt64.write(downloaded, into: &buf)
+            FfiConverterUInt64.write(removed, into: &buf)
+            
+        
+        case let .volumeConflict(volume,path,keptAs):
+            writeInt(&buf, Int32(10))
             FfiConverterString.write(volume, into: &buf)
             FfiConverterString.write(path, into: &buf)
             FfiConverterString.write(keptAs, into: &buf)
             
         
         case .suspended:
-            writeInt(&buf, Int32(10))
-        
-        
-        case .resumed:
             writeInt(&buf, Int32(11))
         
         
-        case let .missed(count):
+        case .resumed:
             writeInt(&buf, Int32(12))
+        
+        
+        case let .missed(count):
+            writeInt(&buf, Int32(13))
             FfiConverterUInt64.write(count, into: &buf)
             
         }

@@ -5458,6 +5458,33 @@ sealed class Event {
     }
     
     /**
+     * A folder sync pass moved files between a folder and a volume.
+     */
+    data class FolderSynced(
+        /**
+         * The volume's local name.
+         */
+        val `volume`: kotlin.String, 
+        /**
+         * Files put into the volume.
+         */
+        val `uploaded`: kotlin.ULong, 
+        /**
+         * Files written into the folder.
+         */
+        val `downloaded`: kotlin.ULong, 
+        /**
+         * Files removed on either side.
+         */
+        val `removed`: kotlin.ULong) : Event()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
      * A merge kept both versions of a path (or an edit over a removal).
      */
     data class VolumeConflict(
@@ -5555,14 +5582,20 @@ public object FfiConverterTypeEvent : FfiConverterRustBuffer<Event>{
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            9 -> Event.VolumeConflict(
+            9 -> Event.FolderSynced(
+                FfiConverterString.read(buf),
+                FfiConverterULong.read(buf),
+                FfiConverterULong.read(buf),
+                FfiConverterULong.read(buf),
+                )
+            10 -> Event.VolumeConflict(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            10 -> Event.Suspended
-            11 -> Event.Resumed
-            12 -> Event.Missed(
+            11 -> Event.Suspended
+            12 -> Event.Resumed
+            13 -> Event.Missed(
                 FfiConverterULong.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
@@ -5632,6 +5665,16 @@ public object FfiConverterTypeEvent : FfiConverterRustBuffer<Event>{
                 4UL
                 + FfiConverterString.allocationSize(value.`volume`)
                 + FfiConverterString.allocationSize(value.`device`)
+            )
+        }
+        is Event.FolderSynced -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`volume`)
+                + FfiConverterULong.allocationSize(value.`uploaded`)
+                + FfiConverterULong.allocationSize(value.`downloaded`)
+                + FfiConverterULong.allocationSize(value.`removed`)
             )
         }
         is Event.VolumeConflict -> {
@@ -5714,23 +5757,31 @@ public object FfiConverterTypeEvent : FfiConverterRustBuffer<Event>{
                 FfiConverterString.write(value.`device`, buf)
                 Unit
             }
-            is Event.VolumeConflict -> {
+            is Event.FolderSynced -> {
                 buf.putInt(9)
+                FfiConverterString.write(value.`volume`, buf)
+                FfiConverterULong.write(value.`uploaded`, buf)
+                FfiConverterULong.write(value.`downloaded`, buf)
+                FfiConverterULong.write(value.`removed`, buf)
+                Unit
+            }
+            is Event.VolumeConflict -> {
+                buf.putInt(10)
                 FfiConverterString.write(value.`volume`, buf)
                 FfiConverterString.write(value.`path`, buf)
                 FfiConverterString.write(value.`keptAs`, buf)
                 Unit
             }
             is Event.Suspended -> {
-                buf.putInt(10)
-                Unit
-            }
-            is Event.Resumed -> {
                 buf.putInt(11)
                 Unit
             }
-            is Event.Missed -> {
+            is Event.Resumed -> {
                 buf.putInt(12)
+                Unit
+            }
+            is Event.Missed -> {
+                buf.putInt(13)
                 FfiConverterULong.write(value.`count`, buf)
                 Unit
             }
