@@ -688,43 +688,12 @@ async fn exchange(
     ),
     Error,
 > {
-    let path = data_dir.join(SOCKET);
-    let stream = UnixStream::connect(&path).await.map_err(|_| {
-        Error::new(
-            ErrorKind::Stopped,
-            format!(
-                "no node is running in {}: start one with `gofast up` (in another terminal)",
-                data_dir.display()
-            ),
-        )
-    })?;
-    let (rd, mut wr) = stream.into_split();
-    let mut text = serde_json::to_string(request)
-        .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
-    text.push('\n');
-    wr.write_all(text.as_bytes())
-        .await
-        .map_err(|e| Error::new(ErrorKind::Io, format!("control socket: {e}")))?;
-    let mut reader = BufReader::new(rd);
+    let (mut reader, _wr) = send_request(data_dir, request).await?;
     loop {
-        let mut line = String::new();
-        let n = (&mut reader)
-            .take(MAX_REPLY as u64)
-            .read_line(&mut line)
-            .await
-            .map_err(|e| Error::new(ErrorKind::Io, format!("control socket: {e}")))?;
-        if n == 0 {
-            return Err(Error::new(
-                ErrorKind::Stopped,
-                "the node closed the connection",
-            ));
-        }
-        let reply: Reply = serde_json::from_str(&line).map_err(|e| {
-            Error::new(ErrorKind::Internal, format!("bad reply from the node: {e}"))
-        })?;
+        let reply = read_reply(&mut reader).await?;
         match reply {
             Reply::Progress { done, total } => on_progress(done, total),
-            // Only `Watch` sends events, and it is read by `watch`.
+            // Only event streams (`Watch`, `SyncDir`) send events; `stream_events` reads them.
             Reply::Event(_) => {}
             Reply::Ok(v) => return Ok((v, reader)),
             Reply::Error { kind, message } => return Err(Error::new(kind_from(&kind), message)),
@@ -748,6 +717,33 @@ pub async fn stream_events(
     request: &Request,
     mut on_event: impl FnMut(&serde_json::Value) -> bool,
 ) -> Result<(), Error> {
+    let (mut reader, _wr) = send_request(data_dir, request).await?;
+    loop {
+        match read_reply(&mut reader).await? {
+            Reply::Event(v) => {
+                if !on_event(&v) {
+                    return Ok(());
+                }
+            }
+            Reply::Error { kind, message } => return Err(Error::new(kind_from(&kind), message)),
+            Reply::Ok(_) => return Ok(()),
+            Reply::Progress { .. } => {}
+        }
+    }
+}
+
+/// Connects to the node of `data_dir` and sends `request`: the connection's reading half (for
+/// the answer) and writing half (kept open while the caller listens).
+async fn send_request(
+    data_dir: &Path,
+    request: &Request,
+) -> Result<
+    (
+        BufReader<tokio::net::unix::OwnedReadHalf>,
+        tokio::net::unix::OwnedWriteHalf,
+    ),
+    Error,
+> {
     let path = data_dir.join(SOCKET);
     let stream = UnixStream::connect(&path).await.map_err(|_| {
         Error::new(
@@ -765,39 +761,27 @@ pub async fn stream_events(
     wr.write_all(text.as_bytes())
         .await
         .map_err(|e| Error::new(ErrorKind::Io, format!("control socket: {e}")))?;
-    let mut reader = BufReader::new(rd);
-    loop {
-        let mut line = String::new();
-        let n = (&mut reader)
-            .take(MAX_REPLY as u64)
-            .read_line(&mut line)
-            .await
-            .map_err(|e| Error::new(ErrorKind::Io, format!("control socket: {e}")))?;
-        if n == 0 {
-            return Err(Error::new(
-                ErrorKind::Stopped,
-                "the node closed the connection",
-            ));
-        }
-        match serde_json::from_str::<Reply>(&line) {
-            Ok(Reply::Event(v)) => {
-                if !on_event(&v) {
-                    return Ok(());
-                }
-            }
-            Ok(Reply::Error { kind, message }) => {
-                return Err(Error::new(kind_from(&kind), message));
-            }
-            Ok(Reply::Ok(_)) => return Ok(()),
-            Ok(Reply::Progress { .. }) => {}
-            Err(e) => {
-                return Err(Error::new(
-                    ErrorKind::Internal,
-                    format!("bad reply from the node: {e}"),
-                ));
-            }
-        }
+    Ok((BufReader::new(rd), wr))
+}
+
+/// The next line of an answer.
+async fn read_reply(
+    reader: &mut BufReader<tokio::net::unix::OwnedReadHalf>,
+) -> Result<Reply, Error> {
+    let mut line = String::new();
+    let n = reader
+        .take(MAX_REPLY as u64)
+        .read_line(&mut line)
+        .await
+        .map_err(|e| Error::new(ErrorKind::Io, format!("control socket: {e}")))?;
+    if n == 0 {
+        return Err(Error::new(
+            ErrorKind::Stopped,
+            "the node closed the connection",
+        ));
     }
+    serde_json::from_str(&line)
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("bad reply from the node: {e}")))
 }
 
 fn kind_from(name: &str) -> ErrorKind {

@@ -71,6 +71,20 @@ pub struct OwnedEntry {
     pub target: BlockRef,
 }
 
+impl OwnedEntry {
+    /// The entry as a listing holds it (redundancy: the default).
+    pub fn as_entry(&self) -> DirEntry<'_> {
+        DirEntry {
+            name: &self.name,
+            kind: self.kind,
+            redundancy: 0,
+            size: self.size,
+            mtime_ns: self.mtime_ns,
+            target: self.target.clone(),
+        }
+    }
+}
+
 struct Adding<'a, P> {
     /// One batch for the whole tree: a flush per file would cost an fdatasync and a redb commit
     /// each (the writer still flushes by itself every `max_batch` blocks).
@@ -171,7 +185,7 @@ impl<P: FnMut(u64)> Adding<'_, P> {
                 target,
             });
         }
-        let mut entries: Vec<DirEntry<'_>> = owned.iter().map(OwnedEntry::borrowed).collect();
+        let mut entries: Vec<DirEntry<'_>> = owned.iter().map(OwnedEntry::as_entry).collect();
         let listing = encode_listing(&mut entries)
             .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("{}: {e}", dir.display())))?;
         let encoded = encode_with_writer(&mut self.writer, self.scope, &listing[..], dir, |_| {})?;
@@ -210,19 +224,6 @@ impl<P: FnMut(u64)> Adding<'_, P> {
         self.files += 1;
         self.take_ids(encoded.ids);
         Ok(Some((encoded.root, encoded.size)))
-    }
-}
-
-impl OwnedEntry {
-    fn borrowed(&self) -> DirEntry<'_> {
-        DirEntry {
-            name: &self.name,
-            kind: self.kind,
-            redundancy: 0,
-            size: self.size,
-            mtime_ns: self.mtime_ns,
-            target: self.target.clone(),
-        }
     }
 }
 

@@ -87,42 +87,9 @@ fn main() -> ExitCode {
             } else {
                 Ok(())
             };
-            installed
-                .and_then(|()| {
-                    cargo(&["build", "--release", "-p", "gofast-node", "--bin", "gofast"])
-                        .status_ok("build gofast")
-                })
-                .and_then(|()| {
-                    cargo(&[
-                        "run",
-                        "--release",
-                        "-p",
-                        "gofast-tests",
-                        "--bin",
-                        "transfer-bench",
-                        "--",
-                    ])
-                    .args(&args[1..])
-                    .status_ok("transfer-bench")
-                })
+            installed.and_then(|()| process_bench("transfer-bench", &args[1..]))
         }
-        Some("bench-sync") => {
-            cargo(&["build", "--release", "-p", "gofast-node", "--bin", "gofast"])
-                .status_ok("build gofast")
-                .and_then(|()| {
-                    cargo(&[
-                        "run",
-                        "--release",
-                        "-p",
-                        "gofast-tests",
-                        "--bin",
-                        "sync-bench",
-                        "--",
-                    ])
-                    .args(&args[1..])
-                    .status_ok("sync-bench")
-                })
-        }
+        Some("bench-sync") => process_bench("sync-bench", &args[1..]),
         Some("fuzz") => fuzz::one(&args[1..]),
         Some("bindings") => bindings::regenerate(),
         Some("bindings-test") => bindings::test_suites().map(|r| {
@@ -150,6 +117,24 @@ fn main() -> ExitCode {
 
 /// `cargo run --release -p PACKAGE --bin BIN -- ARGS…` (from `[package, bin, args…]`); its output is shown
 /// and must end with `last_line`.
+/// A bench that starts `gofast` processes: the release `gofast` first (the bench finds it next to
+/// itself), then the bench with `args`.
+fn process_bench(bench: &str, args: &[String]) -> Result<(), String> {
+    cargo(&["build", "--release", "-p", "gofast-node", "--bin", "gofast"])
+        .status_ok("build gofast")?;
+    cargo(&[
+        "run",
+        "--release",
+        "-p",
+        "gofast-tests",
+        "--bin",
+        bench,
+        "--",
+    ])
+    .args(args)
+    .status_ok(bench)
+}
+
 fn release_run_ending_with(what: &[&str], last_line: &str) -> Result<(), String> {
     let [package, bin, args @ ..] = what else {
         return Err("release_run_ending_with needs a package and a binary".into());

@@ -51,17 +51,7 @@ pub(super) fn merge_trees(
 }
 
 fn borrowed(entries: &[OwnedEntry]) -> Vec<DirEntry<'_>> {
-    let mut v: Vec<DirEntry<'_>> = entries
-        .iter()
-        .map(|e| DirEntry {
-            name: &e.name,
-            kind: e.kind,
-            redundancy: 0,
-            size: e.size,
-            mtime_ns: e.mtime_ns,
-            target: e.target.clone(),
-        })
-        .collect();
+    let mut v: Vec<DirEntry<'_>> = entries.iter().map(OwnedEntry::as_entry).collect();
     v.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
     v
 }

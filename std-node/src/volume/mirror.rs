@@ -370,8 +370,19 @@ impl Volumes {
         let me = device_tag(&self.identity.peer_id());
         let (store, d, old_base) = (Arc::clone(&self.store), dir.to_path_buf(), base.clone());
         // Decide and do the folder's side (downloads, removals here) off the async threads.
-        let (pass, changes, remote) = tokio::task::spawn_blocking(move || {
+        let (pass, changes, remote, seen_local) = tokio::task::spawn_blocking(move || {
             let local = scan_local(&d)?;
+            // The folder as this pass saw it and left it: the base takes these, not a later look,
+            // so that a file written while the pass runs is still new to the next one.
+            let mut seen_local = local.clone();
+            let wrote = |seen: &mut BTreeMap<String, LocalSig>, path: &str| match sig(&d, path) {
+                Some(s) => {
+                    seen.insert(path.to_owned(), s);
+                }
+                None => {
+                    seen.remove(path);
+                }
+            };
             let remote = match &head {
                 Some(h) => scan_remote(&store, &snapshots::load(&store, &keys, h)?.root)?,
                 None => BTreeMap::new(),
@@ -413,15 +424,18 @@ impl Volumes {
                     }
                     (_, Some(r)) if r_changed && !l_changed => {
                         download(&store, &r.target, &local_path(&d, path), r.mtime_ns)?;
+                        wrote(&mut seen_local, path);
                         pass.downloaded.push(path.clone());
                     }
                     (Some(_), None) if r_changed && !l_changed => {
                         remove_local(&d, path)?;
+                        seen_local.remove(path);
                         pass.removed_local.push(path.clone());
                     }
                     (Some(l), None) => put(&mut changes, &mut pass, l),
                     (None, Some(r)) => {
                         download(&store, &r.target, &local_path(&d, path), r.mtime_ns)?;
+                        wrote(&mut seen_local, path);
                         pass.downloaded.push(path.clone());
                     }
                     (Some(l), Some(r)) if l_changed && r_changed => {
@@ -435,6 +449,7 @@ impl Volumes {
                             std::fs::rename(local_path(&d, path), local_path(&d, &aside))
                                 .map_err(|e| Error::file(&local_path(&d, path), "rename", &e))?;
                             download(&store, &r.target, &local_path(&d, path), r.mtime_ns)?;
+                            wrote(&mut seen_local, path);
                             pass.downloaded.push(path.clone());
                         }
                         pass.conflicts.push(path.clone());
@@ -442,7 +457,7 @@ impl Volumes {
                     _ => {}
                 }
             }
-            Ok::<_, Error>((pass, changes, remote))
+            Ok::<_, Error>((pass, changes, remote, seen_local))
         })
         .await
         .map_err(|e| Error::new(ErrorKind::Internal, format!("folder sync task: {e}")))??;
@@ -500,7 +515,7 @@ impl Volumes {
         // The new base: every path both sides hold now.
         base.clear();
         for (path, id) in remote_now {
-            if let Some(local) = sig(dir, &path) {
+            if let Some(&local) = seen_local.get(&path) {
                 base.insert(path, Base { local, remote: id });
             }
         }
@@ -534,10 +549,7 @@ fn apply(
             warn!(path = %vp, "a file where the volume has a folder: not synced");
             continue;
         }
-        let name = vp
-            .split_last()
-            .map(|(_, n)| n.to_owned())
-            .unwrap_or_default();
+        let name = vp.name();
         let entry = OwnedEntry {
             name,
             kind: EntryKind::File,

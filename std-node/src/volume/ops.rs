@@ -25,7 +25,8 @@ use crate::store::BlockStore;
 type Edit =
     Box<dyn FnOnce(&BlockStore, &mut TreeWriter<'_>, &BlockRef) -> Result<BlockRef, Error> + Send>;
 
-async fn blocking<T: Send + 'static>(
+/// Runs `f` on a blocking thread (store and file work).
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {
     tokio::task::spawn_blocking(f)
@@ -409,10 +410,7 @@ impl Volumes {
                     Err(e) => return Err(e),
                 }
                 let (empty, _) = out.write_listing(&[])?;
-                let name = vp
-                    .split_last()
-                    .map(|(_, n)| n.to_owned())
-                    .unwrap_or_default();
+                let name = vp.name();
                 let entry = OwnedEntry {
                     name,
                     kind: EntryKind::Dir,
@@ -469,10 +467,7 @@ impl Volumes {
                     Err(e) if e.kind() == ErrorKind::NotFound => {}
                     Err(e) => return Err(e),
                 }
-                entry.name = to
-                    .split_last()
-                    .map(|(_, n)| n.to_owned())
-                    .unwrap_or_default();
+                entry.name = to.name();
                 let now = now_ns();
                 let removed = out.replace(store, root, &from, None, now)?;
                 out.replace(store, &removed, &to, Some(entry), now)
@@ -563,8 +558,9 @@ impl Volumes {
             let mut seen = std::collections::HashSet::new();
             let mut queue = std::collections::BinaryHeap::new();
             let first = snapshots::load(&store, &keys, &head)?;
-            queue.push((first.seq, first.at.0.id.0, HeapSnap(first)));
-            while let Some((_, id, HeapSnap(s))) = queue.pop() {
+            queue.push(snapshots::ByHeight(first));
+            while let Some(snapshots::ByHeight(s)) = queue.pop() {
+                let id = s.at.0.id.0;
                 if !seen.insert(id) || out.len() >= limit {
                     continue;
                 }
@@ -574,7 +570,7 @@ impl Volumes {
                     }
                     // Snapshots from before this device joined may not be held.
                     match snapshots::load(&store, &keys, p) {
-                        Ok(ps) => queue.push((ps.seq, ps.at.0.id.0, HeapSnap(ps))),
+                        Ok(ps) => queue.push(snapshots::ByHeight(ps)),
                         Err(e) if e.kind() == ErrorKind::NotFound => {}
                         Err(e) => return Err(e),
                     }
@@ -669,26 +665,6 @@ impl Volumes {
             }
         };
         Ok(snap.root)
-    }
-}
-
-/// A snapshot in a max-heap keyed by (height, id): never compared itself.
-struct HeapSnap(SnapshotInfo);
-
-impl PartialEq for HeapSnap {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-impl Eq for HeapSnap {}
-impl PartialOrd for HeapSnap {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for HeapSnap {
-    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
-        std::cmp::Ordering::Equal
     }
 }
 

@@ -124,3 +124,29 @@ pub(super) fn now_ns() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
+
+/// A snapshot in a max-heap by (height, block id): history walks take the highest first.
+pub(super) struct ByHeight(pub(super) SnapshotInfo);
+
+impl ByHeight {
+    fn key(&self) -> (u64, [u8; 32]) {
+        (self.0.seq, self.0.at.0.id.0)
+    }
+}
+
+impl PartialEq for ByHeight {
+    fn eq(&self, o: &Self) -> bool {
+        self.key() == o.key()
+    }
+}
+impl Eq for ByHeight {}
+impl PartialOrd for ByHeight {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for ByHeight {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&o.key())
+    }
+}

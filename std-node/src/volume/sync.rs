@@ -14,7 +14,8 @@ use gofast_core::record::Record;
 use tracing::{debug, info, warn};
 
 use super::merge::{MergeConflict, TreeSide, merge_trees};
-use super::snapshots::{self, SnapshotInfo, now_ns, short_id};
+use super::ops::blocking;
+use super::snapshots::{self, ByHeight, SnapshotInfo, now_ns, short_id};
 use super::state::VolumeState;
 use super::tree::TreeWriter;
 use super::{MAX_HISTORY_WALK, Volumes, device_tag};
@@ -38,26 +39,6 @@ pub struct SyncReport {
     pub conflicts: Vec<MergeConflict>,
     /// Blocks brought in (held already or fetched).
     pub blocks: u64,
-}
-
-/// A max-heap entry: (height, id), then the snapshot (never compared).
-struct Queued(u64, [u8; 32], SnapshotInfo);
-
-impl PartialEq for Queued {
-    fn eq(&self, o: &Self) -> bool {
-        (self.0, self.1) == (o.0, o.1)
-    }
-}
-impl Eq for Queued {}
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Queued {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.0, self.1).cmp(&(o.0, o.1))
-    }
 }
 
 impl Volumes {
@@ -457,11 +438,12 @@ impl Volumes {
         for (s, mark) in [(mine, 1u8), (theirs, 2u8)] {
             *marks.entry(s.at.0.id.0).or_default() |= mark;
             if queued.insert(s.at.0.id.0) {
-                heap.push(Queued(s.seq, s.at.0.id.0, s.clone()));
+                heap.push(ByHeight(s.clone()));
             }
         }
         let mut walked = 0usize;
-        while let Some(Queued(_, id, s)) = heap.pop() {
+        while let Some(ByHeight(s)) = heap.pop() {
+            let id = s.at.0.id.0;
             let mark = marks.get(&id).copied().unwrap_or(0);
             if mark == 3 {
                 return Ok(Some(s));
@@ -477,20 +459,12 @@ impl Volumes {
                 *marks.entry(p.0.id.0).or_default() |= mark;
                 if queued.insert(p.0.id.0) {
                     let ps = self.snapshot(keys, p, providers, fetched).await?;
-                    heap.push(Queued(ps.seq, ps.at.0.id.0, ps));
+                    heap.push(ByHeight(ps));
                 }
             }
         }
         Ok(None)
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
-) -> Result<T, Error> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("volume task: {e}")))?
 }
 
 /// Takes in pushed records until the network task drops its sender.

@@ -33,6 +33,11 @@ impl VolPath {
         Ok(VolPath(parts))
     }
 
+    /// The last name (empty for the root).
+    pub fn name(&self) -> String {
+        self.0.last().cloned().unwrap_or_default()
+    }
+
     /// The parent and the last name, unless this is the root.
     pub fn split_last(&self) -> Option<(&[String], &str)> {
         self.0
@@ -106,17 +111,7 @@ impl<'s> TreeWriter<'s> {
         &mut self,
         entries: &[OwnedEntry],
     ) -> Result<(BlockRef, u64), Error> {
-        let mut listed: Vec<DirEntry<'_>> = entries
-            .iter()
-            .map(|e| DirEntry {
-                name: &e.name,
-                kind: e.kind,
-                redundancy: 0,
-                size: e.size,
-                mtime_ns: e.mtime_ns,
-                target: e.target.clone(),
-            })
-            .collect();
+        let mut listed: Vec<DirEntry<'_>> = entries.iter().map(OwnedEntry::as_entry).collect();
         let bytes = encode_listing(&mut listed).map_err(|e| {
             Error::new(ErrorKind::InvalidInput, format!("a directory listing: {e}"))
         })?;
