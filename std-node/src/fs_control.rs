@@ -12,8 +12,9 @@ use crate::error::{Error, ErrorKind};
 use crate::node::Node;
 use crate::volume::{SnapshotInfo, VolumeInfo};
 
-/// A volume operation.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// A volume operation. `Debug` names the operation and its volume only: a `Join` carries the
+/// volume's capability, a secret.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FsRequest {
     /// Make a volume owned by this node.
@@ -120,6 +121,31 @@ pub enum FsRequest {
         /// The volume.
         volume: String,
     },
+}
+
+impl std::fmt::Debug for FsRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (op, volume) = match self {
+            FsRequest::Create { volume } => ("Create", volume),
+            FsRequest::Join { volume, .. } => ("Join", volume),
+            FsRequest::Share { volume } => ("Share", volume),
+            FsRequest::Volumes => return f.write_str("Volumes"),
+            FsRequest::Allow { volume, .. } => ("Allow", volume),
+            FsRequest::Revoke { volume, .. } => ("Revoke", volume),
+            FsRequest::Ls { volume, .. } => ("Ls", volume),
+            FsRequest::Cat { volume, .. } => ("Cat", volume),
+            FsRequest::Put { volume, .. } => ("Put", volume),
+            FsRequest::Mkdir { volume, .. } => ("Mkdir", volume),
+            FsRequest::Mv { volume, .. } => ("Mv", volume),
+            FsRequest::Rm { volume, .. } => ("Rm", volume),
+            FsRequest::Log { volume, .. } => ("Log", volume),
+            FsRequest::Restore { volume, .. } => ("Restore", volume),
+            FsRequest::Sync { volume } => ("Sync", volume),
+        };
+        f.debug_struct(op)
+            .field("volume", volume)
+            .finish_non_exhaustive()
+    }
 }
 
 fn peer(text: &str) -> Result<PeerId, Error> {

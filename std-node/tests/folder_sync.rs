@@ -56,6 +56,12 @@ async fn two_folders_mirror_one_volume_both_ways() {
     std::fs::create_dir_all(&db).unwrap();
     // A file from before the mirror starts goes up at its first pass.
     std::fs::write(da.join("notes/old.txt"), b"from before").unwrap();
+    // In B's folder, `linked` is a link out of it: the mirror must not write through it.
+    let outside = base.path().join("outside");
+    std::fs::create_dir_all(da.join("linked")).unwrap();
+    std::fs::write(da.join("linked/x.txt"), b"x").unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, db.join("linked")).unwrap();
 
     a.volumes().create(VOL).await.unwrap();
     let cap = a.volumes().capability(VOL).await.unwrap();
@@ -69,6 +75,11 @@ async fn two_folders_mirror_one_volume_both_ways() {
         read(&db, "notes/old.txt").as_deref() == Some(b"from before")
     })
     .await;
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "the mirror wrote through a link"
+    );
 
     // A new file in A's folder shows in B's.
     std::fs::write(da.join("hello.txt"), b"hello from a").unwrap();
@@ -93,7 +104,7 @@ async fn two_folders_mirror_one_volume_both_ways() {
     let listed = a.volumes().list_dir(VOL, "/", None).await.unwrap();
     assert_eq!(
         listed.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
-        ["hello.txt"]
+        ["hello.txt", "linked"]
     );
 
     // The same file written in both folders at once: both versions stay, in both folders.

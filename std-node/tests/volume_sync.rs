@@ -116,6 +116,13 @@ async fn three_devices_share_one_volume() {
         .await;
     }
 
+    // A and B merged each other's edits into the same tree: they settle on one snapshot.
+    let head = async |n: &Node| n.volumes().info(VOL).await.unwrap().head;
+    until(&a, &mut ea, "A and B on one snapshot", async |a| {
+        head(a).await == head(&b).await
+    })
+    .await;
+
     // The same file changed on A and B: both versions stay, the older under a conflict name.
     let (ra, rb) = tokio::join!(
         a.volumes().put_bytes(VOL, "/plan.md", b"A's plan".to_vec()),

@@ -191,14 +191,38 @@ fn conflict_path(path: &str, device: &str, taken: impl Fn(&str) -> bool) -> Stri
     format!("{parent}/{renamed}")
 }
 
-/// Writes the data of `target` to `dest` (through a temporary file beside it, renamed over),
-/// with modification time `mtime_ns`.
+/// Refuses `path` under `dir` if a folder on the way is a symbolic link: the mirror writes and
+/// removes inside the folder only, never through a link out of it.
+fn no_link_on_the_way(dir: &Path, path: &str) -> Result<(), Error> {
+    let mut at = dir.to_path_buf();
+    let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    for part in parts.iter().take(parts.len().saturating_sub(1)) {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("{} is a symbolic link: not followed", at.display()),
+                ));
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    Ok(())
+}
+
+/// Writes the data of `target` to the file of `path` under `dir` (through a temporary file beside
+/// it, renamed over), with modification time `mtime_ns`.
 fn download(
     store: &crate::store::BlockStore,
     target: &BlockRef,
-    dest: &Path,
+    dir: &Path,
+    path: &str,
     mtime_ns: i64,
 ) -> Result<(), Error> {
+    no_link_on_the_way(dir, path)?;
+    let dest = &local_path(dir, path);
     let parent = dest.parent().ok_or_else(|| {
         Error::new(
             ErrorKind::InvalidInput,
@@ -253,6 +277,7 @@ fn same_content(store: &crate::store::BlockStore, target: &BlockRef, path: &Path
 
 /// Removes the local file `path` and the folders it leaves empty (up to `dir`).
 fn remove_local(dir: &Path, path: &str) -> Result<(), Error> {
+    no_link_on_the_way(dir, path)?;
     let file = local_path(dir, path);
     match std::fs::remove_file(&file) {
         Ok(()) => {}
@@ -336,19 +361,22 @@ impl Volumes {
                 Ok(_) => {}
                 Err(e) => warn!(volume = name, error = %e, "a folder sync pass failed"),
             }
-            // The next trigger: a change in the folder or in the volume.
-            tokio::select! {
-                got = rx.recv() => {
-                    if got.is_none() {
-                        return Ok(());
+            // The next trigger: a change in the folder or in this volume (other events wait on).
+            loop {
+                tokio::select! {
+                    got = rx.recv() => {
+                        if got.is_none() {
+                            return Ok(());
+                        }
+                        break;
                     }
+                    ev = events.recv() => match ev {
+                        Ok(NodeEvent::VolumeChanged { volume: v, .. }) if v == volume => break,
+                        Ok(_) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+                    },
                 }
-                ev = events.recv() => match ev {
-                    Ok(NodeEvent::VolumeChanged { volume: v, .. }) if v == volume => {}
-                    Ok(_) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
-                },
             }
             // Let a burst settle (a file being written fires many events), then take them all.
             tokio::time::sleep(SETTLE).await;
@@ -369,98 +397,127 @@ impl Volumes {
         let head = state.head.clone();
         let me = device_tag(&self.identity.peer_id());
         let (store, d, old_base) = (Arc::clone(&self.store), dir.to_path_buf(), base.clone());
+        let kept_base = base.clone();
         // Decide and do the folder's side (downloads, removals here) off the async threads.
-        let (pass, changes, remote, seen_local) = tokio::task::spawn_blocking(move || {
-            let local = scan_local(&d)?;
-            // The folder as this pass saw it and left it: the base takes these, not a later look,
-            // so that a file written while the pass runs is still new to the next one.
-            let mut seen_local = local.clone();
-            let wrote = |seen: &mut BTreeMap<String, LocalSig>, path: &str| match sig(&d, path) {
-                Some(s) => {
-                    seen.insert(path.to_owned(), s);
-                }
-                None => {
-                    seen.remove(path);
-                }
-            };
-            let remote = match &head {
-                Some(h) => scan_remote(&store, &snapshots::load(&store, &keys, h)?.root)?,
-                None => BTreeMap::new(),
-            };
-            let mut pass = MirrorPass::default();
-            let mut changes = Vec::new();
-            let mut paths: Vec<&String> = local
-                .keys()
-                .chain(remote.keys())
-                .chain(old_base.keys())
-                .collect();
-            paths.sort();
-            paths.dedup();
-            let taken = |p: &str| local.contains_key(p) || remote.contains_key(p);
-            for path in paths {
-                let (l, r, b) = (local.get(path), remote.get(path), old_base.get(path));
-                let l_changed = b.map(|b| b.local) != l.copied();
-                let r_changed = b.map(|b| b.remote) != r.map(|r| r.target.id);
-                let put = |changes: &mut Vec<Change>, pass: &mut MirrorPass, sig: &LocalSig| {
-                    changes.push(Change::Put {
-                        path: path.clone(),
-                        local: local_path(&d, path),
-                        mtime_ns: sig.mtime_ns,
-                    });
-                    pass.uploaded.push(path.clone());
+        let (pass, changes, remote, seen_local, mut failed) =
+            tokio::task::spawn_blocking(move || {
+                let local = scan_local(&d)?;
+                // The folder as this pass saw it and left it: the base takes these, not a later look,
+                // so that a file written while the pass runs is still new to the next one.
+                let mut seen_local = local.clone();
+                let wrote = |seen: &mut BTreeMap<String, LocalSig>, path: &str| match sig(&d, path)
+                {
+                    Some(s) => {
+                        seen.insert(path.to_owned(), s);
+                    }
+                    None => {
+                        seen.remove(path);
+                    }
                 };
-                match (l, r) {
-                    (Some(l), Some(r))
-                        if b.is_none()
-                            && l.size == r.size
-                            && same_content(&store, &r.target, &local_path(&d, path)) =>
-                    {
-                        // Both sides have it, alike: nothing to move.
+                // The remote side, and whom to name a remote version set aside after: the device of
+                // the snapshot it came with (the volume does not record a file's writer).
+                let (remote, remote_tag) = match &head {
+                    Some(h) => {
+                        let snap = snapshots::load(&store, &keys, h)?;
+                        (scan_remote(&store, &snap.root)?, device_tag(&snap.device))
                     }
-                    (Some(l), _) if l_changed && !r_changed => put(&mut changes, &mut pass, l),
-                    (None, Some(_)) if l_changed && !r_changed => {
-                        changes.push(Change::Remove { path: path.clone() });
-                        pass.removed_remote.push(path.clone());
-                    }
-                    (_, Some(r)) if r_changed && !l_changed => {
-                        download(&store, &r.target, &local_path(&d, path), r.mtime_ns)?;
-                        wrote(&mut seen_local, path);
-                        pass.downloaded.push(path.clone());
-                    }
-                    (Some(_), None) if r_changed && !l_changed => {
-                        remove_local(&d, path)?;
-                        seen_local.remove(path);
-                        pass.removed_local.push(path.clone());
-                    }
-                    (Some(l), None) => put(&mut changes, &mut pass, l),
-                    (None, Some(r)) => {
-                        download(&store, &r.target, &local_path(&d, path), r.mtime_ns)?;
-                        wrote(&mut seen_local, path);
-                        pass.downloaded.push(path.clone());
-                    }
-                    (Some(l), Some(r)) if l_changed && r_changed => {
-                        // Changed on both sides: the newer keeps the name, the other is kept
-                        // beside it under a conflict name (in the folder and, next, the volume).
-                        let aside = conflict_path(path, &me, taken);
-                        if l.mtime_ns > r.mtime_ns {
-                            download(&store, &r.target, &local_path(&d, &aside), r.mtime_ns)?;
-                            put(&mut changes, &mut pass, l);
-                        } else {
-                            std::fs::rename(local_path(&d, path), local_path(&d, &aside))
-                                .map_err(|e| Error::file(&local_path(&d, path), "rename", &e))?;
-                            download(&store, &r.target, &local_path(&d, path), r.mtime_ns)?;
+                    None => (BTreeMap::new(), me.clone()),
+                };
+                let mut pass = MirrorPass::default();
+                let mut changes = Vec::new();
+                let mut paths: Vec<&String> = local
+                    .keys()
+                    .chain(remote.keys())
+                    .chain(old_base.keys())
+                    .collect();
+                paths.sort();
+                paths.dedup();
+                let taken = |p: &str| local.contains_key(p) || remote.contains_key(p);
+                // A path whose move fails is skipped (and keeps its old base, so the next pass tries
+                // the same move again): one unreadable file must not stop, or loop, the others.
+                let mut failed = Vec::new();
+                for path in paths {
+                    macro_rules! skip {
+                    ($e:expr) => {
+                        if let Err(e) = $e {
+                            warn!(path = %path, error = %e, "folder sync: skipped");
+                            failed.push(path.clone());
+                            continue;
+                        }
+                    };
+                }
+                    let (l, r, b) = (local.get(path), remote.get(path), old_base.get(path));
+                    let l_changed = b.map(|b| b.local) != l.copied();
+                    let r_changed = b.map(|b| b.remote) != r.map(|r| r.target.id);
+                    let put = |changes: &mut Vec<Change>, pass: &mut MirrorPass, sig: &LocalSig| {
+                        changes.push(Change::Put {
+                            path: path.clone(),
+                            local: local_path(&d, path),
+                            mtime_ns: sig.mtime_ns,
+                        });
+                        pass.uploaded.push(path.clone());
+                    };
+                    match (l, r) {
+                        (Some(l), Some(r))
+                            if b.is_none()
+                                && l.size == r.size
+                                && same_content(&store, &r.target, &local_path(&d, path)) =>
+                        {
+                            // Both sides have it, alike: nothing to move.
+                        }
+                        (Some(l), _) if l_changed && !r_changed => put(&mut changes, &mut pass, l),
+                        (None, Some(_)) if l_changed && !r_changed => {
+                            changes.push(Change::Remove { path: path.clone() });
+                            pass.removed_remote.push(path.clone());
+                        }
+                        (_, Some(r)) if r_changed && !l_changed => {
+                            skip!(download(&store, &r.target, &d, path, r.mtime_ns));
                             wrote(&mut seen_local, path);
                             pass.downloaded.push(path.clone());
                         }
-                        pass.conflicts.push(path.clone());
+                        (Some(_), None) if r_changed && !l_changed => {
+                            skip!(remove_local(&d, path));
+                            seen_local.remove(path);
+                            pass.removed_local.push(path.clone());
+                        }
+                        (Some(l), None) => put(&mut changes, &mut pass, l),
+                        (None, Some(r)) => {
+                            skip!(download(&store, &r.target, &d, path, r.mtime_ns));
+                            wrote(&mut seen_local, path);
+                            pass.downloaded.push(path.clone());
+                        }
+                        (Some(l), Some(r)) if l_changed && r_changed => {
+                            // Changed on both sides: the newer keeps the name, the other is kept
+                            // beside it under a conflict name (in the folder and, next, the volume).
+                            let local_wins = l.mtime_ns > r.mtime_ns;
+                            let aside_tag = if local_wins { &remote_tag } else { &me };
+                            let aside = conflict_path(path, aside_tag, taken);
+                            if local_wins {
+                                skip!(download(&store, &r.target, &d, &aside, r.mtime_ns));
+                                put(&mut changes, &mut pass, l);
+                            } else {
+                                skip!(no_link_on_the_way(&d, path));
+                                skip!(
+                                    std::fs::rename(local_path(&d, path), local_path(&d, &aside))
+                                        .map_err(|e| Error::file(
+                                            &local_path(&d, path),
+                                            "rename",
+                                            &e
+                                        ))
+                                );
+                                skip!(download(&store, &r.target, &d, path, r.mtime_ns));
+                                wrote(&mut seen_local, path);
+                                pass.downloaded.push(path.clone());
+                            }
+                            pass.conflicts.push(path.clone());
+                        }
+                        _ => {}
                     }
-                    _ => {}
                 }
-            }
-            Ok::<_, Error>((pass, changes, remote, seen_local))
-        })
-        .await
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("folder sync task: {e}")))??;
+                Ok::<_, Error>((pass, changes, remote, seen_local, failed))
+            })
+            .await
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("folder sync task: {e}")))??;
         let mut remote_now: BTreeMap<String, BlockId> = remote
             .iter()
             .map(|(p, r)| (p.clone(), r.target.id))
@@ -496,7 +553,17 @@ impl Volumes {
                     &note,
                     Box::new(move |store, out, root| apply(store, out, root, &put, &removed)),
                 )
-                .await?;
+                .await;
+            let made = match made {
+                Ok(made) => made,
+                Err(e) => {
+                    // The folder's side of the pass happened: the base keeps it; the volume's
+                    // side is tried again by the next pass.
+                    warn!(volume = name, error = %e, "folder sync: the volume's changes failed");
+                    failed.extend(pass.uploaded.iter().chain(&pass.removed_remote).cloned());
+                    None
+                }
+            };
             // What the volume holds now, for the base.
             if let Some(snap) = made {
                 let store = Arc::clone(&self.store);
@@ -518,6 +585,12 @@ impl Volumes {
             if let Some(&local) = seen_local.get(&path) {
                 base.insert(path, Base { local, remote: id });
             }
+        }
+        for path in failed {
+            match kept_base.get(&path) {
+                Some(b) => base.insert(path, *b),
+                None => base.remove(&path),
+            };
         }
         debug!(volume = name, files = base.len(), "folder sync pass done");
         Ok(pass)

@@ -101,6 +101,9 @@ pub struct Volumes {
     identity: Arc<KeyPair>,
     events: EventSender,
     open: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<VolumeState>>>>,
+    /// Each open volume's record salts (head, device list) → its name: a pushed record finds its
+    /// volume without waiting on any volume's lock.
+    salts: std::sync::Mutex<HashMap<Vec<u8>, String>>,
 }
 
 impl std::fmt::Debug for Volumes {
@@ -126,6 +129,7 @@ impl Volumes {
             identity,
             events,
             open: std::sync::Mutex::new(HashMap::new()),
+            salts: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -139,6 +143,7 @@ impl Volumes {
             return Ok(Arc::clone(v));
         }
         let state = VolumeState::load(&self.data_dir, name)?;
+        self.remember_salts(&state);
         let v = Arc::new(tokio::sync::Mutex::new(state));
         open.insert(name.to_owned(), Arc::clone(&v));
         Ok(v)
@@ -158,10 +163,34 @@ impl Volumes {
             ));
         }
         state.save(&self.data_dir)?;
+        self.remember_salts(&state);
         let name = state.name.clone();
         let v = Arc::new(tokio::sync::Mutex::new(state));
         open.insert(name, Arc::clone(&v));
         Ok(v)
+    }
+
+    fn remember_salts(&self, state: &VolumeState) {
+        let keys = state.keys();
+        let mut salts = self
+            .salts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        salts.insert(keys.head_salt().to_vec(), state.name.clone());
+        salts.insert(keys.devices_salt().to_vec(), state.name.clone());
+    }
+
+    /// The volume whose head or device list records have salt `salt`, if one is held here.
+    fn volume_of_salt(&self, salt: &[u8]) -> Option<String> {
+        for name in self.names().unwrap_or_default() {
+            // Loads (and so remembers the salts of) volumes not opened yet.
+            let _ = self.volume(&name);
+        }
+        self.salts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(salt)
+            .cloned()
     }
 
     /// The names of every volume held here.

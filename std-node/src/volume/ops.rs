@@ -13,7 +13,7 @@ use tracing::debug;
 
 use super::snapshots::{self, SnapshotInfo, now_ns, short_id};
 use super::state::{VolumeState, check_volume_name};
-use super::tree::{TreeWriter, VolPath, dir_at, lookup};
+use super::tree::{TreeWriter, VolPath, dir_at, lookup, lookup_with};
 use super::{FsEntry, LogEntry, MAX_HISTORY_WALK, MAX_READ, VolumeInfo, Volumes};
 use crate::dirs::{OwnedEntry, read_listing};
 use crate::error::{Error, ErrorKind};
@@ -493,10 +493,29 @@ impl Volumes {
             &mut state,
             &note,
             Box::new(move |store, out, root| {
+                // Only the snapshots of a history walk may be held, not their trees: a listing
+                // missing then must not read as "the path did not exist then".
+                let id = short_id(&then.at.0.id);
+                let held = |r: &BlockRef| {
+                    read_listing(store, r).map_err(|e| {
+                        if e.kind() == ErrorKind::NotFound {
+                            Error::new(
+                                ErrorKind::Network,
+                                format!(
+                                    "the tree of snapshot {id} is not held on this device ({e})"
+                                ),
+                            )
+                        } else {
+                            e
+                        }
+                    })
+                };
                 if vp.0.is_empty() {
+                    // The whole tree must be here: the head names it from now on.
+                    check_whole(store, &then.root)?;
                     return Ok(then.root.clone());
                 }
-                match lookup(store, &then.root, &vp) {
+                match lookup_with(&then.root, &vp, held) {
                     Ok(old) => out.replace(store, root, &vp, Some(old), now_ns()),
                     Err(e) if e.kind() == ErrorKind::NotFound => {
                         match out.replace(store, root, &vp, None, now_ns()) {
@@ -666,6 +685,27 @@ impl Volumes {
         };
         Ok(snap.root)
     }
+}
+
+/// Checks every listing and file tree under `root` is held (errors name what is missing).
+fn check_whole(store: &BlockStore, root: &BlockRef) -> Result<(), Error> {
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in read_listing(store, &dir)? {
+            match e.kind {
+                EntryKind::Dir => stack.push(e.target),
+                EntryKind::File => {
+                    crate::node::read_tree_from_store(
+                        store,
+                        &e.target,
+                        u64::MAX,
+                        &mut std::io::sink(),
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Puts a file entry at `vp` under `root`.

@@ -2,7 +2,7 @@
 //! behind them, only the blocks this device's tree lacks, and then a fast-forward or a merge
 //! against the newest common ancestor (`docs/spec/volume.md`).
 
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ use tracing::{debug, info, warn};
 
 use super::merge::{MergeConflict, TreeSide, merge_trees};
 use super::ops::blocking;
-use super::snapshots::{self, ByHeight, SnapshotInfo, now_ns, short_id};
+use super::snapshots::{self, ByHeight, SnapshotInfo, short_id};
 use super::state::VolumeState;
 use super::tree::TreeWriter;
 use super::{MAX_HISTORY_WALK, Volumes, device_tag};
@@ -72,36 +72,26 @@ impl Volumes {
     }
 
     /// Takes in a record a peer pushed: a head or a device list of one of this node's volumes.
+    /// Only that volume's lock is taken.
     pub(crate) async fn on_pushed(&self, pushed: PushedRecord) {
-        let names = match self.names() {
-            Ok(n) => n,
-            Err(e) => {
-                warn!(error = %e, "listing the volumes");
-                return;
-            }
-        };
-        for name in names {
-            let Ok(v) = self.volume(&name) else {
-                continue;
-            };
-            let mut state = v.lock().await;
-            let keys = state.keys();
-            let salt = pushed.record.salt();
-            let result = if salt == keys.head_salt().as_slice() {
-                let mut report = SyncReport::default();
-                self.take_head(&mut state, &pushed.record, &mut report)
-                    .await
-            } else if salt == keys.devices_salt().as_slice() {
-                self.take_devices(&mut state, &pushed.record).map(|_| ())
-            } else {
-                continue;
-            };
-            if let Err(e) = result {
-                warn!(volume = %name, from = %pushed.from, error = %e, "a pushed volume record was not taken in");
-            }
+        let Some(name) = self.volume_of_salt(pushed.record.salt()) else {
+            debug!(from = %pushed.from, "a pushed record for no volume held here");
             return;
+        };
+        let Ok(v) = self.volume(&name) else {
+            return;
+        };
+        let mut state = v.lock().await;
+        let result = if pushed.record.salt() == state.keys().head_salt().as_slice() {
+            let mut report = SyncReport::default();
+            self.take_head(&mut state, &pushed.record, &mut report)
+                .await
+        } else {
+            self.take_devices(&mut state, &pushed.record).map(|_| ())
+        };
+        if let Err(e) = result {
+            warn!(volume = %name, from = %pushed.from, error = %e, "a pushed volume record was not taken in");
         }
-        debug!(from = %pushed.from, "a pushed record for no volume held here");
     }
 
     /// Takes in the owner's device list if it is newer than the one held. Returns whether it was.
@@ -134,7 +124,8 @@ impl Volumes {
             return Ok(());
         }
         if !state.may_write(&device) {
-            info!(volume = %state.name, %device, "a head of a device not on the list: refused");
+            // Anyone can sign a record under the volume's public salt: not worth more than debug.
+            debug!(volume = %state.name, %device, "a head of a device not on the list: refused");
             self.events.send(NodeEvent::VolumeHeadRefused {
                 volume: state.name.clone(),
                 device,
@@ -274,6 +265,12 @@ impl Volumes {
                 self.advance(state, &snap, true).await?;
             }
             None if root == theirs.root && root != mine.root => self.adopt(state, theirs).await?,
+            // The same tree under two snapshots (two devices merged each other's heads at once):
+            // both settle on the one with the larger id, so their histories join again instead
+            // of staying apart (later merges would pick either as the base).
+            None if root == theirs.root && theirs.at.0.id.0 > mine.at.0.id.0 => {
+                self.adopt(state, theirs).await?;
+            }
             // The merge is this device's tree: theirs brings nothing new.
             None => {}
         }
@@ -302,7 +299,8 @@ impl Volumes {
         fetched: Vec<BlockId>,
     ) -> Result<(), Error> {
         ids.extend(fetched);
-        let label = format!("{}/in-{}", snapshots::pin_label(keys, &theirs.at), now_ns());
+        // One label per snapshot taken in: a retry replaces its own pin instead of adding one.
+        let label = format!("{}/in", snapshots::pin_label(keys, &theirs.at));
         let (store, at) = (Arc::clone(&self.store), theirs.at.0.clone());
         blocking(move || Ok(store.pin(&label, &at, ids).map(|_| ())?)).await
     }
@@ -433,11 +431,13 @@ impl Volumes {
         // Heights only fall along parents, so when a snapshot leaves the heap every snapshot
         // above it has been, and its marks are complete.
         let mut marks: HashMap<[u8; 32], u8> = HashMap::new();
-        let mut queued: HashSet<[u8; 32]> = HashSet::new();
+        // The height of every snapshot queued: each is checked against its parents' as the walk
+        // loads them (the walk is only right if heights fall by one at least along each parent).
+        let mut heights: HashMap<[u8; 32], u64> = HashMap::new();
         let mut heap = BinaryHeap::new();
         for (s, mark) in [(mine, 1u8), (theirs, 2u8)] {
             *marks.entry(s.at.0.id.0).or_default() |= mark;
-            if queued.insert(s.at.0.id.0) {
+            if heights.insert(s.at.0.id.0, s.seq).is_none() {
                 heap.push(ByHeight(s.clone()));
             }
         }
@@ -455,12 +455,30 @@ impl Volumes {
                     format!("the two histories share no snapshot within {MAX_HISTORY_WALK} steps"),
                 ));
             }
+            let mut highest = 0;
             for p in &s.parents {
                 *marks.entry(p.0.id.0).or_default() |= mark;
-                if queued.insert(p.0.id.0) {
-                    let ps = self.snapshot(keys, p, providers, fetched).await?;
-                    heap.push(ByHeight(ps));
-                }
+                let seq = match heights.get(&p.0.id.0) {
+                    Some(&seq) => seq,
+                    None => {
+                        let ps = self.snapshot(keys, p, providers, fetched).await?;
+                        let seq = ps.seq;
+                        heights.insert(p.0.id.0, seq);
+                        heap.push(ByHeight(ps));
+                        seq
+                    }
+                };
+                highest = highest.max(seq);
+            }
+            if !s.parents.is_empty() && s.seq != highest.saturating_add(1) {
+                return Err(Error::new(
+                    ErrorKind::Corrupt,
+                    format!(
+                        "snapshot {} has height {} but its highest parent {highest}",
+                        short_id(&s.at.0.id),
+                        s.seq
+                    ),
+                ));
             }
         }
         Ok(None)

@@ -243,7 +243,7 @@ pub(super) fn lookup(
     lookup_with(root, path, |r| read_listing(store, r))
 }
 
-fn lookup_with(
+pub(super) fn lookup_with(
     root: &BlockRef,
     path: &VolPath,
     listing: impl Fn(&BlockRef) -> Result<Vec<OwnedEntry>, Error>,

@@ -25,7 +25,8 @@ pub(crate) enum FsCommand {
     Join {
         /// The local name to give it.
         volume: String,
-        /// `gfv1…`, from `gofast fs share` on a device of the volume.
+        /// `gfv1…`, from `gofast fs share` on a device of the volume; `-` reads it from standard
+        /// input (so that it stays out of the process list and the shell's history).
         capability: String,
     },
     /// List the volumes here: name, this device's snapshot, devices.
@@ -169,7 +170,16 @@ pub(crate) fn run(
             );
         }
         FsCommand::Join { volume, capability } => {
-            print_info(&call(FsRequest::Join { volume, capability })?)
+            let capability = if capability == "-" {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).map_err(|e| {
+                    Error::new(ErrorKind::Io, format!("reading the capability: {e}"))
+                })?;
+                line.trim().to_owned()
+            } else {
+                capability
+            };
+            print_info(&call(FsRequest::Join { volume, capability })?);
         }
         FsCommand::Volumes => {
             for v in call(FsRequest::Volumes)?.as_array().into_iter().flatten() {
