@@ -383,7 +383,8 @@ async fn sync_dir(_: &Node, _: &Path, _: &str, replies: mpsc::Sender<Reply>) {
     let _ = replies.send(error_reply(&e)).await;
 }
 
-/// `fs cat`: answers with the size, then streams the file's data.
+/// `fs cat`: answers with the size, then streams the file's data from the store as `cat` does
+/// (a volume's tree is held whole, so nothing is fetched).
 async fn fs_cat(
     node: &Node,
     volume: &str,
@@ -392,16 +393,14 @@ async fn fs_cat(
     replies: mpsc::Sender<Reply>,
     data: mpsc::Sender<Vec<u8>>,
 ) {
-    match crate::fs_control::read(node, volume, path, at).await {
-        Ok(bytes) => {
+    match node.volumes().file(volume, path, at).await {
+        Ok((target, size)) => {
             let _ = replies
-                .send(Reply::Ok(serde_json::json!({ "size": bytes.len() })))
+                .send(Reply::Ok(serde_json::json!({ "size": size })))
                 .await;
             drop(replies);
-            for piece in bytes.chunks(256 << 10) {
-                if data.send(piece.to_vec()).await.is_err() {
-                    return;
-                }
+            if let Err(e) = node.read_data(&target, data).await {
+                warn!(error = %e, "fs cat ended before the end of the data");
             }
         }
         Err(e) => {

@@ -259,13 +259,3 @@ pub async fn handle(
         }
     })
 }
-
-/// `fs cat`: the file's data, whole (at most [`crate::volume::MAX_READ`] bytes).
-pub async fn read(
-    node: &Node,
-    volume: &str,
-    path: &str,
-    at: Option<&str>,
-) -> Result<Vec<u8>, Error> {
-    node.volumes().read(volume, path, at).await
-}

@@ -84,18 +84,6 @@ struct Base {
     remote: BlockId,
 }
 
-/// A change to the volume that a pass makes.
-enum Change {
-    Put {
-        path: String,
-        local: PathBuf,
-        mtime_ns: i64,
-    },
-    Remove {
-        path: String,
-    },
-}
-
 /// Every file under `dir`, by `/`-separated path.
 fn scan_local(dir: &Path) -> Result<BTreeMap<String, LocalSig>, Error> {
     let mut out = BTreeMap::new();
@@ -399,45 +387,44 @@ impl Volumes {
         let (store, d, old_base) = (Arc::clone(&self.store), dir.to_path_buf(), base.clone());
         let kept_base = base.clone();
         // Decide and do the folder's side (downloads, removals here) off the async threads.
-        let (pass, changes, remote, seen_local, mut failed) =
-            tokio::task::spawn_blocking(move || {
-                let local = scan_local(&d)?;
-                // The folder as this pass saw it and left it: the base takes these, not a later look,
-                // so that a file written while the pass runs is still new to the next one.
-                let mut seen_local = local.clone();
-                let wrote = |seen: &mut BTreeMap<String, LocalSig>, path: &str| match sig(&d, path)
-                {
-                    Some(s) => {
-                        seen.insert(path.to_owned(), s);
-                    }
-                    None => {
-                        seen.remove(path);
-                    }
-                };
-                // The remote side, and whom to name a remote version set aside after: the device of
-                // the snapshot it came with (the volume does not record a file's writer).
-                let (remote, remote_tag) = match &head {
-                    Some(h) => {
-                        let snap = snapshots::load(&store, &keys, h)?;
-                        (scan_remote(&store, &snap.root)?, device_tag(&snap.device))
-                    }
-                    None => (BTreeMap::new(), me.clone()),
-                };
-                let mut pass = MirrorPass::default();
-                let mut changes = Vec::new();
-                let mut paths: Vec<&String> = local
-                    .keys()
-                    .chain(remote.keys())
-                    .chain(old_base.keys())
-                    .collect();
-                paths.sort();
-                paths.dedup();
-                let taken = |p: &str| local.contains_key(p) || remote.contains_key(p);
-                // A path whose move fails is skipped (and keeps its old base, so the next pass tries
-                // the same move again): one unreadable file must not stop, or loop, the others.
-                let mut failed = Vec::new();
-                for path in paths {
-                    macro_rules! skip {
+        let (pass, puts, remote, seen_local, mut failed) = tokio::task::spawn_blocking(move || {
+            let local = scan_local(&d)?;
+            // The folder as this pass saw it and left it: the base takes these, not a later look,
+            // so that a file written while the pass runs is still new to the next one.
+            let mut seen_local = local.clone();
+            let wrote = |seen: &mut BTreeMap<String, LocalSig>, path: &str| match sig(&d, path) {
+                Some(s) => {
+                    seen.insert(path.to_owned(), s);
+                }
+                None => {
+                    seen.remove(path);
+                }
+            };
+            // The remote side, and whom to name a remote version set aside after: the device of
+            // the snapshot it came with (the volume does not record a file's writer).
+            let (remote, remote_tag) = match &head {
+                Some(h) => {
+                    let snap = snapshots::load(&store, &keys, h)?;
+                    (scan_remote(&store, &snap.root)?, device_tag(&snap.device))
+                }
+                None => (BTreeMap::new(), me.clone()),
+            };
+            let mut pass = MirrorPass::default();
+            // The files to put; what to remove from the volume is `pass.removed_remote`.
+            let mut puts: Vec<(String, PathBuf, i64)> = Vec::new();
+            let mut paths: Vec<&String> = local
+                .keys()
+                .chain(remote.keys())
+                .chain(old_base.keys())
+                .collect();
+            paths.sort();
+            paths.dedup();
+            let taken = |p: &str| local.contains_key(p) || remote.contains_key(p);
+            // A path whose move fails is skipped (and keeps its old base, so the next pass tries
+            // the same move again): one unreadable file must not stop, or loop, the others.
+            let mut failed = Vec::new();
+            for path in paths {
+                macro_rules! skip {
                     ($e:expr) => {
                         if let Err(e) = $e {
                             warn!(path = %path, error = %e, "folder sync: skipped");
@@ -446,112 +433,88 @@ impl Volumes {
                         }
                     };
                 }
-                    let (l, r, b) = (local.get(path), remote.get(path), old_base.get(path));
-                    let l_changed = b.map(|b| b.local) != l.copied();
-                    let r_changed = b.map(|b| b.remote) != r.map(|r| r.target.id);
-                    let put = |changes: &mut Vec<Change>, pass: &mut MirrorPass, sig: &LocalSig| {
-                        changes.push(Change::Put {
-                            path: path.clone(),
-                            local: local_path(&d, path),
-                            mtime_ns: sig.mtime_ns,
-                        });
-                        pass.uploaded.push(path.clone());
-                    };
-                    match (l, r) {
-                        (Some(l), Some(r))
-                            if b.is_none()
-                                && l.size == r.size
-                                && same_content(&store, &r.target, &local_path(&d, path)) =>
-                        {
-                            // Both sides have it, alike: nothing to move.
-                        }
-                        (Some(l), _) if l_changed && !r_changed => put(&mut changes, &mut pass, l),
-                        (None, Some(_)) if l_changed && !r_changed => {
-                            changes.push(Change::Remove { path: path.clone() });
-                            pass.removed_remote.push(path.clone());
-                        }
-                        (_, Some(r)) if r_changed && !l_changed => {
-                            skip!(download(&store, &r.target, &d, path, r.mtime_ns));
-                            wrote(&mut seen_local, path);
-                            pass.downloaded.push(path.clone());
-                        }
-                        (Some(_), None) if r_changed && !l_changed => {
-                            skip!(remove_local(&d, path));
-                            seen_local.remove(path);
-                            pass.removed_local.push(path.clone());
-                        }
-                        (Some(l), None) => put(&mut changes, &mut pass, l),
-                        (None, Some(r)) => {
-                            skip!(download(&store, &r.target, &d, path, r.mtime_ns));
-                            wrote(&mut seen_local, path);
-                            pass.downloaded.push(path.clone());
-                        }
-                        (Some(l), Some(r)) if l_changed && r_changed => {
-                            // Changed on both sides: the newer keeps the name, the other is kept
-                            // beside it under a conflict name (in the folder and, next, the volume).
-                            let local_wins = l.mtime_ns > r.mtime_ns;
-                            let aside_tag = if local_wins { &remote_tag } else { &me };
-                            let aside = conflict_path(path, aside_tag, taken);
-                            if local_wins {
-                                skip!(download(&store, &r.target, &d, &aside, r.mtime_ns));
-                                put(&mut changes, &mut pass, l);
-                            } else {
-                                skip!(no_link_on_the_way(&d, path));
-                                skip!(
-                                    std::fs::rename(local_path(&d, path), local_path(&d, &aside))
-                                        .map_err(|e| Error::file(
-                                            &local_path(&d, path),
-                                            "rename",
-                                            &e
-                                        ))
-                                );
-                                skip!(download(&store, &r.target, &d, path, r.mtime_ns));
-                                wrote(&mut seen_local, path);
-                                pass.downloaded.push(path.clone());
-                            }
-                            pass.conflicts.push(path.clone());
-                        }
-                        _ => {}
+                let (l, r, b) = (local.get(path), remote.get(path), old_base.get(path));
+                let l_changed = b.map(|b| b.local) != l.copied();
+                let r_changed = b.map(|b| b.remote) != r.map(|r| r.target.id);
+                let put = |puts: &mut Vec<(String, PathBuf, i64)>,
+                           pass: &mut MirrorPass,
+                           sig: &LocalSig| {
+                    puts.push((path.clone(), local_path(&d, path), sig.mtime_ns));
+                    pass.uploaded.push(path.clone());
+                };
+                match (l, r) {
+                    (Some(l), Some(r))
+                        if b.is_none()
+                            && l.size == r.size
+                            && same_content(&store, &r.target, &local_path(&d, path)) =>
+                    {
+                        // Both sides have it, alike: nothing to move.
                     }
+                    (Some(l), _) if l_changed && !r_changed => put(&mut puts, &mut pass, l),
+                    (None, Some(_)) if l_changed && !r_changed => {
+                        pass.removed_remote.push(path.clone());
+                    }
+                    (_, Some(r)) if r_changed && !l_changed => {
+                        skip!(download(&store, &r.target, &d, path, r.mtime_ns));
+                        wrote(&mut seen_local, path);
+                        pass.downloaded.push(path.clone());
+                    }
+                    (Some(_), None) if r_changed && !l_changed => {
+                        skip!(remove_local(&d, path));
+                        seen_local.remove(path);
+                        pass.removed_local.push(path.clone());
+                    }
+                    (Some(l), None) => put(&mut puts, &mut pass, l),
+                    (None, Some(r)) => {
+                        skip!(download(&store, &r.target, &d, path, r.mtime_ns));
+                        wrote(&mut seen_local, path);
+                        pass.downloaded.push(path.clone());
+                    }
+                    (Some(l), Some(r)) if l_changed && r_changed => {
+                        // Changed on both sides: the newer keeps the name, the other is kept
+                        // beside it under a conflict name (in the folder and, next, the volume).
+                        let local_wins = l.mtime_ns > r.mtime_ns;
+                        let aside_tag = if local_wins { &remote_tag } else { &me };
+                        let aside = conflict_path(path, aside_tag, taken);
+                        if local_wins {
+                            skip!(download(&store, &r.target, &d, &aside, r.mtime_ns));
+                            put(&mut puts, &mut pass, l);
+                        } else {
+                            skip!(no_link_on_the_way(&d, path));
+                            skip!(
+                                std::fs::rename(local_path(&d, path), local_path(&d, &aside))
+                                    .map_err(|e| Error::file(&local_path(&d, path), "rename", &e))
+                            );
+                            skip!(download(&store, &r.target, &d, path, r.mtime_ns));
+                            wrote(&mut seen_local, path);
+                            pass.downloaded.push(path.clone());
+                        }
+                        pass.conflicts.push(path.clone());
+                    }
+                    _ => {}
                 }
-                Ok::<_, Error>((pass, changes, remote, seen_local, failed))
-            })
-            .await
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("folder sync task: {e}")))??;
+            }
+            Ok::<_, Error>((pass, puts, remote, seen_local, failed))
+        })
+        .await
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("folder sync task: {e}")))??;
         let mut remote_now: BTreeMap<String, BlockId> = remote
             .iter()
             .map(|(p, r)| (p.clone(), r.target.id))
             .collect();
-        if !changes.is_empty() {
+        if !puts.is_empty() || !pass.removed_remote.is_empty() {
             let note = format!(
                 "sync {} (+{} -{})",
                 dir.display(),
                 pass.uploaded.len(),
                 pass.removed_remote.len()
             );
-            let put: Vec<(String, PathBuf, i64)> = changes
-                .iter()
-                .filter_map(|c| match c {
-                    Change::Put {
-                        path,
-                        local,
-                        mtime_ns,
-                    } => Some((path.clone(), local.clone(), *mtime_ns)),
-                    Change::Remove { .. } => None,
-                })
-                .collect();
-            let removed: Vec<String> = changes
-                .iter()
-                .filter_map(|c| match c {
-                    Change::Remove { path } => Some(path.clone()),
-                    Change::Put { .. } => None,
-                })
-                .collect();
+            let removed = pass.removed_remote.clone();
             let made = self
                 .commit(
                     &mut state,
                     &note,
-                    Box::new(move |store, out, root| apply(store, out, root, &put, &removed)),
+                    Box::new(move |store, out, root| apply(store, out, root, &puts, &removed)),
                 )
                 .await;
             let made = match made {

@@ -182,15 +182,20 @@ impl Volumes {
 
     /// The volume whose head or device list records have salt `salt`, if one is held here.
     fn volume_of_salt(&self, salt: &[u8]) -> Option<String> {
-        for name in self.names().unwrap_or_default() {
-            // Loads (and so remembers the salts of) volumes not opened yet.
-            let _ = self.volume(&name);
-        }
-        self.salts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(salt)
-            .cloned()
+        let known = |salt: &[u8]| {
+            self.salts
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(salt)
+                .cloned()
+        };
+        known(salt).or_else(|| {
+            // Not open yet (or not held): open every volume, which remembers its salts.
+            for name in self.names().unwrap_or_default() {
+                let _ = self.volume(&name);
+            }
+            known(salt)
+        })
     }
 
     /// The names of every volume held here.

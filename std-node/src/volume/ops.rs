@@ -553,7 +553,10 @@ impl Volumes {
             .filter(|s| hex::encode(s.at.0.id.0).starts_with(&prefix))
             .collect();
         match found.len() {
-            1 => Ok(found.into_iter().next().unwrap_or_else(|| unreachable!())),
+            1 => found
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::new(ErrorKind::Internal, "a snapshot found then lost")),
             0 => Err(Error::new(
                 ErrorKind::NotFound,
                 format!("no snapshot {prefix} in this volume's history"),
@@ -645,9 +648,14 @@ impl Volumes {
         .await
     }
 
-    /// The data of file `path` of volume `name` (now, or at snapshot `at`); at most [`MAX_READ`]
-    /// bytes.
-    pub async fn read(&self, name: &str, path: &str, at: Option<&str>) -> Result<Vec<u8>, Error> {
+    /// The root of file `path`'s data in volume `name` (now, or at snapshot `at`), and its size:
+    /// read it with `Node::read_data` to stream it.
+    pub async fn file(
+        &self,
+        name: &str,
+        path: &str,
+        at: Option<&str>,
+    ) -> Result<(BlockRef, u64), Error> {
         let vp = VolPath::parse(path)?;
         let root = self.root_of(name, at).await?;
         let store = Arc::clone(&self.store);
@@ -659,8 +667,19 @@ impl Volumes {
                     format!("{vp} is a directory"),
                 ));
             }
+            Ok((e.target, e.size))
+        })
+        .await
+    }
+
+    /// The data of file `path` of volume `name` (now, or at snapshot `at`); at most [`MAX_READ`]
+    /// bytes.
+    pub async fn read(&self, name: &str, path: &str, at: Option<&str>) -> Result<Vec<u8>, Error> {
+        let (target, _) = self.file(name, path, at).await?;
+        let store = Arc::clone(&self.store);
+        blocking(move || {
             let mut out = Vec::new();
-            crate::node::read_tree_from_store(&store, &e.target, MAX_READ, &mut out)?;
+            crate::node::read_tree_from_store(&store, &target, MAX_READ, &mut out)?;
             Ok(out)
         })
         .await

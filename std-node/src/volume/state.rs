@@ -140,7 +140,7 @@ impl VolumeState {
         })?);
         let corrupt =
             |what: &str| Error::new(ErrorKind::Corrupt, format!("{}: {what}", path.display()));
-        let parsed: StateFile = serde_json::from_str(&text)
+        let mut parsed: StateFile = serde_json::from_str(&text)
             .map_err(|e| corrupt(&format!("not a volume state ({e})")))?;
         if parsed.version != STATE_VERSION {
             return Err(corrupt(&format!("unknown version {}", parsed.version)));
@@ -148,7 +148,7 @@ impl VolumeState {
         if parsed.name != name {
             return Err(corrupt("the file names another volume"));
         }
-        let capability = Zeroizing::new(parsed.capability.clone())
+        let capability = Zeroizing::new(std::mem::take(&mut parsed.capability))
             .parse::<VolumeCapability>()
             .map_err(|e| corrupt(&e.to_string()))?;
         let head = parsed
