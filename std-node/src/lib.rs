@@ -16,6 +16,7 @@ pub mod exchange;
 pub mod fs_control;
 pub mod keys;
 pub mod live_demo;
+pub(crate) mod local_tree;
 pub mod net;
 pub mod node;
 pub mod rng;

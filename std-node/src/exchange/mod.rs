@@ -12,11 +12,13 @@ use gofast_core::block::BlockId;
 use crate::store::{BlockStore, StoreError};
 
 mod conn;
+mod dir_diff;
 mod fetch;
 mod get;
 mod sink;
 
 pub use conn::{ConnStats, Role};
+pub use dir_diff::{DirFetch, fetch_dir_changes};
 pub use fetch::{Accepted, Fetch, FetchError, FetchProgress, Placement};
 pub use get::{FetchReport, GetError, MAX_SERVED_CONNECTIONS, fetch_tree, serve};
 pub use sink::FileOutput;

@@ -29,14 +29,16 @@ use tracing::{debug, info, warn};
 use super::snapshots::{self, now_ns};
 use super::tree::{TreeWriter, VolPath};
 use super::{Volumes, device_tag};
-use crate::dirs::{OwnedEntry, read_listing};
+use crate::dirs::OwnedEntry;
+use crate::local_tree::{
+    LocalSig, TEMP_PREFIX, local_path, no_link_on_the_way, remove_local, sig, tree_files,
+    write_from_store,
+};
 use crate::error::{Error, ErrorKind};
 use crate::events::NodeEvent;
 
 /// How long a burst of file-system events is let settle before a pass.
 pub(super) const SETTLE: Duration = Duration::from_millis(50);
-/// What temporary files of downloads start with (never mirrored).
-const TEMP_PREFIX: &str = ".gofast-sync-";
 /// Files one folder may hold for the mirror.
 const MAX_FILES: usize = 1 << 20;
 
@@ -63,19 +65,6 @@ impl MirrorPass {
             && self.removed_remote.is_empty()
             && self.removed_local.is_empty()
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct LocalSig {
-    size: u64,
-    mtime_ns: i64,
-}
-
-#[derive(Clone, Debug)]
-struct Remote {
-    size: u64,
-    mtime_ns: i64,
-    target: BlockRef,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,109 +121,11 @@ fn scan_local(dir: &Path) -> Result<BTreeMap<String, LocalSig>, Error> {
     Ok(out)
 }
 
-/// Every file of the tree under `root`, by path.
-fn scan_remote(
-    store: &crate::store::BlockStore,
-    root: &BlockRef,
-) -> Result<BTreeMap<String, Remote>, Error> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![(root.clone(), String::new(), 0usize)];
-    while let Some((dir, prefix, depth)) = stack.pop() {
-        if depth > crate::dirs::MAX_DEPTH {
-            return Err(crate::dirs::too_deep());
-        }
-        for e in read_listing(store, &dir)? {
-            let path = format!("{prefix}/{}", e.name);
-            match e.kind {
-                EntryKind::Dir => stack.push((e.target, path, depth + 1)),
-                EntryKind::File => {
-                    out.insert(
-                        path,
-                        Remote {
-                            size: e.size,
-                            mtime_ns: e.mtime_ns,
-                            target: e.target,
-                        },
-                    );
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The local file of volume path `path` under `dir`.
-fn local_path(dir: &Path, path: &str) -> PathBuf {
-    let mut p = dir.to_path_buf();
-    for part in path.split('/').filter(|s| !s.is_empty()) {
-        p.push(part);
-    }
-    p
-}
-
 /// `path` with its last name replaced by its conflict name for `device`.
 fn conflict_path(path: &str, device: &str, taken: impl Fn(&str) -> bool) -> String {
     let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
     let renamed = conflict_name(name, device, |n| taken(&format!("{parent}/{n}")));
     format!("{parent}/{renamed}")
-}
-
-/// Refuses `path` under `dir` if a folder on the way is a symbolic link: the mirror writes and
-/// removes inside the folder only, never through a link out of it.
-fn no_link_on_the_way(dir: &Path, path: &str) -> Result<(), Error> {
-    let mut at = dir.to_path_buf();
-    let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    for part in parts.iter().take(parts.len().saturating_sub(1)) {
-        at.push(part);
-        match std::fs::symlink_metadata(&at) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    format!("{} is a symbolic link: not followed", at.display()),
-                ));
-            }
-            Ok(_) => {}
-            Err(_) => break,
-        }
-    }
-    Ok(())
-}
-
-/// Writes the data of `target` to the file of `path` under `dir` (through a temporary file beside
-/// it, renamed over), with modification time `mtime_ns`.
-fn download(
-    store: &crate::store::BlockStore,
-    target: &BlockRef,
-    dir: &Path,
-    path: &str,
-    mtime_ns: i64,
-) -> Result<(), Error> {
-    no_link_on_the_way(dir, path)?;
-    let dest = &local_path(dir, path);
-    let parent = dest.parent().ok_or_else(|| {
-        Error::new(
-            ErrorKind::InvalidInput,
-            format!("{} has no folder", dest.display()),
-        )
-    })?;
-    std::fs::create_dir_all(parent).map_err(|e| Error::file(parent, "create", &e))?;
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = parent.join(format!("{TEMP_PREFIX}{name}"));
-    let mut file = std::fs::File::create(&temp).map_err(|e| Error::file(&temp, "create", &e))?;
-    let written = crate::node::read_tree_from_store(store, target, super::MAX_READ, &mut file)
-        .and_then(|_| file.sync_all().map_err(|e| Error::file(&temp, "write", &e)));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(e);
-    }
-    if let Some(t) = crate::dirs::system_time(mtime_ns) {
-        let _ = file.set_modified(t);
-    }
-    drop(file);
-    std::fs::rename(&temp, dest).map_err(|e| Error::file(dest, "replace", &e))
 }
 
 /// Whether the local file `path` holds exactly the data of `target` (every block held).
@@ -261,35 +152,6 @@ fn same_content(store: &crate::store::BlockStore, target: &BlockRef, path: &Path
     let mut compare = Compare(std::io::BufReader::new(file));
     // The sizes were compared first: equal data to the end means the same file.
     crate::node::read_tree_from_store(store, target, super::MAX_READ, &mut compare).is_ok()
-}
-
-/// Removes the local file `path` and the folders it leaves empty (up to `dir`).
-fn remove_local(dir: &Path, path: &str) -> Result<(), Error> {
-    no_link_on_the_way(dir, path)?;
-    let file = local_path(dir, path);
-    match std::fs::remove_file(&file) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::file(&file, "remove", &e)),
-    }
-    let mut at = file.parent().map(Path::to_path_buf);
-    while let Some(d) = at {
-        if d == dir || std::fs::remove_dir(&d).is_err() {
-            break;
-        }
-        at = d.parent().map(Path::to_path_buf);
-    }
-    Ok(())
-}
-
-fn sig(dir: &Path, path: &str) -> Option<LocalSig> {
-    std::fs::symlink_metadata(local_path(dir, path))
-        .ok()
-        .filter(std::fs::Metadata::is_file)
-        .map(|m| LocalSig {
-            size: m.len(),
-            mtime_ns: crate::dirs::mtime_of(&m),
-        })
 }
 
 impl Volumes {
@@ -405,7 +267,7 @@ impl Volumes {
             let (remote, remote_tag) = match &head {
                 Some(h) => {
                     let snap = snapshots::load(&store, &keys, h)?;
-                    (scan_remote(&store, &snap.root)?, device_tag(&snap.device))
+                    (tree_files(&store, &snap.root, None)?, device_tag(&snap.device))
                 }
                 None => (BTreeMap::new(), me.clone()),
             };
@@ -455,7 +317,7 @@ impl Volumes {
                         pass.removed_remote.push(path.clone());
                     }
                     (_, Some(r)) if r_changed && !l_changed => {
-                        skip!(download(&store, &r.target, &d, path, r.mtime_ns));
+                        skip!(write_from_store(&store, &r.target, &d, path, r.mtime_ns));
                         wrote(&mut seen_local, path);
                         pass.downloaded.push(path.clone());
                     }
@@ -466,7 +328,7 @@ impl Volumes {
                     }
                     (Some(l), None) => put(&mut puts, &mut pass, l),
                     (None, Some(r)) => {
-                        skip!(download(&store, &r.target, &d, path, r.mtime_ns));
+                        skip!(write_from_store(&store, &r.target, &d, path, r.mtime_ns));
                         wrote(&mut seen_local, path);
                         pass.downloaded.push(path.clone());
                     }
@@ -477,7 +339,7 @@ impl Volumes {
                         let aside_tag = if local_wins { &remote_tag } else { &me };
                         let aside = conflict_path(path, aside_tag, taken);
                         if local_wins {
-                            skip!(download(&store, &r.target, &d, &aside, r.mtime_ns));
+                            skip!(write_from_store(&store, &r.target, &d, &aside, r.mtime_ns));
                             put(&mut puts, &mut pass, l);
                         } else {
                             skip!(no_link_on_the_way(&d, path));
@@ -485,7 +347,7 @@ impl Volumes {
                                 std::fs::rename(local_path(&d, path), local_path(&d, &aside))
                                     .map_err(|e| Error::file(&local_path(&d, path), "rename", &e))
                             );
-                            skip!(download(&store, &r.target, &d, path, r.mtime_ns));
+                            skip!(write_from_store(&store, &r.target, &d, path, r.mtime_ns));
                             wrote(&mut seen_local, path);
                             pass.downloaded.push(path.clone());
                         }
@@ -531,7 +393,7 @@ impl Volumes {
             if let Some(snap) = made {
                 let store = Arc::clone(&self.store);
                 let root = snap.root.clone();
-                remote_now = tokio::task::spawn_blocking(move || scan_remote(&store, &root))
+                remote_now = tokio::task::spawn_blocking(move || tree_files(&store, &root, None))
                     .await
                     .map_err(|e| {
                         Error::new(ErrorKind::Internal, format!("folder sync task: {e}"))

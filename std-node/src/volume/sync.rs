@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use gofast_core::block::{BlockId, BlockRef};
 use gofast_core::fs::merge::Conflict;
-use gofast_core::fs::{DeviceList, EntryKind, SnapshotRef, VolumeHead, VolumeKeys};
+use gofast_core::fs::{DeviceList, SnapshotRef, VolumeHead, VolumeKeys};
 use gofast_core::identity::PeerId;
 use gofast_core::record::Record;
 use tracing::{debug, info, warn};
@@ -19,10 +19,9 @@ use super::snapshots::{self, ByHeight, SnapshotInfo, short_id};
 use super::state::VolumeState;
 use super::tree::TreeWriter;
 use super::{MAX_HISTORY_WALK, Volumes, device_tag};
-use crate::dirs::read_listing;
 use crate::error::{Error, ErrorKind};
 use crate::events::NodeEvent;
-use crate::exchange::fetch_tree;
+use crate::exchange::{fetch_dir_changes, fetch_tree};
 use crate::net::PushedRecord;
 use crate::store::Class;
 
@@ -383,39 +382,9 @@ impl Volumes {
         compare: Option<BlockRef>,
         providers: &[(PeerId, SocketAddr)],
     ) -> Result<Vec<BlockId>, Error> {
-        let mut ids = Vec::new();
-        let mut stack = vec![(root.clone(), compare, 0usize)];
-        while let Some((dir, old, depth)) = stack.pop() {
-            if depth > crate::dirs::MAX_DEPTH {
-                return Err(crate::dirs::too_deep());
-            }
-            ids.extend(self.fetch(&dir, providers).await?);
-            let store = Arc::clone(&self.store);
-            let (new, old) = blocking(move || {
-                let new = read_listing(&store, &dir)?;
-                let old = old.map(|o| read_listing(&store, &o)).transpose()?;
-                Ok((new, old.unwrap_or_default()))
-            })
-            .await?;
-            let old: HashMap<&str, _> = old.iter().map(|e| (e.name.as_str(), e)).collect();
-            for e in new {
-                let before = old.get(e.name.as_str());
-                if before.is_some_and(|b| b.target.id == e.target.id) {
-                    continue;
-                }
-                match e.kind {
-                    EntryKind::File => ids.extend(self.fetch(&e.target, providers).await?),
-                    EntryKind::Dir => stack.push((
-                        e.target,
-                        before
-                            .filter(|b| b.kind == EntryKind::Dir)
-                            .map(|b| b.target.clone()),
-                        depth + 1,
-                    )),
-                }
-            }
-        }
-        Ok(ids)
+        let fetched =
+            fetch_dir_changes(&self.identity, &self.store, root, compare, providers).await?;
+        Ok(fetched.ids)
     }
 
     /// The newest snapshot both `mine` and `theirs` follow (or are), walking both histories by
