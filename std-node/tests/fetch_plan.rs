@@ -166,6 +166,40 @@ fn held_blocks_are_not_asked_for() {
     assert_eq!(fetch.progress().blocks as usize, blocks.len());
 }
 
+/// A file edited in one place: its new root and tree node must travel, and the one or two chunks
+/// the edit touched; the chunks the old version shares, found only as the new node opens, are
+/// taken from the store when `take_local` runs after each block (the fetch loop's contract; the
+/// loop once called it at the start only, and an edited file travelled whole: `cli_push` checks
+/// the blocks a real push fetches).
+#[test]
+fn after_an_edit_only_the_changed_chunks_are_asked_for() {
+    let old = noise(1 << 20, 5);
+    let mut new = old.clone();
+    new.splice(300_000..300_004, *b"EDIT");
+    let (_, held) = encode(&old, 5);
+    let (root, blocks) = encode(&new, 5);
+    let mut fetch = Fetch::new(root, 4);
+    fetch.add_provider(peer(1));
+    let mut asked = 0;
+    loop {
+        fetch.take_local(|id| held.get(id).cloned()).unwrap();
+        if fetch.is_complete() {
+            break;
+        }
+        let Some((p, ids)) = fetch.next_request() else {
+            panic!("nothing to ask while incomplete");
+        };
+        for id in ids {
+            asked += 1;
+            fetch.on_block(&p, &id, &blocks[&id]).unwrap();
+        }
+    }
+    let changed = blocks.keys().filter(|id| !held.contains_key(id)).count();
+    assert_eq!(asked, changed, "only the blocks not held travel");
+    assert!(changed <= 4, "an edit changes a chunk or two, the node and the root: {changed}");
+    assert!(blocks.len() > 40, "the file is many chunks: {}", blocks.len());
+}
+
 /// Writes `p`'s data (a leaf, or a whole subtree) from `blocks` into `out` at each offset.
 fn place(p: &Placement, blocks: &HashMap<BlockId, Vec<u8>>, out: &mut [u8]) {
     {

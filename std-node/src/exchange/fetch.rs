@@ -94,6 +94,10 @@ pub struct Fetch {
     root: BlockId,
     /// Needed blocks not asked for yet, in tree order (breadth first).
     queue: VecDeque<BlockRef>,
+    /// Blocks found (the root, children of opened nodes) but not yet looked for in the store:
+    /// [`Fetch::take_local`] takes the held ones and queues the rest. Without this, a tree that
+    /// shares most of its blocks with one held (a file after a small edit) would be fetched whole.
+    fresh: VecDeque<BlockRef>,
     /// Asked for: the reference and the provider asked.
     in_flight: HashMap<BlockId, (BlockRef, PeerId)>,
     providers: Vec<Provider>,
@@ -142,7 +146,8 @@ impl Fetch {
         let places = HashMap::from([(id, 0)]);
         Fetch {
             root: id,
-            queue: VecDeque::from([root]),
+            queue: VecDeque::new(),
+            fresh: VecDeque::from([root]),
             in_flight: HashMap::new(),
             providers: Vec::new(),
             window: window.max(1),
@@ -166,7 +171,7 @@ impl Fetch {
 
     /// Whether every block of the tree is stored.
     pub fn is_complete(&self) -> bool {
-        self.queue.is_empty() && self.in_flight.is_empty()
+        self.queue.is_empty() && self.fresh.is_empty() && self.in_flight.is_empty()
     }
 
     /// Providers in use.
@@ -190,25 +195,24 @@ impl Fetch {
         }
     }
 
-    /// Takes the blocks the caller already holds off the queue: `local` gives a held block's
-    /// ciphertext. Their children join the queue; held data leaves are listed for
-    /// [`Fetch::take_stored`]. Call before [`Fetch::next_request`].
+    /// Takes the blocks found since the last call that the caller already holds (`local` gives a
+    /// held block's ciphertext); queues the others to be asked for. A held tree node's children
+    /// are looked at in turn; held data leaves are listed for [`Fetch::take_stored`]. Call it
+    /// before [`Fetch::next_request`], at the start and after each block that arrives.
     pub fn take_local(
         &mut self,
         mut local: impl FnMut(&BlockId) -> Option<Vec<u8>>,
     ) -> Result<(), FetchError> {
-        let mut i = 0;
-        while let Some(r) = self.queue.get(i) {
+        while let Some(r) = self.fresh.pop_front() {
             match local(&r.id) {
                 Some(data) if verify(&r.id, &data).is_ok() => {
-                    let Some(r) = self.queue.remove(i) else { break };
                     self.progress.blocks += 1;
                     self.progress.bytes += data.len() as u64;
                     if let Some(p) = self.open(&r, &data)? {
                         self.stored.push(p);
                     }
                 }
-                _ => i += 1,
+                _ => self.queue.push_back(r),
             }
         }
         Ok(())
@@ -218,6 +222,8 @@ impl Fetch {
     /// it has not refused. Blocks go to the provider with the fewest requests in flight, so the
     /// load spreads and a slow provider gets less.
     pub fn next_request(&mut self) -> Option<(PeerId, Vec<BlockId>)> {
+        // Found and not looked for in the store (a caller that does not keep blocks): asked for.
+        self.queue.extend(self.fresh.drain(..));
         let mut order: Vec<usize> = (0..self.providers.len()).collect();
         order.sort_by_key(|&i| self.providers.get(i).map_or(usize::MAX, |p| p.in_flight));
         for i in order {
@@ -321,7 +327,7 @@ impl Fetch {
     /// Whether the fetch can still finish: some queued block has a provider that did not refuse
     /// it, or requests are in flight.
     pub fn check_stuck(&self) -> Result<(), FetchError> {
-        if self.is_complete() || !self.in_flight.is_empty() {
+        if self.is_complete() || !self.in_flight.is_empty() || !self.fresh.is_empty() {
             return Ok(());
         }
         let servable = self
@@ -419,7 +425,7 @@ impl Fetch {
                         None => {
                             self.seen.insert(id, Some(this));
                             self.places.insert(id, at);
-                            self.queue.push_back(entry.child);
+                            self.fresh.push_back(entry.child);
                         }
                         Some(first) if *first != Some(this) => {
                             return Err(bad("one block is named with two sizes or levels"));

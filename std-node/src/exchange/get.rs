@@ -232,6 +232,11 @@ async fn run(
                         // The sink stopped on an error, which `finish` reports.
                         break Ok(());
                     }
+                    // The children of a tree node just opened that are held here already.
+                    let local = Arc::clone(store);
+                    if let Err(e) = fetch.take_local(move |id| local.get(id).ok().flatten()) {
+                        break Err(GetError::Fetch(e));
+                    }
                     progress(fetch.progress());
                 }
                 Ok(Accepted::Unwanted) => {}
