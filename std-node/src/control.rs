@@ -91,6 +91,8 @@ pub enum Request {
     },
     /// A volume operation (`gofast fs …`).
     Fs(crate::fs_control::FsRequest),
+    /// A tree push, pull or allow-list change (`gofast push`, `pull`, `push-allow`).
+    Tree(crate::tree_control::TreeRequest),
     /// Stop the node.
     Shutdown,
 }
@@ -543,6 +545,10 @@ async fn handle(
                 "contacts": n.contacts,
                 "datagrams_in": n.datagrams_in,
                 "datagrams_out": n.datagrams_out,
+                "udp_bytes_in": n.bytes_in,
+                "udp_bytes_out": n.bytes_out,
+                "exchange_bytes_in": crate::exchange::exchange_traffic().0,
+                "exchange_bytes_out": crate::exchange::exchange_traffic().1,
                 "pushes_stored": n.pushes_stored,
                 "pushes_refused": n.pushes_refused,
                 "records_pushed_in": n.records_pushed_in,
@@ -581,6 +587,12 @@ async fn handle(
             };
             crate::fs_control::handle(node, fs, move |done| {
                 let _ = progress.try_send(Reply::Progress { done, total });
+            })
+            .await
+        }
+        Request::Tree(tree) => {
+            crate::tree_control::handle(node, tree, move |done| {
+                let _ = progress.try_send(Reply::Progress { done, total: None });
             })
             .await
         }

@@ -127,8 +127,9 @@ pub(crate) fn write_from_store(
         .unwrap_or_default();
     let temp = parent.join(format!("{TEMP_PREFIX}{name}"));
     let mut file = std::fs::File::create(&temp).map_err(|e| Error::file(&temp, "create", &e))?;
-    let written = crate::node::read_tree_from_store(store, target, crate::node::MAX_GET_SIZE, &mut file)
-        .and_then(|_| file.sync_all().map_err(|e| Error::file(&temp, "write", &e)));
+    let written =
+        crate::node::read_tree_from_store(store, target, crate::node::MAX_GET_SIZE, &mut file)
+            .and_then(|_| file.sync_all().map_err(|e| Error::file(&temp, "write", &e)));
     if let Err(e) = written {
         let _ = std::fs::remove_file(&temp);
         return Err(e);

@@ -121,6 +121,7 @@ pub struct Node {
     /// Rounds of re-announcing the pins that have finished.
     reannounced: tokio::sync::watch::Receiver<u64>,
     volumes: Arc<crate::volume::Volumes>,
+    tree_pushes: Arc<crate::tree_push::TreePushes>,
 }
 
 impl std::fmt::Debug for Node {
@@ -188,7 +189,17 @@ impl Node {
             Arc::clone(&identity),
             net.events().clone(),
         ));
-        tokio::spawn(crate::volume::run_pushed(Arc::clone(&volumes), record_rx));
+        let tree_pushes = Arc::new(crate::tree_push::TreePushes::new(
+            options.data_dir.clone(),
+            Arc::clone(&store),
+            net.clone(),
+            Arc::clone(&identity),
+        )?);
+        tokio::spawn(route_pushed_records(
+            Arc::clone(&volumes),
+            Arc::clone(&tree_pushes),
+            record_rx,
+        ));
         if !options.low_power {
             tokio::spawn(crate::volume::resync(Arc::downgrade(&volumes)));
         }
@@ -227,6 +238,7 @@ impl Node {
             provider_ttl_secs,
             reannounced,
             volumes,
+            tree_pushes,
         })
     }
 
@@ -251,6 +263,93 @@ impl Node {
     /// The node's volumes: the mutable file system its devices share.
     pub fn volumes(&self) -> &Arc<crate::volume::Volumes> {
         &self.volumes
+    }
+
+    /// The node's tree pushes: who may push here, and pushes under way.
+    pub fn tree_pushes(&self) -> &Arc<crate::tree_push::TreePushes> {
+        &self.tree_pushes
+    }
+
+    /// Pushes the folder `dir` to `to` as `name` (`gofast push`): adds it, reading only the files
+    /// changed since the last push of `name` (all of them with `checksum`), pins it, offers it,
+    /// and waits until the receiver has written it. `progress` gets the file bytes read so far.
+    pub async fn push_tree(
+        &self,
+        dir: &Path,
+        to: PeerId,
+        name: &str,
+        checksum: bool,
+        progress: impl FnMut(u64) + Send + 'static,
+    ) -> Result<PushReport, Error> {
+        crate::tree_push::check_push_name(name)?;
+        if to == self.peer_id() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "that is this node's own id: push to another peer",
+            ));
+        }
+        let meta = std::fs::metadata(dir).map_err(|e| Error::file(dir, "read", &e))?;
+        if !meta.is_dir() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("{} is not a folder: push a folder", dir.display()),
+            ));
+        }
+        let label = crate::tree_push::sent_label(name);
+        let previous = if checksum {
+            None
+        } else {
+            self.tree_pushes.pinned(&label).await?
+        };
+        let (store, scope, d) = (
+            Arc::clone(&self.store),
+            self.keys.scope(),
+            dir.to_path_buf(),
+        );
+        let added = blocking("push", move || {
+            let added =
+                crate::dirs::add_dir_since(&store, &scope, &d, previous.as_ref(), progress)?;
+            // Pinned before it is offered: the receiver fetches from this pin.
+            let root = added.encoded.root.clone();
+            let ids = dir_tree_ids(&store, &root)?;
+            store.pin(&label, &root, ids)?;
+            Ok::<_, Error>(added)
+        })
+        .await?;
+        let answer = self
+            .tree_pushes
+            .offer(to, name, &added.encoded.root)
+            .await?;
+        Ok(PushReport {
+            root: added.encoded.root,
+            size: added.encoded.size,
+            files: added.files,
+            read: added.files - added.reused,
+            skipped: added.skipped,
+            answer,
+        })
+    }
+
+    /// Makes the folder `dest` hold the directory tree under `root` (`gofast pull`): fetches only
+    /// what the tree last pulled into `dest` lacks, from `from` if given or else from the
+    /// providers the DHT names, and writes only the files that differ.
+    pub async fn pull_tree(
+        &self,
+        root: &BlockRef,
+        dest: &Path,
+        from: Option<(PeerId, SocketAddr)>,
+    ) -> Result<PullReport, Error> {
+        let dest = absolute_dest(dest)?;
+        let providers = match from {
+            Some(p) => vec![p],
+            None => self.providers_of(root).await?.0,
+        };
+        let label = crate::tree_push::pulled_label(&dest);
+        let (applied, received) = self
+            .tree_pushes
+            .write_tree(root, &label, &dest, &providers)
+            .await?;
+        Ok(PullReport { applied, received })
     }
 
     /// A new subscriber to the node's events (from now on; see [`NodeEvent`]).
@@ -1063,7 +1162,7 @@ fn tree_ids(store: &BlockStore, root: &BlockRef) -> Result<Vec<BlockId>, Error> 
 }
 
 /// Every distinct block under the directory `root`: its listings' trees and its files' trees.
-fn dir_tree_ids(store: &BlockStore, root: &BlockRef) -> Result<Vec<BlockId>, Error> {
+pub(crate) fn dir_tree_ids(store: &BlockStore, root: &BlockRef) -> Result<Vec<BlockId>, Error> {
     let mut ids = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut todo = vec![(root.clone(), 0usize)];
@@ -1340,4 +1439,63 @@ async fn blocking<T: Send + 'static, E: Into<Error> + Send + 'static>(
         .await
         .map_err(|e| Error::new(ErrorKind::Internal, format!("{what} task: {e}")))?
         .map_err(Into::into)
+}
+
+/// What a push did, on both sides.
+#[derive(Debug)]
+pub struct PushReport {
+    /// The pushed tree's top listing.
+    pub root: BlockRef,
+    /// Data bytes in it.
+    pub size: u64,
+    /// Files in it.
+    pub files: u64,
+    /// Of those, the files read (changed since the last push, or all of them the first time).
+    pub read: u64,
+    /// What was left out: symbolic links and special files.
+    pub skipped: Vec<PathBuf>,
+    /// What the receiver did.
+    pub answer: crate::tree_push::PushAnswer,
+}
+
+/// What a pull did.
+#[derive(Clone, Copy, Debug)]
+pub struct PullReport {
+    /// What was written into the folder.
+    pub applied: crate::tree_push::Applied,
+    /// Blocks fetched (the rest were held).
+    pub received: u64,
+}
+
+/// `dest` made absolute (its folder must exist; `dest` itself need not).
+fn absolute_dest(dest: &Path) -> Result<PathBuf, Error> {
+    let name = dest.file_name().ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!("{}: give a folder to pull into", dest.display()),
+        )
+    })?;
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let parent = std::fs::canonicalize(parent).map_err(|e| Error::file(parent, "resolve", &e))?;
+    Ok(parent.join(name))
+}
+
+/// Hands each pushed record to whom it is for: a tree push's offers and answers to the tree
+/// pushes, the rest (heads and device lists) to the volumes. Runs until the network task drops
+/// its sender.
+async fn route_pushed_records(
+    volumes: Arc<crate::volume::Volumes>,
+    pushes: Arc<crate::tree_push::TreePushes>,
+    mut pushed: tokio::sync::mpsc::Receiver<crate::net::PushedRecord>,
+) {
+    while let Some(p) = pushed.recv().await {
+        if crate::tree_push::TreePushes::is_push_record(&p.record) {
+            pushes.on_pushed(p);
+        } else {
+            volumes.on_pushed(p).await;
+        }
+    }
 }

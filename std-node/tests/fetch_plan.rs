@@ -196,8 +196,15 @@ fn after_an_edit_only_the_changed_chunks_are_asked_for() {
     }
     let changed = blocks.keys().filter(|id| !held.contains_key(id)).count();
     assert_eq!(asked, changed, "only the blocks not held travel");
-    assert!(changed <= 4, "an edit changes a chunk or two, the node and the root: {changed}");
-    assert!(blocks.len() > 40, "the file is many chunks: {}", blocks.len());
+    assert!(
+        changed <= 4,
+        "an edit changes a chunk or two, the node and the root: {changed}"
+    );
+    assert!(
+        blocks.len() > 40,
+        "the file is many chunks: {}",
+        blocks.len()
+    );
 }
 
 /// Writes `p`'s data (a leaf, or a whole subtree) from `blocks` into `out` at each offset.

@@ -98,6 +98,19 @@ pub(super) enum ConnCommand {
     Close,
 }
 
+/// Bytes every exchange connection of this process received and sent (TCP payload, the session's
+/// framing and encryption included): for the node's counters and for benches that compare the
+/// bytes a transfer moved. Process-wide because a node is one process (tests that run several
+/// nodes in one process read them as a sum).
+static TRAFFIC_IN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static TRAFFIC_OUT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Bytes this process's exchange connections have received and sent so far.
+pub fn exchange_traffic() -> (u64, u64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    (TRAFFIC_IN.load(Relaxed), TRAFFIC_OUT.load(Relaxed))
+}
+
 /// Counters one connection keeps.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ConnStats {
@@ -217,6 +230,7 @@ impl Conn {
                         Ok(n) => n,
                         Err(e) => break Err(format!("read: {e}")),
                     };
+                    TRAFFIC_IN.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
                     let mut fed = rbuf.get(..n).unwrap_or(&[]);
                     while !fed.is_empty() {
                         let took = deframer.push(fed);
@@ -495,6 +509,7 @@ async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) {
         if wr.write_all(&frame).await.is_err() {
             return;
         }
+        TRAFFIC_OUT.fetch_add(frame.len() as u64, std::sync::atomic::Ordering::Relaxed);
     }
     let _ = wr.shutdown().await;
 }

@@ -17,7 +17,7 @@ mod fetch;
 mod get;
 mod sink;
 
-pub use conn::{ConnStats, Role};
+pub use conn::{ConnStats, Role, exchange_traffic};
 pub use dir_diff::{DirFetch, fetch_dir_changes};
 pub use fetch::{Accepted, Fetch, FetchError, FetchProgress, Placement};
 pub use get::{FetchReport, GetError, MAX_SERVED_CONNECTIONS, fetch_tree, serve};

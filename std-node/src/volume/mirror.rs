@@ -30,12 +30,12 @@ use super::snapshots::{self, now_ns};
 use super::tree::{TreeWriter, VolPath};
 use super::{Volumes, device_tag};
 use crate::dirs::OwnedEntry;
+use crate::error::{Error, ErrorKind};
+use crate::events::NodeEvent;
 use crate::local_tree::{
     LocalSig, TEMP_PREFIX, local_path, no_link_on_the_way, remove_local, sig, tree_files,
     write_from_store,
 };
-use crate::error::{Error, ErrorKind};
-use crate::events::NodeEvent;
 
 /// How long a burst of file-system events is let settle before a pass.
 pub(super) const SETTLE: Duration = Duration::from_millis(50);
@@ -267,7 +267,10 @@ impl Volumes {
             let (remote, remote_tag) = match &head {
                 Some(h) => {
                     let snap = snapshots::load(&store, &keys, h)?;
-                    (tree_files(&store, &snap.root, None)?, device_tag(&snap.device))
+                    (
+                        tree_files(&store, &snap.root, None)?,
+                        device_tag(&snap.device),
+                    )
                 }
                 None => (BTreeMap::new(), me.clone()),
             };

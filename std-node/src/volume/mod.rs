@@ -33,7 +33,6 @@ pub use mirror::MirrorPass;
 pub use snapshots::SnapshotInfo;
 pub use state::{MAX_VOLUME_NAME, VolumeState, check_volume_name};
 pub use sync::SyncReport;
-pub(crate) use sync::run_pushed;
 pub use tree::VolPath;
 
 use crate::error::Error;

@@ -7,7 +7,6 @@
 //! can read it can read the volume.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use gofast_core::block::BlockRef;
@@ -210,22 +209,7 @@ impl VolumeState {
         // The secret's copies in `file` are wiped with it.
         drop(Zeroizing::new(file.capability));
         drop(file.head.map(Zeroizing::new));
-        let path = Self::path(data_dir, &self.name);
-        let aside = path.with_extension("json.new");
-        let mut out = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode_private()
-            .open(&aside)
-            .map_err(|e| Error::file(&aside, "create", &e))?;
-        out.write_all(text.as_bytes())
-            .and_then(|()| out.sync_all())
-            .map_err(|e| Error::file(&aside, "write", &e))?;
-        std::fs::rename(&aside, &path).map_err(|e| Error::file(&path, "replace", &e))?;
-        std::fs::File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| Error::file(&dir, "sync", &e))
+        crate::state_file::replace_private(&Self::path(data_dir, &self.name), text.as_bytes())
     }
 
     /// A new volume's state, for its capability (created or joined).
@@ -242,15 +226,5 @@ impl VolumeState {
             devices: vec![owner],
             seen: BTreeMap::new(),
         }
-    }
-}
-
-trait ModePrivate {
-    fn mode_private(&mut self) -> &mut Self;
-}
-
-impl ModePrivate for std::fs::OpenOptions {
-    fn mode_private(&mut self) -> &mut Self {
-        std::os::unix::fs::OpenOptionsExt::mode(self, 0o600)
     }
 }

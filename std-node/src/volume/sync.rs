@@ -453,13 +453,3 @@ impl Volumes {
         Ok(None)
     }
 }
-
-/// Takes in pushed records until the network task drops its sender.
-pub(crate) async fn run_pushed(
-    volumes: Arc<Volumes>,
-    mut pushed: tokio::sync::mpsc::Receiver<PushedRecord>,
-) {
-    while let Some(p) = pushed.recv().await {
-        volumes.on_pushed(p).await;
-    }
-}

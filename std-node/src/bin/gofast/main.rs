@@ -14,6 +14,7 @@ use gofast_node::{demo, live_demo};
 use indicatif::{ProgressBar, ProgressStyle};
 
 mod fs;
+mod tree;
 
 const EXIT_CODES: &str = "\
 Exit codes: 0 success; 1 failure (the message says why and what to do); 2 wrong command line or
@@ -109,6 +110,46 @@ enum Command {
         dir: PathBuf,
         /// The volume (`gofast fs create` or `gofast fs join` it first).
         volume: String,
+    },
+    /// Push a folder to a peer, as rsync does: only the files whose size or time changed since
+    /// the last push of the same name are read, and only the chunks the peer lacks travel. The
+    /// peer must allow it first (`gofast push-allow`); the folder lands in its folder as <NAME>.
+    Push {
+        /// The folder.
+        dir: PathBuf,
+        /// The receiver: `gfp1…@IP:PORT`, or `gfp1…` to find it in the DHT.
+        peer: String,
+        /// The name it lands under (default: the folder's own name).
+        #[arg(long = "as", value_name = "NAME")]
+        name: Option<String>,
+        /// Read every file, not only those whose size or modification time changed.
+        #[arg(long)]
+        checksum: bool,
+        /// Print the result as JSON on standard output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a folder hold a directory tree (a URI ending with /): fetches only what changed since
+    /// the last pull into it and writes only the files that differ.
+    Pull {
+        /// The directory's URI.
+        uri: String,
+        /// The folder (created if missing).
+        dir: PathBuf,
+        /// Fetch from this peer (`gfp1…@IP:PORT`) instead of the providers the DHT names.
+        #[arg(long, value_name = "PEER")]
+        from: Option<String>,
+    },
+    /// Let a peer push folders into DIR (`gofast push-allow PEER DIR`), stop it (`--remove
+    /// PEER`), or list who may (no arguments).
+    PushAllow {
+        /// The peer's `gfp1…` id.
+        peer: Option<String>,
+        /// The folder its pushes land in (each push in DIR/<name>).
+        dir: Option<PathBuf>,
+        /// Take the peer off the list.
+        #[arg(long)]
+        remove: bool,
     },
     /// Print the node's events as JSON lines as they happen (peers, adds, volume changes and
     /// conflicts) until interrupted.
@@ -266,6 +307,15 @@ fn run(cli: Cli) -> Result<(), Error> {
                     .is_ok()
             }))
         }
+        Command::Push {
+            dir,
+            peer,
+            name,
+            checksum,
+            json,
+        } => tree::push(&rt, &data_dir, &dir, peer, name, checksum, json),
+        Command::Pull { uri, dir, from } => tree::pull(&rt, &data_dir, uri, &dir, from),
+        Command::PushAllow { peer, dir, remove } => tree::allow(&rt, &data_dir, peer, dir, remove),
         Command::Watch => rt.block_on(control::watch(&data_dir, |event| {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
