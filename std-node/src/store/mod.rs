@@ -227,7 +227,8 @@ pub struct StoreStats {
 pub struct PinReport {
     /// Distinct blocks the pin holds (the root included).
     pub blocks: u64,
-    /// Of those, blocks the store does not hold yet: they become permanent when they are put.
+    /// Of the blocks the pin adds (all of them for a new pin; for a replaced one, those its old
+    /// version did not hold), those the store does not hold yet: they become permanent when put.
     pub missing: u64,
     /// Whether a pin of that label existed and was replaced.
     pub replaced: bool,
@@ -497,28 +498,30 @@ impl BlockStore {
                 None => None,
             };
             let generation = old.as_ref().map_or(1, |p| p.generation.wrapping_add(1));
-            let (mut blocks, mut missing) = (0u64, 0u64);
-            for id in std::iter::once(root.id).chain(ids) {
-                let ikey = inner.keys.index_key(&id);
-                let mkey = member_key(&lkey, &ikey);
-                let previous = members.get(&mkey)?.map(|g| g.value());
-                match previous {
-                    Some(g) if g == generation => continue,
-                    Some(_) => {}
-                    None => t.add_ref(&ikey)?,
-                }
-                members.insert(&mkey, &generation)?;
-                blocks += 1;
-                if !t.contains(&ikey)? {
-                    missing += 1;
+            // The members the new version holds. A re-pin compares them with the old version's
+            // rows (one scan of the label's range) and touches only the difference: re-pinning a
+            // large tree after a small change costs the change, not the tree.
+            let mut want: std::collections::HashSet<IndexKey> = std::iter::once(root.id)
+                .chain(ids)
+                .map(|id| inner.keys.index_key(&id))
+                .collect();
+            let blocks = want.len() as u64;
+            if old.is_some() {
+                let (lo, hi) = (member_key(&lkey, &[0; 32]), member_key(&lkey, &[0xff; 32]));
+                // Rows of members both versions hold stay; the old version's others go.
+                let stale =
+                    members.extract_from_if(lo..=hi, |k, _| !want.remove(&member_ikey(&k)))?;
+                for row in stale {
+                    let (k, _) = row?;
+                    t.release_ref(&member_ikey(&k.value()))?;
                 }
             }
-            if old.is_some() {
-                // Drop the members the new version no longer has.
-                let (lo, hi) = (member_key(&lkey, &[0; 32]), member_key(&lkey, &[0xff; 32]));
-                for stale in members.extract_from_if(lo..=hi, |_, g| g != generation)? {
-                    let (k, _) = stale?;
-                    t.release_ref(&member_ikey(&k.value()))?;
+            let mut missing = 0u64;
+            for ikey in want {
+                members.insert(&member_key(&lkey, &ikey), &generation)?;
+                t.add_ref(&ikey)?;
+                if !t.contains(&ikey)? {
+                    missing += 1;
                 }
             }
             let record = PinRecord {
