@@ -306,20 +306,35 @@ impl Node {
             self.keys.scope(),
             dir.to_path_buf(),
         );
+        let t = std::time::Instant::now();
         let added = blocking("push", move || {
             let added =
                 crate::dirs::add_dir_since(&store, &scope, &d, previous.as_ref(), progress)?;
+            let added_in = t.elapsed();
             // Pinned before it is offered: the receiver fetches from this pin.
             let root = added.encoded.root.clone();
-            let ids = dir_tree_ids(&store, &root)?;
+            // Held: just added, or (files taken unread) held under the previous push's pin.
+            let ids = dir_tree_block_ids(&store, &root, Leaves::Trust)?;
+            let listed_in = t.elapsed();
             store.pin(&label, &root, ids)?;
+            debug!(
+                add_ms = added_in.as_millis(),
+                list_ms = (listed_in - added_in).as_millis(),
+                pin_ms = (t.elapsed() - listed_in).as_millis(),
+                "push: tree added and pinned"
+            );
             Ok::<_, Error>(added)
         })
         .await?;
+        let offered = t.elapsed();
         let answer = self
             .tree_pushes
             .offer(to, name, &added.encoded.root)
             .await?;
+        debug!(
+            answered_ms = (t.elapsed() - offered).as_millis(),
+            "push: the receiver answered"
+        );
         Ok(PushReport {
             root: added.encoded.root,
             size: added.encoded.size,
@@ -1080,6 +1095,8 @@ const FIRST_ANNOUNCE_AFTER: std::time::Duration = std::time::Duration::from_secs
 const ANNOUNCES_AT_ONCE: usize = 8;
 /// Labels of pins the node makes for itself start with this; they are not announced.
 pub const INTERNAL_PIN: &str = ".gofast/";
+/// Blocks one tree may have when its ids are listed (a 1 TiB file of 16 KiB chunks has 2^26).
+const MAX_TREE_BLOCKS: usize = 1 << 27;
 /// Labels of the pins that hold a `cat`'s blocks while they are read (removed at start).
 pub const CAT_PIN: &str = ".gofast/cat/";
 
@@ -1142,27 +1159,86 @@ fn held(store: &BlockStore, id: &BlockId) -> Result<Vec<u8>, ReadFail> {
         .ok_or(ReadFail::Missing(*id))
 }
 
-/// Every distinct block id of the tree under `root`, read from the store.
+/// Every distinct block id of the tree under `root`, every one of them held. Only the tree nodes
+/// are read and opened (to learn their children): a data leaf is looked up, not read, so listing
+/// a large file's blocks costs its tree nodes, not its data (a re-pin after a push or pull names
+/// every block of a tree that is mostly unchanged).
 fn tree_ids(store: &BlockStore, root: &BlockRef) -> Result<Vec<BlockId>, Error> {
+    tree_block_ids(store, root, Leaves::Check)
+}
+
+/// [`tree_ids`], its data leaves checked or trusted as `leaves` says.
+fn tree_block_ids(
+    store: &BlockStore,
+    root: &BlockRef,
+    leaves: Leaves,
+) -> Result<Vec<BlockId>, Error> {
+    let missing = |id: &BlockId| {
+        Error::new(
+            ErrorKind::NotFound,
+            format!("block {id} of the tree is not held: fetch it with `gofast get`"),
+        )
+    };
     let mut ids = vec![root.id];
     let mut seen = std::collections::HashSet::from([root.id]);
-    read_tree(
-        root,
-        MAX_GET_SIZE,
-        |id| {
-            if seen.insert(*id) {
-                ids.push(*id);
+    // Blocks to open (their parents say they are tree nodes, or the root, which may be either).
+    let mut nodes = vec![root.clone()];
+    while let Some(r) = nodes.pop() {
+        let mut data = store.get(&r.id)?.ok_or_else(|| missing(&r.id))?;
+        let block = gofast_core::block::open_in_place(&r, &mut data).map_err(|e| {
+            Error::new(
+                ErrorKind::Corrupt,
+                format!("block {} of the tree: {e}", r.id),
+            )
+        })?;
+        let gofast_core::block::Block::Tree(node) = block else {
+            continue;
+        };
+        let level_one = node.level() == 1;
+        for e in node.entries() {
+            if !seen.insert(e.child.id) {
+                continue;
             }
-            held(store, id)
-        },
-        |_| Ok(()),
-    )
-    .map_err(read_error)?;
+            ids.push(e.child.id);
+            if level_one {
+                if leaves == Leaves::Check && !store.has(&e.child.id)? {
+                    return Err(missing(&e.child.id));
+                }
+            } else {
+                nodes.push(e.child);
+            }
+        }
+        if seen.len() > MAX_TREE_BLOCKS {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("the tree has more than {MAX_TREE_BLOCKS} blocks"),
+            ));
+        }
+    }
     Ok(ids)
+}
+
+/// How a listing of a tree's blocks treats its data leaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Leaves {
+    /// Each must be held (a user's pin of something fetched before).
+    Check,
+    /// Known to be held (the tree was just written or fetched whole): not looked up, which is
+    /// most of the cost of listing a large tree.
+    Trust,
 }
 
 /// Every distinct block under the directory `root`: its listings' trees and its files' trees.
 pub(crate) fn dir_tree_ids(store: &BlockStore, root: &BlockRef) -> Result<Vec<BlockId>, Error> {
+    dir_tree_block_ids(store, root, Leaves::Check)
+}
+
+/// [`dir_tree_ids`], its data leaves checked or trusted as `leaves` says.
+pub(crate) fn dir_tree_block_ids(
+    store: &BlockStore,
+    root: &BlockRef,
+    leaves: Leaves,
+) -> Result<Vec<BlockId>, Error> {
     let mut ids = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut todo = vec![(root.clone(), 0usize)];
@@ -1172,7 +1248,7 @@ pub(crate) fn dir_tree_ids(store: &BlockStore, root: &BlockRef) -> Result<Vec<Bl
         if seen.contains(&listing.id) {
             continue;
         }
-        for id in tree_ids(store, &listing)? {
+        for id in tree_block_ids(store, &listing, leaves)? {
             if seen.insert(id) {
                 ids.push(id);
             }
@@ -1187,7 +1263,7 @@ pub(crate) fn dir_tree_ids(store: &BlockStore, root: &BlockRef) -> Result<Vec<Bl
                     if seen.contains(&e.target.id) {
                         continue;
                     }
-                    for id in tree_ids(store, &e.target)? {
+                    for id in tree_block_ids(store, &e.target, leaves)? {
                         if seen.insert(id) {
                             ids.push(id);
                         }

@@ -333,6 +333,7 @@ impl TreePushes {
         providers: &[(PeerId, SocketAddr)],
     ) -> Result<(Applied, u64), Error> {
         let previous = self.pinned(label).await?;
+        let t = std::time::Instant::now();
         let fetched = crate::exchange::fetch_dir_changes(
             &self.identity,
             &self.store,
@@ -341,17 +342,32 @@ impl TreePushes {
             providers,
         )
         .await?;
+        debug!(
+            fetch_ms = t.elapsed().as_millis(),
+            blocks = fetched.received,
+            "tree changes fetched"
+        );
         let (store, r, l, d) = (
             Arc::clone(&self.store),
             root.clone(),
             label.to_owned(),
             dest.to_path_buf(),
         );
+        let t = std::time::Instant::now();
         let applied = blocking(move || {
             let applied = apply_tree(&store, &r, previous.as_ref(), &d)?;
+            let applied_in = t.elapsed();
             // Pinned once written: the next push compares with this tree.
-            let ids = crate::node::dir_tree_ids(&store, &r)?;
+            // Held whole: fetched just now, or under the previous pin.
+            let ids = crate::node::dir_tree_block_ids(&store, &r, crate::node::Leaves::Trust)?;
+            let listed_in = t.elapsed();
             store.pin(&l, &r, ids)?;
+            debug!(
+                apply_ms = applied_in.as_millis(),
+                list_ms = (listed_in - applied_in).as_millis(),
+                pin_ms = (t.elapsed() - listed_in).as_millis(),
+                "tree written and pinned"
+            );
             Ok(applied)
         })
         .await?;
