@@ -14,6 +14,8 @@
 //!   into `target/tools/sendme` first) in a loopback-only network namespace (needs root).
 //! - `cargo xtask bench-sync [--writes N] [--size BYTES]`: three `gofast` processes sharing a volume;
 //!   how soon a write on one is visible on the other two.
+//! - `cargo xtask bench-delta [--files N]`: re-syncing an edited tree, `gofast push` against rsync
+//!   over ssh (rsync and openssh-server installed with apt first, as root).
 //! - `cargo xtask fuzz TARGET [-- LIBFUZZER_ARGS]`: one fuzz target, for as long as you like.
 //! - `cargo xtask bindings`: regenerate the Kotlin, Swift and Python sources in `bindings/`.
 //! - `cargo xtask bindings-test`: the freshness check and the three languages' suites.
@@ -90,6 +92,9 @@ fn main() -> ExitCode {
             installed.and_then(|()| process_bench("transfer-bench", &args[1..]))
         }
         Some("bench-sync") => process_bench("sync-bench", &args[1..]),
+        Some("bench-delta") => {
+            install_rsync_and_sshd().and_then(|()| process_bench("delta-bench", &args[1..]))
+        }
         Some("fuzz") => fuzz::one(&args[1..]),
         Some("bindings") => bindings::regenerate(),
         Some("bindings-test") => bindings::test_suites().map(|r| {
@@ -117,6 +122,15 @@ fn main() -> ExitCode {
 
 /// `cargo run --release -p PACKAGE --bin BIN -- ARGS…` (from `[package, bin, args…]`); its output is shown
 /// and must end with `last_line`.
+/// rsync, ssh-keygen and sshd for delta-bench's reference, from Debian's packages when missing.
+fn install_rsync_and_sshd() -> Result<(), String> {
+    let have = |p: &str| std::path::Path::new(p).exists();
+    if have("/usr/bin/rsync") && have("/usr/sbin/sshd") && have("/usr/bin/ssh-keygen") {
+        return Ok(());
+    }
+    run::apt_install(&["rsync", "openssh-server"])
+}
+
 /// A bench that starts `gofast` processes: the release `gofast` first (the bench finds it next to
 /// itself), then the bench with `args`.
 fn process_bench(bench: &str, args: &[String]) -> Result<(), String> {
@@ -343,6 +357,25 @@ fn test(args: &[String]) -> Result<(), String> {
             release_run_ending_with(
                 &["gofast-tests", "sync-bench", "--writes", "10"],
                 "sync-bench: ok",
+            )
+        },
+    )?;
+    steps.run(
+        "delta-bench: gofast push against rsync over ssh, 40 files (figures not checked)",
+        || {
+            install_rsync_and_sshd()?;
+            release_run_ending_with(
+                &[
+                    "gofast-tests",
+                    "delta-bench",
+                    "--files",
+                    "40",
+                    "--overwrites",
+                    "3",
+                    "--inserts",
+                    "3",
+                ],
+                "delta-bench: ok",
             )
         },
     )?;
