@@ -7,31 +7,10 @@ mod procs;
 
 use std::path::Path;
 
-use procs::{gofast, node_dir, ok, random_file, up};
+use procs::{gofast, node_dir, ok, random_file, tree_snapshot as snapshot, up};
 
 fn write(path: &Path, len: usize, seed: u64) {
     random_file(path, len, seed);
-}
-
-/// Every entry under `dir`, as (relative path, file contents or None for a directory), sorted.
-fn snapshot(dir: &Path) -> Vec<(String, Option<Vec<u8>>)> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-            let meta = std::fs::symlink_metadata(&p).unwrap();
-            if meta.is_dir() {
-                out.push((rel, None));
-                todo.push(p);
-            } else if meta.is_file() {
-                out.push((rel, Some(std::fs::read(&p).unwrap())));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod procs;
 
 use std::path::Path;
 
-use procs::{gofast, node_dir, ok, random_file, up};
+use procs::{gofast, node_dir, ok, random_file, tree_snapshot, up};
 use serde_json::Value;
 
 fn peer_of(bootstrap: &str) -> &str {
@@ -20,36 +20,12 @@ fn push(from: &Path, dir: &Path, to: &str) -> Value {
 }
 
 fn same_tree(a: &Path, b: &Path) {
-    let list = |d: &Path| {
-        let mut v: Vec<_> = walk(d)
-            .into_iter()
-            .map(|p| p.strip_prefix(d).unwrap().to_path_buf())
-            .collect();
-        v.sort();
-        v
-    };
-    let (la, lb) = (list(a), list(b));
-    assert_eq!(la, lb, "the trees list different files");
-    for p in la {
-        assert!(
-            std::fs::read(a.join(&p)).unwrap() == std::fs::read(b.join(&p)).unwrap(),
-            "{} differs",
-            p.display()
-        );
-    }
-}
-
-fn walk(d: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(d).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
+    assert!(
+        tree_snapshot(a) == tree_snapshot(b),
+        "{} and {} differ",
+        a.display(),
+        b.display()
+    );
 }
 
 #[test]

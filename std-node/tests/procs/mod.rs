@@ -104,3 +104,24 @@ pub(crate) fn random_file(path: &Path, len: usize, seed: u64) -> Vec<u8> {
     std::fs::write(path, &data).unwrap();
     data
 }
+
+/// Every entry under `dir`, as (relative path, file contents or None for a directory), sorted.
+pub(crate) fn tree_snapshot(dir: &Path) -> Vec<(String, Option<Vec<u8>>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.is_dir() {
+                out.push((rel, None));
+                todo.push(p);
+            } else if meta.is_file() {
+                out.push((rel, Some(std::fs::read(&p).unwrap())));
+            }
+        }
+    }
+    out.sort();
+    out
+}
