@@ -43,12 +43,15 @@ pub(crate) fn tree_files(
     mut dirs: Option<&mut Vec<String>>,
 ) -> Result<BTreeMap<String, TreeFile>, Error> {
     let mut out = BTreeMap::new();
+    let mut entries = 0u64;
     let mut stack = vec![(root.clone(), String::new(), 0usize)];
     while let Some((dir, prefix, depth)) = stack.pop() {
         if depth > crate::dirs::MAX_DEPTH {
             return Err(crate::dirs::too_deep());
         }
-        for e in read_listing(store, &dir)? {
+        let listing = read_listing(store, &dir)?;
+        crate::dirs::count_entries(&mut entries, listing.len())?;
+        for e in listing {
             let path = format!("{prefix}/{}", e.name);
             match e.kind {
                 EntryKind::Dir => {

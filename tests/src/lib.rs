@@ -4,3 +4,4 @@ pub mod dht_sim;
 pub mod gofast_procs;
 pub mod measure;
 pub mod sim;
+pub mod syncthing;

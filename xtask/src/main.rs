@@ -12,8 +12,10 @@
 //! - `cargo xtask bench-transfer [--size BYTES] [--compare sendme]`: a file (1 GiB by default) between
 //!   two `gofast` processes on loopback; with `--compare sendme`, the same file through sendme (installed
 //!   into `target/tools/sendme` first) in a loopback-only network namespace (needs root).
-//! - `cargo xtask bench-sync [--writes N] [--size BYTES]`: three `gofast` processes sharing a volume;
-//!   how soon a write on one is visible on the other two.
+//! - `cargo xtask bench-sync [--writes N] [--size BYTES] [--compare syncthing]`: three `gofast`
+//!   processes sharing a volume; how soon a write on one is visible on the other two; with
+//!   `--compare syncthing`, two Syncthing instances (installed with apt) in a loopback-only network
+//!   namespace through the same measurement (needs root).
 //! - `cargo xtask bench-delta [--files N]`: re-syncing an edited tree, `gofast push` against rsync
 //!   over ssh (rsync and openssh-server installed with apt first, as root).
 //! - `cargo xtask fuzz TARGET [-- LIBFUZZER_ARGS]`: one fuzz target, for as long as you like.
@@ -91,7 +93,18 @@ fn main() -> ExitCode {
             };
             installed.and_then(|()| process_bench("transfer-bench", &args[1..]))
         }
-        Some("bench-sync") => process_bench("sync-bench", &args[1..]),
+        Some("bench-sync") => {
+            let compare = args
+                .windows(2)
+                .any(|w| w[0] == "--compare" && w[1] == "syncthing");
+            // Syncthing only for the comparison, from Debian's packages (root).
+            let installed = if compare && !std::path::Path::new("/usr/bin/syncthing").exists() {
+                run::apt_install(&["syncthing"])
+            } else {
+                Ok(())
+            };
+            installed.and_then(|()| process_bench("sync-bench", &args[1..]))
+        }
         Some("bench-delta") => {
             install_rsync_and_sshd().and_then(|()| process_bench("delta-bench", &args[1..]))
         }

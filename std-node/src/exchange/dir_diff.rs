@@ -52,6 +52,8 @@ pub async fn fetch_dir_changes(
         out.received += report.progress.received;
         out.ids.extend(report.ids);
     };
+    // Entries walked, bounded like every directory tree (a peer's tree may be anything).
+    let mut entries = 0u64;
     let mut stack = vec![(root.clone(), compare, 0usize)];
     while let Some((dir, old, depth)) = stack.pop() {
         if depth > MAX_DEPTH {
@@ -66,6 +68,7 @@ pub async fn fetch_dir_changes(
         })
         .await
         .map_err(|e| Error::new(ErrorKind::Internal, format!("reading listings: {e}")))??;
+        crate::dirs::count_entries(&mut entries, new.len())?;
         let old: HashMap<&str, _> = old.iter().map(|e| (e.name.as_str(), e)).collect();
         for e in new {
             let before = old.get(e.name.as_str());

@@ -31,6 +31,13 @@ struct Args {
     /// Bytes of each write.
     #[arg(long, default_value_t = 1000)]
     size: usize,
+    /// Also measure another system the same way: `syncthing` (two instances of the Debian
+    /// package in a loopback-only network namespace; needs root).
+    #[arg(long, value_name = "SYSTEM")]
+    compare: Option<String>,
+    /// Syncthing's file-system watcher delay, in seconds (its default is 10).
+    #[arg(long, default_value_t = 1)]
+    syncthing_delay: u32,
 }
 
 const VOLUME: &str = "bench";
@@ -98,6 +105,9 @@ fn fs(
 }
 
 fn run(args: &Args) -> Result<(), String> {
+    if let Some(other) = args.compare.as_deref().filter(|c| *c != "syncthing") {
+        return Err(format!("--compare {other}: only syncthing is known"));
+    }
     let bin = gofast_bin()?;
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let dirs: Vec<_> = ["a", "b", "c"].iter().map(|n| tmp.path().join(n)).collect();
@@ -216,6 +226,26 @@ fn run(args: &Args) -> Result<(), String> {
     println!("put_ms_p50={:.2}", percentile(&puts, 0.5));
     println!("udp_rtt_ms_p50={rtt:.4}");
     println!("visible_p50_over_udp_rtt={:.0}", p50 / rtt);
+    match args.compare.as_deref() {
+        None => {}
+        Some("syncthing") => {
+            let mut st = gofast_tests::syncthing::visible_ms(
+                tmp.path(),
+                args.writes,
+                args.size,
+                args.syncthing_delay,
+                WAIT,
+            )?;
+            st.sort_by(f64::total_cmp);
+            let st50 = percentile(&st, 0.5);
+            println!("syncthing_watch_delay_s={}", args.syncthing_delay);
+            println!("syncthing_visible_ms_p50={st50:.2}");
+            println!("syncthing_visible_ms_p99={:.2}", percentile(&st, 0.99));
+            println!("syncthing_visible_ms_max={:.2}", percentile(&st, 1.0));
+            println!("syncthing_p50_over_gofast_p50={:.1}", st50 / p50);
+        }
+        Some(_) => {}
+    }
     println!("sync-bench: ok");
     Ok(())
 }
