@@ -334,6 +334,10 @@ impl<
     /// Stores `record` at the `K` closest peers to its slot, found on [`DhtConfig::record_paths`]
     /// disjoint paths.
     pub fn put_record(&mut self, now: Instant, record: Record) -> Result<QueryId, DhtError> {
+        // This node holds the record too, like any storer (and as it does provider records): in a
+        // network of two, the only other storer may restart with an empty store, and the record
+        // would be nowhere until the next put. (Refused here, it is still stored at the others.)
+        let _ = self.store.put(record.clone(), now);
         // On disjoint paths too: a put whose single lookup liars captured would store at them.
         let key = record.dht_key();
         let (paths, width) = (self.config.record_paths, self.config.record_width);
