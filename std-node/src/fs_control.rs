@@ -121,6 +121,18 @@ pub enum FsRequest {
         /// The volume.
         volume: String,
     },
+    /// Set which snapshots this device keeps (nothing set: apply the policy in force), then
+    /// apply it.
+    Retain {
+        /// The volume.
+        volume: String,
+        /// Keep the newest this many.
+        last: Option<u32>,
+        /// Keep those of the last this many days.
+        days: Option<u32>,
+        /// Keep every snapshot again (from now on).
+        all: bool,
+    },
 }
 
 impl std::fmt::Debug for FsRequest {
@@ -141,6 +153,7 @@ impl std::fmt::Debug for FsRequest {
             FsRequest::Log { volume, .. } => ("Log", volume),
             FsRequest::Restore { volume, .. } => ("Restore", volume),
             FsRequest::Sync { volume } => ("Sync", volume),
+            FsRequest::Retain { volume, .. } => ("Retain", volume),
         };
         f.debug_struct(op)
             .field("volume", volume)
@@ -241,6 +254,37 @@ pub async fn handle(
                 })
                 .collect(),
         ),
+        FsRequest::Retain {
+            volume,
+            last,
+            days,
+            all,
+        } => {
+            let policy = match (all, last, days) {
+                (true, None, None) => Some(crate::volume::Retention::default()),
+                (true, _, _) => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidInput,
+                        "--all keeps every snapshot: give it alone",
+                    ));
+                }
+                (false, Some(0), _) => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidInput,
+                        "--last 0 would drop the head: keep at least 1",
+                    ));
+                }
+                (false, None, None) => None,
+                (false, last, days) => Some(crate::volume::Retention { last, days }),
+            };
+            let r = v.retain(&volume, policy).await?;
+            json!({
+                "last": r.retention.last,
+                "days": r.retention.days,
+                "kept": r.kept,
+                "dropped": r.dropped,
+            })
+        }
         FsRequest::Sync { volume } => {
             let r = v.sync(&volume).await?;
             json!({

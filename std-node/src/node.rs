@@ -1239,9 +1239,19 @@ pub(crate) fn dir_tree_block_ids(
     root: &BlockRef,
     leaves: Leaves,
 ) -> Result<Vec<BlockId>, Error> {
+    dir_trees_block_ids(store, std::slice::from_ref(root), leaves)
+}
+
+/// Every distinct block under the directories `roots` together: a subtree or file they share is
+/// walked once (the snapshots of a volume share most of theirs).
+pub(crate) fn dir_trees_block_ids(
+    store: &BlockStore,
+    roots: &[BlockRef],
+    leaves: Leaves,
+) -> Result<Vec<BlockId>, Error> {
     let mut ids = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    let mut todo = vec![(root.clone(), 0usize)];
+    let mut todo: Vec<(BlockRef, usize)> = roots.iter().map(|r| (r.clone(), 0usize)).collect();
     let mut entries = 0u64;
     while let Some((listing, depth)) = todo.pop() {
         // A listing named by many entries is walked once: its blocks are the same each time.

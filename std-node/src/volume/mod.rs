@@ -14,6 +14,7 @@ mod merge;
 #[cfg(feature = "folder-sync")]
 mod mirror;
 mod ops;
+mod retention;
 mod snapshots;
 mod state;
 mod sync;
@@ -30,8 +31,9 @@ use gofast_core::identity::{KeyPair, PeerId};
 pub use merge::MergeConflict;
 #[cfg(feature = "folder-sync")]
 pub use mirror::MirrorPass;
+pub use retention::RetainReport;
 pub use snapshots::SnapshotInfo;
-pub use state::{MAX_VOLUME_NAME, VolumeState, check_volume_name};
+pub use state::{MAX_VOLUME_NAME, Retention, VolumeState, check_volume_name};
 pub use sync::SyncReport;
 pub use tree::VolPath;
 

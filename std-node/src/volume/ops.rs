@@ -310,6 +310,11 @@ impl Volumes {
         if publish {
             self.publish_head(state).await?;
         }
+        // The change is made and published: a retention failing now costs old snapshots' space
+        // until the next change, not this change.
+        if let Err(e) = self.apply_retention(state).await {
+            tracing::warn!(volume = %state.name, error = %e, "applying the retention failed");
+        }
         Ok(())
     }
 
@@ -571,6 +576,17 @@ impl Volumes {
     /// The snapshots held here that the head follows, newest first (by height, then id), at
     /// most `limit`.
     async fn history(&self, state: &VolumeState, limit: usize) -> Result<Vec<SnapshotInfo>, Error> {
+        self.history_while(state, move |i, _| i < limit).await
+    }
+
+    /// This device's history from its head, newest (highest) first, for as long as `take` says
+    /// (it gets each snapshot's place in the walk); snapshots not held (from before this device
+    /// joined, or dropped by its retention and collected) end their branch.
+    pub(super) async fn history_while(
+        &self,
+        state: &VolumeState,
+        take: impl Fn(usize, &SnapshotInfo) -> bool + Send + 'static,
+    ) -> Result<Vec<SnapshotInfo>, Error> {
         let Some(head) = state.head.clone() else {
             return Ok(Vec::new());
         };
@@ -583,8 +599,11 @@ impl Volumes {
             queue.push(snapshots::ByHeight(first));
             while let Some(snapshots::ByHeight(s)) = queue.pop() {
                 let id = s.at.0.id.0;
-                if !seen.insert(id) || out.len() >= limit {
+                if !seen.insert(id) {
                     continue;
+                }
+                if out.len() >= MAX_HISTORY_WALK || !take(out.len(), &s) {
+                    break;
                 }
                 for p in &s.parents {
                     if seen.contains(&p.0.id.0) {

@@ -104,13 +104,17 @@ pub(super) fn make(
     Ok((at, seq))
 }
 
+/// What every pin of the volume's snapshots starts with.
+pub(super) fn pin_prefix(keys: &VolumeKeys) -> String {
+    format!(
+        "{INTERNAL_PIN}volume/{}/",
+        hex::encode(keys.id().0.get(..8).unwrap_or_default())
+    )
+}
+
 /// The pin that keeps snapshot `at` of the volume and the blocks it brought.
 pub(super) fn pin_label(keys: &VolumeKeys, at: &SnapshotRef) -> String {
-    format!(
-        "{INTERNAL_PIN}volume/{}/{}",
-        hex::encode(keys.id().0.get(..8).unwrap_or_default()),
-        hex::encode(at.0.id.0)
-    )
+    format!("{}{}", pin_prefix(keys), hex::encode(at.0.id.0))
 }
 
 /// The first 12 hex digits of a snapshot's block id: how people name a snapshot.

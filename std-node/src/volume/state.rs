@@ -42,6 +42,43 @@ pub struct VolumeState {
     /// For each other device, the snapshot of its head record last taken in (merged or found
     /// older), so an unchanged head costs nothing.
     pub seen: BTreeMap<PeerId, gofast_core::block::BlockId>,
+    /// Which snapshots this device keeps (all, unless set).
+    pub retention: Retention,
+}
+
+/// Which old snapshots a device keeps: a snapshot is kept if it is among the newest `last`, or
+/// younger than `days`; with neither set, every one is (the default, like Fossil's archival
+/// snapshots). The head is always kept. A device's retention is its own: other devices keep what
+/// they keep.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    /// Keep the newest this many snapshots.
+    pub last: Option<u32>,
+    /// Keep the snapshots made in the last this many days.
+    pub days: Option<u32>,
+}
+
+impl Retention {
+    /// Whether every snapshot is kept.
+    pub fn keeps_all(&self) -> bool {
+        self.last.is_none() && self.days.is_none()
+    }
+
+    /// Whether the snapshot at `index` in a newest-first history, made at `time_ns`, is kept
+    /// (`now_ns` is now).
+    pub fn keeps(&self, index: usize, time_ns: i64, now_ns: i64) -> bool {
+        if self.keeps_all() || index == 0 {
+            return true;
+        }
+        let by_count = self
+            .last
+            .is_some_and(|n| index < usize::try_from(n).unwrap_or(usize::MAX));
+        let by_age = self.days.is_some_and(|d| {
+            let window = i64::from(d).saturating_mul(86_400_000_000_000);
+            time_ns >= now_ns.saturating_sub(window)
+        });
+        by_count || by_age
+    }
 }
 
 impl std::fmt::Debug for VolumeState {
@@ -64,6 +101,9 @@ struct StateFile {
     devices_seq: u64,
     devices: Vec<String>,
     seen: BTreeMap<String, String>,
+    /// Absent in files written before retention existed: keep all.
+    #[serde(default)]
+    retention: Retention,
 }
 
 /// Whether `name` may name a volume locally: 1 to 64 of `a-z`, `0-9`, `-`, `_`.
@@ -176,6 +216,7 @@ impl VolumeState {
             devices_seq: parsed.devices_seq,
             devices,
             seen,
+            retention: parsed.retention,
         })
     }
 
@@ -201,6 +242,7 @@ impl VolumeState {
                 .iter()
                 .map(|(d, id)| (d.to_string(), hex::encode(id.0)))
                 .collect(),
+            retention: self.retention,
         };
         let text = Zeroizing::new(
             serde_json::to_string_pretty(&file)
@@ -225,6 +267,7 @@ impl VolumeState {
             devices_seq: 0,
             devices: vec![owner],
             seen: BTreeMap::new(),
+            retention: Retention::default(),
         }
     }
 }

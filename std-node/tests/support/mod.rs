@@ -1,5 +1,7 @@
 //! Helpers shared by the node's in-process tests.
 
+#![allow(dead_code)] // Each test file uses its own part.
+
 use std::path::Path;
 
 use gofast_node::net::BootstrapPeer;

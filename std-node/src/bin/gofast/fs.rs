@@ -106,6 +106,22 @@ pub(crate) enum FsCommand {
         /// The volume.
         volume: String,
     },
+    /// Choose which old snapshots this device keeps (every one by default): the newest N, those
+    /// of the last D days, or both; the others' space becomes reclaimable (`gofast gc`). With no
+    /// option, shows and applies the policy in force.
+    Retain {
+        /// The volume.
+        volume: String,
+        /// Keep the newest N snapshots.
+        #[arg(long, value_name = "N")]
+        last: Option<u32>,
+        /// Keep the snapshots of the last D days.
+        #[arg(long, value_name = "D")]
+        days: Option<u32>,
+        /// Keep every snapshot again (those already let go stay gone).
+        #[arg(long, conflicts_with_all = ["last", "days"])]
+        all: bool,
+    },
 }
 
 /// `VOLUME:/path` → (volume, path).
@@ -273,6 +289,34 @@ pub(crate) fn run(
         FsCommand::Restore { target, at } => {
             let (volume, path) = split(&target)?;
             changed(&call(FsRequest::Restore { volume, path, at })?);
+        }
+        FsCommand::Retain {
+            volume,
+            last,
+            days,
+            all,
+        } => {
+            let v = call(FsRequest::Retain {
+                volume: volume.clone(),
+                last,
+                days,
+                all,
+            })?;
+            let policy = match (v["last"].as_u64(), v["days"].as_u64()) {
+                (None, None) => {
+                    eprintln!("{volume}: this device keeps every snapshot");
+                    return Ok(());
+                }
+                (Some(n), None) => format!("the newest {n} snapshots"),
+                (None, Some(d)) => format!("the snapshots of the last {d} days"),
+                (Some(n), Some(d)) => {
+                    format!("the newest {n} snapshots and those of the last {d} days")
+                }
+            };
+            eprintln!(
+                "{volume}: this device keeps {policy}; {} kept, {} let go now",
+                v["kept"], v["dropped"]
+            );
         }
         FsCommand::Sync { volume } => {
             let v = call(FsRequest::Sync { volume })?;
