@@ -539,6 +539,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_node_add_peer() != 8587:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_node_allow_pushes() != 56123:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_node_bootstrap_address() != 34237:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_node_create_volume() != 53847:
@@ -562,6 +564,10 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_gofast_ffi_checksum_method_node_pin() != 27081:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_node_pins() != 26141:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_node_pull_folder() != 33797:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_node_push_folder() != 4791:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_node_resume() != 8647:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -614,6 +620,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_gofast_ffi_checksum_method_volume_restore() != 51913:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_volume_revoke() != 27716:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_gofast_ffi_checksum_method_volume_set_retention() != 11301:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_volume_sync() != 25277:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -669,6 +677,9 @@ _UniffiLib.uniffi_gofast_ffi_checksum_method_node_add_file.restype = ctypes.c_ui
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_add_peer.argtypes = (
 )
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_add_peer.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_node_allow_pushes.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_node_allow_pushes.restype = ctypes.c_uint16
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_bootstrap_address.argtypes = (
 )
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_bootstrap_address.restype = ctypes.c_uint16
@@ -705,6 +716,12 @@ _UniffiLib.uniffi_gofast_ffi_checksum_method_node_pin.restype = ctypes.c_uint16
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_pins.argtypes = (
 )
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_pins.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_node_pull_folder.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_node_pull_folder.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_node_push_folder.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_node_push_folder.restype = ctypes.c_uint16
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_resume.argtypes = (
 )
 _UniffiLib.uniffi_gofast_ffi_checksum_method_node_resume.restype = ctypes.c_uint16
@@ -783,6 +800,9 @@ _UniffiLib.uniffi_gofast_ffi_checksum_method_volume_restore.restype = ctypes.c_u
 _UniffiLib.uniffi_gofast_ffi_checksum_method_volume_revoke.argtypes = (
 )
 _UniffiLib.uniffi_gofast_ffi_checksum_method_volume_revoke.restype = ctypes.c_uint16
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_set_retention.argtypes = (
+)
+_UniffiLib.uniffi_gofast_ffi_checksum_method_volume_set_retention.restype = ctypes.c_uint16
 _UniffiLib.uniffi_gofast_ffi_checksum_method_volume_sync.argtypes = (
 )
 _UniffiLib.uniffi_gofast_ffi_checksum_method_volume_sync.restype = ctypes.c_uint16
@@ -827,6 +847,12 @@ _UniffiLib.uniffi_gofast_ffi_fn_method_node_add_peer.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_gofast_ffi_fn_method_node_add_peer.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_method_node_allow_pushes.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_node_allow_pushes.restype = ctypes.c_uint64
 _UniffiLib.uniffi_gofast_ffi_fn_method_node_bootstrap_address.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -891,6 +917,19 @@ _UniffiLib.uniffi_gofast_ffi_fn_method_node_pins.argtypes = (
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_gofast_ffi_fn_method_node_pins.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_method_node_pull_folder.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_node_pull_folder.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_method_node_push_folder.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_node_push_folder.restype = ctypes.c_uint64
 _UniffiLib.uniffi_gofast_ffi_fn_method_node_resume.argtypes = (
     ctypes.c_uint64,
 )
@@ -1021,6 +1060,12 @@ _UniffiLib.uniffi_gofast_ffi_fn_method_volume_revoke.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_gofast_ffi_fn_method_volume_revoke.restype = ctypes.c_uint64
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_set_retention.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_gofast_ffi_fn_method_volume_set_retention.restype = ctypes.c_uint64
 _UniffiLib.uniffi_gofast_ffi_fn_method_volume_sync.argtypes = (
     ctypes.c_uint64,
 )
@@ -1899,6 +1944,165 @@ class _UniffiFfiConverterTypePin(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.label, buf)
         _UniffiFfiConverterString.write(value.uri, buf)
         _UniffiFfiConverterUInt64.write(value.blocks, buf)
+
+@dataclass
+class PullSummary:
+    """
+    What a pull did.
+"""
+    def __init__(self, *, written:int, unchanged:int, removed:int, blocks_fetched:int):
+        self.written = written
+        self.unchanged = unchanged
+        self.removed = removed
+        self.blocks_fetched = blocks_fetched
+        
+        
+
+    
+    def __str__(self):
+        return "PullSummary(written={}, unchanged={}, removed={}, blocks_fetched={})".format(self.written, self.unchanged, self.removed, self.blocks_fetched)
+    def __eq__(self, other):
+        if self.written != other.written:
+            return False
+        if self.unchanged != other.unchanged:
+            return False
+        if self.removed != other.removed:
+            return False
+        if self.blocks_fetched != other.blocks_fetched:
+            return False
+        return True
+
+class _UniffiFfiConverterTypePullSummary(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return PullSummary(
+            written=_UniffiFfiConverterUInt32.read(buf),
+            unchanged=_UniffiFfiConverterUInt32.read(buf),
+            removed=_UniffiFfiConverterUInt32.read(buf),
+            blocks_fetched=_UniffiFfiConverterUInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt32.check_lower(value.written)
+        _UniffiFfiConverterUInt32.check_lower(value.unchanged)
+        _UniffiFfiConverterUInt32.check_lower(value.removed)
+        _UniffiFfiConverterUInt64.check_lower(value.blocks_fetched)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt32.write(value.written, buf)
+        _UniffiFfiConverterUInt32.write(value.unchanged, buf)
+        _UniffiFfiConverterUInt32.write(value.removed, buf)
+        _UniffiFfiConverterUInt64.write(value.blocks_fetched, buf)
+
+@dataclass
+class PushSummary:
+    """
+    What a push did, on both sides.
+"""
+    def __init__(self, *, files:int, read:int, size:int, written:int, removed:int, kept:int, blocks_fetched:int):
+        self.files = files
+        self.read = read
+        self.size = size
+        self.written = written
+        self.removed = removed
+        self.kept = kept
+        self.blocks_fetched = blocks_fetched
+        
+        
+
+    
+    def __str__(self):
+        return "PushSummary(files={}, read={}, size={}, written={}, removed={}, kept={}, blocks_fetched={})".format(self.files, self.read, self.size, self.written, self.removed, self.kept, self.blocks_fetched)
+    def __eq__(self, other):
+        if self.files != other.files:
+            return False
+        if self.read != other.read:
+            return False
+        if self.size != other.size:
+            return False
+        if self.written != other.written:
+            return False
+        if self.removed != other.removed:
+            return False
+        if self.kept != other.kept:
+            return False
+        if self.blocks_fetched != other.blocks_fetched:
+            return False
+        return True
+
+class _UniffiFfiConverterTypePushSummary(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return PushSummary(
+            files=_UniffiFfiConverterUInt64.read(buf),
+            read=_UniffiFfiConverterUInt64.read(buf),
+            size=_UniffiFfiConverterUInt64.read(buf),
+            written=_UniffiFfiConverterUInt32.read(buf),
+            removed=_UniffiFfiConverterUInt32.read(buf),
+            kept=_UniffiFfiConverterUInt32.read(buf),
+            blocks_fetched=_UniffiFfiConverterUInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt64.check_lower(value.files)
+        _UniffiFfiConverterUInt64.check_lower(value.read)
+        _UniffiFfiConverterUInt64.check_lower(value.size)
+        _UniffiFfiConverterUInt32.check_lower(value.written)
+        _UniffiFfiConverterUInt32.check_lower(value.removed)
+        _UniffiFfiConverterUInt32.check_lower(value.kept)
+        _UniffiFfiConverterUInt64.check_lower(value.blocks_fetched)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt64.write(value.files, buf)
+        _UniffiFfiConverterUInt64.write(value.read, buf)
+        _UniffiFfiConverterUInt64.write(value.size, buf)
+        _UniffiFfiConverterUInt32.write(value.written, buf)
+        _UniffiFfiConverterUInt32.write(value.removed, buf)
+        _UniffiFfiConverterUInt32.write(value.kept, buf)
+        _UniffiFfiConverterUInt64.write(value.blocks_fetched, buf)
+
+@dataclass
+class RetainSummary:
+    """
+    What applying a retention did.
+"""
+    def __init__(self, *, kept:int, dropped:int):
+        self.kept = kept
+        self.dropped = dropped
+        
+        
+
+    
+    def __str__(self):
+        return "RetainSummary(kept={}, dropped={})".format(self.kept, self.dropped)
+    def __eq__(self, other):
+        if self.kept != other.kept:
+            return False
+        if self.dropped != other.dropped:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeRetainSummary(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return RetainSummary(
+            kept=_UniffiFfiConverterUInt32.read(buf),
+            dropped=_UniffiFfiConverterUInt32.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt32.check_lower(value.kept)
+        _UniffiFfiConverterUInt32.check_lower(value.dropped)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt32.write(value.kept, buf)
+        _UniffiFfiConverterUInt32.write(value.dropped, buf)
 
 @dataclass
 class SnapshotItem:
@@ -3719,6 +3923,31 @@ class _UniffiFfiConverterSequenceTypeSnapshotItem(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeSnapshotItem.read(buf) for i in range(count)
         ]
 
+class _UniffiFfiConverterOptionalUInt32(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterUInt32.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterUInt32.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterUInt32.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 
 class VolumeProtocol(typing.Protocol):
     """
@@ -3790,6 +4019,12 @@ class VolumeProtocol(typing.Protocol):
     async def revoke(self, device: str) -> VolumeSummary:
         """
         Stops taking `device`'s writes (the owner only).
+"""
+        raise NotImplementedError
+    async def set_retention(self, last: typing.Optional[int],days: typing.Optional[int]) -> RetainSummary:
+        """
+        Which old snapshots this device keeps: the newest `last`, those of the last `days` days, or
+        both; neither keeps every snapshot (the default). Applied now and after every change.
 """
         raise NotImplementedError
     async def sync(self, ) -> SyncSummary:
@@ -4097,6 +4332,30 @@ class Volume(VolumeProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    async def set_retention(self, last: typing.Optional[int],days: typing.Optional[int]) -> RetainSummary:
+        """
+        Which old snapshots this device keeps: the newest `last`, those of the last `days` days, or
+        both; neither keeps every snapshot (the default). Applied now and after every change.
+"""
+        
+        _UniffiFfiConverterOptionalUInt32.check_lower(last)
+
+        _UniffiFfiConverterOptionalUInt32.check_lower(days)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterOptionalUInt32.lower(last),
+            _UniffiFfiConverterOptionalUInt32.lower(days),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeRetainSummary.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_volume_set_retention(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def sync(self, ) -> SyncSummary:
         """
         Reads the other devices' heads from the DHT now and takes in what is new (pushes do this
@@ -4347,6 +4606,11 @@ class NodeProtocol(typing.Protocol):
         peers the join found. `Network` if nobody answered there.
 """
         raise NotImplementedError
+    async def allow_pushes(self, peer: str,dir: str) -> None:
+        """
+        Lets `peer` (`gfp1…`) push folders into `dir` (each push into `dir/<name>`).
+"""
+        raise NotImplementedError
     def bootstrap_address(self, ) -> str:
         """
         This node as a bootstrap peer for others: `gfp1…@IP:PORT`.
@@ -4411,6 +4675,19 @@ class NodeProtocol(typing.Protocol):
     async def pins(self, ) -> typing.List[Pin]:
         """
         The pins (the node's own internal ones left out).
+"""
+        raise NotImplementedError
+    async def pull_folder(self, uri: str,dir: str) -> PullSummary:
+        """
+        Makes the folder `dir` hold the directory tree `uri` (`gofast:gfb1…/`), fetching only what
+        changed since the last pull into it, from the DHT's providers.
+"""
+        raise NotImplementedError
+    async def push_folder(self, dir: str,peer: str,name: str) -> PushSummary:
+        """
+        Pushes the folder `dir` to `peer` (`gfp1…@IP:PORT`, or `gfp1…` to find it in the DHT) as
+        `name`: only the files changed since the last push of `name` are read, only the chunks the
+        peer lacks travel. The peer must allow this node first (`allow_pushes`).
 """
         raise NotImplementedError
     async def resume(self, ) -> None:
@@ -4547,6 +4824,29 @@ class Node(NodeProtocol):
             _UniffiLib.ffi_gofast_ffi_rust_future_poll_u32,
             _UniffiLib.ffi_gofast_ffi_rust_future_complete_u32,
             _UniffiLib.ffi_gofast_ffi_rust_future_free_u32,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def allow_pushes(self, peer: str,dir: str) -> None:
+        """
+        Lets `peer` (`gfp1…`) push folders into `dir` (each push into `dir/<name>`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(peer)
+
+        _UniffiFfiConverterString.check_lower(dir)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(peer),
+            _UniffiFfiConverterString.lower(dir),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_node_allow_pushes(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_void,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_void,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_void,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -4777,6 +5077,58 @@ class Node(NodeProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_gofast_ffi_fn_method_node_pins(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def pull_folder(self, uri: str,dir: str) -> PullSummary:
+        """
+        Makes the folder `dir` hold the directory tree `uri` (`gofast:gfb1…/`), fetching only what
+        changed since the last pull into it, from the DHT's providers.
+"""
+        
+        _UniffiFfiConverterString.check_lower(uri)
+
+        _UniffiFfiConverterString.check_lower(dir)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(uri),
+            _UniffiFfiConverterString.lower(dir),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePullSummary.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_node_pull_folder(*_uniffi_lowered_args),
+            _UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def push_folder(self, dir: str,peer: str,name: str) -> PushSummary:
+        """
+        Pushes the folder `dir` to `peer` (`gfp1…@IP:PORT`, or `gfp1…` to find it in the DHT) as
+        `name`: only the files changed since the last push of `name` are read, only the chunks the
+        peer lacks travel. The peer must allow this node first (`allow_pushes`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(dir)
+
+        _UniffiFfiConverterString.check_lower(peer)
+
+        _UniffiFfiConverterString.check_lower(name)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(dir),
+            _UniffiFfiConverterString.lower(peer),
+            _UniffiFfiConverterString.lower(name),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypePushSummary.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeGofastError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_gofast_ffi_fn_method_node_push_folder(*_uniffi_lowered_args),
             _UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer,
@@ -5024,6 +5376,9 @@ __all__ = [
     "NodeConfig",
     "PeerInfo",
     "Pin",
+    "PullSummary",
+    "PushSummary",
+    "RetainSummary",
     "SnapshotItem",
     "Stats",
     "SyncSummary",

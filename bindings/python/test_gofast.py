@@ -63,6 +63,7 @@ class Suite:
             self.file_a_to_b,
             self.bytes_b_to_a,
             self.a_volume_on_two_devices,
+            self.folders_pushed_and_pulled,
             self.pins,
             self.directory_and_gc,
             self.suspend_and_resume,
@@ -170,6 +171,39 @@ class Suite:
         await raises(GofastError.NotFound, joined.read("/nothing", None))
         await raises(GofastError.InvalidInput, self.b.join_volume("other", "gfv1nonsense"))
         assert [v.name for v in await self.a.volumes()] == ["home"]
+
+    async def folders_pushed_and_pulled(self):
+        src, inbox = self.path("trip"), self.path("inbox")
+        os.makedirs(os.path.join(src, "day1"))
+        os.makedirs(inbox)
+        with open(os.path.join(src, "day1", "a.jpg"), "wb") as f:
+            f.write(os.urandom(300_000))
+        with open(os.path.join(src, "notes.txt"), "wb") as f:
+            f.write(b"first")
+        await raises(GofastError.InvalidInput,
+                     self.a.push_folder(src, self.b.bootstrap_address(), "trip"))
+        await self.b.allow_pushes(self.a.peer_id(), inbox)
+        first = await self.a.push_folder(src, self.b.bootstrap_address(), "trip")
+        assert first.files == 2 and first.written == 2, first
+        with open(os.path.join(src, "notes.txt"), "wb") as f:
+            f.write(b"second, longer")
+        again = await self.a.push_folder(src, self.b.bootstrap_address(), "trip")
+        assert again.read == 1 and again.written == 1, again
+        with open(os.path.join(inbox, "trip", "notes.txt"), "rb") as f:
+            assert f.read() == b"second, longer"
+        # A pull of the same folder from a URI: the copy matches.
+        added = await self.a.add_file(src, None).wait()
+        pulled = await self.b.pull_folder(added.uri, self.path("trip-copy"))
+        assert pulled.written == 2, pulled
+        with open(os.path.join(self.path("trip-copy"), "day1", "a.jpg"), "rb") as f, \
+                open(os.path.join(src, "day1", "a.jpg"), "rb") as g:
+            assert f.read() == g.read()
+        # Retention on the volume made above: keep the newest snapshot only.
+        home = await self.a.volume("home")
+        kept = await home.set_retention(1, None)
+        assert kept.kept == 1 and kept.dropped == 2, kept
+        assert await home.read("/notes/todo.txt", None) == b"milk, eggs"
+        await raises(GofastError.InvalidInput, home.set_retention(0, None))
 
     async def pins(self):
         added = await self.a.add_bytes("pinned", b"x" * 1000)

@@ -19,6 +19,7 @@ mod node;
 mod runtime;
 mod text;
 mod transfer;
+mod tree;
 mod volume;
 
 pub use config::{NodeConfig, PeerInfo, Pin, Stats};

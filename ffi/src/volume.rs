@@ -58,6 +58,15 @@ pub struct SnapshotItem {
     pub parents: u32,
 }
 
+/// What applying a retention did.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct RetainSummary {
+    /// Snapshots kept.
+    pub kept: u32,
+    /// Snapshots let go now.
+    pub dropped: u32,
+}
+
 /// What a sync did.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct SyncSummary {
@@ -333,6 +342,29 @@ impl Volume {
                         .collect()
                 })
             }
+        })
+        .await
+    }
+
+    /// Which old snapshots this device keeps: the newest `last`, those of the last `days` days, or
+    /// both; neither keeps every snapshot (the default). Applied now and after every change.
+    pub async fn set_retention(
+        &self,
+        last: Option<u32>,
+        days: Option<u32>,
+    ) -> Result<RetainSummary, GofastError> {
+        if last == Some(0) {
+            return Err(invalid(
+                "keeping the newest 0 snapshots would drop the head",
+            ));
+        }
+        self.with(move |node, n| async move {
+            let policy = gofast_node::volume::Retention { last, days };
+            let r = node.volumes().retain(&n, Some(policy)).await?;
+            Ok(RetainSummary {
+                kept: u32_of(r.kept),
+                dropped: u32_of(r.dropped),
+            })
         })
         .await
     }

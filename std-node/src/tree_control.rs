@@ -90,8 +90,9 @@ fn peer_id(text: &str) -> Result<PeerId, Error> {
     })
 }
 
-/// `gfp1…@IP:PORT` (contacted now) or `gfp1…` (found in the DHT unless a session is open).
-async fn reach(node: &Node, text: &str) -> Result<(PeerId, SocketAddr), Error> {
+/// The peer `text` names, reached: `gfp1…@IP:PORT` (contacted now) or `gfp1…` (found in the DHT
+/// unless a session is open).
+pub async fn reach(node: &Node, text: &str) -> Result<(PeerId, SocketAddr), Error> {
     let net = node.net();
     if text.contains('@') {
         let peer: BootstrapPeer = text

@@ -930,6 +930,24 @@ public protocol NodeProtocol: AnyObject, Sendable {
     func unpin(label: String) async throws 
     
     /**
+     * Lets `peer` (`gfp1…`) push folders into `dir` (each push into `dir/<name>`).
+     */
+    func allowPushes(peer: String, dir: String) async throws 
+    
+    /**
+     * Makes the folder `dir` hold the directory tree `uri` (`gofast:gfb1…/`), fetching only what
+     * changed since the last pull into it, from the DHT's providers.
+     */
+    func pullFolder(uri: String, dir: String) async throws  -> PullSummary
+    
+    /**
+     * Pushes the folder `dir` to `peer` (`gfp1…@IP:PORT`, or `gfp1…` to find it in the DHT) as
+     * `name`: only the files changed since the last push of `name` are read, only the chunks the
+     * peer lacks travel. The peer must allow this node first (`allow_pushes`).
+     */
+    func pushFolder(dir: String, peer: String, name: String) async throws  -> PushSummary
+    
+    /**
      * Makes a volume owned by this device, named `name` here.
      */
     func createVolume(name: String) async throws  -> Volume
@@ -1331,6 +1349,66 @@ open func unpin(label: String)async throws   {
             completeFunc: ffi_gofast_ffi_rust_future_complete_void,
             freeFunc: ffi_gofast_ffi_rust_future_free_void,
             liftFunc: { $0 },
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * Lets `peer` (`gfp1…`) push folders into `dir` (each push into `dir/<name>`).
+     */
+open func allowPushes(peer: String, dir: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_node_allow_pushes(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(peer),FfiConverterString.lower(dir)
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_void,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_void,
+            freeFunc: ffi_gofast_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * Makes the folder `dir` hold the directory tree `uri` (`gofast:gfb1…/`), fetching only what
+     * changed since the last pull into it, from the DHT's providers.
+     */
+open func pullFolder(uri: String, dir: String)async throws  -> PullSummary  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_node_pull_folder(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(uri),FfiConverterString.lower(dir)
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gofast_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePullSummary_lift,
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * Pushes the folder `dir` to `peer` (`gfp1…@IP:PORT`, or `gfp1…` to find it in the DHT) as
+     * `name`: only the files changed since the last push of `name` are read, only the chunks the
+     * peer lacks travel. The peer must allow this node first (`allow_pushes`).
+     */
+open func pushFolder(dir: String, peer: String, name: String)async throws  -> PushSummary  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_node_push_folder(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(dir),FfiConverterString.lower(peer),FfiConverterString.lower(name)
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gofast_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePushSummary_lift,
             errorHandler: FfiConverterTypeGofastError_lift
         )
 }
@@ -2053,6 +2131,12 @@ public protocol VolumeProtocol: AnyObject, Sendable {
     func revoke(device: String) async throws  -> VolumeSummary
     
     /**
+     * Which old snapshots this device keeps: the newest `last`, those of the last `days` days, or
+     * both; neither keeps every snapshot (the default). Applied now and after every change.
+     */
+    func setRetention(last: UInt32?, days: UInt32?) async throws  -> RetainSummary
+    
+    /**
      * Reads the other devices' heads from the DHT now and takes in what is new (pushes do this
      * at once for devices online; this is for catching up).
      */
@@ -2358,6 +2442,26 @@ open func revoke(device: String)async throws  -> VolumeSummary  {
             completeFunc: ffi_gofast_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_gofast_ffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeVolumeSummary_lift,
+            errorHandler: FfiConverterTypeGofastError_lift
+        )
+}
+    
+    /**
+     * Which old snapshots this device keeps: the newest `last`, those of the last `days` days, or
+     * both; neither keeps every snapshot (the default). Applied now and after every change.
+     */
+open func setRetention(last: UInt32?, days: UInt32?)async throws  -> RetainSummary  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gofast_ffi_fn_method_volume_set_retention(
+                        self.uniffiCloneHandle(),FfiConverterOptionUInt32.lower(last),FfiConverterOptionUInt32.lower(days)
+                )
+            },
+            pollFunc: ffi_gofast_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gofast_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gofast_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRetainSummary_lift,
             errorHandler: FfiConverterTypeGofastError_lift
         )
 }
@@ -2978,6 +3082,283 @@ public func FfiConverterTypePin_lift(_ buf: RustBuffer) throws -> Pin {
 #endif
 public func FfiConverterTypePin_lower(_ value: Pin) -> RustBuffer {
     return FfiConverterTypePin.lower(value)
+}
+
+
+/**
+ * What a pull did.
+ */
+public struct PullSummary: Equatable, Hashable {
+    /**
+     * Files written.
+     */
+    public var written: UInt32
+    /**
+     * Files already as the tree has them.
+     */
+    public var unchanged: UInt32
+    /**
+     * Files removed (gone from the tree).
+     */
+    public var removed: UInt32
+    /**
+     * Blocks fetched.
+     */
+    public var blocksFetched: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Files written.
+         */written: UInt32, 
+        /**
+         * Files already as the tree has them.
+         */unchanged: UInt32, 
+        /**
+         * Files removed (gone from the tree).
+         */removed: UInt32, 
+        /**
+         * Blocks fetched.
+         */blocksFetched: UInt64) {
+        self.written = written
+        self.unchanged = unchanged
+        self.removed = removed
+        self.blocksFetched = blocksFetched
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PullSummary: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePullSummary: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PullSummary {
+        return
+            try PullSummary(
+                written: FfiConverterUInt32.read(from: &buf), 
+                unchanged: FfiConverterUInt32.read(from: &buf), 
+                removed: FfiConverterUInt32.read(from: &buf), 
+                blocksFetched: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PullSummary, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.written, into: &buf)
+        FfiConverterUInt32.write(value.unchanged, into: &buf)
+        FfiConverterUInt32.write(value.removed, into: &buf)
+        FfiConverterUInt64.write(value.blocksFetched, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePullSummary_lift(_ buf: RustBuffer) throws -> PullSummary {
+    return try FfiConverterTypePullSummary.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePullSummary_lower(_ value: PullSummary) -> RustBuffer {
+    return FfiConverterTypePullSummary.lower(value)
+}
+
+
+/**
+ * What a push did, on both sides.
+ */
+public struct PushSummary: Equatable, Hashable {
+    /**
+     * Files in the pushed folder.
+     */
+    public var files: UInt64
+    /**
+     * Of those, files read (changed since the last push of that name).
+     */
+    public var read: UInt64
+    /**
+     * Data bytes in the folder.
+     */
+    public var size: UInt64
+    /**
+     * Files the receiver wrote.
+     */
+    public var written: UInt32
+    /**
+     * Files the receiver removed (gone from the folder).
+     */
+    public var removed: UInt32
+    /**
+     * Files the receiver kept although gone from the folder (changed there).
+     */
+    public var kept: UInt32
+    /**
+     * Blocks the receiver fetched.
+     */
+    public var blocksFetched: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Files in the pushed folder.
+         */files: UInt64, 
+        /**
+         * Of those, files read (changed since the last push of that name).
+         */read: UInt64, 
+        /**
+         * Data bytes in the folder.
+         */size: UInt64, 
+        /**
+         * Files the receiver wrote.
+         */written: UInt32, 
+        /**
+         * Files the receiver removed (gone from the folder).
+         */removed: UInt32, 
+        /**
+         * Files the receiver kept although gone from the folder (changed there).
+         */kept: UInt32, 
+        /**
+         * Blocks the receiver fetched.
+         */blocksFetched: UInt64) {
+        self.files = files
+        self.read = read
+        self.size = size
+        self.written = written
+        self.removed = removed
+        self.kept = kept
+        self.blocksFetched = blocksFetched
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PushSummary: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePushSummary: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PushSummary {
+        return
+            try PushSummary(
+                files: FfiConverterUInt64.read(from: &buf), 
+                read: FfiConverterUInt64.read(from: &buf), 
+                size: FfiConverterUInt64.read(from: &buf), 
+                written: FfiConverterUInt32.read(from: &buf), 
+                removed: FfiConverterUInt32.read(from: &buf), 
+                kept: FfiConverterUInt32.read(from: &buf), 
+                blocksFetched: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PushSummary, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.files, into: &buf)
+        FfiConverterUInt64.write(value.read, into: &buf)
+        FfiConverterUInt64.write(value.size, into: &buf)
+        FfiConverterUInt32.write(value.written, into: &buf)
+        FfiConverterUInt32.write(value.removed, into: &buf)
+        FfiConverterUInt32.write(value.kept, into: &buf)
+        FfiConverterUInt64.write(value.blocksFetched, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePushSummary_lift(_ buf: RustBuffer) throws -> PushSummary {
+    return try FfiConverterTypePushSummary.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePushSummary_lower(_ value: PushSummary) -> RustBuffer {
+    return FfiConverterTypePushSummary.lower(value)
+}
+
+
+/**
+ * What applying a retention did.
+ */
+public struct RetainSummary: Equatable, Hashable {
+    /**
+     * Snapshots kept.
+     */
+    public var kept: UInt32
+    /**
+     * Snapshots let go now.
+     */
+    public var dropped: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Snapshots kept.
+         */kept: UInt32, 
+        /**
+         * Snapshots let go now.
+         */dropped: UInt32) {
+        self.kept = kept
+        self.dropped = dropped
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RetainSummary: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRetainSummary: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RetainSummary {
+        return
+            try RetainSummary(
+                kept: FfiConverterUInt32.read(from: &buf), 
+                dropped: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RetainSummary, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.kept, into: &buf)
+        FfiConverterUInt32.write(value.dropped, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRetainSummary_lift(_ buf: RustBuffer) throws -> RetainSummary {
+    return try FfiConverterTypeRetainSummary.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRetainSummary_lower(_ value: RetainSummary) -> RustBuffer {
+    return FfiConverterTypeRetainSummary.lower(value)
 }
 
 
@@ -4105,6 +4486,30 @@ public func FfiConverterTypeGofastError_lower(_ value: GofastError) -> RustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
+    typealias SwiftType = UInt32?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt32.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
     typealias SwiftType = UInt64?
 
@@ -4501,6 +4906,15 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gofast_ffi_checksum_method_node_unpin() != 35305) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gofast_ffi_checksum_method_node_allow_pushes() != 56123) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_node_pull_folder() != 33797) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_node_push_folder() != 4791) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gofast_ffi_checksum_method_node_create_volume() != 53847) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4562,6 +4976,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gofast_ffi_checksum_method_volume_revoke() != 27716) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gofast_ffi_checksum_method_volume_set_retention() != 11301) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gofast_ffi_checksum_method_volume_sync() != 25277) {

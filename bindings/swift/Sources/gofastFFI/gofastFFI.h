@@ -415,6 +415,21 @@ uint64_t uniffi_gofast_ffi_fn_method_node_suspend(uint64_t ptr
 uint64_t uniffi_gofast_ffi_fn_method_node_unpin(uint64_t ptr, RustBuffer label
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_NODE_ALLOW_PUSHES
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_NODE_ALLOW_PUSHES
+uint64_t uniffi_gofast_ffi_fn_method_node_allow_pushes(uint64_t ptr, RustBuffer peer, RustBuffer dir
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_NODE_PULL_FOLDER
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_NODE_PULL_FOLDER
+uint64_t uniffi_gofast_ffi_fn_method_node_pull_folder(uint64_t ptr, RustBuffer uri, RustBuffer dir
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_NODE_PUSH_FOLDER
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_NODE_PUSH_FOLDER
+uint64_t uniffi_gofast_ffi_fn_method_node_push_folder(uint64_t ptr, RustBuffer dir, RustBuffer peer, RustBuffer name
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_NODE_CREATE_VOLUME
 #define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_NODE_CREATE_VOLUME
 uint64_t uniffi_gofast_ffi_fn_method_node_create_volume(uint64_t ptr, RustBuffer name
@@ -553,6 +568,11 @@ uint64_t uniffi_gofast_ffi_fn_method_volume_restore(uint64_t ptr, RustBuffer pat
 #ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_REVOKE
 #define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_REVOKE
 uint64_t uniffi_gofast_ffi_fn_method_volume_revoke(uint64_t ptr, RustBuffer device
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_SET_RETENTION
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_SET_RETENTION
+uint64_t uniffi_gofast_ffi_fn_method_volume_set_retention(uint64_t ptr, RustBuffer last, RustBuffer days
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_FN_METHOD_VOLUME_SYNC
@@ -984,6 +1004,24 @@ uint16_t uniffi_gofast_ffi_checksum_method_node_unpin(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_NODE_ALLOW_PUSHES
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_NODE_ALLOW_PUSHES
+uint16_t uniffi_gofast_ffi_checksum_method_node_allow_pushes(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_NODE_PULL_FOLDER
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_NODE_PULL_FOLDER
+uint16_t uniffi_gofast_ffi_checksum_method_node_pull_folder(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_NODE_PUSH_FOLDER
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_NODE_PUSH_FOLDER
+uint16_t uniffi_gofast_ffi_checksum_method_node_push_folder(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_NODE_CREATE_VOLUME
 #define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_NODE_CREATE_VOLUME
 uint16_t uniffi_gofast_ffi_checksum_method_node_create_volume(void
@@ -1107,6 +1145,12 @@ uint16_t uniffi_gofast_ffi_checksum_method_volume_restore(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_REVOKE
 #define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_REVOKE
 uint16_t uniffi_gofast_ffi_checksum_method_volume_revoke(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_SET_RETENTION
+#define UNIFFI_FFIDEF_UNIFFI_GOFAST_FFI_CHECKSUM_METHOD_VOLUME_SET_RETENTION
+uint16_t uniffi_gofast_ffi_checksum_method_volume_set_retention(void
     
 );
 #endif

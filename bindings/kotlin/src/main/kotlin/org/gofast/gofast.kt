@@ -774,6 +774,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_gofast_ffi_checksum_method_node_unpin(
     ): Int
+    external fun uniffi_gofast_ffi_checksum_method_node_allow_pushes(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_node_pull_folder(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_node_push_folder(
+    ): Int
     external fun uniffi_gofast_ffi_checksum_method_node_create_volume(
     ): Int
     external fun uniffi_gofast_ffi_checksum_method_node_join_volume(
@@ -815,6 +821,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_gofast_ffi_checksum_method_volume_restore(
     ): Int
     external fun uniffi_gofast_ffi_checksum_method_volume_revoke(
+    ): Int
+    external fun uniffi_gofast_ffi_checksum_method_volume_set_retention(
     ): Int
     external fun uniffi_gofast_ffi_checksum_method_volume_sync(
     ): Int
@@ -898,6 +906,12 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_gofast_ffi_fn_method_node_unpin(`ptr`: Long,`label`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_gofast_ffi_fn_method_node_allow_pushes(`ptr`: Long,`peer`: RustBuffer.ByValue,`dir`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gofast_ffi_fn_method_node_pull_folder(`ptr`: Long,`uri`: RustBuffer.ByValue,`dir`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gofast_ffi_fn_method_node_push_folder(`ptr`: Long,`dir`: RustBuffer.ByValue,`peer`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_gofast_ffi_fn_method_node_create_volume(`ptr`: Long,`name`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gofast_ffi_fn_method_node_join_volume(`ptr`: Long,`name`: RustBuffer.ByValue,`capability`: RustBuffer.ByValue,
@@ -953,6 +967,8 @@ internal object UniffiLib {
     external fun uniffi_gofast_ffi_fn_method_volume_restore(`ptr`: Long,`path`: RustBuffer.ByValue,`at`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gofast_ffi_fn_method_volume_revoke(`ptr`: Long,`device`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_gofast_ffi_fn_method_volume_set_retention(`ptr`: Long,`last`: RustBuffer.ByValue,`days`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_gofast_ffi_fn_method_volume_sync(`ptr`: Long,
     ): Long
@@ -1155,6 +1171,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gofast_ffi_checksum_method_node_unpin() and 0xFFFF) != 35305) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_gofast_ffi_checksum_method_node_allow_pushes() and 0xFFFF) != 56123) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_node_pull_folder() and 0xFFFF) != 33797) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_node_push_folder() and 0xFFFF) != 4791) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_gofast_ffi_checksum_method_node_create_volume() and 0xFFFF) != 53847) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1216,6 +1241,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gofast_ffi_checksum_method_volume_revoke() and 0xFFFF) != 27716) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_gofast_ffi_checksum_method_volume_set_retention() and 0xFFFF) != 11301) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gofast_ffi_checksum_method_volume_sync() and 0xFFFF) != 25277) {
@@ -2152,6 +2180,24 @@ public interface NodeInterface {
     suspend fun `unpin`(`label`: kotlin.String)
     
     /**
+     * Lets `peer` (`gfp1…`) push folders into `dir` (each push into `dir/<name>`).
+     */
+    suspend fun `allowPushes`(`peer`: kotlin.String, `dir`: kotlin.String)
+    
+    /**
+     * Makes the folder `dir` hold the directory tree `uri` (`gofast:gfb1…/`), fetching only what
+     * changed since the last pull into it, from the DHT's providers.
+     */
+    suspend fun `pullFolder`(`uri`: kotlin.String, `dir`: kotlin.String): PullSummary
+    
+    /**
+     * Pushes the folder `dir` to `peer` (`gfp1…@IP:PORT`, or `gfp1…` to find it in the DHT) as
+     * `name`: only the files changed since the last push of `name` are read, only the chunks the
+     * peer lacks travel. The peer must allow this node first (`allow_pushes`).
+     */
+    suspend fun `pushFolder`(`dir`: kotlin.String, `peer`: kotlin.String, `name`: kotlin.String): PushSummary
+    
+    /**
      * Makes a volume owned by this device, named `name` here.
      */
     suspend fun `createVolume`(`name`: kotlin.String): Volume
@@ -2710,6 +2756,89 @@ open class Node: Disposable, AutoCloseable, NodeInterface
         // lift function
         { },
         
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Lets `peer` (`gfp1…`) push folders into `dir` (each push into `dir/<name>`).
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `allowPushes`(`peer`: kotlin.String, `dir`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_node_allow_pushes(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`peer`),
+        FfiConverterString.lower(`dir`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Makes the folder `dir` hold the directory tree `uri` (`gofast:gfb1…/`), fetching only what
+     * changed since the last pull into it, from the DHT's providers.
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `pullFolder`(`uri`: kotlin.String, `dir`: kotlin.String) : PullSummary {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_node_pull_folder(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`uri`),
+        FfiConverterString.lower(`dir`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePullSummary.lift(it) },
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Pushes the folder `dir` to `peer` (`gfp1…@IP:PORT`, or `gfp1…` to find it in the DHT) as
+     * `name`: only the files changed since the last push of `name` are read, only the chunks the
+     * peer lacks travel. The peer must allow this node first (`allow_pushes`).
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `pushFolder`(`dir`: kotlin.String, `peer`: kotlin.String, `name`: kotlin.String) : PushSummary {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_node_push_folder(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`dir`),
+        FfiConverterString.lower(`peer`),
+        FfiConverterString.lower(`name`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePushSummary.lift(it) },
         // Error FFI converter
         GofastException.ErrorHandler,
     )
@@ -3938,6 +4067,12 @@ public interface VolumeInterface {
     suspend fun `revoke`(`device`: kotlin.String): VolumeSummary
     
     /**
+     * Which old snapshots this device keeps: the newest `last`, those of the last `days` days, or
+     * both; neither keeps every snapshot (the default). Applied now and after every change.
+     */
+    suspend fun `setRetention`(`last`: kotlin.UInt?, `days`: kotlin.UInt?): RetainSummary
+    
+    /**
      * Reads the other devices' heads from the DHT now and takes in what is new (pushes do this
      * at once for devices online; this is for catching up).
      */
@@ -4371,6 +4506,33 @@ open class Volume: Disposable, AutoCloseable, VolumeInterface
         { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeVolumeSummary.lift(it) },
+        // Error FFI converter
+        GofastException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Which old snapshots this device keeps: the newest `last`, those of the last `days` days, or
+     * both; neither keeps every snapshot (the default). Applied now and after every change.
+     */
+    @Throws(GofastException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `setRetention`(`last`: kotlin.UInt?, `days`: kotlin.UInt?) : RetainSummary {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_gofast_ffi_fn_method_volume_set_retention(
+                uniffiHandle,
+                
+        FfiConverterOptionalUInt.lower(`last`),
+        FfiConverterOptionalUInt.lower(`days`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_gofast_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_gofast_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRetainSummary.lift(it) },
         // Error FFI converter
         GofastException.ErrorHandler,
     )
@@ -4836,6 +4998,203 @@ public object FfiConverterTypePin: FfiConverterRustBuffer<Pin> {
             FfiConverterString.write(value.`label`, buf)
             FfiConverterString.write(value.`uri`, buf)
             FfiConverterULong.write(value.`blocks`, buf)
+    }
+}
+
+
+
+/**
+ * What a pull did.
+ */
+data class PullSummary (
+    /**
+     * Files written.
+     */
+    var `written`: kotlin.UInt
+    , 
+    /**
+     * Files already as the tree has them.
+     */
+    var `unchanged`: kotlin.UInt
+    , 
+    /**
+     * Files removed (gone from the tree).
+     */
+    var `removed`: kotlin.UInt
+    , 
+    /**
+     * Blocks fetched.
+     */
+    var `blocksFetched`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePullSummary: FfiConverterRustBuffer<PullSummary> {
+    override fun read(buf: ByteBuffer): PullSummary {
+        return PullSummary(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PullSummary) = (
+            FfiConverterUInt.allocationSize(value.`written`) +
+            FfiConverterUInt.allocationSize(value.`unchanged`) +
+            FfiConverterUInt.allocationSize(value.`removed`) +
+            FfiConverterULong.allocationSize(value.`blocksFetched`)
+    )
+
+    override fun write(value: PullSummary, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`written`, buf)
+            FfiConverterUInt.write(value.`unchanged`, buf)
+            FfiConverterUInt.write(value.`removed`, buf)
+            FfiConverterULong.write(value.`blocksFetched`, buf)
+    }
+}
+
+
+
+/**
+ * What a push did, on both sides.
+ */
+data class PushSummary (
+    /**
+     * Files in the pushed folder.
+     */
+    var `files`: kotlin.ULong
+    , 
+    /**
+     * Of those, files read (changed since the last push of that name).
+     */
+    var `read`: kotlin.ULong
+    , 
+    /**
+     * Data bytes in the folder.
+     */
+    var `size`: kotlin.ULong
+    , 
+    /**
+     * Files the receiver wrote.
+     */
+    var `written`: kotlin.UInt
+    , 
+    /**
+     * Files the receiver removed (gone from the folder).
+     */
+    var `removed`: kotlin.UInt
+    , 
+    /**
+     * Files the receiver kept although gone from the folder (changed there).
+     */
+    var `kept`: kotlin.UInt
+    , 
+    /**
+     * Blocks the receiver fetched.
+     */
+    var `blocksFetched`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePushSummary: FfiConverterRustBuffer<PushSummary> {
+    override fun read(buf: ByteBuffer): PushSummary {
+        return PushSummary(
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PushSummary) = (
+            FfiConverterULong.allocationSize(value.`files`) +
+            FfiConverterULong.allocationSize(value.`read`) +
+            FfiConverterULong.allocationSize(value.`size`) +
+            FfiConverterUInt.allocationSize(value.`written`) +
+            FfiConverterUInt.allocationSize(value.`removed`) +
+            FfiConverterUInt.allocationSize(value.`kept`) +
+            FfiConverterULong.allocationSize(value.`blocksFetched`)
+    )
+
+    override fun write(value: PushSummary, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`files`, buf)
+            FfiConverterULong.write(value.`read`, buf)
+            FfiConverterULong.write(value.`size`, buf)
+            FfiConverterUInt.write(value.`written`, buf)
+            FfiConverterUInt.write(value.`removed`, buf)
+            FfiConverterUInt.write(value.`kept`, buf)
+            FfiConverterULong.write(value.`blocksFetched`, buf)
+    }
+}
+
+
+
+/**
+ * What applying a retention did.
+ */
+data class RetainSummary (
+    /**
+     * Snapshots kept.
+     */
+    var `kept`: kotlin.UInt
+    , 
+    /**
+     * Snapshots let go now.
+     */
+    var `dropped`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRetainSummary: FfiConverterRustBuffer<RetainSummary> {
+    override fun read(buf: ByteBuffer): RetainSummary {
+        return RetainSummary(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RetainSummary) = (
+            FfiConverterUInt.allocationSize(value.`kept`) +
+            FfiConverterUInt.allocationSize(value.`dropped`)
+    )
+
+    override fun write(value: RetainSummary, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`kept`, buf)
+            FfiConverterUInt.write(value.`dropped`, buf)
     }
 }
 
@@ -5931,6 +6290,38 @@ public object FfiConverterTypeGofastError : FfiConverterRustBuffer<GofastExcepti
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
+    override fun read(buf: ByteBuffer): kotlin.UInt? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUInt.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UInt?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUInt.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UInt?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUInt.write(value, buf)
+        }
+    }
 }
 
 
