@@ -1,6 +1,8 @@
 //! The parallel add gives exactly the blocks and the root of the core's one-thread `FileEncoder`,
 //! at sizes around the chunk and read boundaries, and stores every block it names.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -8,18 +10,7 @@ use gofast_core::block::{BlockId, ChunkerParams, FileEncoder, ScopeSecret, read_
 use gofast_core::crypto::SecretBytes;
 use gofast_node::encode::encode_into_store;
 use gofast_node::store::{BlockStore, StoreConfig};
-
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use support::noise;
 
 /// The core's reference: root and distinct block ids.
 fn reference(

@@ -6,21 +6,9 @@
 mod support;
 
 use gofast_node::volume::Retention;
+use support::noise;
 
 const VOL: &str = "notes";
-
-/// Bytes that do not repeat (repeating data would share its chunks and hide what is kept).
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_snapshots_go_and_what_the_kept_ones_use_stays() {
