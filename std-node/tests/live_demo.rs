@@ -24,7 +24,9 @@ fn the_live_demo_passes_every_check() {
         "[2] node 1 added",
         "[3] node 4 asked the DHT",
         "[4] node 4 became a second provider",
-        "[5] every node stopped",
+        "[5] nodes 1 and 3 share a volume",
+        "[6] node 1 pushed a folder of 4 MiB to node 3",
+        "[7] every node stopped",
     ] {
         assert!(text.contains(step), "missing {step:?} in:\n{text}");
     }
