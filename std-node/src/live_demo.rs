@@ -257,7 +257,10 @@ pub async fn run(opts: &Options, out: &mut impl Write) -> Result<(), Error> {
     let ms = t.elapsed().as_millis();
     check(seen, "the other device takes the write in")?;
     let read = ve.volumes().read("home", "/notes.txt", None).await?;
-    check(read == b"second, from node a", "the other device reads the write")?;
+    check(
+        read == b"second, from node a",
+        "the other device reads the write",
+    )?;
     writeln!(
         out,
         "[5] nodes {a} and {e} share a volume: a write on node {a} was pushed to node {e}, fetched and readable there {ms} ms after it began"
@@ -276,7 +279,9 @@ pub async fn run(opts: &Options, out: &mut impl Write) -> Result<(), Error> {
     let inbox = work.path().join("inbox");
     std::fs::create_dir_all(&inbox).map_err(|e| Error::file(&inbox, "create", &e))?;
     ve.tree_pushes().allow(va.peer_id(), &inbox)?;
-    let first = va.push_tree(&album, ve.peer_id(), "album", false, |_| {}).await?;
+    let first = va
+        .push_tree(&album, ve.peer_id(), "album", false, |_| {})
+        .await?;
     let edited = album.join("photo2.raw");
     let mut d = std::fs::read(&edited).map_err(|e| Error::file(&edited, "read", &e))?;
     let mut patch = vec![0u8; 4096];
@@ -284,7 +289,9 @@ pub async fn run(opts: &Options, out: &mut impl Write) -> Result<(), Error> {
     d.splice(500_000..500_000 + patch.len(), patch);
     std::fs::write(&edited, &d).map_err(|e| Error::file(&edited, "write", &e))?;
     let t = Instant::now();
-    let second = va.push_tree(&album, ve.peer_id(), "album", false, |_| {}).await?;
+    let second = va
+        .push_tree(&album, ve.peer_id(), "album", false, |_| {})
+        .await?;
     let secs = t.elapsed().as_secs_f64();
     let copy = inbox.join("album").join("photo2.raw");
     let same = std::fs::read(&copy).map_err(|e| Error::file(&copy, "read", &e))? == d;
