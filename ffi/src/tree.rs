@@ -74,13 +74,8 @@ impl Node {
     pub async fn pull_folder(&self, uri: String, dir: String) -> Result<PullSummary, GofastError> {
         let inner = self.inner()?;
         let parsed = gofast_node::node::parse_uri(&uri).map_err(|e| invalid(e.message()))?;
-        if !parsed.dir {
-            return Err(invalid("pull takes a directory's URI (it ends with /)"));
-        }
         run(async move {
-            let r = inner
-                .pull_tree(&parsed.root, &PathBuf::from(dir), None)
-                .await?;
+            let r = inner.pull_tree(&parsed, &PathBuf::from(dir), None).await?;
             Ok(PullSummary {
                 written: r.applied.written,
                 unchanged: r.applied.unchanged,

@@ -92,11 +92,7 @@ fn summary(i: VolumeInfo) -> VolumeSummary {
 }
 
 fn snapshot_id(s: Option<SnapshotInfo>) -> Option<String> {
-    s.map(|s| hex_prefix(&s.at.0.id.0))
-}
-
-fn hex_prefix(id: &[u8; 32]) -> String {
-    id.iter().take(6).map(|b| format!("{b:02x}")).collect()
+    s.map(|s| gofast_node::node::short_id(&s.at.0.id))
 }
 
 fn u32_of(n: usize) -> u32 {

@@ -345,21 +345,35 @@ impl Node {
         })
     }
 
-    /// Makes the folder `dest` hold the directory tree under `root` (`gofast pull`): fetches only
+    /// Makes the folder `dest` hold the directory tree `uri` names (`gofast pull`): fetches only
     /// what the tree last pulled into `dest` lacks, from `from` if given or else from the
-    /// providers the DHT names, and writes only the files that differ.
+    /// providers the DHT names, and writes only the files that differ. A file's URI is refused.
     pub async fn pull_tree(
         &self,
-        root: &BlockRef,
+        uri: &RootUri,
         dest: &Path,
         from: Option<(PeerId, SocketAddr)>,
     ) -> Result<PullReport, Error> {
+        if !uri.dir {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "that URI is a file's: pull takes a directory's (it ends with /); use `gofast get` for a file",
+            ));
+        }
+        let root = &uri.root;
         let dest = absolute_dest(dest)?;
         let providers = match from {
             Some(p) => vec![p],
             None => self.providers_of(root).await?.0,
         };
         let label = crate::tree_push::pulled_label(&dest);
+        // Refused before anything is fetched or written, not at the pin after.
+        if label.len() > crate::store::MAX_LABEL_LEN {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("{}: the path is too long to pull into", dest.display()),
+            ));
+        }
         let (applied, received) = self
             .tree_pushes
             .write_tree(root, &label, &dest, &providers)
@@ -1095,6 +1109,11 @@ const FIRST_ANNOUNCE_AFTER: std::time::Duration = std::time::Duration::from_secs
 const ANNOUNCES_AT_ONCE: usize = 8;
 /// Labels of pins the node makes for itself start with this; they are not announced.
 pub const INTERNAL_PIN: &str = ".gofast/";
+/// The first 12 hex digits of a block id: how people name a snapshot or a root in output.
+pub fn short_id(id: &BlockId) -> String {
+    hex::encode(id.0.get(..6).unwrap_or_default())
+}
+
 /// Blocks one tree may have when its ids are listed (a 1 TiB file of 16 KiB chunks has 2^26).
 const MAX_TREE_BLOCKS: usize = 1 << 27;
 /// Labels of the pins that hold a `cat`'s blocks while they are read (removed at start).
@@ -1517,7 +1536,7 @@ pub fn parse_root_uri(text: &str) -> Result<BlockRef, Error> {
 }
 
 /// Runs `f` (store or file work) on a blocking thread; a task that panicked is an internal error.
-async fn blocking<T: Send + 'static, E: Into<Error> + Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static, E: Into<Error> + Send + 'static>(
     what: &str,
     f: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, Error> {

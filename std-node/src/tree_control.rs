@@ -142,7 +142,7 @@ pub async fn handle(
             let (to, _) = reach(node, &peer).await?;
             let r = node.push_tree(&dir, to, &name, checksum, progress).await?;
             Ok(json!({
-                "root": short(&r.root.id),
+                "root": crate::node::short_id(&r.root.id),
                 "size": r.size,
                 "files": r.files,
                 "read": r.read,
@@ -155,17 +155,11 @@ pub async fn handle(
         }
         TreeRequest::Pull { uri, dir, from } => {
             let uri = parse_uri(&uri)?;
-            if !uri.dir {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    "that URI is a file's: pull takes a directory's (it ends with /); use `gofast get` for a file",
-                ));
-            }
             let from = match from {
                 Some(text) => Some(reach(node, &text).await?),
                 None => None,
             };
-            let r = node.pull_tree(&uri.root, &dir, from).await?;
+            let r = node.pull_tree(&uri, &dir, from).await?;
             Ok(json!({
                 "written": r.applied.written,
                 "bytes_written": r.applied.bytes_written,
@@ -199,8 +193,4 @@ pub async fn handle(
                 .collect(),
         )),
     }
-}
-
-fn short(id: &gofast_core::block::BlockId) -> String {
-    id.0.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }

@@ -583,17 +583,33 @@ impl BlockStore {
         let mut out = Vec::new();
         for row in pins.iter()? {
             let (k, v) = row?;
-            let mut plain = self.inner.keys.open(Domain::Pin, &k.value(), v.value())?;
-            let record = PinRecord::decode(&plain);
-            wipe(&mut plain);
-            let record = record?;
-            out.push(PinInfo {
-                label: record.label.clone(),
-                root: BlockRef::from_bytes(&record.root),
-                blocks: record.blocks,
-            });
+            out.push(self.pin_info(&k.value(), v.value())?);
         }
         Ok(out)
+    }
+
+    /// The pin `label`, if there is one (one lookup, not a walk of every pin).
+    pub fn pin_of(&self, label: &str) -> Result<Option<PinInfo>, StoreError> {
+        let lkey = self.inner.keys.label_key(label);
+        let txn = self.inner.db.begin_read()?;
+        let pins = txn.open_table(PINS)?;
+        let Some(v) = pins.get(&lkey)? else {
+            return Ok(None);
+        };
+        self.pin_info(&lkey, v.value()).map(Some)
+    }
+
+    /// A pin row, opened.
+    fn pin_info(&self, lkey: &[u8; 32], sealed: &[u8]) -> Result<PinInfo, StoreError> {
+        let mut plain = self.inner.keys.open(Domain::Pin, lkey, sealed)?;
+        let record = PinRecord::decode(&plain);
+        wipe(&mut plain);
+        let record = record?;
+        Ok(PinInfo {
+            label: record.label.clone(),
+            root: BlockRef::from_bytes(&record.root),
+            blocks: record.blocks,
+        })
     }
 
     /// Counts and bytes per class, arena use and what compaction could reclaim.

@@ -85,8 +85,9 @@ pub fn apply_tree(
         }
     }
     // Folders the new tree has no more, deepest first, if nothing is left in them.
+    let kept_dirs: std::collections::HashSet<&String> = dirs.iter().collect();
     old_dirs.sort_by_key(|d| std::cmp::Reverse(d.matches('/').count()));
-    for d in old_dirs.iter().filter(|d| !dirs.contains(d)) {
+    for d in old_dirs.iter().filter(|d| !kept_dirs.contains(d)) {
         if no_link_on_the_way(dest, d).is_ok() {
             let _ = std::fs::remove_dir(local_path(dest, d));
         }

@@ -38,6 +38,7 @@ pub use wire::{MAX_PUSH_NAME, PushStatus, check_push_name};
 
 use crate::error::{Error, ErrorKind};
 use crate::net::{NodeHandle, PushedRecord};
+use crate::node::blocking;
 use crate::store::BlockStore;
 
 /// Pushes this node applies at once; more are answered "busy" (their pushers try again).
@@ -94,6 +95,13 @@ struct Incoming {
     touched: u64,
 }
 
+/// The pushes this node has taken, by pusher and name, and the offers counted so far.
+#[derive(Debug, Default)]
+struct IncomingTable {
+    pushes: HashMap<(PeerId, String), Incoming>,
+    offers: u64,
+}
+
 /// The tree pushes of a node: the allow list, the pushes it is applying, and the pushes it waits
 /// on.
 pub struct TreePushes {
@@ -102,8 +110,7 @@ pub struct TreePushes {
     net: NodeHandle,
     identity: Arc<KeyPair>,
     allow: Mutex<AllowList>,
-    incoming: Mutex<HashMap<(PeerId, String), Incoming>>,
-    offers_seen: std::sync::atomic::AtomicU64,
+    incoming: Mutex<IncomingTable>,
     waiting: Mutex<HashMap<(PeerId, String), mpsc::Sender<Answer>>>,
 }
 
@@ -117,8 +124,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// A sequence number for a record that is never stored: the time in µs (records of one pusher
-/// and name are told apart by root, not by sequence).
+/// A sequence number for a record that is never stored: the time in µs (the pushes of one pusher
+/// and name are told apart by their push id, not by sequence).
 fn seq_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -140,8 +147,7 @@ impl TreePushes {
             net,
             identity,
             allow: Mutex::new(allow),
-            incoming: Mutex::new(HashMap::new()),
-            offers_seen: std::sync::atomic::AtomicU64::new(0),
+            incoming: Mutex::new(IncomingTable::default()),
             waiting: Mutex::new(HashMap::new()),
         })
     }
@@ -200,9 +206,6 @@ impl TreePushes {
     }
 
     fn on_offer(self: &Arc<Self>, from: PeerId, name: String, push: u64, root: BlockRef) {
-        let touched = self
-            .offers_seen
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let folder = lock(&self.allow).folder_of(&from).map(Path::to_path_buf);
         let Some(folder) = folder else {
             info!(%from, name, "a tree push from a peer not allowed: refused");
@@ -219,7 +222,10 @@ impl TreePushes {
             return;
         };
         let reply = {
-            let mut incoming = lock(&self.incoming);
+            let mut table = lock(&self.incoming);
+            table.offers += 1;
+            let touched = table.offers;
+            let incoming = &mut table.pushes;
             let key = (from, name.clone());
             let active = incoming
                 .values()
@@ -242,7 +248,7 @@ impl TreePushes {
                 }
                 _ => {
                     if incoming.len() >= MAX_REMEMBERED && !incoming.contains_key(&key) {
-                        forget_oldest(&mut incoming);
+                        forget_oldest(incoming);
                     }
                     let working = Answer::bare(push, root.id, PushStatus::Working, "");
                     incoming.insert(
@@ -257,7 +263,7 @@ impl TreePushes {
                     let name = name.clone();
                     tokio::spawn(async move {
                         let answer = me.receive(from, &name, push, &root, &folder).await;
-                        if let Some(i) = lock(&me.incoming).get_mut(&(from, name.clone()))
+                        if let Some(i) = lock(&me.incoming).pushes.get_mut(&(from, name.clone()))
                             && i.push == push
                         {
                             i.answer = answer.clone();
@@ -354,7 +360,7 @@ impl TreePushes {
             dest.to_path_buf(),
         );
         let t = std::time::Instant::now();
-        let applied = blocking(move || {
+        let applied = blocking("tree push", move || {
             let applied = apply_tree(&store, &r, previous.as_ref(), &d)?;
             let applied_in = t.elapsed();
             // Pinned once written: the next push compares with this tree.
@@ -368,7 +374,7 @@ impl TreePushes {
                 pin_ms = (t.elapsed() - listed_in).as_millis(),
                 "tree written and pinned"
             );
-            Ok(applied)
+            Ok::<_, Error>(applied)
         })
         .await?;
         Ok((applied, fetched.received))
@@ -377,12 +383,8 @@ impl TreePushes {
     /// The root pinned as `label`, if any.
     pub(crate) async fn pinned(&self, label: &str) -> Result<Option<BlockRef>, Error> {
         let (store, label) = (Arc::clone(&self.store), label.to_owned());
-        blocking(move || {
-            Ok(store
-                .pins()?
-                .into_iter()
-                .find(|p| p.label == label)
-                .map(|p| p.root))
+        blocking("pin", move || {
+            Ok::<_, Error>(store.pin_of(&label)?.map(|p| p.root))
         })
         .await
     }
@@ -448,15 +450,22 @@ impl TreePushes {
         let push = rand_core::Rng::next_u64(&mut crate::rng::os_rng());
         let value = encode_offer(push, root);
         let (mut tries, mut silent, mut busy, mut heard) = (0u32, 0u32, 0u32, false);
+        // Whether to (re-)send the offer before the next wait: not right after a "working" answer,
+        // which is followed by a wait for the final one.
+        let mut send = true;
         loop {
-            let record = Record::sign(
-                &self.identity,
-                format!("{OFFER_SALT}{name}").as_bytes(),
-                seq_now(),
-                &value,
-            )
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("signing the offer: {e:?}")))?;
-            self.net.push_record(to, record).await?;
+            if send {
+                let record = Record::sign(
+                    &self.identity,
+                    format!("{OFFER_SALT}{name}").as_bytes(),
+                    seq_now(),
+                    &value,
+                )
+                .map_err(|e| {
+                    Error::new(ErrorKind::Internal, format!("signing the offer: {e:?}"))
+                })?;
+                self.net.push_record(to, record).await?;
+            }
             let wait = if heard { STILL_WORKING } else { FIRST_ANSWER };
             let answer = loop {
                 match tokio::time::timeout(wait, answers.recv()).await {
@@ -467,6 +476,7 @@ impl TreePushes {
                     Err(_) => break None,
                 }
             };
+            send = true;
             let Some(answer) = answer else {
                 if heard {
                     silent += 1;
@@ -491,14 +501,7 @@ impl TreePushes {
             match answer.status {
                 PushStatus::Working => {
                     heard = true;
-                    // Asks again after a while, unless the final answer comes first.
-                    match tokio::time::timeout(STILL_WORKING, answers.recv()).await {
-                        Ok(Some(a)) if a.push == push && a.status != PushStatus::Working => {
-                            return finish(a);
-                        }
-                        Ok(None) => return Err(Error::new(ErrorKind::Stopped, "the node stopped")),
-                        _ => {}
-                    }
+                    send = false;
                 }
                 PushStatus::Busy => {
                     busy += 1;
@@ -545,12 +548,4 @@ fn forget_oldest(incoming: &mut HashMap<(PeerId, String), Incoming>) {
     if let Some(k) = oldest {
         incoming.remove(&k);
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
-) -> Result<T, Error> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("tree push task: {e}")))?
 }

@@ -29,9 +29,7 @@ type Edit =
 pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("volume task: {e}")))?
+    crate::node::blocking("volume", f).await
 }
 
 impl Volumes {

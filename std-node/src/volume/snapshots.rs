@@ -1,6 +1,6 @@
 //! Snapshots in the store: reading one back, making one, and the pin that keeps it.
 
-use gofast_core::block::{Block, BlockId, BlockRef, open_in_place};
+use gofast_core::block::{Block, BlockRef, open_in_place};
 use gofast_core::fs::snapshot::MAX_SNAPSHOT_BLOCK_LEN;
 use gofast_core::fs::{Snapshot, SnapshotRef, VolumeKeys, read_snapshot};
 use gofast_core::identity::{KeyPair, PeerId};
@@ -117,10 +117,7 @@ pub(super) fn pin_label(keys: &VolumeKeys, at: &SnapshotRef) -> String {
     format!("{}{}", pin_prefix(keys), hex::encode(at.0.id.0))
 }
 
-/// The first 12 hex digits of a snapshot's block id: how people name a snapshot.
-pub(super) fn short_id(id: &BlockId) -> String {
-    hex::encode(id.0.get(..6).unwrap_or_default())
-}
+pub(super) use crate::node::short_id;
 
 /// Now, in ns since the Unix epoch.
 pub(super) fn now_ns() -> i64 {

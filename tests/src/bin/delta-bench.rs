@@ -19,6 +19,7 @@
 //! sshd (`openssh-server`) and `ssh-keygen`; `cargo xtask bench-delta` installs them (as root) and
 //! builds `gofast` first.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -272,26 +273,27 @@ impl Sshd {
             ),
         )
         .map_err(err)?;
-        let child = Command::new(sshd)
+        let mut child = Command::new(sshd)
             .args(["-D", "-e", "-f"])
             .arg(&config)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("starting sshd: {e}"))?;
+        // Ready once it says it listens (`-e`: its log on stderr); the rest of the log is drained.
+        let stderr = child.stderr.take().ok_or("no stderr from sshd")?;
         let sshd = Sshd { child, port, key };
-        // Ready once it accepts a connection.
-        let until = Instant::now() + SSHD_WAIT;
-        loop {
-            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-            if std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
-                return Ok(sshd);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("Server listening") {
+                    let _ = tx.send(());
+                }
             }
-            if Instant::now() > until {
-                return Err(format!("sshd did not listen on 127.0.0.1:{port}"));
-            }
-            std::thread::yield_now();
-        }
+        });
+        rx.recv_timeout(SSHD_WAIT)
+            .map_err(|_| format!("sshd did not listen on 127.0.0.1:{port}"))?;
+        Ok(sshd)
     }
 
     /// `rsync -a --stats src/ dest/` through this sshd; the seconds and the bytes sent + received.

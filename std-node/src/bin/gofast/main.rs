@@ -391,7 +391,10 @@ fn run(cli: Cli) -> Result<(), Error> {
             let root = gofast_node::node::parse_uri(&uri)?.root;
             let dest = match dest {
                 Some(d) => absolute(&d)?,
-                None => absolute(Path::new(&format!("gofast-{}", short_id(&root.id))))?,
+                None => absolute(Path::new(&format!(
+                    "gofast-{}",
+                    gofast_node::node::short_id(&root.id)
+                )))?,
             };
             let v = fetch(&rt, &data_dir, &uri, &dest)?;
             eprintln!(
@@ -575,10 +578,6 @@ fn bar(len: Option<u64>, what: &'static str) -> ProgressBar {
 
 fn absolute(p: &Path) -> Result<PathBuf, Error> {
     std::path::absolute(p).map_err(|e| Error::file(p, "resolve", &e))
-}
-
-fn short_id(id: &gofast_core::block::BlockId) -> String {
-    id.0.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
 fn default_data_dir() -> Result<PathBuf, Error> {
