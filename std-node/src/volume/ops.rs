@@ -549,12 +549,37 @@ impl Volumes {
                 ),
             ));
         }
-        let found: Vec<SnapshotInfo> = self
+        let mut found: Vec<SnapshotInfo> = self
             .history(state, MAX_HISTORY_WALK)
             .await?
             .into_iter()
             .filter(|s| hex::encode(s.at.0.id.0).starts_with(&prefix))
             .collect();
+        if found.is_empty() {
+            // A snapshot this device made or took in that the head no longer follows: an equal
+            // merge settled on the other device's twin. Still held under its own pin, still one
+            // of this volume's (it opens with the volume's keys), so still readable by its id.
+            let (store, keys, p) = (Arc::clone(&self.store), state.keys(), prefix.clone());
+            found = blocking(move || {
+                let pins = snapshots::pin_prefix(&keys);
+                let mut out = Vec::new();
+                let mut seen = std::collections::HashSet::new();
+                for pin in store.pins()? {
+                    // `<snapshot id>` (made here) or `<snapshot id>/in` (taken in).
+                    let Some(rest) = pin.label.strip_prefix(&pins) else {
+                        continue;
+                    };
+                    let id = rest.split('/').next().unwrap_or_default();
+                    if id.starts_with(&p) && pin.root.id.0 == hex_id(id) && seen.insert(pin.root.id)
+                    {
+                        let at = gofast_core::fs::SnapshotRef(pin.root);
+                        out.push(snapshots::load(&store, &keys, &at)?);
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        }
         match found.len() {
             1 => found
                 .into_iter()
@@ -798,4 +823,13 @@ pub(super) async fn push_to(
         },
         Err(e) => debug!(%device, error = %e, "pushing a volume record"),
     }
+}
+
+/// A 64-digit hex id as bytes (zeros if it is not one: then it matches no block).
+fn hex_id(text: &str) -> [u8; 32] {
+    let mut id = [0u8; 32];
+    if hex::decode_to_slice(text, &mut id).is_err() {
+        return [0u8; 32];
+    }
+    id
 }
