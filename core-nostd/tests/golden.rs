@@ -70,6 +70,7 @@ fn kdf_name(c: KdfContext) -> &'static str {
         KdfContext::VolumeScope => "VolumeScope",
         KdfContext::VolumeValueKey => "VolumeValueKey",
         KdfContext::VolumeValueNonce => "VolumeValueNonce",
+        KdfContext::VolumeGrant => "VolumeGrant",
         _ => "unknown",
     }
 }
@@ -434,7 +435,8 @@ fn exchange_json() -> (Value, Value) {
 }
 
 /// A volume (docs/spec/volume.md): secret seed32(9), owner and device seed32(1), a second device
-/// seed32(2); its derived keys, a first snapshot and a merge, a head record and a device list.
+/// seed32(2); its derived keys, a first snapshot and a merge, a head record and a device list; then
+/// epoch 1's grant and device list.
 fn volume_json() -> Value {
     use gofast_core::fs::snapshot::MAX_SNAPSHOT_BLOCK_LEN;
     use gofast_core::fs::{DeviceList, Snapshot, VolumeHead, VolumeKeys, VolumeSecret};
@@ -496,6 +498,27 @@ fn volume_json() -> Value {
     devices.push(other.peer_id()).unwrap();
     let list = DeviceList { seq: 2, devices };
     let list_record = list.sign(&owner, &keys).unwrap();
+    // Epoch 1 (after a device was removed): secret seed32(10), salt seed32(11)[..16], granted to
+    // the owner and the second device.
+    let epoch_secret = VolumeSecret(SecretBytes::new(seed32(10)));
+    let salt: [u8; 16] = seed32(11)[..16].try_into().unwrap();
+    let granted = [owner.peer_id(), other.peer_id()];
+    let grant_record = gofast_core::fs::Grant {
+        seq: 1,
+        epoch: 1,
+        secret: &epoch_secret,
+        salt,
+        devices: &granted,
+    }
+    .sign(&owner, keys.id())
+    .unwrap();
+    let later = VolumeKeys::derive(&epoch_secret, 1, Some(*keys.id()));
+    let later_list_record = DeviceList {
+        seq: 3,
+        devices: heapless::Vec::from_slice(&granted).unwrap(),
+    }
+    .sign(&owner, &later)
+    .unwrap();
     let scope = keys.scope().expose().expose();
     json!({
         "secret": hx(&seed32(9)),
@@ -512,6 +535,13 @@ fn volume_json() -> Value {
         "device_list": {
             "seq": 2,
             "record": hx(&encode_to_vec(&list_record)),
+        },
+        "epoch_1": {
+            "secret": hx(&seed32(10)),
+            "salt": hx(&salt),
+            "scope_secret": hx(later.scope().expose().expose()),
+            "grant_record": hx(&encode_to_vec(&grant_record)),
+            "device_list_record": hx(&encode_to_vec(&later_list_record)),
         },
     })
 }

@@ -287,3 +287,102 @@ fn a_capability_reads_back_from_its_text_and_hides_its_secret() {
             .is_err()
     );
 }
+
+#[test]
+fn a_grant_gives_the_epoch_secret_to_the_listed_devices_only() {
+    use gofast_core::fs::{Grant, OpenedGrant, grant_key, sealed_epoch};
+    let keys = volume(1);
+    let (owner, kept, removed) = (key(1), key(2), key(3));
+    let secret = VolumeSecret(SecretBytes::new([0x42; 32]));
+    let devices = [owner.peer_id(), kept.peer_id()];
+    let grant = Grant {
+        seq: 4,
+        epoch: 2,
+        secret: &secret,
+        salt: [5; 16],
+        devices: &devices,
+    };
+    let record = wire(&grant.sign(&owner, keys.id()).unwrap());
+    assert_eq!(record.dht_key(), grant_key(keys.id(), &owner.peer_id()));
+    // The secret never appears in the clear.
+    assert!(!record.value().windows(32).any(|w| w == [0x42u8; 32]));
+    for device in [&owner, &kept] {
+        let opened = OpenedGrant::open(&record, &owner.peer_id(), keys.id(), device).unwrap();
+        assert_eq!((opened.seq, opened.epoch), (4, 2));
+        assert_eq!(opened.secret.as_ref(), Some(&secret));
+    }
+    // The removed device reads the record but finds no envelope it can open.
+    let opened = OpenedGrant::open(&record, &owner.peer_id(), keys.id(), &removed).unwrap();
+    assert_eq!((opened.epoch, opened.secret), (2, None));
+    // Another volume, another owner: not this grant.
+    assert_eq!(
+        OpenedGrant::open(&record, &owner.peer_id(), volume(2).id(), &kept).unwrap_err(),
+        VolumeError::WrongRecord
+    );
+    assert_eq!(
+        OpenedGrant::open(&record, &kept.peer_id(), keys.id(), &kept).unwrap_err(),
+        VolumeError::WrongRecord
+    );
+    // A changed byte in the header (version, epoch, salt, count) or in the kept device's envelope
+    // (the second): no secret comes out for it.
+    let value = record.value().to_vec();
+    assert_eq!(value.len(), 22 + 2 * 48);
+    for i in (0..22).chain(22 + 48..value.len()) {
+        let mut changed = value.clone();
+        changed[i] ^= 1;
+        let forged = Record::sign(&owner, record.salt(), 5, &changed).unwrap();
+        let opened = OpenedGrant::open(&forged, &owner.peer_id(), keys.id(), &kept);
+        assert!(
+            opened.is_err() || opened.unwrap().secret.is_none(),
+            "byte {i} changed"
+        );
+    }
+    // Keys of the new epoch seal heads that name it.
+    let later = VolumeKeys::derive(&secret, 2, Some(*keys.id()));
+    let head = VolumeHead {
+        seq: 1,
+        snapshot: SnapshotRef(some_ref(3)),
+    }
+    .sign(&kept, &later)
+    .unwrap();
+    assert_eq!(sealed_epoch(head.value()), Ok(2));
+    assert_eq!(later.head_salt(), keys.head_salt());
+    assert_ne!(later.scope(), keys.scope());
+}
+
+#[test]
+fn a_grant_of_epoch_zero_or_of_no_devices_is_refused() {
+    use gofast_core::fs::Grant;
+    let keys = volume(1);
+    let owner = key(1);
+    let secret = VolumeSecret(SecretBytes::new([1; 32]));
+    let one = [owner.peer_id()];
+    let too_many: Vec<_> = (0..=MAX_DEVICES as u8)
+        .map(|i| key(i + 10).peer_id())
+        .collect();
+    for (epoch, devices) in [(0, &one[..]), (1, &[][..]), (1, &too_many[..])] {
+        let grant = Grant {
+            seq: 1,
+            epoch,
+            secret: &secret,
+            salt: [0; 16],
+            devices,
+        };
+        assert_eq!(
+            grant.sign(&owner, keys.id()).unwrap_err(),
+            VolumeError::BadDeviceList
+        );
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_grant_value_is_read_without_panic(value in proptest::collection::vec(proptest::num::u8::ANY, 0..1000)) {
+        use gofast_core::fs::{OpenedGrant, grant_salt, sealed_epoch};
+        let keys = volume(1);
+        let owner = key(1);
+        let record = Record::sign(&owner, &grant_salt(keys.id()), 1, &value).unwrap();
+        let _ = OpenedGrant::open(&record, &owner.peer_id(), keys.id(), &key(2));
+        let _ = sealed_epoch(&value);
+    }
+}

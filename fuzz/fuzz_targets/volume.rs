@@ -1,5 +1,5 @@
 //! Volumes: arbitrary bytes read as a snapshot of a fixed volume (almost always refused, at the
-//! signature at the latest), as a head's and a device list's sealed value, and as the three
+//! signature at the latest), as a head's and a device list's sealed value and a key grant's value, and as the three
 //! listings of a directory merge; a real snapshot with one byte changed by the input is refused.
 #![no_main]
 
@@ -8,7 +8,8 @@ use gofast_core::crypto::SecretBytes;
 use gofast_core::fs::merge::{Side, merge_dir};
 use gofast_core::fs::snapshot::MAX_SNAPSHOT_BLOCK_LEN;
 use gofast_core::fs::{
-    DeviceList, DirListing, Snapshot, VolumeHead, VolumeKeys, VolumeSecret, read_snapshot,
+    DeviceList, DirListing, OpenedGrant, Snapshot, VolumeHead, VolumeKeys, VolumeSecret,
+    grant_salt, read_snapshot, sealed_epoch,
 };
 use gofast_core::identity::KeyPair;
 use gofast_core::record::Record;
@@ -25,6 +26,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(record) = Record::sign(&device, &keys.devices_salt(), 1, value) {
         let _ = DeviceList::from_record(&record, &device.peer_id(), &keys);
     }
+    if let Ok(record) = Record::sign(&device, &grant_salt(keys.id()), 1, value) {
+        let _ = OpenedGrant::open(&record, &device.peer_id(), keys.id(), &device);
+    }
+    let _ = sealed_epoch(data);
     // Three listings cut from the input, merged: never a panic.
     let third = data.len() / 3;
     let (a, rest) = data.split_at(third);

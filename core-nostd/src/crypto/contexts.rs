@@ -39,6 +39,9 @@ pub enum KdfContext {
     VolumeValueKey,
     /// A volume secret → the key of the keyed hash that gives a record value its nonce.
     VolumeValueNonce,
+    /// X25519 of a volume owner's and a device's keys, the volume, an epoch and a salt → the key
+    /// of the envelope that carries the epoch's secret to the device ([`crate::fs::grant`]).
+    VolumeGrant,
 }
 
 impl KdfContext {
@@ -58,6 +61,7 @@ impl KdfContext {
         KdfContext::VolumeScope,
         KdfContext::VolumeValueKey,
         KdfContext::VolumeValueNonce,
+        KdfContext::VolumeGrant,
     ];
 
     /// The exact context string passed to BLAKE3.
@@ -77,6 +81,7 @@ impl KdfContext {
             KdfContext::VolumeScope => "gofast 2026-11-27 volume scope",
             KdfContext::VolumeValueKey => "gofast 2026-11-27 volume value key",
             KdfContext::VolumeValueNonce => "gofast 2026-11-27 volume value nonce",
+            KdfContext::VolumeGrant => "gofast 2026-11-27 volume grant envelope key",
         }
     }
 }

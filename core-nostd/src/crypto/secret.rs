@@ -27,6 +27,11 @@ impl<const N: usize> SecretBytes<N> {
     pub const fn expose(&self) -> &[u8; N] {
         &self.0
     }
+
+    /// The secret bytes, to fill in place (a secret decrypted where it will stay).
+    pub const fn expose_mut(&mut self) -> &mut [u8; N] {
+        &mut self.0
+    }
 }
 
 impl<const N: usize> ConstantTimeEq for SecretBytes<N> {

@@ -2,6 +2,7 @@
 //! volumes, their snapshots and the devices that write them.
 
 pub mod dir;
+pub mod grant;
 #[cfg(feature = "alloc")]
 pub mod merge;
 pub mod snapshot;
@@ -13,6 +14,7 @@ pub use dir::{
     DIR_MAGIC, DirEntry, DirListing, ENTRY_FIXED_LEN, EntryKind, MAX_DIR_ENTRIES, MAX_LISTING_LEN,
     MAX_NAME_LEN, check_name,
 };
+pub use grant::{Grant, OpenedGrant, grant_key, grant_salt, sealed_epoch};
 pub use snapshot::{
     MAX_PARENTS, SNAPSHOT_MAGIC, Snapshot, SnapshotError, SnapshotRef, read_snapshot,
 };

@@ -37,6 +37,7 @@ CONTEXTS = {
     "VolumeScope": "gofast 2026-11-27 volume scope",
     "VolumeValueKey": "gofast 2026-11-27 volume value key",
     "VolumeValueNonce": "gofast 2026-11-27 volume value nonce",
+    "VolumeGrant": "gofast 2026-11-27 volume grant envelope key",
 }
 RECORD_DOMAIN = b"gofast 2026-11-26 signed record\x00"
 U64 = (1 << 64) - 1

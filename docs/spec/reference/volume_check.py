@@ -1,10 +1,12 @@
 """The `volume` entry of the golden file, from docs/spec/volume.md (with block.md, record.md, crypto.md)."""
+import hashlib
 import struct
 
 import blake3
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
+from session_check import montgomery, x25519
 from stream_check import seal, u64
 
 CTX = {
@@ -12,6 +14,7 @@ CTX = {
     "scope": "gofast 2026-11-27 volume scope",
     "value": "gofast 2026-11-27 volume value key",
     "nonce": "gofast 2026-11-27 volume value nonce",
+    "grant": "gofast 2026-11-27 volume grant envelope key",
 }
 SNAPSHOT_DOMAIN = b"gofast 2026-11-27 volume snapshot\x00"
 RECORD_DOMAIN = b"gofast 2026-11-26 signed record\x00"
@@ -67,10 +70,10 @@ def check_volume(golden, check):
         block_id, key, ciphertext = seal(scope, DATA_KIND + plaintext)
         check((block_id.hex(), key.hex(), ciphertext.hex()) == (s["id"], s["key"], s["ciphertext"]), f"snapshot {s['seq']} sealed")
 
-    def sealed_value(signer_pk: bytes, plain: bytes) -> bytes:
-        epoch = (0).to_bytes(4, "little")
-        nonce = blake3.blake3(signer_pk + epoch + plain, key=nonce_key).digest()[:24]
-        return bytes([1]) + epoch + nonce + xchacha_seal(value_key, nonce, volume_id + signer_pk, plain)
+    def sealed_value(signer_pk: bytes, plain: bytes, epoch_n: int = 0, keys=(value_key, nonce_key)) -> bytes:
+        epoch = epoch_n.to_bytes(4, "little")
+        nonce = blake3.blake3(signer_pk + epoch + plain, key=keys[1]).digest()[:24]
+        return bytes([1]) + epoch + nonce + xchacha_seal(keys[0], nonce, volume_id + signer_pk, plain)
 
     def record(salt: bytes, seq: int, value: bytes) -> bytes:
         body = owner_pk + bytes([len(salt)]) + salt + u64(seq) + len(value).to_bytes(2, "little") + value
@@ -82,3 +85,24 @@ def check_volume(golden, check):
     devices = g["device_list"]
     value = sealed_value(owner_pk, bytes([2]) + owner_pk + second_pk)
     check(record(b"volume-devices/" + volume_id, devices["seq"], value).hex() == devices["record"], "volume device list record")
+
+    # Epoch 1: the owner grants a new secret to itself and the second device, in envelopes keyed by
+    # X25519 of the identity keys (Montgomery form); the device list is sealed with the new keys.
+    e1 = g["epoch_1"]
+    secret1, salt = h(e1["secret"]), h(e1["salt"])
+    derive1 = lambda what: blake3.blake3(secret1, derive_key_context=CTX[what]).digest()
+    check(derive1("scope").hex() == e1["scope_secret"], "epoch 1 scope")
+    owner_x = hashlib.sha512(h(g["owner_seed"])).digest()[:32]
+    epoch = (1).to_bytes(4, "little")
+    envelopes = b""
+    for device_pk in (owner_pk, second_pk):
+        shared = x25519(owner_x, montgomery(device_pk))
+        material = shared + volume_id + epoch + salt + owner_pk + device_pk
+        key = blake3.blake3(material, derive_key_context=CTX["grant"]).digest()
+        envelopes += xchacha_seal(key, bytes(24), volume_id + epoch, secret1)
+    value = bytes([1]) + epoch + salt + bytes([2]) + envelopes
+    check(record(b"volume-keys/" + volume_id, 1, value).hex() == e1["grant_record"], "volume grant record")
+    second_x = hashlib.sha512(h(g["second_device_seed"])).digest()[:32]
+    check(x25519(second_x, montgomery(owner_pk)) == x25519(owner_x, montgomery(second_pk)), "grant: both sides derive one key")
+    value = sealed_value(owner_pk, bytes([2]) + owner_pk + second_pk, 1, (derive1("value"), derive1("nonce")))
+    check(record(b"volume-devices/" + volume_id, 3, value).hex() == e1["device_list_record"], "epoch 1 device list record")
