@@ -173,6 +173,7 @@ fn info_json(i: &VolumeInfo) -> Value {
         "devices": i.devices.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "head": i.head.as_ref().map(|(id, seq)| json!({"id": id, "seq": seq})),
         "may_write": i.may_write,
+        "key_epoch": i.key_epoch,
     })
 }
 

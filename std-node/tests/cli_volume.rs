@@ -1,7 +1,7 @@
 //! A volume across three real `gofast` processes on 127.0.0.1: created on A, joined by B and C,
 //! written on A and B and read everywhere; A killed with SIGKILL in the middle of a put restarts
-//! with every earlier change of the volume intact and goes on; wrong commands get the documented
-//! exit codes. Every wait is on a process's output or exit, bounded.
+//! with every earlier change of the volume intact and goes on; a revoked device's writes are refused
+//! and it reads nothing written after; wrong commands get the documented exit codes. Every wait is on a process's output or exit, bounded.
 
 mod procs;
 
@@ -161,6 +161,41 @@ fn a_volume_across_three_processes_survives_a_kill_during_a_put() {
     assert_eq!(
         gofast(&a, &["fs", "cat", "home:/dropped.txt"]).stdout,
         b"dropped in C's folder"
+    );
+
+    // A revokes C: the volume's keys move to epoch 1. C's later writes are not taken in; what A
+    // writes after reaches B and not C.
+    let revoked = ok(gofast(
+        &a,
+        &["fs", "revoke", "home", peer_of(&up_c.bootstrap)],
+    ));
+    assert!(revoked.contains("key epoch 1"), "{revoked}");
+    ok(gofast(
+        &c,
+        &["fs", "put", todo.to_str().unwrap(), "home:/from-c.txt"],
+    ));
+    ok(gofast(&a, &["fs", "sync", "home"]));
+    assert_eq!(
+        gofast(&a, &["fs", "cat", "home:/from-c.txt"]).status.code(),
+        Some(3),
+        "a revoked device's write was taken in"
+    );
+    ok(gofast(
+        &a,
+        &["fs", "put", from_b.to_str().unwrap(), "home:/after.txt"],
+    ));
+    ok(gofast(&b, &["fs", "sync", "home"]));
+    assert!(gofast(&b, &["fs", "cat", "home:/after.txt"]).stdout == from_b_data);
+    let refused = gofast(&c, &["fs", "sync", "home"]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && said.contains("not granted"),
+        "{said}"
+    );
+    assert!(
+        !gofast(&c, &["fs", "cat", "home:/after.txt"])
+            .status
+            .success()
     );
 
     // Clear errors with script-friendly exit codes.

@@ -2,7 +2,7 @@
 //! write on one shows on the others through pushed heads; concurrent edits of different files
 //! both survive; the same file changed on two devices keeps both versions; a device that was off
 //! catches up from the DHT; history can be listed and restored; a removed device's writes are
-//! ignored. Every wait is on an event or a state, bounded.
+//! ignored, and what is written after its removal is sealed with keys it is not granted. Every wait is on an event or a state, bounded.
 
 mod support;
 
@@ -200,13 +200,19 @@ async fn three_devices_share_one_volume() {
         Some(&b"from a"[..])
     );
 
-    // A removes C: what C writes afterwards is not taken in by A.
+    // B is off while A removes C: the volume's keys move to epoch 1, granted to A and B only.
+    b.shutdown().await.unwrap();
+    drop(b);
     a.volumes().remove_device(VOL, c.peer_id()).await.unwrap();
+    assert_eq!(a.volumes().info(VOL).await.unwrap().key_epoch, 1);
     let mut ec = c.subscribe();
     until(&c, &mut ec, "C sees it was removed", async |n| {
         !n.volumes().info(VOL).await.unwrap().may_write
     })
     .await;
+    assert_eq!(c.volumes().info(VOL).await.unwrap().key_epoch, 0);
+
+    // What C writes afterwards is not taken in by A.
     c.volumes()
         .put_bytes(VOL, "/from-c.txt", b"intruder".to_vec())
         .await
@@ -227,6 +233,36 @@ async fn three_devices_share_one_volume() {
     let report = a.volumes().sync(VOL).await.unwrap();
     assert_eq!(report.fast_forwards + report.merges, 0, "{report:?}");
     assert!(read(&a, "/from-c.txt").await.is_none());
+
+    // What A writes in epoch 1 reaches B (back, through the grant in the DHT), never C.
+    a.volumes()
+        .put_bytes(VOL, "/after.txt", b"not for C".to_vec())
+        .await
+        .unwrap();
+    let mut o = gofast_node::node::NodeOptions::new(base.path().join("b"));
+    o.net.bootstrap = vec![support::entry(&a)];
+    let b = Node::start(o).await.unwrap();
+    b.net().add_peer(support::entry(&a)).await.unwrap();
+    b.volumes().sync(VOL).await.unwrap();
+    assert_eq!(b.volumes().info(VOL).await.unwrap().key_epoch, 1);
+    assert_eq!(
+        read(&b, "/after.txt").await.as_deref(),
+        Some(&b"not for C"[..])
+    );
+    // B writes in epoch 1 too; A opens its head and takes it in.
+    b.volumes()
+        .put_bytes(VOL, "/from-b.txt", b"epoch 1".to_vec())
+        .await
+        .unwrap();
+    until(&a, &mut ea, "A has B's epoch-1 write", async |n| {
+        read(n, "/from-b.txt").await.as_deref() == Some(b"epoch 1")
+    })
+    .await;
+    // C cannot open the new device list or heads: its sync says why, and it reads none of it.
+    let err = c.volumes().sync(VOL).await.unwrap_err().to_string();
+    assert!(err.contains("not granted"), "{err}");
+    assert!(read(&c, "/after.txt").await.is_none());
+    assert!(read(&c, "/from-b.txt").await.is_none());
 
     for n in [a, b, c] {
         n.shutdown().await.unwrap();

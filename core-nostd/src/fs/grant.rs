@@ -76,6 +76,8 @@ pub struct OpenedGrant {
     pub seq: u64,
     /// The epoch it grants.
     pub epoch: u32,
+    /// The grant's salt (kept with the secret).
+    pub salt: [u8; GRANT_SALT_LEN],
     /// The epoch's secret, if the record holds an envelope for this device; `None` if it does not
     /// (a device that was removed, or not added yet).
     pub secret: Option<VolumeSecret>,
@@ -172,6 +174,7 @@ impl OpenedGrant {
         Ok(OpenedGrant {
             seq: record.seq(),
             epoch,
+            salt,
             secret,
         })
     }

@@ -33,7 +33,9 @@ pub use merge::MergeConflict;
 pub use mirror::MirrorPass;
 pub use retention::RetainReport;
 pub use snapshots::SnapshotInfo;
-pub use state::{MAX_VOLUME_NAME, Retention, VolumeState, check_volume_name};
+pub use state::{
+    EpochSecret, MAX_EPOCHS_KEPT, MAX_VOLUME_NAME, Retention, VolumeState, check_volume_name,
+};
 pub use sync::SyncReport;
 pub use tree::VolPath;
 
@@ -60,6 +62,8 @@ pub struct VolumeInfo {
     pub head: Option<(String, u64)>,
     /// Whether this device is on the device list.
     pub may_write: bool,
+    /// The newest key epoch this device holds (one more after each device removed).
+    pub key_epoch: u32,
 }
 
 /// One entry of a volume's directory.
@@ -179,6 +183,10 @@ impl Volumes {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         salts.insert(keys.head_salt().to_vec(), state.name.clone());
         salts.insert(keys.devices_salt().to_vec(), state.name.clone());
+        salts.insert(
+            gofast_core::fs::grant_salt(keys.id()).to_vec(),
+            state.name.clone(),
+        );
     }
 
     /// The volume whose head or device list records have salt `salt`, if one is held here.
@@ -219,6 +227,7 @@ impl Volumes {
             devices: state.devices.clone(),
             head: None,
             may_write: state.may_write(&self.identity.peer_id()),
+            key_epoch: state.epoch(),
         }
     }
 }

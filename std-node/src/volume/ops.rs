@@ -6,13 +6,17 @@ use std::sync::Arc;
 
 use gofast_core::block::BlockRef;
 use gofast_core::crypto::SecretBytes;
-use gofast_core::fs::{DeviceList, EntryKind, MAX_DEVICES, VolumeCapability, VolumeHead};
+use gofast_core::fs::grant::GRANT_SALT_LEN;
+use gofast_core::fs::{
+    DeviceList, EntryKind, Grant, MAX_DEVICES, VolumeCapability, VolumeHead, VolumeSecret,
+};
 use gofast_core::identity::PeerId;
 use rand_core::Rng;
 use tracing::debug;
+use zeroize::Zeroize;
 
 use super::snapshots::{self, SnapshotInfo, now_ns, short_id};
-use super::state::{VolumeState, check_volume_name};
+use super::state::{EpochSecret, VolumeState, check_volume_name};
 use super::tree::{TreeWriter, VolPath, dir_at, lookup, lookup_with};
 use super::{FsEntry, LogEntry, MAX_HISTORY_WALK, MAX_READ, VolumeInfo, Volumes};
 use crate::dirs::{OwnedEntry, read_listing};
@@ -113,8 +117,9 @@ impl Volumes {
     }
 
     /// Removes `device` from volume `name`'s device list (the owner only): its later heads are
-    /// ignored by every device that has seen the new list. (Its key epoch is not rotated yet: it
-    /// can still read what it could read; docs/spec/volume.md.)
+    /// ignored by every device that has seen the new list, and the volume's keys move to a new
+    /// epoch that it is not granted, so it reads nothing written from then on (what it could read
+    /// before, it still can: docs/spec/volume.md).
     pub async fn remove_device(&self, name: &str, device: PeerId) -> Result<VolumeInfo, Error> {
         if device == self.identity.peer_id() {
             return Err(Error::new(
@@ -149,13 +154,38 @@ impl Volumes {
         change(&mut state.devices)?;
         if state.devices != before {
             state.devices_seq += 1;
-            state.save(&self.data_dir)?;
-            // A removed device is told too, so that it knows at once its writes are not taken.
             let removed: Vec<PeerId> = before
                 .iter()
                 .filter(|d| !state.devices.contains(d))
                 .copied()
                 .collect();
+            if !removed.is_empty() {
+                // A new epoch: its secret and salt are kept (saved below) before anything sealed
+                // with them is published, so a grant's envelope key never seals two secrets.
+                let mut secret = [0u8; 32];
+                let mut salt = [0u8; GRANT_SALT_LEN];
+                os_rng().fill_bytes(&mut secret);
+                os_rng().fill_bytes(&mut salt);
+                let epoch = state.epoch().checked_add(1).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::InvalidInput,
+                        "the volume's key epochs are used up",
+                    )
+                })?;
+                state.add_epoch(EpochSecret {
+                    epoch,
+                    secret: VolumeSecret(SecretBytes::new(secret)),
+                    salt,
+                });
+                secret.zeroize();
+            }
+            if state.epoch() > 0 {
+                state.grant_seq += 1;
+            }
+            state.save(&self.data_dir)?;
+            // A removed device is told too, so that it knows at once its writes are not taken
+            // (the grant it finds no envelope in says so).
+            self.publish_grant(&state, &removed).await;
             self.publish_devices(&state, &removed).await;
             self.events.send(NodeEvent::VolumeDevicesChanged {
                 volume: state.name.clone(),
@@ -163,6 +193,25 @@ impl Volumes {
             });
         }
         self.info_locked(&state).await
+    }
+
+    /// Signs the grant of the current key epoch (none in epoch 0) and sends it to every device (and
+    /// `also`) and the DHT.
+    pub(super) async fn publish_grant(&self, state: &VolumeState, also: &[PeerId]) {
+        let Some(current) = state.epochs.last() else {
+            return;
+        };
+        let grant = Grant {
+            seq: state.grant_seq,
+            epoch: current.epoch,
+            secret: &current.secret,
+            salt: current.salt,
+            devices: &state.devices,
+        };
+        match grant.sign(&self.identity, state.keys().id()) {
+            Ok(record) => self.send_record(state, record, also).await,
+            Err(e) => debug!(error = %e, "signing a key grant"),
+        }
     }
 
     /// Signs the device list and sends it to every device (and `also`) and the DHT.
@@ -276,6 +325,7 @@ impl Volumes {
         let v = self.volume(name)?;
         let mut state = v.lock().await;
         if state.capability.owner == self.identity.peer_id() {
+            self.publish_grant(&state, &[]).await;
             self.publish_devices(&state, &[]).await;
         }
         if state.head.is_some() {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use gofast_core::block::BlockRef;
 use gofast_core::crypto::SecretBytes;
+use gofast_core::fs::grant::GRANT_SALT_LEN;
 use gofast_core::fs::{SnapshotRef, VolumeCapability, VolumeKeys, VolumeSecret};
 use gofast_core::identity::PeerId;
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,33 @@ pub struct VolumeState {
     pub seen: BTreeMap<PeerId, gofast_core::block::BlockId>,
     /// Which snapshots this device keeps (all, unless set).
     pub retention: Retention,
+    /// The secrets of the key epochs after the first (whose secret is the capability's), oldest
+    /// first: what this device was granted, or drew as the owner. At most [`MAX_EPOCHS_KEPT`].
+    pub epochs: Vec<EpochSecret>,
+    /// The sequence number of the owner's grant record: the last published (owner) or taken in.
+    pub grant_seq: u64,
+}
+
+/// Most epoch secrets a device keeps: past it, the oldest is forgotten (heads sealed in it, by
+/// devices that missed every later epoch, no longer open).
+pub const MAX_EPOCHS_KEPT: usize = 64;
+
+/// One key epoch of a volume after the first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EpochSecret {
+    /// Its number (1 or more).
+    pub epoch: u32,
+    /// Its secret.
+    pub secret: VolumeSecret,
+    /// The grant's salt, drawn with the secret (the owner publishes the grant with it again).
+    pub salt: [u8; GRANT_SALT_LEN],
+}
+
+#[derive(Serialize, Deserialize)]
+struct EpochFile {
+    epoch: u32,
+    secret: String,
+    salt: String,
 }
 
 /// Which old snapshots a device keeps: a snapshot is kept if it is among the newest `last`, or
@@ -104,6 +132,11 @@ struct StateFile {
     /// Absent in files written before retention existed: keep all.
     #[serde(default)]
     retention: Retention,
+    /// Absent in files written before key epochs existed: none after the first.
+    #[serde(default)]
+    epochs: Vec<EpochFile>,
+    #[serde(default)]
+    grant_seq: u64,
 }
 
 /// Whether `name` may name a volume locally: 1 to 64 of `a-z`, `0-9`, `-`, `_`.
@@ -126,9 +159,42 @@ pub fn check_volume_name(name: &str) -> Result<(), Error> {
 }
 
 impl VolumeState {
-    /// The volume's keys (epoch 0).
+    /// The volume's keys in the newest epoch this device holds: what it writes with.
     pub fn keys(&self) -> VolumeKeys {
-        VolumeKeys::derive(&self.capability.secret, 0, None)
+        let first = VolumeKeys::derive(&self.capability.secret, 0, None);
+        match self.epochs.last() {
+            Some(e) => VolumeKeys::derive(&e.secret, e.epoch, Some(*first.id())),
+            None => first,
+        }
+    }
+
+    /// The newest key epoch this device holds.
+    pub fn epoch(&self) -> u32 {
+        self.epochs.last().map_or(0, |e| e.epoch)
+    }
+
+    /// The volume's keys in `epoch`, if this device holds its secret.
+    pub fn keys_at(&self, epoch: u32) -> Option<VolumeKeys> {
+        let first = VolumeKeys::derive(&self.capability.secret, 0, None);
+        if epoch == 0 {
+            return Some(first);
+        }
+        self.epochs
+            .iter()
+            .find(|e| e.epoch == epoch)
+            .map(|e| VolumeKeys::derive(&e.secret, e.epoch, Some(*first.id())))
+    }
+
+    /// Keeps the secret of a newer epoch (one not newer than the newest held is ignored); the
+    /// oldest kept is forgotten past [`MAX_EPOCHS_KEPT`].
+    pub fn add_epoch(&mut self, epoch: EpochSecret) {
+        if epoch.epoch <= self.epoch() {
+            return;
+        }
+        self.epochs.push(epoch);
+        if self.epochs.len() > MAX_EPOCHS_KEPT {
+            self.epochs.remove(0);
+        }
     }
 
     /// Whether `device` may write, by the device list as last seen.
@@ -208,6 +274,25 @@ impl VolumeState {
             hex::decode_to_slice(id, &mut bytes).map_err(|e| corrupt(&e.to_string()))?;
             seen.insert(peer(d)?, gofast_core::block::BlockId(bytes));
         }
+        let mut epochs: Vec<EpochSecret> = Vec::new();
+        for e in &parsed.epochs {
+            let mut secret = Zeroizing::new([0u8; 32]);
+            let mut salt = [0u8; GRANT_SALT_LEN];
+            hex::decode_to_slice(&e.secret, secret.as_mut_slice())
+                .and_then(|()| hex::decode_to_slice(&e.salt, &mut salt))
+                .map_err(|_| corrupt("an epoch's secret or salt is not hex of the right length"))?;
+            if e.epoch == 0 || epochs.last().is_some_and(|l| l.epoch >= e.epoch) {
+                return Err(corrupt("the key epochs are not 1 or more, rising"));
+            }
+            epochs.push(EpochSecret {
+                epoch: e.epoch,
+                secret: VolumeSecret(SecretBytes::new(*secret)),
+                salt,
+            });
+        }
+        for e in &mut parsed.epochs {
+            drop(Zeroizing::new(std::mem::take(&mut e.secret)));
+        }
         Ok(VolumeState {
             name: parsed.name,
             capability,
@@ -217,6 +302,8 @@ impl VolumeState {
             devices,
             seen,
             retention: parsed.retention,
+            epochs,
+            grant_seq: parsed.grant_seq,
         })
     }
 
@@ -243,6 +330,16 @@ impl VolumeState {
                 .map(|(d, id)| (d.to_string(), hex::encode(id.0)))
                 .collect(),
             retention: self.retention,
+            epochs: self
+                .epochs
+                .iter()
+                .map(|e| EpochFile {
+                    epoch: e.epoch,
+                    secret: hex::encode(e.secret.0.expose()),
+                    salt: hex::encode(e.salt),
+                })
+                .collect(),
+            grant_seq: self.grant_seq,
         };
         let text = Zeroizing::new(
             serde_json::to_string_pretty(&file)
@@ -251,6 +348,9 @@ impl VolumeState {
         // The secret's copies in `file` are wiped with it.
         drop(Zeroizing::new(file.capability));
         drop(file.head.map(Zeroizing::new));
+        for e in file.epochs {
+            drop(Zeroizing::new(e.secret));
+        }
         crate::state_file::replace_private(&Self::path(data_dir, &self.name), text.as_bytes())
     }
 
@@ -268,6 +368,80 @@ impl VolumeState {
             devices: vec![owner],
             seen: BTreeMap::new(),
             retention: Retention::default(),
+            epochs: Vec::new(),
+            grant_seq: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn epoch(n: u32) -> EpochSecret {
+        EpochSecret {
+            epoch: n,
+            secret: VolumeSecret(SecretBytes::new(
+                [u8::try_from(n % 100).unwrap_or(0) + 100; 32],
+            )),
+            salt: [7; GRANT_SALT_LEN],
+        }
+    }
+
+    fn some_state() -> VolumeState {
+        let owner = gofast_core::identity::KeyPair::from_seed(&SecretBytes::new([1; 32]));
+        VolumeState::new("home", owner.peer_id(), SecretBytes::new([2; 32]))
+    }
+
+    #[test]
+    fn epochs_rise_are_capped_and_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = some_state();
+        let first = state.keys();
+        assert_eq!((state.epoch(), first.epoch()), (0, 0));
+        state.add_epoch(epoch(2));
+        state.add_epoch(epoch(1)); // older than the newest: ignored
+        assert_eq!(state.epoch(), 2);
+        assert!(state.keys_at(1).is_none());
+        let keys = state.keys();
+        assert_eq!((keys.epoch(), keys.id()), (2, first.id()));
+        assert_ne!(keys.scope(), first.scope());
+        state.grant_seq = 9;
+        state.save(dir.path()).unwrap();
+        let back = VolumeState::load(dir.path(), "home").unwrap();
+        assert_eq!(
+            (back.epochs.clone(), back.grant_seq),
+            (state.epochs.clone(), 9)
+        );
+        assert_eq!(back.keys().scope(), keys.scope());
+        for n in 3..3 + MAX_EPOCHS_KEPT as u32 {
+            state.add_epoch(epoch(n));
+        }
+        assert_eq!(state.epochs.len(), MAX_EPOCHS_KEPT);
+        assert!(state.keys_at(2).is_none(), "the oldest is forgotten");
+        assert!(state.keys_at(0).is_some(), "epoch 0 is the capability's");
+    }
+
+    #[test]
+    fn a_state_file_with_bad_epochs_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = some_state();
+        state.add_epoch(epoch(1));
+        state.add_epoch(epoch(2));
+        state.save(dir.path()).unwrap();
+        let path = VolumeState::path(dir.path(), "home");
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (from, to) in [
+            ("\"epoch\": 2", "\"epoch\": 1"),
+            ("\"epoch\": 1", "\"epoch\": 0"),
+            ("0707070707", "07070707zz"),
+        ] {
+            assert!(text.contains(from), "{text}");
+            std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+            let err = VolumeState::load(dir.path(), "home").unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Corrupt, "{from} → {to}: {err}");
+            // The secret is never in the message.
+            assert!(!err.to_string().contains("0202020202"), "{err}");
         }
     }
 }

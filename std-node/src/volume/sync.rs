@@ -8,7 +8,10 @@ use std::sync::Arc;
 
 use gofast_core::block::{BlockId, BlockRef};
 use gofast_core::fs::merge::Conflict;
-use gofast_core::fs::{DeviceList, SnapshotRef, VolumeHead, VolumeKeys};
+use gofast_core::fs::{
+    DeviceList, OpenedGrant, SnapshotRef, VolumeHead, VolumeKeys, grant_key, grant_salt,
+    sealed_epoch,
+};
 use gofast_core::identity::PeerId;
 use gofast_core::record::Record;
 use tracing::{debug, info, warn};
@@ -16,7 +19,7 @@ use tracing::{debug, info, warn};
 use super::merge::{MergeConflict, TreeSide, merge_trees};
 use super::ops::blocking;
 use super::snapshots::{self, ByHeight, SnapshotInfo, short_id};
-use super::state::VolumeState;
+use super::state::{EpochSecret, VolumeState};
 use super::tree::TreeWriter;
 use super::{MAX_HISTORY_WALK, Volumes, device_tag};
 use crate::error::{Error, ErrorKind};
@@ -50,7 +53,7 @@ impl Volumes {
         let mut report = SyncReport::default();
         let owner = state.capability.owner;
         if let Some(record) = self.net.get_record(keys.devices_key(&owner)).await? {
-            self.take_devices(&mut state, &record)?;
+            self.take_devices(&mut state, &record).await?;
         }
         let me = self.identity.peer_id();
         for device in state.devices.clone() {
@@ -81,21 +84,92 @@ impl Volumes {
             return;
         };
         let mut state = v.lock().await;
-        let result = if pushed.record.salt() == state.keys().head_salt().as_slice() {
+        let keys = state.keys();
+        let salt = pushed.record.salt();
+        let result = if salt == keys.head_salt().as_slice() {
             let mut report = SyncReport::default();
             self.take_head(&mut state, &pushed.record, &mut report)
                 .await
+        } else if salt == grant_salt(keys.id()).as_slice() {
+            self.take_grant(&mut state, &pushed.record).map(|_| ())
         } else {
-            self.take_devices(&mut state, &pushed.record).map(|_| ())
+            self.take_devices(&mut state, &pushed.record)
+                .await
+                .map(|_| ())
         };
         if let Err(e) = result {
             warn!(volume = %name, from = %pushed.from, error = %e, "a pushed volume record was not taken in");
         }
     }
 
+    /// Takes in the owner's grant record: the secret of a key epoch newer than this device's, if
+    /// it holds an envelope for this device. One without (this device was removed) takes this
+    /// device off the list it holds, so it stops offering writes. Returns whether a new epoch
+    /// was taken in.
+    fn take_grant(&self, state: &mut VolumeState, record: &Record) -> Result<bool, Error> {
+        let me = self.identity.peer_id();
+        let opened = OpenedGrant::open(
+            record,
+            &state.capability.owner,
+            state.keys().id(),
+            &self.identity,
+        )
+        .map_err(|e| Error::new(ErrorKind::Corrupt, format!("a key grant: {e}")))?;
+        if opened.epoch <= state.epoch() {
+            return Ok(false);
+        }
+        let Some(secret) = opened.secret else {
+            if state.devices.contains(&me) {
+                warn!(volume = %state.name, epoch = opened.epoch, "this device was removed from the volume: its keys moved on without it");
+                state.devices.retain(|d| *d != me);
+                state.save(&self.data_dir)?;
+                self.events.send(NodeEvent::VolumeDevicesChanged {
+                    volume: state.name.clone(),
+                    devices: state.devices.clone(),
+                });
+            }
+            return Ok(false);
+        };
+        state.add_epoch(EpochSecret {
+            epoch: opened.epoch,
+            secret,
+            salt: opened.salt,
+        });
+        state.grant_seq = state.grant_seq.max(opened.seq);
+        state.save(&self.data_dir)?;
+        info!(volume = %state.name, epoch = opened.epoch, "the volume's keys moved to a new epoch");
+        Ok(true)
+    }
+
+    /// The keys that open a head's or device list's `value`: those of the epoch it names, learnt
+    /// first from the owner's grant in the DHT if it is newer than this device's.
+    async fn keys_for(&self, state: &mut VolumeState, value: &[u8]) -> Result<VolumeKeys, Error> {
+        let epoch = sealed_epoch(value)
+            .map_err(|e| Error::new(ErrorKind::Corrupt, format!("a volume record: {e}")))?;
+        if let Some(keys) = state.keys_at(epoch) {
+            return Ok(keys);
+        }
+        if epoch > state.epoch() {
+            let key = grant_key(state.keys().id(), &state.capability.owner);
+            if let Some(record) = self.net.get_record(key).await? {
+                self.take_grant(state, &record)?;
+            }
+        }
+        state.keys_at(epoch).ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "volume {:?}: sealed in key epoch {epoch}, which this device was not granted (removed from the volume, or not added yet)",
+                    state.name
+                ),
+            )
+        })
+    }
+
     /// Takes in the owner's device list if it is newer than the one held. Returns whether it was.
-    fn take_devices(&self, state: &mut VolumeState, record: &Record) -> Result<bool, Error> {
-        let list = DeviceList::from_record(record, &state.capability.owner, &state.keys())
+    async fn take_devices(&self, state: &mut VolumeState, record: &Record) -> Result<bool, Error> {
+        let keys = self.keys_for(state, record.value()).await?;
+        let list = DeviceList::from_record(record, &state.capability.owner, &keys)
             .map_err(|e| Error::new(ErrorKind::Corrupt, format!("a device list: {e}")))?;
         if list.seq <= state.devices_seq && !state.devices.is_empty() {
             return Ok(false);
@@ -131,9 +205,11 @@ impl Volumes {
             });
             return Ok(());
         }
-        let keys = state.keys();
-        let head = VolumeHead::from_record(record, &keys)
+        let sealed_with = self.keys_for(state, record.value()).await?;
+        let head = VolumeHead::from_record(record, &sealed_with)
             .map_err(|e| Error::new(ErrorKind::Corrupt, format!("a volume head: {e}")))?;
+        // What this device writes (a merge) is sealed with its newest keys.
+        let keys = state.keys();
         report.heads += 1;
         let id = head.snapshot.0.id;
         if state.seen.get(&device) == Some(&id) || state.head.as_ref().is_some_and(|h| h.0.id == id)

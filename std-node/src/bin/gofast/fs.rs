@@ -38,7 +38,8 @@ pub(crate) enum FsCommand {
         /// The device's `gfp1…` id (`gofast up` prints it).
         device: String,
     },
-    /// Stop taking a device's writes (the owner only).
+    /// Stop taking a device's writes and move the volume's keys to a new epoch it is not given,
+    /// so it reads nothing written from then on (the owner only).
     Revoke {
         /// The volume.
         volume: String,
@@ -155,15 +156,16 @@ fn print_info(v: &Value) {
         |h| format!("{}@{}", h["id"].as_str().unwrap_or_default(), h["seq"]),
     );
     let devices = v["devices"].as_array().map_or(0, Vec::len);
+    let epoch = v["key_epoch"].as_u64().unwrap_or_default();
     println!(
-        "{}\t{}\t{} devices\t{}",
+        "{}\t{}\t{} devices\tkey epoch {epoch}\t{}",
         v["name"].as_str().unwrap_or_default(),
         head,
         devices,
         if v["may_write"].as_bool() == Some(true) {
             "writable"
         } else {
-            "read-only (not allowed yet)"
+            "read-only (not on the owner's device list)"
         }
     );
 }
