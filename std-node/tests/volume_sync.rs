@@ -264,7 +264,24 @@ async fn three_devices_share_one_volume() {
     assert!(read(&c, "/after.txt").await.is_none());
     assert!(read(&c, "/from-b.txt").await.is_none());
 
-    for n in [a, b, c] {
+    // D joins after the rotation with the volume's capability: that alone no longer reads new
+    // data. Once A adds it, its envelope in the grant does.
+    let d = support::start_node(base.path(), "d", vec![support::entry(&a)]).await;
+    d.net().add_peer(support::entry(&a)).await.unwrap();
+    let mut ed = d.subscribe();
+    d.volumes().join(VOL, &cap).await.unwrap();
+    assert!(read(&d, "/after.txt").await.is_none());
+    a.volumes().add_device(VOL, d.peer_id()).await.unwrap();
+    until(
+        &d,
+        &mut ed,
+        "D, added, reads what A wrote in epoch 1",
+        async |n| read(n, "/after.txt").await.as_deref() == Some(b"not for C"),
+    )
+    .await;
+    assert_eq!(d.volumes().info(VOL).await.unwrap().key_epoch, 1);
+
+    for n in [a, b, c, d] {
         n.shutdown().await.unwrap();
     }
 }

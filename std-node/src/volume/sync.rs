@@ -49,11 +49,17 @@ impl Volumes {
     pub async fn sync(&self, name: &str) -> Result<SyncReport, Error> {
         let v = self.volume(name)?;
         let mut state = v.lock().await;
+        self.sync_locked(&mut state).await
+    }
+
+    async fn sync_locked(&self, state: &mut VolumeState) -> Result<SyncReport, Error> {
+        let name = state.name.clone();
+        let name = name.as_str();
         let keys = state.keys();
         let mut report = SyncReport::default();
         let owner = state.capability.owner;
         if let Some(record) = self.net.get_record(keys.devices_key(&owner)).await? {
-            self.take_devices(&mut state, &record).await?;
+            self.take_devices(state, &record).await?;
         }
         let me = self.identity.peer_id();
         for device in state.devices.clone() {
@@ -62,7 +68,7 @@ impl Volumes {
             }
             match self.net.get_record(keys.head_key(&device)).await {
                 Ok(Some(record)) => {
-                    if let Err(e) = self.take_head(&mut state, &record, &mut report).await {
+                    if let Err(e) = self.take_head(state, &record, &mut report).await {
                         warn!(volume = name, %device, error = %e, "taking in a device's head failed");
                     }
                 }
@@ -91,7 +97,12 @@ impl Volumes {
             self.take_head(&mut state, &pushed.record, &mut report)
                 .await
         } else if salt == grant_salt(keys.id()).as_slice() {
-            self.take_grant(&mut state, &pushed.record).map(|_| ())
+            match self.take_grant(&mut state, &pushed.record) {
+                // Heads sealed in the new epoch may have been missed already (or, for a device
+                // just added after a rotation, every head): read them now.
+                Ok(true) => self.sync_locked(&mut state).await.map(|_| ()),
+                other => other.map(|_| ()),
+            }
         } else {
             self.take_devices(&mut state, &pushed.record)
                 .await
