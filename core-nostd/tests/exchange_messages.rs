@@ -3,15 +3,17 @@
 //! kinds, trailing bytes, truncations, foreign headers) is the typed error the spec names.
 
 use gofast_core::block::{BlockId, MAX_BLOCK_LEN, verify};
+use gofast_core::block::{BlockKey, BlockRef};
 use gofast_core::codec::{
     DecodeError, EncodeError, MESSAGE_HEADER_LEN, decode_exact, decode_message, encode_message,
     encode_to_slice, encode_to_vec, message_len,
 };
+use gofast_core::crypto::SecretBytes;
 use gofast_core::crypto::hash::hash;
 use gofast_core::dht::DhtMessage;
 use gofast_core::exchange::{
-    BLOCK_MESSAGE_HEADER_LEN, ExchangeMessage, MAX_EXCHANGE_MESSAGE_LEN, MAX_IDS,
-    encode_block_header,
+    BLOCK_MESSAGE_HEADER_LEN, DeltaWant, ExchangeMessage, MAX_DELTA_BASES, MAX_DELTA_WANTS,
+    MAX_EXCHANGE_MESSAGE_LEN, MAX_IDS, encode_block_header,
 };
 use proptest::prelude::*;
 
@@ -239,7 +241,7 @@ fn empty_and_oversized_blocks_are_refused_both_ways() {
 
 #[test]
 fn unknown_kinds_are_refused() {
-    for kind in [0u8, 7, 0x80, 0xff] {
+    for kind in [0u8, 9, 0x80, 0xff] {
         assert_eq!(
             decode_message::<ExchangeMessage<'_>>(&[1, 5, kind, 1]),
             Err(DecodeError::InvalidTag {
@@ -258,6 +260,11 @@ fn trailing_bytes_are_refused() {
         id: BlockId([1; 32]),
         data: &data,
     });
+    all.push(ExchangeMessage::Delta {
+        id: BlockId([2; 32]),
+        data: &data,
+    });
+    all.push(ExchangeMessage::WantDelta { wants: wants(2, 3) });
     for m in &all {
         let mut bytes = message(m);
         bytes.push(0);
@@ -281,6 +288,11 @@ fn every_truncation_is_refused() {
         id: BlockId([1; 32]),
         data: &data,
     });
+    all.push(ExchangeMessage::Delta {
+        id: BlockId([2; 32]),
+        data: &data,
+    });
+    all.push(ExchangeMessage::WantDelta { wants: wants(2, 3) });
     for m in &all {
         let bytes = message(m);
         for cut in 0..bytes.len() {
@@ -355,4 +367,98 @@ fn encoding_needs_room() {
     ));
     let mut exact = vec![0u8; message_len(&m)];
     assert_eq!(encode_message(&m, &mut exact), Ok(message_len(&m)));
+}
+
+fn a_ref(i: u8) -> BlockRef {
+    BlockRef {
+        id: BlockId([i; 32]),
+        key: BlockKey(SecretBytes::new([i ^ 0xaa; 32])),
+    }
+}
+
+/// `n` delta requests of `bases` bases each.
+fn wants(n: usize, bases: usize) -> heapless::Vec<DeltaWant, MAX_DELTA_WANTS> {
+    (0..n)
+        .map(|i| DeltaWant {
+            target: a_ref(i as u8),
+            bases: (0..bases).map(|j| a_ref(100 + j as u8)).collect(),
+        })
+        .collect()
+}
+
+proptest! {
+    #[test]
+    fn delta_requests_and_deltas_round_trip(
+        n in 1..=MAX_DELTA_WANTS,
+        b in 1..=MAX_DELTA_BASES,
+        data in proptest::collection::vec(any::<u8>(), 1..2000),
+    ) {
+        let m = ExchangeMessage::WantDelta { wants: wants(n, b) };
+        let bytes = message(&m);
+        prop_assert_eq!(&bytes[..4], &[1, 5, 7, n as u8]);
+        prop_assert_eq!(bytes.len(), 2 + 1 + 1 + n * (64 + 1 + 64 * b));
+        prop_assert_eq!(&decode_message::<ExchangeMessage<'_>>(&bytes).unwrap(), &m);
+        prop_assert_eq!(m.ids(), None);
+        let d = ExchangeMessage::Delta { id: BlockId([5; 32]), data: &data };
+        let bytes = message(&d);
+        prop_assert_eq!(&bytes[..3], &[1, 5, 8]);
+        prop_assert_eq!(&decode_message::<ExchangeMessage<'_>>(&bytes).unwrap(), &d);
+    }
+}
+
+#[test]
+fn the_longest_delta_request_is_shorter_than_the_longest_id_list() {
+    let longest = message_len(&ExchangeMessage::WantDelta {
+        wants: wants(MAX_DELTA_WANTS, MAX_DELTA_BASES),
+    });
+    assert_eq!(longest, 1_930);
+    assert!(longest <= message_len(&ExchangeMessage::Want { ids: ids(MAX_IDS) }));
+}
+
+#[test]
+fn delta_counts_out_of_bounds_are_refused() {
+    // No requests, too many requests, a request without bases, one with too many.
+    let target = a_ref(1).to_bytes();
+    let with_bases = |n: u8| {
+        let mut b = vec![1, 5, 7, 1];
+        b.extend_from_slice(&target);
+        b.push(n);
+        b.extend(std::iter::repeat_n(3u8, 64 * usize::from(n)));
+        b
+    };
+    for (bytes, field) in [
+        (vec![1, 5, 7, 0], "exchange.want_delta.wants"),
+        (vec![1, 5, 7, 7], "exchange.want_delta.wants"),
+        (with_bases(0), "exchange.want_delta.bases"),
+        (with_bases(5), "exchange.want_delta.bases"),
+    ] {
+        let err = decode_message::<ExchangeMessage<'_>>(&bytes).unwrap_err();
+        assert!(
+            matches!(err, DecodeError::InvalidValue { field: f, .. } | DecodeError::LengthTooLarge { field: f, .. } if f == field),
+            "{bytes:?}: {err:?}"
+        );
+    }
+    assert!(decode_message::<ExchangeMessage<'_>>(&with_bases(4)).is_ok());
+    // An empty delta, both ways.
+    let mut empty = vec![1, 5, 8];
+    empty.extend_from_slice(&[0; 32]);
+    empty.extend_from_slice(&0u32.to_le_bytes());
+    assert!(decode_message::<ExchangeMessage<'_>>(&empty).is_err());
+    let mut buf = vec![0u8; 100];
+    assert!(
+        encode_message(
+            &ExchangeMessage::Delta {
+                id: BlockId([0; 32]),
+                data: &[]
+            },
+            &mut buf
+        )
+        .is_err()
+    );
+    // Keys stay out of Debug.
+    // (Target key bytes 0xaa, base key bytes 0xce.)
+    let shown = format!("{:?}", ExchangeMessage::WantDelta { wants: wants(1, 1) });
+    for key in ["aaaa", "AAAA", "170", "cece", "CECE", "206"] {
+        assert!(!shown.contains(key), "{shown}");
+    }
 }

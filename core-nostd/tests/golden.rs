@@ -384,6 +384,27 @@ fn exchange_json() -> (Value, Value) {
                 data: &ciphertext,
             },
         ),
+        (
+            "WantDelta",
+            ExchangeMessage::WantDelta {
+                wants: heapless::Vec::from_slice(&[gofast_core::exchange::DeltaWant {
+                    target: sealed.clone(),
+                    bases: heapless::Vec::from_slice(&[BlockRef {
+                        id: a,
+                        key: gofast_core::block::BlockKey(SecretBytes::new(seed32(0xb0))),
+                    }])
+                    .unwrap(),
+                }])
+                .unwrap(),
+            },
+        ),
+        (
+            "Delta",
+            ExchangeMessage::Delta {
+                id: b,
+                data: b"opaque delta",
+            },
+        ),
     ];
     let encode = |m: &ExchangeMessage<'_>| {
         let mut buf = vec![0u8; MAX_EXCHANGE_MESSAGE_LEN];
@@ -412,9 +433,14 @@ fn exchange_json() -> (Value, Value) {
             "LengthTooLarge",
         ),
         (
-            "unknown kind 7",
-            [&[1u8, 5, 7, 1][..], &a.0].concat(),
+            "unknown kind 9",
+            [&[1u8, 5, 9, 1][..], &a.0].concat(),
             "InvalidTag",
+        ),
+        (
+            "WantDelta whose request names 5 bases (refused before them)",
+            [&[1u8, 5, 7, 1][..], &sealed.to_bytes(), &[5]].concat(),
+            "LengthTooLarge",
         ),
         (
             "Cancel with a trailing byte",

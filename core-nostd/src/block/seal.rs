@@ -104,6 +104,18 @@ pub fn seal_in_place(
     })
 }
 
+/// Encrypts the framed plaintext `block` in place with `r.key` and checks the result is the block
+/// `r.id`: the inverse of [`open_in_place`], for a plaintext rebuilt from elsewhere (a delta applied
+/// to an older block). Whoever holds the reference can do it; no convergence key is needed, and a
+/// plaintext that is not the block's never passes (on an error the buffer holds garbage).
+pub fn reseal_in_place(r: &BlockRef, block: &mut [u8]) -> Result<(), BlockError> {
+    check_len(block.len())?;
+    parse_plaintext(block)?;
+    chacha20_xor(&r.key.0, &BLOCK_NONCE, 0, block)
+        .map_err(|_| BlockError::TooLarge { len: block.len() })?;
+    verify(&r.id, block)
+}
+
 /// Checks that `block` is the block named `id`. This is all a peer without the key can do, and all it
 /// needs to do before storing or forwarding a block.
 pub fn verify(id: &BlockId, block: &[u8]) -> Result<(), BlockError> {

@@ -1,11 +1,13 @@
-//! The block-exchange messages: WANT, CANCEL, WANT_HAVE, HAVE, DONT_HAVE, BLOCK.
+//! The block-exchange messages: WANT, CANCEL, WANT_HAVE, HAVE, DONT_HAVE, BLOCK, WANT_DELTA, DELTA.
 //!
 //! Each is one top-level message (type `Exchange`, behind the codec's header): a kind byte, then
-//! either a list of 1..=[`MAX_IDS`] block ids or one block (its id and 1..=[`MAX_BLOCK_LEN`] bytes of
-//! ciphertext). There is no request id: every answer names the block it is about, and a block
+//! either a list of 1..=[`MAX_IDS`] block ids, one block (its id and 1..=[`MAX_BLOCK_LEN`] bytes of
+//! ciphertext), a list of 1..=[`MAX_DELTA_WANTS`] delta requests (a block's reference and the
+//! references of 1..=[`MAX_DELTA_BASES`] blocks to build it from), or one delta (the id of the block
+//! it rebuilds and 1..=[`MAX_BLOCK_LEN`] bytes). There is no request id: every answer names the block it is about, and a block
 //! proves itself by hashing to its id. The byte layout is `docs/spec/exchange.md`.
 
-use crate::block::{BlockId, MAX_BLOCK_LEN};
+use crate::block::{BlockId, BlockRef, MAX_BLOCK_LEN};
 use crate::codec::{
     Decode, DecodeError, Encode, EncodeError, FORMAT_VERSION, MESSAGE_HEADER_LEN, Message,
     MessageType, Reader, Writer,
@@ -16,6 +18,36 @@ use crate::codec::{
 /// 64 ids are 2 KiB on the wire, small next to one block, and a list of this size fits a
 /// microcontroller's stack. The count is one byte; larger values are refused before any id is read.
 pub const MAX_IDS: usize = 64;
+
+/// Most delta requests in one `WantDelta`: the longest such message (1,930 bytes) stays under the
+/// longest id list's.
+pub const MAX_DELTA_WANTS: usize = 6;
+/// Most blocks one delta is built from.
+pub const MAX_DELTA_BASES: usize = 4;
+
+/// One delta request: send `target` as a delta against `bases` (their framed plaintexts, in this
+/// order, concatenated), or as the block itself. It carries read keys: ask only a peer that may
+/// read these blocks anyway (the one that made them). `Debug` shows ids only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DeltaWant {
+    /// The block wanted.
+    pub target: BlockRef,
+    /// Blocks the asker holds that resemble it (1..=[`MAX_DELTA_BASES`]).
+    pub bases: heapless::Vec<BlockRef, MAX_DELTA_BASES>,
+}
+
+impl core::fmt::Debug for DeltaWant {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut bases: heapless::Vec<BlockId, MAX_DELTA_BASES> = heapless::Vec::new();
+        for b in &self.bases {
+            let _ = bases.push(b.id);
+        }
+        f.debug_struct("DeltaWant")
+            .field("target", &self.target.id)
+            .field("bases", &bases)
+            .finish()
+    }
+}
 
 /// Bytes of a `Block` message in front of its data: the message header, the kind byte, the block id
 /// and the data length (`u32`). What [`encode_block_header`] writes.
@@ -66,6 +98,21 @@ pub enum ExchangeMessage<'a> {
         /// The block's ciphertext, borrowed from the input.
         data: &'a [u8],
     },
+    /// Send me these blocks, each as a delta against the blocks named with it if you can (each
+    /// answered by Delta, Block or DontHave, in any order).
+    WantDelta {
+        /// The requests (1..=[`MAX_DELTA_WANTS`]).
+        wants: heapless::Vec<DeltaWant, MAX_DELTA_WANTS>,
+    },
+    /// A block as a delta (librsync's format) against the bases its request named: applied to
+    /// their plaintexts it gives the block's framed plaintext, which the receiver seals with the
+    /// block's key and checks against `id`.
+    Delta {
+        /// The block it rebuilds.
+        id: BlockId,
+        /// The delta (1..=MAX_BLOCK_LEN bytes), borrowed from the input.
+        data: &'a [u8],
+    },
 }
 
 // Kind bytes (docs/spec/exchange.md). Never reused.
@@ -75,12 +122,16 @@ const WANT_HAVE: u8 = 3;
 const HAVE: u8 = 4;
 const DONT_HAVE: u8 = 5;
 const BLOCK: u8 = 6;
+const WANT_DELTA: u8 = 7;
+const DELTA: u8 = 8;
 
 const IDS_FIELD: &str = "exchange.ids";
 const DATA_FIELD: &str = "exchange.block.data";
+const WANTS_FIELD: &str = "exchange.want_delta.wants";
+const BASES_FIELD: &str = "exchange.want_delta.bases";
 
 impl ExchangeMessage<'_> {
-    /// The ids of a list message (every kind but `Block`), `None` for a `Block`.
+    /// The ids of an id-list message, `None` for the others.
     pub fn ids(&self) -> Option<&[BlockId]> {
         match self {
             ExchangeMessage::Want { ids }
@@ -88,7 +139,9 @@ impl ExchangeMessage<'_> {
             | ExchangeMessage::WantHave { ids }
             | ExchangeMessage::Have { ids }
             | ExchangeMessage::DontHave { ids } => Some(ids),
-            ExchangeMessage::Block { .. } => None,
+            ExchangeMessage::Block { .. }
+            | ExchangeMessage::WantDelta { .. }
+            | ExchangeMessage::Delta { .. } => None,
         }
     }
 
@@ -100,6 +153,8 @@ impl ExchangeMessage<'_> {
             ExchangeMessage::Have { .. } => HAVE,
             ExchangeMessage::DontHave { .. } => DONT_HAVE,
             ExchangeMessage::Block { .. } => BLOCK,
+            ExchangeMessage::WantDelta { .. } => WANT_DELTA,
+            ExchangeMessage::Delta { .. } => DELTA,
         }
     }
 }
@@ -157,16 +212,36 @@ pub fn encode_block_header(
 impl Encode for ExchangeMessage<'_> {
     fn encoded_len(&self) -> usize {
         match self {
-            ExchangeMessage::Block { data, .. } => 1 + 32 + 4 + data.len(),
+            ExchangeMessage::Block { data, .. } | ExchangeMessage::Delta { data, .. } => {
+                1 + 32 + 4 + data.len()
+            }
+            ExchangeMessage::WantDelta { wants } => {
+                1 + 1
+                    + wants
+                        .iter()
+                        .map(|w| 64 + 1 + 64 * w.bases.len())
+                        .sum::<usize>()
+            }
             _ => 1 + 1 + 32 * self.ids().map_or(0, <[BlockId]>::len),
         }
     }
 
     fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        if let ExchangeMessage::Block { id, data } = self {
-            let len = check_data_len(data.len())?;
-            put_block_fields(w, id, len)?;
-            return w.put_bytes(data);
+        match self {
+            ExchangeMessage::Block { id, data } => {
+                let len = check_data_len(data.len())?;
+                put_block_fields(w, id, len)?;
+                return w.put_bytes(data);
+            }
+            ExchangeMessage::Delta { id, data } => {
+                let len = check_data_len(data.len())?;
+                w.put_u8(DELTA)?;
+                w.put_bytes(&id.0)?;
+                w.put_u32(len)?;
+                return w.put_bytes(data);
+            }
+            ExchangeMessage::WantDelta { wants } => return encode_wants(wants, w),
+            _ => {}
         }
         let ids = self.ids().unwrap_or_default();
         // The decoder refuses an empty list (a message that asks or says nothing is a peer's
@@ -183,6 +258,74 @@ impl Encode for ExchangeMessage<'_> {
         w.put_u8(u8::try_from(ids.len()).unwrap_or(u8::MAX))?;
         ids.iter().try_for_each(|id| w.put_bytes(&id.0))
     }
+}
+
+fn encode_wants(wants: &[DeltaWant], w: &mut Writer<'_>) -> Result<(), EncodeError> {
+    // Refused like the decoder refuses them: an empty list, a request without bases.
+    if wants.is_empty() {
+        return Err(EncodeError::InvalidValue {
+            field: WANTS_FIELD,
+            reason: "a delta request list holds at least one request",
+        });
+    }
+    w.put_u8(WANT_DELTA)?;
+    // At most MAX_DELTA_WANTS (6) and MAX_DELTA_BASES (4): the heapless capacities.
+    w.put_u8(u8::try_from(wants.len()).unwrap_or(u8::MAX))?;
+    for want in wants {
+        if want.bases.is_empty() {
+            return Err(EncodeError::InvalidValue {
+                field: BASES_FIELD,
+                reason: "a delta request names at least one base",
+            });
+        }
+        w.put_bytes(&want.target.to_bytes())?;
+        w.put_u8(u8::try_from(want.bases.len()).unwrap_or(u8::MAX))?;
+        for b in &want.bases {
+            w.put_bytes(&b.to_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads a count byte, refusing 0 and more than `max` before anything else is read.
+fn bounded_count(
+    r: &mut Reader<'_>,
+    field: &'static str,
+    max: usize,
+) -> Result<usize, DecodeError> {
+    let count = usize::from(r.u8()?);
+    if count > max {
+        return Err(DecodeError::LengthTooLarge {
+            field,
+            max,
+            found: count,
+        });
+    }
+    if count == 0 {
+        return Err(DecodeError::InvalidValue {
+            field,
+            reason: "at least one",
+        });
+    }
+    Ok(count)
+}
+
+fn decode_wants(
+    r: &mut Reader<'_>,
+) -> Result<heapless::Vec<DeltaWant, MAX_DELTA_WANTS>, DecodeError> {
+    let count = bounded_count(r, WANTS_FIELD, MAX_DELTA_WANTS)?;
+    let mut wants = heapless::Vec::new();
+    for _ in 0..count {
+        let target = BlockRef::decode(r)?;
+        let n = bounded_count(r, BASES_FIELD, MAX_DELTA_BASES)?;
+        let mut bases = heapless::Vec::new();
+        for _ in 0..n {
+            // Room was checked by the count.
+            let _ = bases.push(BlockRef::decode(r)?);
+        }
+        let _ = wants.push(DeltaWant { target, bases });
+    }
+    Ok(wants)
 }
 
 fn decode_ids(r: &mut Reader<'_>) -> Result<heapless::Vec<BlockId, MAX_IDS>, DecodeError> {
@@ -240,6 +383,20 @@ impl<'a> Decode<'a> for ExchangeMessage<'a> {
                 }
                 ExchangeMessage::Block { id, data }
             }
+            WANT_DELTA => ExchangeMessage::WantDelta {
+                wants: decode_wants(r)?,
+            },
+            DELTA => {
+                let id = BlockId::decode(r)?;
+                let data = r.bytes_u32_len(DATA_FIELD, MAX_BLOCK_LEN)?;
+                if data.is_empty() {
+                    return Err(DecodeError::InvalidValue {
+                        field: DATA_FIELD,
+                        reason: "a delta is at least one byte",
+                    });
+                }
+                ExchangeMessage::Delta { id, data }
+            }
             other => {
                 return Err(DecodeError::InvalidTag {
                     field: "exchange.kind",
@@ -269,6 +426,14 @@ impl core::fmt::Debug for ExchangeMessage<'_> {
             }
             ExchangeMessage::Block { id, data } => f
                 .debug_struct("Block")
+                .field("id", id)
+                .field("len", &data.len())
+                .finish(),
+            ExchangeMessage::WantDelta { wants } => {
+                f.debug_struct("WantDelta").field("wants", wants).finish()
+            }
+            ExchangeMessage::Delta { id, data } => f
+                .debug_struct("Delta")
                 .field("id", id)
                 .field("len", &data.len())
                 .finish(),
