@@ -211,7 +211,12 @@ impl Node {
                 net.events().clone(),
             ));
         }
-        let source: Arc<dyn crate::exchange::BlockSource> = Arc::clone(&store) as _;
+        let source: Arc<dyn crate::exchange::BlockSource> =
+            Arc::new(crate::tree_push::NodeBlocks {
+                store: Arc::clone(&store),
+                made_by: gofast_core::block::ConvergenceKey::derive(&keys.scope()),
+                pushes: Arc::downgrade(&tree_pushes),
+            });
         let (serving_paused, paused) = tokio::sync::watch::channel(false);
         let serve = tokio::spawn(serve(listener, Arc::clone(&identity), source, paused));
         let provider_ttl_secs = options.provider_ttl.as_secs().max(1);
@@ -376,7 +381,7 @@ impl Node {
         }
         let (applied, received) = self
             .tree_pushes
-            .write_tree(root, &label, &dest, &providers)
+            .write_tree(root, &label, &dest, &providers, None)
             .await?;
         Ok(PullReport { applied, received })
     }
@@ -935,6 +940,7 @@ impl Node {
             Class::Permanent,
             output,
             max_size,
+            None,
             progress,
         )
         .await

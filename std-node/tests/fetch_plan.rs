@@ -1,6 +1,7 @@
 //! The fetch plan on real encrypted trees: several providers share the blocks, a lying provider is
-//! dropped and its blocks come from the others, a vanished provider's requests move on, and a
-//! block nobody holds ends the fetch with a clear error.
+//! dropped and its blocks come from the others, a vanished provider's requests move on, a
+//! block nobody holds ends the fetch with a clear error, and with an older version held the
+//! changed blocks come as deltas.
 
 use std::collections::HashMap;
 
@@ -10,7 +11,7 @@ use gofast_core::block::{
 };
 use gofast_core::crypto::SecretBytes;
 use gofast_core::identity::{KeyPair, PeerId};
-use gofast_node::exchange::{Accepted, Fetch, FetchError, Placement};
+use gofast_node::exchange::{Accepted, Fetch, FetchError, Placement, Served, rebuild, serve_delta};
 
 fn noise(len: usize, seed: u8) -> Vec<u8> {
     let mut data = vec![0u8; len];
@@ -410,4 +411,91 @@ fn a_tree_that_repeats_itself_costs_one_entry_per_reference() {
     assert_eq!(fetch.progress().blocks, 5);
     // 899 further references in each of the four nodes.
     assert_eq!(fetch.take_stored().len(), 4 * 899);
+}
+
+#[test]
+fn with_a_base_the_changed_blocks_come_as_deltas_and_one_that_fails_comes_whole() {
+    let old = noise(1 << 20, 6);
+    let mut new = old.clone();
+    new[400_000..400_000 + 4096].copy_from_slice(&noise(4096, 7));
+    new.splice(0..0, noise(100, 8));
+    let (old_root, held) = encode(&old, 6);
+    let (root, blocks) = encode(&new, 6);
+    let maker = ConvergenceKey::derive(&ScopeSecret::from_secret(SecretBytes::new([6; 32])));
+    let p = peer(1);
+    let root_id = root.id;
+    let mut fetch = Fetch::new(root, 8).with_base(old_root, p);
+    fetch.add_provider(p);
+    // The maker holds both versions; the receiver the old one and what it rebuilds.
+    let theirs: HashMap<BlockId, Vec<u8>> =
+        held.clone().into_iter().chain(blocks.clone()).collect();
+    let mut mine = held.clone();
+    let (mut rebuilt, mut plain, mut delta_bytes) = (0, 0, 0);
+    let mut failed_once = false;
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        assert!(rounds < 1_000, "the fetch does not finish");
+        fetch.take_local(|id| mine.get(id).cloned()).unwrap();
+        if fetch.is_complete() {
+            break;
+        }
+        if let Some((to, wants)) = fetch.next_delta_request() {
+            assert_eq!(to, p);
+            for w in wants {
+                let id = w.target.id;
+                let served = serve_delta(|b| theirs.get(b).cloned(), &maker, &w);
+                let Served::Delta(delta) = served else {
+                    // Not worth a delta (a tiny root): sent whole.
+                    let Served::Block(b) = served else {
+                        panic!("held")
+                    };
+                    fetch.on_block(&to, &id, &b).unwrap();
+                    mine.insert(id, b);
+                    plain += 1;
+                    continue;
+                };
+                let (target, bases) = fetch.on_delta(&to, &id).expect("asked as a delta");
+                if !failed_once && id != root_id {
+                    // A delta that does not rebuild: the block is asked for again, whole.
+                    failed_once = true;
+                    let mut bad = delta.clone();
+                    let last = bad.len() - 1;
+                    bad[last] ^= 0xff;
+                    assert!(rebuild(|b| mine.get(b).cloned(), &target, &bases, &bad).is_err());
+                    fetch.on_delta_failed(&to, &id);
+                    continue;
+                }
+                let block = rebuild(|b| mine.get(b).cloned(), &target, &bases, &delta).unwrap();
+                assert_eq!(block, blocks[&id]);
+                delta_bytes += delta.len();
+                fetch.on_rebuilt(&to, &id, &block).unwrap();
+                mine.insert(id, block);
+                rebuilt += 1;
+            }
+            continue;
+        }
+        let Some((to, ids)) = fetch.next_request() else {
+            panic!("nothing to ask while incomplete");
+        };
+        for id in ids {
+            fetch.on_block(&to, &id, &blocks[&id]).unwrap();
+            mine.insert(id, blocks[&id].clone());
+            plain += 1;
+        }
+    }
+    assert!(failed_once);
+    assert!(rebuilt >= 2, "the edited chunks and the node: {rebuilt}");
+    assert!(plain >= 1, "the failed one came whole");
+    assert_eq!(fetch.progress().rebuilt, rebuilt as u64);
+    // The edit is 4,196 bytes; its deltas are about that, far from the chunks they rebuild.
+    let changed: usize = blocks
+        .iter()
+        .filter(|(id, _)| !held.contains_key(id))
+        .map(|(_, b)| b.len())
+        .sum();
+    assert!(
+        delta_bytes < changed / 3,
+        "{delta_bytes} delta bytes for {changed} bytes of changed blocks"
+    );
 }

@@ -80,6 +80,7 @@ async fn a_lying_provider_is_dropped_and_the_fetch_completes() {
         Class::Permanent,
         None,
         u64::MAX,
+        None,
         |_| {},
     )
     .await

@@ -55,9 +55,14 @@ pub fn up(bin: &Path, dir: &Path, bootstrap: Option<&str>) -> Result<(Up, String
     if let Some(b) = bootstrap {
         cmd.arg("--bootstrap").arg(b);
     }
+    // GOFAST_TEST_LOG set: the node's log on this process's stderr (with RUST_LOG to choose).
+    let log = match std::env::var_os("GOFAST_TEST_LOG") {
+        Some(_) => Stdio::inherit(),
+        None => Stdio::null(),
+    };
     let mut child = cmd
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .map_err(|e| e.to_string())?;
     let stdout = child.stdout.take().ok_or("no stdout")?;

@@ -13,7 +13,8 @@ use gofast_core::block::{BlockId, MAX_BLOCK_LEN};
 use gofast_core::codec::{decode_message, encode_message};
 use gofast_core::crypto::SecretBytes;
 use gofast_core::exchange::{
-    ExchangeMessage, MAX_EXCHANGE_MESSAGE_LEN, MAX_IDS, encode_block_header,
+    DeltaWant, ExchangeMessage, MAX_DELTA_WANTS, MAX_EXCHANGE_MESSAGE_LEN, MAX_IDS,
+    encode_block_header,
 };
 use gofast_core::identity::{KeyPair, PeerId};
 use gofast_core::session::{
@@ -28,7 +29,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 use tracing::debug;
 
-use super::BlockSource;
+use super::{BlockSource, Served};
 use crate::aead::RingAead;
 use crate::rng::os_rng;
 
@@ -73,6 +74,15 @@ pub(super) enum ConnEvent {
         /// The bytes.
         data: Vec<u8>,
     },
+    /// A block came as a delta (not yet applied: the fetch rebuilds and checks it).
+    Delta {
+        /// The sender.
+        peer: PeerId,
+        /// The block it rebuilds.
+        id: BlockId,
+        /// The delta.
+        data: Vec<u8>,
+    },
     /// The peer does not hold these.
     DontHave {
         /// The sender.
@@ -94,6 +104,8 @@ pub(super) enum ConnEvent {
 pub(super) enum ConnCommand {
     /// Ask the peer for these blocks.
     Want(Vec<BlockId>),
+    /// Ask the peer for these blocks as deltas against the bases named.
+    WantDelta(Vec<DeltaWant>),
     /// Close the connection (the peer misbehaved, or the fetch is over).
     Close,
 }
@@ -255,6 +267,12 @@ impl Conn {
                             self.queue_message(&ExchangeMessage::Want { ids })?;
                         }
                     }
+                    Some(ConnCommand::WantDelta(wants)) => {
+                        for chunk in wants.chunks(MAX_DELTA_WANTS) {
+                            let wants = heapless::Vec::from_slice(chunk).unwrap_or_default();
+                            self.queue_message(&ExchangeMessage::WantDelta { wants })?;
+                        }
+                    }
                     Some(ConnCommand::Close) => break Ok(()),
                     None => commands_open = false,
                 },
@@ -414,6 +432,46 @@ impl Conn {
                     .map_err(|_| "the fetch is gone")?;
                 }
             }
+            ExchangeMessage::WantDelta { wants } => {
+                let mut missing: heapless::Vec<BlockId, MAX_IDS> = heapless::Vec::new();
+                for want in &wants {
+                    match self.store.delta(&peer, want) {
+                        Ok(Served::Block(data)) => {
+                            self.queue_block(&want.target.id, &data)?;
+                            self.stats.served += 1;
+                        }
+                        Ok(Served::Delta(mut data)) => {
+                            let queued = self.queue_delta(&want.target.id, &data);
+                            // Plaintext literals: wiped here; the queued copy goes out encrypted.
+                            zeroize::Zeroize::zeroize(&mut data);
+                            queued?;
+                            self.stats.served += 1;
+                        }
+                        Ok(Served::Missing) => {
+                            let _ = missing.push(want.target.id);
+                        }
+                        Err(e) => {
+                            debug!(error = %e, "a block could not be read");
+                            let _ = missing.push(want.target.id);
+                        }
+                    }
+                }
+                if !missing.is_empty() {
+                    self.queue_message(&ExchangeMessage::DontHave { ids: missing })?;
+                }
+            }
+            ExchangeMessage::Delta { id, data } => {
+                self.stats.received += 1;
+                if let Some(tx) = &self.events {
+                    tx.send(ConnEvent::Delta {
+                        peer,
+                        id,
+                        data: data.to_vec(),
+                    })
+                    .await
+                    .map_err(|_| "the fetch is gone")?;
+                }
+            }
             // Cancels and haves need no action from a connection that answers wants in order.
             ExchangeMessage::Cancel { .. } | ExchangeMessage::Have { .. } => {}
         }
@@ -451,6 +509,20 @@ impl Conn {
         let n = (h + data.len()) as u32;
         if let Some(p) = buf.get_mut(..MESSAGE_PREFIX) {
             p.copy_from_slice(&n.to_le_bytes());
+        }
+        self.pending_out.push_back(buf);
+        Ok(())
+    }
+
+    /// Queues a delta message.
+    fn queue_delta(&mut self, id: &BlockId, data: &[u8]) -> Result<(), String> {
+        let msg = ExchangeMessage::Delta { id: *id, data };
+        let mut buf = vec![0u8; MESSAGE_PREFIX + 2 + 1 + 32 + 4 + data.len()];
+        let n = encode_message(&msg, buf.get_mut(MESSAGE_PREFIX..).unwrap_or(&mut []))
+            .map_err(|e| format!("encode: {e:?}"))?;
+        buf.truncate(MESSAGE_PREFIX + n);
+        if let Some(p) = buf.get_mut(..MESSAGE_PREFIX) {
+            p.copy_from_slice(&(n as u32).to_le_bytes());
         }
         self.pending_out.push_back(buf);
         Ok(())

@@ -24,19 +24,23 @@ pub struct DirFetch {
     pub ids: Vec<BlockId>,
     /// Blocks that came from providers (the rest were held).
     pub received: u64,
+    /// Of those, blocks rebuilt from deltas.
+    pub rebuilt: u64,
 }
 
 /// Fetches the directory tree under `root` from `providers`, except the subtrees it shares with
-/// `compare` (a directory tree held whole).
+/// `compare` (a directory tree held whole). With `deltas_from` (the peer that made both trees), a
+/// changed listing or file is asked of it as deltas against its version in `compare`.
 pub async fn fetch_dir_changes(
     identity: &Arc<KeyPair>,
     store: &Arc<BlockStore>,
     root: &BlockRef,
     compare: Option<BlockRef>,
     providers: &[(PeerId, SocketAddr)],
+    deltas_from: Option<PeerId>,
 ) -> Result<DirFetch, Error> {
     let mut out = DirFetch::default();
-    let fetch = |root: BlockRef| {
+    let fetch = |root: BlockRef, old: Option<BlockRef>| {
         fetch_tree(
             Arc::clone(identity),
             Arc::clone(store),
@@ -45,11 +49,13 @@ pub async fn fetch_dir_changes(
             Class::Permanent,
             None,
             crate::node::MAX_GET_SIZE,
+            old.zip(deltas_from),
             |_| {},
         )
     };
     let take = |out: &mut DirFetch, report: FetchReport| {
         out.received += report.progress.received;
+        out.rebuilt += report.progress.rebuilt;
         out.ids.extend(report.ids);
     };
     // Entries walked, bounded like every directory tree (a peer's tree may be anything).
@@ -59,7 +65,7 @@ pub async fn fetch_dir_changes(
         if depth > MAX_DEPTH {
             return Err(too_deep());
         }
-        take(&mut out, fetch(dir.clone()).await?);
+        take(&mut out, fetch(dir.clone(), old.clone()).await?);
         let store = Arc::clone(store);
         let (new, old) = tokio::task::spawn_blocking(move || {
             let new = read_listing(&store, &dir)?;
@@ -76,7 +82,12 @@ pub async fn fetch_dir_changes(
                 continue;
             }
             match e.kind {
-                EntryKind::File => take(&mut out, fetch(e.target).await?),
+                EntryKind::File => {
+                    let old = before
+                        .filter(|b| b.kind == EntryKind::File)
+                        .map(|b| b.target.clone());
+                    take(&mut out, fetch(e.target, old).await?);
+                }
                 EntryKind::Dir => stack.push((
                     e.target,
                     before

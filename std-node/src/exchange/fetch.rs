@@ -12,8 +12,10 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use gofast_core::block::{Block, BlockId, BlockRef, MAX_BLOCK_LEN, open_verified_in_place, verify};
-use gofast_core::exchange::MAX_IDS;
+use gofast_core::block::{
+    Block, BlockId, BlockRef, MAX_BLOCK_LEN, open_in_place, open_verified_in_place, verify,
+};
+use gofast_core::exchange::{DeltaWant, MAX_DELTA_BASES, MAX_DELTA_WANTS, MAX_IDS};
 use gofast_core::identity::PeerId;
 use zeroize::Zeroizing;
 
@@ -54,6 +56,8 @@ pub struct FetchProgress {
     pub total_data: Option<u64>,
     /// Blocks received from providers (not already held).
     pub received: u64,
+    /// Of those, blocks rebuilt from a delta against an older block.
+    pub rebuilt: u64,
 }
 
 /// Where a data leaf (or a whole subtree) goes in the file: its plaintext is `size` bytes and is
@@ -114,6 +118,19 @@ pub struct Fetch {
     /// Data that must be read from the store: leaves held before the fetch began, and blocks found
     /// again at another offset after they were handled.
     stored: Vec<Placement>,
+    /// The provider asked for blocks as deltas (the tree's maker), if any.
+    delta_peer: Option<PeerId>,
+    /// Older blocks, held here, that a block may be rebuilt from: the old version of the tree's
+    /// root, and for a tree node opened with a base, its children paired with the base's.
+    bases: HashMap<BlockId, Vec<BlockRef>>,
+    /// Tree nodes opened that have a base: their children, to pair with the base's children
+    /// once the base is read (in [`Fetch::take_local`], which reads the store).
+    to_pair: Vec<(Vec<(BlockRef, u64)>, BlockRef)>,
+    /// Blocks asked for as deltas.
+    as_delta: HashSet<BlockId>,
+    /// Blocks whose delta did not rebuild them: asked for whole (their bases stay, to pair their
+    /// children).
+    whole: HashSet<BlockId>,
 }
 
 impl std::fmt::Debug for Fetch {
@@ -156,7 +173,23 @@ impl Fetch {
             delivered: Vec::new(),
             places,
             stored: Vec::new(),
+            delta_peer: None,
+            bases: HashMap::new(),
+            to_pair: Vec::new(),
+            as_delta: HashSet::new(),
+            whole: HashSet::new(),
         }
+    }
+
+    /// Asks `from` (the maker of both trees, and only it: a delta request carries read keys) for
+    /// the changed blocks as deltas against their older versions, starting from `base`, the older
+    /// version of the root, held here whole.
+    pub fn with_base(mut self, base: BlockRef, from: PeerId) -> Self {
+        if base.id != self.root {
+            self.bases.insert(self.root, vec![base]);
+            self.delta_peer = Some(from);
+        }
+        self
     }
 
     /// The root's id.
@@ -203,6 +236,11 @@ impl Fetch {
         &mut self,
         mut local: impl FnMut(&BlockId) -> Option<Vec<u8>>,
     ) -> Result<(), FetchError> {
+        for (children, base) in std::mem::take(&mut self.to_pair) {
+            if let Some(old) = local(&base.id).and_then(|data| old_children(&base, data)) {
+                self.pair(&children, &old);
+            }
+        }
         while let Some(r) = self.fresh.pop_front() {
             match local(&r.id) {
                 Some(data) if verify(&r.id, &data).is_ok() => {
@@ -216,6 +254,134 @@ impl Fetch {
             }
         }
         Ok(())
+    }
+
+    /// Gives the children of a new tree node bases among the children of the old node at its
+    /// place: the two lists are aligned on the children they share (in order), and each new child
+    /// between two shared ones is paired with the old children between the same two (at most
+    /// [`MAX_DELTA_BASES`], those nearest its place): an edit in a file changes a run of chunks,
+    /// and the old run holds the bytes around the edit, wherever the chunker cut them.
+    fn pair(&mut self, new: &[(BlockRef, u64)], old: &[(BlockRef, u64)]) {
+        let mut at: HashMap<BlockId, usize> = HashMap::new();
+        for (i, (r, _)) in old.iter().enumerate() {
+            at.entry(r.id).or_insert(i);
+        }
+        let mut run: Vec<usize> = Vec::new();
+        let mut old_from = 0usize;
+        for (i, (r, _)) in new.iter().enumerate() {
+            match at.get(&r.id) {
+                Some(&j) if j >= old_from => {
+                    self.pair_run(new, &run, old.get(old_from..j).unwrap_or_default());
+                    run.clear();
+                    old_from = j + 1;
+                }
+                _ => run.push(i),
+            }
+        }
+        self.pair_run(new, &run, old.get(old_from..).unwrap_or_default());
+    }
+
+    fn pair_run(&mut self, new: &[(BlockRef, u64)], run: &[usize], old: &[(BlockRef, u64)]) {
+        if old.is_empty() {
+            return;
+        }
+        let mut start = 0u64;
+        for &i in run {
+            let Some((r, size)) = new.get(i) else {
+                continue;
+            };
+            let end = start.saturating_add(*size);
+            // The first old child that reaches past this child's start, and the ones after it.
+            let mut reach = 0u64;
+            let first = old
+                .iter()
+                .position(|(_, s)| {
+                    reach = reach.saturating_add(*s);
+                    reach > start
+                })
+                .unwrap_or(old.len().saturating_sub(1))
+                .min(old.len().saturating_sub(MAX_DELTA_BASES.min(old.len())));
+            let chosen: Vec<BlockRef> = old
+                .iter()
+                .skip(first)
+                .take(MAX_DELTA_BASES)
+                .map(|(b, _)| b.clone())
+                .collect();
+            if !chosen.is_empty() {
+                self.bases.entry(r.id).or_insert(chosen);
+            }
+            start = end;
+        }
+    }
+
+    /// The next delta request to send: to the tree's maker, while it has room in its window, for
+    /// up to [`MAX_DELTA_WANTS`] queued blocks that have bases. Call it before
+    /// [`Fetch::next_request`], which leaves those blocks to it.
+    pub fn next_delta_request(&mut self) -> Option<(PeerId, Vec<DeltaWant>)> {
+        let peer = self.delta_peer?;
+        self.queue.extend(self.fresh.drain(..));
+        let p = self.providers.iter_mut().find(|p| p.peer == peer)?;
+        let room = self.window.saturating_sub(p.in_flight).min(MAX_DELTA_WANTS);
+        let mut wants = Vec::new();
+        let mut j = 0;
+        while wants.len() < room {
+            let Some(r) = self.queue.get(j) else { break };
+            let wanted = !p.lacks.contains(&r.id) && !self.whole.contains(&r.id);
+            let Some(bases) = self.bases.get(&r.id).filter(|_| wanted) else {
+                j += 1;
+                continue;
+            };
+            let bases: heapless::Vec<BlockRef, MAX_DELTA_BASES> =
+                bases.iter().take(MAX_DELTA_BASES).cloned().collect();
+            let Some(r) = self.queue.remove(j) else { break };
+            self.as_delta.insert(r.id);
+            self.in_flight.insert(r.id, (r.clone(), peer));
+            wants.push(DeltaWant { target: r, bases });
+        }
+        if wants.is_empty() {
+            return None;
+        }
+        p.in_flight += wants.len();
+        Some((peer, wants))
+    }
+
+    /// A delta arrived from `peer` for block `id`: what to rebuild it from (the block's reference
+    /// and the bases asked with it), if it was asked of `peer` as a delta. Rebuilt, it goes to
+    /// [`Fetch::on_rebuilt`]; if it does not rebuild, to [`Fetch::on_delta_failed`].
+    pub fn on_delta(&self, peer: &PeerId, id: &BlockId) -> Option<(BlockRef, Vec<BlockRef>)> {
+        let (r, asked) = self.in_flight.get(id)?;
+        if asked != peer || !self.as_delta.contains(id) {
+            return None;
+        }
+        Some((r.clone(), self.bases.get(id)?.clone()))
+    }
+
+    /// A block rebuilt from `peer`'s delta: taken like a block that arrived.
+    pub fn on_rebuilt(
+        &mut self,
+        peer: &PeerId,
+        id: &BlockId,
+        data: &[u8],
+    ) -> Result<Accepted, FetchError> {
+        let accepted = self.on_block(peer, id, data)?;
+        if matches!(accepted, Accepted::Store(_)) {
+            self.progress.rebuilt += 1;
+        }
+        Ok(accepted)
+    }
+
+    /// `peer`'s delta for `id` did not give the block: it is asked for again as itself.
+    pub fn on_delta_failed(&mut self, peer: &PeerId, id: &BlockId) {
+        self.whole.insert(*id);
+        self.as_delta.remove(id);
+        if self.in_flight.get(id).is_some_and(|(_, p)| p == peer)
+            && let Some((r, _)) = self.in_flight.remove(id)
+        {
+            if let Some(p) = self.providers.iter_mut().find(|p| p.peer == *peer) {
+                p.in_flight = p.in_flight.saturating_sub(1);
+            }
+            self.queue.push_front(r);
+        }
     }
 
     /// The next request to send: a provider with room in its window and up to [`MAX_IDS`] blocks
@@ -239,7 +405,11 @@ impl Fetch {
             let mut j = 0;
             while ids.len() < room {
                 let Some(r) = self.queue.get(j) else { break };
-                if p.lacks.contains(&r.id) {
+                // A block with bases is the delta request's to ask of the tree's maker.
+                let for_delta = self.delta_peer == Some(p.peer)
+                    && self.bases.contains_key(&r.id)
+                    && !self.whole.contains(&r.id);
+                if p.lacks.contains(&r.id) || for_delta {
                     j += 1;
                     continue;
                 }
@@ -275,6 +445,7 @@ impl Fetch {
         let Some((r, _)) = self.in_flight.remove(id) else {
             return Ok(Accepted::Unwanted);
         };
+        self.as_delta.remove(id);
         if let Some(p) = self.providers.iter_mut().find(|p| p.peer == *peer) {
             p.in_flight = p.in_flight.saturating_sub(1);
         }
@@ -296,6 +467,7 @@ impl Fetch {
         };
         for id in ids {
             p.lacks.insert(*id);
+            self.as_delta.remove(id);
             if self
                 .in_flight
                 .get(id)
@@ -318,6 +490,7 @@ impl Fetch {
             .map(|(id, _)| *id)
             .collect();
         for id in lost {
+            self.as_delta.remove(&id);
             if let Some((r, _)) = self.in_flight.remove(&id) {
                 self.queue.push_front(r);
             }
@@ -405,6 +578,12 @@ impl Fetch {
                     }
                     Some(_) => {}
                 }
+                if let Some([base]) = self.bases.get(&r.id).map(Vec::as_slice)
+                    && self.delta_peer.is_some()
+                {
+                    let children = node.entries().map(|e| (e.child, e.size)).collect();
+                    self.to_pair.push((children, base.clone()));
+                }
                 let child_level = node.level().saturating_sub(1);
                 let total = self.progress.total_data.unwrap_or(0);
                 let mut start = 0u64;
@@ -441,5 +620,15 @@ impl Fetch {
                 Ok(None)
             }
         }
+    }
+}
+
+/// The children of the old tree node `base` (held here as `data`), if it opens as a tree node.
+fn old_children(base: &BlockRef, data: Vec<u8>) -> Option<Vec<(BlockRef, u64)>> {
+    // Its plaintext names blocks with their keys: wiped after.
+    let mut data = Zeroizing::new(data);
+    match open_in_place(base, &mut data).ok()? {
+        Block::Tree(node) => Some(node.entries().map(|e| (e.child, e.size)).collect()),
+        Block::Data(_) => None,
     }
 }

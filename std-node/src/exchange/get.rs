@@ -13,6 +13,7 @@ use tracing::{debug, info, warn};
 
 use super::BlockSource;
 use super::conn::{self, ConnCommand, ConnEvent, Role};
+use super::delta::rebuild;
 use super::fetch::{Accepted, Fetch, FetchError, FetchProgress};
 use super::sink::{FileOutput, Sink};
 use crate::store::{BlockStore, Class};
@@ -73,7 +74,9 @@ pub enum GetError {
 /// not fetch them again). A root that declares more than `max_size` data bytes fails the fetch as
 /// soon as it is opened. With an `output`, the tree's data is written into it as the leaves
 /// arrive (and from the store for what was held already), so that after a complete fetch only
-/// [`FileOutput::finish`] is left to do.
+/// [`FileOutput::finish`] is left to do. With a `base` (the older version of `root`, held here
+/// whole, and the peer that made both), changed blocks are asked of that peer as deltas against
+/// their older versions ([`Fetch::with_base`]).
 #[allow(clippy::too_many_arguments)] // Each is a different thing the caller decides.
 pub async fn fetch_tree(
     identity: Arc<KeyPair>,
@@ -83,9 +86,13 @@ pub async fn fetch_tree(
     class: Class,
     output: Option<Arc<FileOutput>>,
     max_size: u64,
+    base: Option<(BlockRef, PeerId)>,
     progress: impl FnMut(FetchProgress),
 ) -> Result<FetchReport, GetError> {
     let mut fetch = Fetch::new(root, WINDOW);
+    if let Some((base, from)) = base {
+        fetch = fetch.with_base(base, from);
+    }
     {
         let store = Arc::clone(&store);
         fetch.take_local(move |id| store.get(id).ok().flatten())?;
@@ -186,7 +193,19 @@ async fn run(
     }
     drop(ev_tx);
     let result = loop {
-        // Ask for what the plan allows.
+        // Ask for what the plan allows: deltas of the tree's maker first.
+        while let Some((peer, wants)) = fetch.next_delta_request() {
+            let sent = conns
+                .get(&peer)
+                .is_some_and(|tx| tx.try_send(ConnCommand::WantDelta(wants.clone())).is_ok());
+            if !sent {
+                // Asked again as plain wants (the provider may be gone: handled below).
+                for w in &wants {
+                    fetch.on_delta_failed(&peer, &w.target.id);
+                }
+                break;
+            }
+        }
         while let Some((peer, ids)) = fetch.next_request() {
             let sent = match conns.get(&peer) {
                 Some(tx) => tx.try_send(ConnCommand::Want(ids)).map_err(|e| match e {
@@ -217,39 +236,37 @@ async fn run(
                 missing: usize::MAX,
             }));
         };
-        match ev {
+        let (_, id, data, accepted) = match ev {
+            ConnEvent::Block { peer, id, data } => {
+                let accepted = fetch.on_block(&peer, &id, &data);
+                (peer, id, data, accepted)
+            }
+            ConnEvent::Delta { peer, id, data } => {
+                let Some((target, bases)) = fetch.on_delta(&peer, &id) else {
+                    continue;
+                };
+                match rebuild(|b| store.get(b).ok().flatten(), &target, &bases, &data) {
+                    Ok(block) => {
+                        let accepted = fetch.on_rebuilt(&peer, &id, &block);
+                        (peer, id, block, accepted)
+                    }
+                    Err(e) => {
+                        debug!(%peer, %id, error = %e, "a delta did not rebuild its block: asked for whole");
+                        fetch.on_delta_failed(&peer, &id);
+                        continue;
+                    }
+                }
+            }
             ConnEvent::Up(peer) => {
                 connecting.remove(&peer);
                 debug!(%peer, "provider connected");
                 fetch.add_provider(peer);
+                continue;
             }
-            ConnEvent::Block { peer, id, data } => match fetch.on_block(&peer, &id, &data) {
-                Ok(Accepted::Store(placement)) => {
-                    if let Err(e) = check_size(fetch, max_size) {
-                        break Err(e);
-                    }
-                    if sink.put(id, data, placement).await.is_err() {
-                        // The sink stopped on an error, which `finish` reports.
-                        break Ok(());
-                    }
-                    // The children of a tree node just opened that are held here already.
-                    let local = Arc::clone(store);
-                    if let Err(e) = fetch.take_local(move |id| local.get(id).ok().flatten()) {
-                        break Err(GetError::Fetch(e));
-                    }
-                    progress(fetch.progress());
-                }
-                Ok(Accepted::Unwanted) => {}
-                Err(FetchError::WrongBlock { peer }) => {
-                    warn!(%peer, "provider sent a wrong block: dropped");
-                    report.penalised.push(peer);
-                    if let Some(tx) = conns.remove(&peer) {
-                        let _ = tx.try_send(ConnCommand::Close);
-                    }
-                }
-                Err(e) => break Err(GetError::Fetch(e)),
-            },
-            ConnEvent::DontHave { peer, ids } => fetch.on_dont_have(&peer, &ids),
+            ConnEvent::DontHave { peer, ids } => {
+                fetch.on_dont_have(&peer, &ids);
+                continue;
+            }
             ConnEvent::Closed { peer, reason } => {
                 if let Some(peer) = peer {
                     if connecting.remove(&peer) {
@@ -263,7 +280,34 @@ async fn run(
                     fetch.remove_provider(&peer);
                     conns.remove(&peer);
                 }
+                continue;
             }
+        };
+        match accepted {
+            Ok(Accepted::Store(placement)) => {
+                if let Err(e) = check_size(fetch, max_size) {
+                    break Err(e);
+                }
+                if sink.put(id, data, placement).await.is_err() {
+                    // The sink stopped on an error, which `finish` reports.
+                    break Ok(());
+                }
+                // The children of a tree node just opened that are held here already.
+                let local = Arc::clone(store);
+                if let Err(e) = fetch.take_local(move |id| local.get(id).ok().flatten()) {
+                    break Err(GetError::Fetch(e));
+                }
+                progress(fetch.progress());
+            }
+            Ok(Accepted::Unwanted) => {}
+            Err(FetchError::WrongBlock { peer }) => {
+                warn!(%peer, "provider sent a wrong block: dropped");
+                report.penalised.push(peer);
+                if let Some(tx) = conns.remove(&peer) {
+                    let _ = tx.try_send(ConnCommand::Close);
+                }
+            }
+            Err(e) => break Err(GetError::Fetch(e)),
         }
     };
     for tx in conns.values() {

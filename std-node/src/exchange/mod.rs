@@ -8,16 +8,20 @@
 //! messages are the core's [`gofast_core::exchange::ExchangeMessage`].
 
 use gofast_core::block::BlockId;
+use gofast_core::exchange::DeltaWant;
+use gofast_core::identity::PeerId;
 
 use crate::store::{BlockStore, StoreError};
 
 mod conn;
+mod delta;
 mod dir_diff;
 mod fetch;
 mod get;
 mod sink;
 
 pub use conn::{ConnStats, Role, exchange_traffic};
+pub use delta::{RebuildError, Served, rebuild, serve as serve_delta};
 pub use dir_diff::{DirFetch, fetch_dir_changes};
 pub use fetch::{Accepted, Fetch, FetchError, FetchProgress, Placement};
 pub use get::{FetchReport, GetError, MAX_SERVED_CONNECTIONS, fetch_tree, serve};
@@ -30,6 +34,15 @@ pub trait BlockSource: Send + Sync + 'static {
     fn block(&self, id: &BlockId) -> Result<Option<Vec<u8>>, StoreError>;
     /// Whether the block `id` is held.
     fn holds(&self, id: &BlockId) -> Result<bool, StoreError>;
+    /// How to answer `peer`'s request for a block as a delta: by default as a plain want (a
+    /// source that may make deltas says when, `docs/spec/exchange.md`).
+    fn delta(&self, peer: &PeerId, want: &DeltaWant) -> Result<Served, StoreError> {
+        let _ = peer;
+        Ok(match self.block(&want.target.id)? {
+            Some(b) => Served::Block(b),
+            None => Served::Missing,
+        })
+    }
 }
 
 impl BlockSource for BlockStore {

@@ -16,6 +16,7 @@
 
 mod allow;
 mod apply;
+mod served;
 mod wire;
 
 use std::collections::HashMap;
@@ -33,6 +34,7 @@ use tracing::{debug, info, warn};
 pub(crate) use allow::AllowList;
 pub use allow::MAX_ALLOWED;
 pub use apply::{Applied, apply_tree};
+pub(crate) use served::NodeBlocks;
 use wire::{ANSWER_SALT, Answer, OFFER_SALT, decode_offer, encode_offer, name_of};
 pub use wire::{MAX_PUSH_NAME, PushStatus, check_push_name};
 
@@ -188,7 +190,9 @@ impl TreePushes {
         let salt = pushed.record.salt();
         if let Some(name) = name_of(salt, OFFER_SALT) {
             match decode_offer(pushed.record.value()) {
-                Some((push, root)) => self.on_offer(pushed.from, name, push, root),
+                Some((push, root, deltas)) => {
+                    self.on_offer(pushed.from, name, push, root, deltas);
+                }
                 None => debug!(from = %pushed.from, "an undecodable tree push offer"),
             }
         } else if let Some(name) = name_of(salt, ANSWER_SALT) {
@@ -205,7 +209,14 @@ impl TreePushes {
         }
     }
 
-    fn on_offer(self: &Arc<Self>, from: PeerId, name: String, push: u64, root: BlockRef) {
+    fn on_offer(
+        self: &Arc<Self>,
+        from: PeerId,
+        name: String,
+        push: u64,
+        root: BlockRef,
+        deltas: bool,
+    ) {
         let folder = lock(&self.allow).folder_of(&from).map(Path::to_path_buf);
         let Some(folder) = folder else {
             info!(%from, name, "a tree push from a peer not allowed: refused");
@@ -262,7 +273,7 @@ impl TreePushes {
                     let me = Arc::clone(self);
                     let name = name.clone();
                     tokio::spawn(async move {
-                        let answer = me.receive(from, &name, push, &root, &folder).await;
+                        let answer = me.receive(from, &name, push, &root, &folder, deltas).await;
                         if let Some(i) = lock(&me.incoming).pushes.get_mut(&(from, name.clone()))
                             && i.push == push
                         {
@@ -285,6 +296,7 @@ impl TreePushes {
         push: u64,
         root: &BlockRef,
         folder: &Path,
+        deltas: bool,
     ) -> Answer {
         let started = std::time::Instant::now();
         let result = async {
@@ -294,7 +306,7 @@ impl TreePushes {
             let label = received_label(&from, name);
             let dest = folder.join(name);
             let (applied, received) = self
-                .write_tree(root, &label, &dest, &[(from, addr)])
+                .write_tree(root, &label, &dest, &[(from, addr)], deltas.then_some(from))
                 .await?;
             Ok::<_, Error>((applied, received))
         }
@@ -330,13 +342,15 @@ impl TreePushes {
 
     /// Fetches what the tree under `root` has that the tree last pinned as `label` has not,
     /// writes it into `dest`, and pins the tree as `label`; returns what was written and the
-    /// blocks fetched.
+    /// blocks fetched. With `deltas_from` (the pusher, which made both trees), changed blocks
+    /// come as deltas against their versions in the pinned tree.
     pub(crate) async fn write_tree(
         &self,
         root: &BlockRef,
         label: &str,
         dest: &Path,
         providers: &[(PeerId, SocketAddr)],
+        deltas_from: Option<PeerId>,
     ) -> Result<(Applied, u64), Error> {
         let previous = self.pinned(label).await?;
         let t = std::time::Instant::now();
@@ -346,11 +360,13 @@ impl TreePushes {
             root,
             previous.clone(),
             providers,
+            deltas_from,
         )
         .await?;
         debug!(
             fetch_ms = t.elapsed().as_millis(),
             blocks = fetched.received,
+            rebuilt = fetched.rebuilt,
             "tree changes fetched"
         );
         let (store, r, l, d) = (
@@ -378,6 +394,12 @@ impl TreePushes {
         })
         .await?;
         Ok((applied, fetched.received))
+    }
+
+    /// Whether an offer of this node's to `peer` is waiting for its answer: while it is, `peer`
+    /// may ask for the pushed blocks as deltas.
+    pub(crate) fn is_pushing_to(&self, peer: &PeerId) -> bool {
+        lock(&self.waiting).keys().any(|(p, _)| p == peer)
     }
 
     /// The root pinned as `label`, if any.

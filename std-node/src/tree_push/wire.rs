@@ -15,6 +15,8 @@ pub const MAX_PUSH_NAME: usize = 48;
 /// Longest message an answer carries, in bytes.
 const MAX_MESSAGE: usize = 400;
 const VERSION: u8 = 1;
+/// An offer's version since deltas: version 1 and a flags byte.
+const OFFER_VERSION: u8 = 2;
 const OFFER_LEN: usize = 1 + 8 + 32 + 32;
 const ANSWER_HEADER_LEN: usize = 1 + 8 + 32 + 1 + 4 + 4 + 4 + 8 + 2;
 
@@ -43,24 +45,34 @@ pub(crate) fn name_of(salt: &[u8], prefix: &str) -> Option<String> {
     Some(name.to_owned())
 }
 
-/// The offer's value: the push's id (random; re-sent offers of one push share it) and the root of
-/// the pushed tree's top listing (its key included: the receiver reads the tree with it).
+/// An offer's flag: the pusher answers delta requests for this push (`docs/spec/exchange.md`).
+const SERVES_DELTAS: u8 = 1;
+
+/// The offer's value: the push's id (random; re-sent offers of one push share it), the root of
+/// the pushed tree's top listing (its key included: the receiver reads the tree with it), and
+/// (from version 2) flags: this node serves the push's changed blocks as deltas.
 pub(crate) fn encode_offer(push: u64, root: &BlockRef) -> zeroize::Zeroizing<Vec<u8>> {
-    let mut v = zeroize::Zeroizing::new(Vec::with_capacity(OFFER_LEN));
-    v.push(VERSION);
+    let mut v = zeroize::Zeroizing::new(Vec::with_capacity(OFFER_LEN + 1));
+    v.push(OFFER_VERSION);
     v.extend_from_slice(&push.to_le_bytes());
     v.extend_from_slice(&*zeroize::Zeroizing::new(root.to_bytes()));
+    v.push(SERVES_DELTAS);
     v
 }
 
-/// Decodes an offer's value: the push's id and the root.
-pub(crate) fn decode_offer(value: &[u8]) -> Option<(u64, BlockRef)> {
-    if value.len() != OFFER_LEN || value.first() != Some(&VERSION) {
-        return None;
-    }
+/// Decodes an offer's value: the push's id, the root, and whether the pusher serves deltas (a
+/// version 1 offer, from a node before deltas, does not).
+pub(crate) fn decode_offer(value: &[u8]) -> Option<(u64, BlockRef, bool)> {
+    let deltas = match (value.first(), value.len()) {
+        (Some(&VERSION), OFFER_LEN) => false,
+        (Some(&OFFER_VERSION), n) if n == OFFER_LEN + 1 => {
+            value.last().is_some_and(|f| f & SERVES_DELTAS != 0)
+        }
+        _ => return None,
+    };
     let push = u64::from_le_bytes(value.get(1..9)?.try_into().ok()?);
-    let bytes = zeroize::Zeroizing::new(<[u8; 64]>::try_from(value.get(9..)?).ok()?);
-    Some((push, BlockRef::from_bytes(&bytes)))
+    let bytes = zeroize::Zeroizing::new(<[u8; 64]>::try_from(value.get(9..OFFER_LEN)?).ok()?);
+    Some((push, BlockRef::from_bytes(&bytes), deltas))
 }
 
 /// Where a push stands, as its receiver tells.
@@ -197,7 +209,17 @@ mod tests {
     #[test]
     fn an_offer_round_trips_and_names_are_checked() {
         let root = BlockRef::from_bytes(&[3; 64]);
-        assert_eq!(decode_offer(&encode_offer(9, &root)), Some((9, root)));
+        assert_eq!(
+            decode_offer(&encode_offer(9, &root)),
+            Some((9, root.clone(), true))
+        );
+        // An offer of a node before deltas (version 1, no flags) is read, without deltas.
+        let mut v1 = encode_offer(9, &root).to_vec();
+        v1[0] = 1;
+        v1.pop();
+        assert_eq!(decode_offer(&v1), Some((9, root, false)));
+        v1.push(1);
+        assert_eq!(decode_offer(&v1), None, "version 1 has no flags");
         assert_eq!(
             name_of(b"tree-push/photos", OFFER_SALT).as_deref(),
             Some("photos")

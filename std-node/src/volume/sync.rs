@@ -455,6 +455,7 @@ impl Volumes {
             Class::Permanent,
             None,
             crate::node::MAX_GET_SIZE,
+            None,
             |_| {},
         )
         .await?;
@@ -470,7 +471,7 @@ impl Volumes {
         providers: &[(PeerId, SocketAddr)],
     ) -> Result<Vec<BlockId>, Error> {
         let fetched =
-            fetch_dir_changes(&self.identity, &self.store, root, compare, providers).await?;
+            fetch_dir_changes(&self.identity, &self.store, root, compare, providers, None).await?;
         Ok(fetched.ids)
     }
 
