@@ -53,6 +53,9 @@ pub async fn fetch_dir_changes(
             |_| {},
         )
     };
+    // Changed files are fetched several at once: each is a connection of its own, and most of a
+    // small file's time is the connection's set-up.
+    let mut files = tokio::task::JoinSet::new();
     let take = |out: &mut DirFetch, report: FetchReport| {
         out.received += report.progress.received;
         out.rebuilt += report.progress.rebuilt;
@@ -86,7 +89,12 @@ pub async fn fetch_dir_changes(
                     let old = before
                         .filter(|b| b.kind == EntryKind::File)
                         .map(|b| b.target.clone());
-                    take(&mut out, fetch(e.target, old).await?);
+                    if files.len() >= FILES_AT_ONCE
+                        && let Some(done) = files.join_next().await
+                    {
+                        take(&mut out, joined(done)?);
+                    }
+                    files.spawn(fetch(e.target, old));
                 }
                 EntryKind::Dir => stack.push((
                     e.target,
@@ -98,5 +106,18 @@ pub async fn fetch_dir_changes(
             }
         }
     }
+    while let Some(done) = files.join_next().await {
+        take(&mut out, joined(done)?);
+    }
     Ok(out)
+}
+
+/// Changed files fetched at once.
+const FILES_AT_ONCE: usize = 8;
+
+fn joined(
+    done: Result<Result<FetchReport, super::GetError>, tokio::task::JoinError>,
+) -> Result<FetchReport, Error> {
+    done.map_err(|e| Error::new(ErrorKind::Internal, format!("a file's fetch: {e}")))?
+        .map_err(Error::from)
 }
