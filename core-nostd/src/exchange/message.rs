@@ -268,16 +268,16 @@ fn encode_wants(wants: &[DeltaWant], w: &mut Writer<'_>) -> Result<(), EncodeErr
             reason: "a delta request list holds at least one request",
         });
     }
+    if wants.iter().any(|w| w.bases.is_empty()) {
+        return Err(EncodeError::InvalidValue {
+            field: BASES_FIELD,
+            reason: "a delta request names at least one base",
+        });
+    }
     w.put_u8(WANT_DELTA)?;
     // At most MAX_DELTA_WANTS (6) and MAX_DELTA_BASES (4): the heapless capacities.
     w.put_u8(u8::try_from(wants.len()).unwrap_or(u8::MAX))?;
     for want in wants {
-        if want.bases.is_empty() {
-            return Err(EncodeError::InvalidValue {
-                field: BASES_FIELD,
-                reason: "a delta request names at least one base",
-            });
-        }
         w.put_bytes(&want.target.to_bytes())?;
         w.put_u8(u8::try_from(want.bases.len()).unwrap_or(u8::MAX))?;
         for b in &want.bases {

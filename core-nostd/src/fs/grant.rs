@@ -104,15 +104,14 @@ impl Grant<'_> {
                 .diffie_hellman(&device.x25519_public())
                 .map_err(|_| VolumeError::BadDeviceList)?;
             let key = envelope_key(&shared, id, self.epoch, &self.salt, &me, device);
-            let mut envelope = [0u8; ENVELOPE_LEN];
+            // Holds the secret in the clear until sealed: wiped however this ends.
+            let mut envelope = zeroize::Zeroizing::new([0u8; ENVELOPE_LEN]);
             let (body, tag_out) = envelope.split_at_mut(VOLUME_SECRET_LEN);
             body.copy_from_slice(self.secret.0.expose());
             let tag = xchacha20poly1305_seal(&key, &[0; XNONCE_LEN], &aad(id, self.epoch), body)
                 .map_err(|_| VolumeError::NotOpened)?;
             tag_out.copy_from_slice(&tag);
-            w.put_bytes(&envelope).map_err(bad)?;
-            // The envelope held the secret in the clear before sealing.
-            zeroize::Zeroize::zeroize(&mut envelope);
+            w.put_bytes(envelope.as_slice()).map_err(bad)?;
         }
         let len = w.position();
         let value = value.get(..len).ok_or(VolumeError::WrongRecord)?;

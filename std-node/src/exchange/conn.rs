@@ -433,9 +433,21 @@ impl Conn {
                 }
             }
             ExchangeMessage::WantDelta { wants } => {
+                // Deltas cost CPU (opening, re-sealing, a signature and a diff per want): made
+                // off the async threads, one message's wants at a time.
+                let store = Arc::clone(&self.store);
+                let wanted = wants.clone();
+                let served = tokio::task::spawn_blocking(move || {
+                    wanted
+                        .iter()
+                        .map(|w| store.delta(&peer, w))
+                        .collect::<Vec<_>>()
+                })
+                .await
+                .map_err(|e| format!("making deltas: {e}"))?;
                 let mut missing: heapless::Vec<BlockId, MAX_IDS> = heapless::Vec::new();
-                for want in &wants {
-                    match self.store.delta(&peer, want) {
+                for (want, served) in wants.iter().zip(served) {
+                    match served {
                         Ok(Served::Block(data)) => {
                             self.queue_block(&want.target.id, &data)?;
                             self.stats.served += 1;

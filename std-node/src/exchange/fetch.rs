@@ -126,6 +126,9 @@ pub struct Fetch {
     /// Tree nodes opened that have a base: their children, to pair with the base's children
     /// once the base is read (in [`Fetch::take_local`], which reads the store).
     to_pair: Vec<(Vec<(BlockRef, u64)>, BlockRef)>,
+    /// Needed blocks with bases, not asked for yet: for the delta provider alone (kept apart so
+    /// that neither kind of request scans the other's blocks).
+    delta_queue: VecDeque<BlockRef>,
     /// Blocks asked for as deltas.
     as_delta: HashSet<BlockId>,
     /// Blocks whose delta did not rebuild them: asked for whole (their bases stay, to pair their
@@ -139,6 +142,7 @@ impl std::fmt::Debug for Fetch {
         f.debug_struct("Fetch")
             .field("root", &self.root)
             .field("queued", &self.queue.len())
+            .field("queued_for_deltas", &self.delta_queue.len())
             .field("in_flight", &self.in_flight.len())
             .field("providers", &self.providers.len())
             .field("progress", &self.progress)
@@ -176,6 +180,7 @@ impl Fetch {
             delta_peer: None,
             bases: HashMap::new(),
             to_pair: Vec::new(),
+            delta_queue: VecDeque::new(),
             as_delta: HashSet::new(),
             whole: HashSet::new(),
         }
@@ -204,7 +209,10 @@ impl Fetch {
 
     /// Whether every block of the tree is stored.
     pub fn is_complete(&self) -> bool {
-        self.queue.is_empty() && self.fresh.is_empty() && self.in_flight.is_empty()
+        self.queue.is_empty()
+            && self.delta_queue.is_empty()
+            && self.fresh.is_empty()
+            && self.in_flight.is_empty()
     }
 
     /// Providers in use.
@@ -236,12 +244,16 @@ impl Fetch {
         &mut self,
         mut local: impl FnMut(&BlockId) -> Option<Vec<u8>>,
     ) -> Result<(), FetchError> {
-        for (children, base) in std::mem::take(&mut self.to_pair) {
-            if let Some(old) = local(&base.id).and_then(|data| old_children(&base, data)) {
-                self.pair(&children, &old);
+        loop {
+            // Children get their bases before they are queued (a held node's children included).
+            for (children, base) in std::mem::take(&mut self.to_pair) {
+                if let Some(old) = local(&base.id).and_then(|data| old_children(&base, data)) {
+                    self.pair(&children, &old);
+                }
             }
-        }
-        while let Some(r) = self.fresh.pop_front() {
+            let Some(r) = self.fresh.pop_front() else {
+                return Ok(());
+            };
             match local(&r.id) {
                 Some(data) if verify(&r.id, &data).is_ok() => {
                     self.progress.blocks += 1;
@@ -250,10 +262,35 @@ impl Fetch {
                         self.stored.push(p);
                     }
                 }
-                _ => self.queue.push_back(r),
+                _ => self.enqueue(r, false),
             }
         }
-        Ok(())
+    }
+
+    /// Queues a needed block: for a delta if it has bases (and its delta did not fail), plain
+    /// otherwise; at the front for one that goes back.
+    fn enqueue(&mut self, r: BlockRef, front: bool) {
+        let delta = self.delta_peer.is_some()
+            && self.bases.contains_key(&r.id)
+            && !self.whole.contains(&r.id);
+        let q = if delta {
+            &mut self.delta_queue
+        } else {
+            &mut self.queue
+        };
+        if front {
+            q.push_front(r);
+        } else {
+            q.push_back(r);
+        }
+    }
+
+    /// Moves the blocks found but not looked for in a store into the queues (for callers that
+    /// keep no store).
+    fn drain_fresh(&mut self) {
+        while let Some(r) = self.fresh.pop_front() {
+            self.enqueue(r, false);
+        }
     }
 
     /// Gives the children of a new tree node bases among the children of the old node at its
@@ -285,32 +322,28 @@ impl Fetch {
         if old.is_empty() {
             return;
         }
-        let mut start = 0u64;
+        // One pass over both runs: `first` is the first old child reaching past the new child's
+        // start (both runs start at the same byte).
+        let (mut start, mut first, mut first_end) = (0u64, 0usize, old.first().map_or(0, |o| o.1));
+        let last_window = old.len().saturating_sub(MAX_DELTA_BASES);
         for &i in run {
             let Some((r, size)) = new.get(i) else {
                 continue;
             };
-            let end = start.saturating_add(*size);
-            // The first old child that reaches past this child's start, and the ones after it.
-            let mut reach = 0u64;
-            let first = old
-                .iter()
-                .position(|(_, s)| {
-                    reach = reach.saturating_add(*s);
-                    reach > start
-                })
-                .unwrap_or(old.len().saturating_sub(1))
-                .min(old.len().saturating_sub(MAX_DELTA_BASES.min(old.len())));
+            while first_end <= start && first + 1 < old.len() {
+                first += 1;
+                first_end = first_end.saturating_add(old.get(first).map_or(0, |o| o.1));
+            }
             let chosen: Vec<BlockRef> = old
                 .iter()
-                .skip(first)
+                .skip(first.min(last_window))
                 .take(MAX_DELTA_BASES)
                 .map(|(b, _)| b.clone())
                 .collect();
             if !chosen.is_empty() {
                 self.bases.entry(r.id).or_insert(chosen);
             }
-            start = end;
+            start = start.saturating_add(*size);
         }
     }
 
@@ -319,21 +352,25 @@ impl Fetch {
     /// [`Fetch::next_request`], which leaves those blocks to it.
     pub fn next_delta_request(&mut self) -> Option<(PeerId, Vec<DeltaWant>)> {
         let peer = self.delta_peer?;
-        self.queue.extend(self.fresh.drain(..));
+        self.drain_fresh();
         let p = self.providers.iter_mut().find(|p| p.peer == peer)?;
         let room = self.window.saturating_sub(p.in_flight).min(MAX_DELTA_WANTS);
         let mut wants = Vec::new();
-        let mut j = 0;
         while wants.len() < room {
-            let Some(r) = self.queue.get(j) else { break };
-            let wanted = !p.lacks.contains(&r.id) && !self.whole.contains(&r.id);
-            let Some(bases) = self.bases.get(&r.id).filter(|_| wanted) else {
-                j += 1;
+            let Some(r) = self.delta_queue.pop_front() else {
+                break;
+            };
+            let bases = self
+                .bases
+                .get(&r.id)
+                .filter(|_| !self.whole.contains(&r.id));
+            let Some(bases) = bases.filter(|_| !p.lacks.contains(&r.id)) else {
+                // Refused by the maker, or its delta failed: asked for whole, of anyone.
+                self.queue.push_front(r);
                 continue;
             };
             let bases: heapless::Vec<BlockRef, MAX_DELTA_BASES> =
                 bases.iter().take(MAX_DELTA_BASES).cloned().collect();
-            let Some(r) = self.queue.remove(j) else { break };
             self.as_delta.insert(r.id);
             self.in_flight.insert(r.id, (r.clone(), peer));
             wants.push(DeltaWant { target: r, bases });
@@ -343,6 +380,11 @@ impl Fetch {
         }
         p.in_flight += wants.len();
         Some((peer, wants))
+    }
+
+    /// Whether `id` is asked of `peer` as a plain want (a delta for it is a protocol error).
+    pub fn asked_whole(&self, peer: &PeerId, id: &BlockId) -> bool {
+        self.in_flight.get(id).is_some_and(|(_, p)| p == peer) && !self.as_delta.contains(id)
     }
 
     /// A delta arrived from `peer` for block `id`: what to rebuild it from (the block's reference
@@ -380,7 +422,7 @@ impl Fetch {
             if let Some(p) = self.providers.iter_mut().find(|p| p.peer == *peer) {
                 p.in_flight = p.in_flight.saturating_sub(1);
             }
-            self.queue.push_front(r);
+            self.enqueue(r, true);
         }
     }
 
@@ -389,7 +431,7 @@ impl Fetch {
     /// load spreads and a slow provider gets less.
     pub fn next_request(&mut self) -> Option<(PeerId, Vec<BlockId>)> {
         // Found and not looked for in the store (a caller that does not keep blocks): asked for.
-        self.queue.extend(self.fresh.drain(..));
+        self.drain_fresh();
         let mut order: Vec<usize> = (0..self.providers.len()).collect();
         order.sort_by_key(|&i| self.providers.get(i).map_or(usize::MAX, |p| p.in_flight));
         for i in order {
@@ -405,11 +447,7 @@ impl Fetch {
             let mut j = 0;
             while ids.len() < room {
                 let Some(r) = self.queue.get(j) else { break };
-                // A block with bases is the delta request's to ask of the tree's maker.
-                let for_delta = self.delta_peer == Some(p.peer)
-                    && self.bases.contains_key(&r.id)
-                    && !self.whole.contains(&r.id);
-                if p.lacks.contains(&r.id) || for_delta {
+                if p.lacks.contains(&r.id) {
                     j += 1;
                     continue;
                 }
@@ -475,6 +513,7 @@ impl Fetch {
                 && let Some((r, _)) = self.in_flight.remove(id)
             {
                 p.in_flight = p.in_flight.saturating_sub(1);
+                // Its delta's maker lacks it: whole, of anyone (`next_delta_request` moves it).
                 self.queue.push_front(r);
             }
         }
@@ -483,6 +522,12 @@ impl Fetch {
     /// `peer` went away: its requests go back to the queue.
     pub fn remove_provider(&mut self, peer: &PeerId) {
         self.providers.retain(|p| p.peer != *peer);
+        if self.delta_peer == Some(*peer) {
+            // No deltas without their maker: the others are asked for the blocks whole.
+            self.delta_peer = None;
+            let waiting = std::mem::take(&mut self.delta_queue);
+            self.queue.extend(waiting);
+        }
         let lost: Vec<BlockId> = self
             .in_flight
             .iter()
@@ -506,12 +551,17 @@ impl Fetch {
         let servable = self
             .queue
             .iter()
-            .any(|r| self.providers.iter().any(|p| !p.lacks.contains(&r.id)));
+            .any(|r| self.providers.iter().any(|p| !p.lacks.contains(&r.id)))
+            || (!self.delta_queue.is_empty()
+                && self
+                    .providers
+                    .iter()
+                    .any(|p| Some(p.peer) == self.delta_peer));
         if servable {
             Ok(())
         } else {
             Err(FetchError::NoProviders {
-                missing: self.queue.len(),
+                missing: self.queue.len() + self.delta_queue.len(),
             })
         }
     }

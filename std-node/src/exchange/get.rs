@@ -242,7 +242,18 @@ async fn run(
                 (peer, id, data, accepted)
             }
             ConnEvent::Delta { peer, id, data } => {
+                // Plaintext literals: wiped once used.
+                let data = zeroize::Zeroizing::new(data);
                 let Some((target, bases)) = fetch.on_delta(&peer, &id) else {
+                    if fetch.asked_whole(&peer, &id) {
+                        // A delta for a block asked for whole would leave it in flight for good.
+                        warn!(%peer, "provider answered a want with a delta: dropped");
+                        report.penalised.push(peer);
+                        fetch.remove_provider(&peer);
+                        if let Some(tx) = conns.remove(&peer) {
+                            let _ = tx.try_send(ConnCommand::Close);
+                        }
+                    }
                     continue;
                 };
                 match rebuild(|b| store.get(b).ok().flatten(), &target, &bases, &data) {

@@ -109,6 +109,8 @@ pub struct Volumes {
     /// Each open volume's record salts (head, device list) → its name: a pushed record finds its
     /// volume without waiting on any volume's lock.
     salts: std::sync::Mutex<HashMap<Vec<u8>, String>>,
+    /// When each volume's grant was last looked up in the DHT (bounded: one entry per volume).
+    grant_lookups: std::sync::Mutex<HashMap<String, std::time::Instant>>,
 }
 
 impl std::fmt::Debug for Volumes {
@@ -135,6 +137,7 @@ impl Volumes {
             events,
             open: std::sync::Mutex::new(HashMap::new()),
             salts: std::sync::Mutex::new(HashMap::new()),
+            grant_lookups: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -253,6 +256,13 @@ pub(crate) async fn resync(volumes: std::sync::Weak<Volumes>) {
         let Some(v) = volumes.upgrade() else {
             return;
         };
+        // Synced first: a key epoch begun while this device was off is learnt before it
+        // publishes (or writes) anything more.
+        for name in v.names().unwrap_or_default() {
+            if let Err(e) = v.sync(&name).await {
+                tracing::debug!(volume = %name, error = %e, "periodic volume sync");
+            }
+        }
         if first {
             // The head this device last made may not have reached the DHT (a crash right after
             // the edit): published again.
@@ -262,11 +272,6 @@ pub(crate) async fn resync(volumes: std::sync::Weak<Volumes>) {
                 }
             }
             first = false;
-        }
-        for name in v.names().unwrap_or_default() {
-            if let Err(e) = v.sync(&name).await {
-                tracing::debug!(volume = %name, error = %e, "periodic volume sync");
-            }
         }
     }
 }

@@ -150,13 +150,16 @@ impl Volumes {
                 ),
             ));
         }
-        let before = state.devices.clone();
-        change(&mut state.devices)?;
-        if state.devices != before {
-            state.devices_seq += 1;
-            let removed: Vec<PeerId> = before
+        // Changed on a copy, taken only once saved: a failed save leaves the state as it was
+        // (an epoch kept only in memory could be drawn again, with another secret).
+        let mut next = state.clone();
+        change(&mut next.devices)?;
+        if next.devices != state.devices {
+            next.devices_seq += 1;
+            let removed: Vec<PeerId> = state
+                .devices
                 .iter()
-                .filter(|d| !state.devices.contains(d))
+                .filter(|d| !next.devices.contains(d))
                 .copied()
                 .collect();
             if !removed.is_empty() {
@@ -166,23 +169,24 @@ impl Volumes {
                 let mut salt = [0u8; GRANT_SALT_LEN];
                 os_rng().fill_bytes(&mut secret);
                 os_rng().fill_bytes(&mut salt);
-                let epoch = state.epoch().checked_add(1).ok_or_else(|| {
+                let epoch = next.epoch().checked_add(1).ok_or_else(|| {
                     Error::new(
                         ErrorKind::InvalidInput,
                         "the volume's key epochs are used up",
                     )
                 })?;
-                state.add_epoch(EpochSecret {
+                next.add_epoch(EpochSecret {
                     epoch,
                     secret: VolumeSecret(SecretBytes::new(secret)),
                     salt,
                 });
                 secret.zeroize();
             }
-            if state.epoch() > 0 {
-                state.grant_seq += 1;
+            if next.epoch() > 0 {
+                next.grant_seq += 1;
             }
-            state.save(&self.data_dir)?;
+            next.save(&self.data_dir)?;
+            *state = next;
             // A removed device is told too, so that it knows at once its writes are not taken
             // (the grant it finds no envelope in says so).
             self.publish_grant(&state, &removed).await;

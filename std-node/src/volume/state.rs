@@ -274,24 +274,26 @@ impl VolumeState {
             hex::decode_to_slice(id, &mut bytes).map_err(|e| corrupt(&e.to_string()))?;
             seen.insert(peer(d)?, gofast_core::block::BlockId(bytes));
         }
+        // Each secret's text is wiped when its `Zeroizing` goes, errors included.
+        let texts: Vec<(u32, Zeroizing<String>, String)> = std::mem::take(&mut parsed.epochs)
+            .into_iter()
+            .map(|e| (e.epoch, Zeroizing::new(e.secret), e.salt))
+            .collect();
         let mut epochs: Vec<EpochSecret> = Vec::new();
-        for e in &parsed.epochs {
+        for (epoch, secret_text, salt_text) in &texts {
             let mut secret = Zeroizing::new([0u8; 32]);
             let mut salt = [0u8; GRANT_SALT_LEN];
-            hex::decode_to_slice(&e.secret, secret.as_mut_slice())
-                .and_then(|()| hex::decode_to_slice(&e.salt, &mut salt))
+            hex::decode_to_slice(secret_text.as_str(), secret.as_mut_slice())
+                .and_then(|()| hex::decode_to_slice(salt_text, &mut salt))
                 .map_err(|_| corrupt("an epoch's secret or salt is not hex of the right length"))?;
-            if e.epoch == 0 || epochs.last().is_some_and(|l| l.epoch >= e.epoch) {
+            if *epoch == 0 || epochs.last().is_some_and(|l| l.epoch >= *epoch) {
                 return Err(corrupt("the key epochs are not 1 or more, rising"));
             }
             epochs.push(EpochSecret {
-                epoch: e.epoch,
+                epoch: *epoch,
                 secret: VolumeSecret(SecretBytes::new(*secret)),
                 salt,
             });
-        }
-        for e in &mut parsed.epochs {
-            drop(Zeroizing::new(std::mem::take(&mut e.secret)));
         }
         Ok(VolumeState {
             name: parsed.name,

@@ -28,6 +28,9 @@ use crate::exchange::{fetch_dir_changes, fetch_tree};
 use crate::net::PushedRecord;
 use crate::store::Class;
 
+/// How often a device looks up the owner's grant for an epoch it lacks.
+pub(super) const GRANT_LOOKUP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What taking in other devices' heads did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncReport {
@@ -160,7 +163,7 @@ impl Volumes {
         if let Some(keys) = state.keys_at(epoch) {
             return Ok(keys);
         }
-        if epoch > state.epoch() {
+        if epoch > state.epoch() && self.may_look_for_grant(&state.name) {
             let key = grant_key(state.keys().id(), &state.capability.owner);
             if let Some(record) = self.net.get_record(key).await? {
                 self.take_grant(state, &record)?;
@@ -177,8 +180,37 @@ impl Volumes {
         })
     }
 
+    /// Whether the owner's grant of volume `name` may be looked up in the DHT now: once per
+    /// [`GRANT_LOOKUP_INTERVAL`] (a record naming an unknown epoch costs its sender nothing, a
+    /// lookup costs this node a DHT query under the volume's lock). A pushed grant is taken in
+    /// whenever it comes.
+    fn may_look_for_grant(&self, name: &str) -> bool {
+        let mut last = self
+            .grant_lookups
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        match last.get(name) {
+            Some(t) if now.duration_since(*t) < GRANT_LOOKUP_INTERVAL => false,
+            _ => {
+                last.insert(name.to_owned(), now);
+                true
+            }
+        }
+    }
+
     /// Takes in the owner's device list if it is newer than the one held. Returns whether it was.
     async fn take_devices(&self, state: &mut VolumeState, record: &Record) -> Result<bool, Error> {
+        // Checked before any key is looked for: anyone can sign a record under the public salt.
+        if record.public_key() != &state.capability.owner {
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                "a device list not signed by the volume's owner",
+            ));
+        }
+        if record.seq() <= state.devices_seq && !state.devices.is_empty() {
+            return Ok(false);
+        }
         let keys = self.keys_for(state, record.value()).await?;
         let list = DeviceList::from_record(record, &state.capability.owner, &keys)
             .map_err(|e| Error::new(ErrorKind::Corrupt, format!("a device list: {e}")))?;
