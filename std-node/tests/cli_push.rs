@@ -7,12 +7,8 @@ mod procs;
 
 use std::path::Path;
 
-use procs::{gofast, node_dir, ok, random_file, tree_snapshot, up};
+use procs::{gofast, node_dir, ok, peer_of, random_file, tree_snapshot, up};
 use serde_json::Value;
-
-fn peer_of(bootstrap: &str) -> &str {
-    bootstrap.split('@').next().unwrap()
-}
 
 fn push(from: &Path, dir: &Path, to: &str) -> Value {
     let out = ok(gofast(from, &["push", dir.to_str().unwrap(), to, "--json"]));

@@ -7,11 +7,7 @@ mod procs;
 
 use gofast_node::control::{Request, call};
 use gofast_node::fs_control::FsRequest;
-use procs::{gofast, node_dir, ok, random_file, up};
-
-fn peer_of(bootstrap: &str) -> &str {
-    bootstrap.split('@').next().unwrap()
-}
+use procs::{gofast, node_dir, ok, peer_of, random_file, up};
 
 #[test]
 fn a_volume_across_three_processes_survives_a_kill_during_a_put() {

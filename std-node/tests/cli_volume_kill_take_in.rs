@@ -9,11 +9,7 @@ mod procs;
 use std::time::Instant;
 
 use gofast_node::control::{Request, call};
-use procs::{WAIT, gofast, node_dir, ok, random_file, up};
-
-fn peer_of(bootstrap: &str) -> &str {
-    bootstrap.split('@').next().unwrap()
-}
+use procs::{WAIT, gofast, node_dir, ok, peer_of, random_file, up};
 
 fn permanent_bytes(rt: &tokio::runtime::Runtime, dir: &std::path::Path) -> u64 {
     let v = rt

@@ -8,11 +8,7 @@ mod procs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use procs::{gofast, node_dir, ok, up};
-
-fn peer_of(bootstrap: &str) -> &str {
-    bootstrap.split('@').next().unwrap()
-}
+use procs::{gofast, node_dir, ok, peer_of, up};
 
 /// `gofast fs put` of `data` (written to a local file first) at `home:PATH`, started, not waited.
 fn start_put(dir: &Path, local: &Path, data: &[u8], path: &str) -> std::process::Child {

@@ -412,15 +412,8 @@ impl Conn {
             }
             ExchangeMessage::Block { id, data } => {
                 self.stats.received += 1;
-                if let Some(tx) = &self.events {
-                    tx.send(ConnEvent::Block {
-                        peer,
-                        id,
-                        data: data.to_vec(),
-                    })
-                    .await
-                    .map_err(|_| "the fetch is gone")?;
-                }
+                let data = data.to_vec();
+                self.report(ConnEvent::Block { peer, id, data }).await?;
             }
             ExchangeMessage::DontHave { ids } => {
                 if let Some(tx) = &self.events {
@@ -474,18 +467,19 @@ impl Conn {
             }
             ExchangeMessage::Delta { id, data } => {
                 self.stats.received += 1;
-                if let Some(tx) = &self.events {
-                    tx.send(ConnEvent::Delta {
-                        peer,
-                        id,
-                        data: data.to_vec(),
-                    })
-                    .await
-                    .map_err(|_| "the fetch is gone")?;
-                }
+                let data = data.to_vec();
+                self.report(ConnEvent::Delta { peer, id, data }).await?;
             }
             // Cancels and haves need no action from a connection that answers wants in order.
             ExchangeMessage::Cancel { .. } | ExchangeMessage::Have { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Passes `ev` to the fetch using this connection (a serving-only one has none).
+    async fn report(&self, ev: ConnEvent) -> Result<(), String> {
+        if let Some(tx) = &self.events {
+            tx.send(ev).await.map_err(|_| "the fetch is gone")?;
         }
         Ok(())
     }

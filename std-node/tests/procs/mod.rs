@@ -31,6 +31,11 @@ pub(crate) fn ok(out: Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The peer id in a `gfp1…@127.0.0.1:PORT` bootstrap text.
+pub(crate) fn peer_of(bootstrap: &str) -> &str {
+    bootstrap.split('@').next().unwrap_or(bootstrap)
+}
+
 /// A running `gofast up`, killed (SIGKILL) when dropped.
 pub(crate) struct Up {
     pub(crate) child: Child,
