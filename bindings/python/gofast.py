@@ -619,7 +619,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_volume_restore() != 51913:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_gofast_ffi_checksum_method_volume_revoke() != 27716:
+    if lib.uniffi_gofast_ffi_checksum_method_volume_revoke() != 61885:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_gofast_ffi_checksum_method_volume_set_retention() != 11301:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -2412,19 +2412,20 @@ class VolumeSummary:
     """
     What a volume is.
 """
-    def __init__(self, *, name:str, owner:str, devices:typing.List[str], snapshot:typing.Optional[str], height:int, may_write:bool):
+    def __init__(self, *, name:str, owner:str, devices:typing.List[str], snapshot:typing.Optional[str], height:int, may_write:bool, key_epoch:int):
         self.name = name
         self.owner = owner
         self.devices = devices
         self.snapshot = snapshot
         self.height = height
         self.may_write = may_write
+        self.key_epoch = key_epoch
         
         
 
     
     def __str__(self):
-        return "VolumeSummary(name={}, owner={}, devices={}, snapshot={}, height={}, may_write={})".format(self.name, self.owner, self.devices, self.snapshot, self.height, self.may_write)
+        return "VolumeSummary(name={}, owner={}, devices={}, snapshot={}, height={}, may_write={}, key_epoch={})".format(self.name, self.owner, self.devices, self.snapshot, self.height, self.may_write, self.key_epoch)
     def __eq__(self, other):
         if self.name != other.name:
             return False
@@ -2438,6 +2439,8 @@ class VolumeSummary:
             return False
         if self.may_write != other.may_write:
             return False
+        if self.key_epoch != other.key_epoch:
+            return False
         return True
 
 class _UniffiFfiConverterTypeVolumeSummary(_UniffiConverterRustBuffer):
@@ -2450,6 +2453,7 @@ class _UniffiFfiConverterTypeVolumeSummary(_UniffiConverterRustBuffer):
             snapshot=_UniffiFfiConverterOptionalString.read(buf),
             height=_UniffiFfiConverterUInt64.read(buf),
             may_write=_UniffiFfiConverterBoolean.read(buf),
+            key_epoch=_UniffiFfiConverterUInt32.read(buf),
         )
 
     @staticmethod
@@ -2460,6 +2464,7 @@ class _UniffiFfiConverterTypeVolumeSummary(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.check_lower(value.snapshot)
         _UniffiFfiConverterUInt64.check_lower(value.height)
         _UniffiFfiConverterBoolean.check_lower(value.may_write)
+        _UniffiFfiConverterUInt32.check_lower(value.key_epoch)
 
     @staticmethod
     def write(value, buf):
@@ -2469,6 +2474,7 @@ class _UniffiFfiConverterTypeVolumeSummary(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.snapshot, buf)
         _UniffiFfiConverterUInt64.write(value.height, buf)
         _UniffiFfiConverterBoolean.write(value.may_write, buf)
+        _UniffiFfiConverterUInt32.write(value.key_epoch, buf)
 
 
 
@@ -4018,7 +4024,8 @@ class VolumeProtocol(typing.Protocol):
         raise NotImplementedError
     async def revoke(self, device: str) -> VolumeSummary:
         """
-        Stops taking `device`'s writes (the owner only).
+        Stops taking `device`'s writes and moves the volume's keys to a new epoch it is not
+        given: it reads nothing written from then on (the owner only).
 """
         raise NotImplementedError
     async def set_retention(self, last: typing.Optional[int],days: typing.Optional[int]) -> RetainSummary:
@@ -4314,7 +4321,8 @@ class Volume(VolumeProtocol):
         )
     async def revoke(self, device: str) -> VolumeSummary:
         """
-        Stops taking `device`'s writes (the owner only).
+        Stops taking `device`'s writes and moves the volume's keys to a new epoch it is not
+        given: it reads nothing written from then on (the owner only).
 """
         
         _UniffiFfiConverterString.check_lower(device)

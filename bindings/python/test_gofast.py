@@ -64,6 +64,7 @@ class Suite:
             self.bytes_b_to_a,
             self.a_volume_on_two_devices,
             self.folders_pushed_and_pulled,
+            self.a_device_revoked,
             self.pins,
             self.directory_and_gc,
             self.suspend_and_resume,
@@ -204,6 +205,18 @@ class Suite:
         assert kept.kept == 1 and kept.dropped == 2, kept
         assert await home.read("/notes/todo.txt", None) == b"milk, eggs"
         await raises(GofastError.InvalidInput, home.set_retention(0, None))
+
+    async def a_device_revoked(self):
+        home = await self.a.volume("home")
+        assert (await home.info()).key_epoch == 0
+        left = await home.revoke(self.b.peer_id())
+        assert left.key_epoch == 1 and self.b.peer_id() not in left.devices, left
+        assert await home.write("/after.txt", b"not for b")
+        # B holds no key of the new epoch: its sync says so, and it reads nothing new.
+        joined = await self.b.volume("home")
+        await raises(GofastError.InvalidInput, joined.sync())
+        await raises(GofastError.NotFound, joined.read("/after.txt", None))
+        assert not (await joined.info()).may_write
 
     async def pins(self):
         added = await self.a.add_bytes("pinned", b"x" * 1000)

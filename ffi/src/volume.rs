@@ -26,6 +26,8 @@ pub struct VolumeSummary {
     pub height: u64,
     /// Whether this device may write (it is on the owner's list).
     pub may_write: bool,
+    /// The newest key epoch this device holds: one more each time the owner revokes a device.
+    pub key_epoch: u32,
 }
 
 /// One entry of a directory.
@@ -88,6 +90,7 @@ fn summary(i: VolumeInfo) -> VolumeSummary {
         height: i.head.as_ref().map_or(0, |(_, seq)| *seq),
         snapshot: i.head.map(|(id, _)| id),
         may_write: i.may_write,
+        key_epoch: i.key_epoch,
     }
 }
 
@@ -212,7 +215,8 @@ impl Volume {
         .await
     }
 
-    /// Stops taking `device`'s writes (the owner only).
+    /// Stops taking `device`'s writes and moves the volume's keys to a new epoch it is not
+    /// given: it reads nothing written from then on (the owner only).
     pub async fn revoke(&self, device: String) -> Result<VolumeSummary, GofastError> {
         let device = device
             .parse()

@@ -2126,7 +2126,8 @@ public protocol VolumeProtocol: AnyObject, Sendable {
     func restore(path: String, at: String) async throws  -> String?
     
     /**
-     * Stops taking `device`'s writes (the owner only).
+     * Stops taking `device`'s writes and moves the volume's keys to a new epoch it is not
+     * given: it reads nothing written from then on (the owner only).
      */
     func revoke(device: String) async throws  -> VolumeSummary
     
@@ -2428,7 +2429,8 @@ open func restore(path: String, at: String)async throws  -> String?  {
 }
     
     /**
-     * Stops taking `device`'s writes (the owner only).
+     * Stops taking `device`'s writes and moves the volume's keys to a new epoch it is not
+     * given: it reads nothing written from then on (the owner only).
      */
 open func revoke(device: String)async throws  -> VolumeSummary  {
     return
@@ -3915,6 +3917,10 @@ public struct VolumeSummary: Equatable, Hashable {
      * Whether this device may write (it is on the owner's list).
      */
     public var mayWrite: Bool
+    /**
+     * The newest key epoch this device holds: one more each time the owner revokes a device.
+     */
+    public var keyEpoch: UInt32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3936,13 +3942,17 @@ public struct VolumeSummary: Equatable, Hashable {
          */height: UInt64, 
         /**
          * Whether this device may write (it is on the owner's list).
-         */mayWrite: Bool) {
+         */mayWrite: Bool, 
+        /**
+         * The newest key epoch this device holds: one more each time the owner revokes a device.
+         */keyEpoch: UInt32) {
         self.name = name
         self.owner = owner
         self.devices = devices
         self.snapshot = snapshot
         self.height = height
         self.mayWrite = mayWrite
+        self.keyEpoch = keyEpoch
     }
 
     
@@ -3966,7 +3976,8 @@ public struct FfiConverterTypeVolumeSummary: FfiConverterRustBuffer {
                 devices: FfiConverterSequenceString.read(from: &buf), 
                 snapshot: FfiConverterOptionString.read(from: &buf), 
                 height: FfiConverterUInt64.read(from: &buf), 
-                mayWrite: FfiConverterBool.read(from: &buf)
+                mayWrite: FfiConverterBool.read(from: &buf), 
+                keyEpoch: FfiConverterUInt32.read(from: &buf)
         )
     }
 
@@ -3977,6 +3988,7 @@ public struct FfiConverterTypeVolumeSummary: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.snapshot, into: &buf)
         FfiConverterUInt64.write(value.height, into: &buf)
         FfiConverterBool.write(value.mayWrite, into: &buf)
+        FfiConverterUInt32.write(value.keyEpoch, into: &buf)
     }
 }
 
@@ -4975,7 +4987,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gofast_ffi_checksum_method_volume_restore() != 51913) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gofast_ffi_checksum_method_volume_revoke() != 27716) {
+    if (uniffi_gofast_ffi_checksum_method_volume_revoke() != 61885) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gofast_ffi_checksum_method_volume_set_retention() != 11301) {

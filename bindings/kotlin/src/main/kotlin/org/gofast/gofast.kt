@@ -1240,7 +1240,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_gofast_ffi_checksum_method_volume_restore() and 0xFFFF) != 51913) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_gofast_ffi_checksum_method_volume_revoke() and 0xFFFF) != 27716) {
+    if ((lib.uniffi_gofast_ffi_checksum_method_volume_revoke() and 0xFFFF) != 61885) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_gofast_ffi_checksum_method_volume_set_retention() and 0xFFFF) != 11301) {
@@ -4062,7 +4062,8 @@ public interface VolumeInterface {
     suspend fun `restore`(`path`: kotlin.String, `at`: kotlin.String): kotlin.String?
     
     /**
-     * Stops taking `device`'s writes (the owner only).
+     * Stops taking `device`'s writes and moves the volume's keys to a new epoch it is not
+     * given: it reads nothing written from then on (the owner only).
      */
     suspend fun `revoke`(`device`: kotlin.String): VolumeSummary
     
@@ -4488,7 +4489,8 @@ open class Volume: Disposable, AutoCloseable, VolumeInterface
 
     
     /**
-     * Stops taking `device`'s writes (the owner only).
+     * Stops taking `device`'s writes and moves the volume's keys to a new epoch it is not
+     * given: it reads nothing written from then on (the owner only).
      */
     @Throws(GofastException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -5612,6 +5614,11 @@ data class VolumeSummary (
      * Whether this device may write (it is on the owner's list).
      */
     var `mayWrite`: kotlin.Boolean
+    , 
+    /**
+     * The newest key epoch this device holds: one more each time the owner revokes a device.
+     */
+    var `keyEpoch`: kotlin.UInt
     
 ){
     
@@ -5634,6 +5641,7 @@ public object FfiConverterTypeVolumeSummary: FfiConverterRustBuffer<VolumeSummar
             FfiConverterOptionalString.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterUInt.read(buf),
         )
     }
 
@@ -5643,7 +5651,8 @@ public object FfiConverterTypeVolumeSummary: FfiConverterRustBuffer<VolumeSummar
             FfiConverterSequenceString.allocationSize(value.`devices`) +
             FfiConverterOptionalString.allocationSize(value.`snapshot`) +
             FfiConverterULong.allocationSize(value.`height`) +
-            FfiConverterBoolean.allocationSize(value.`mayWrite`)
+            FfiConverterBoolean.allocationSize(value.`mayWrite`) +
+            FfiConverterUInt.allocationSize(value.`keyEpoch`)
     )
 
     override fun write(value: VolumeSummary, buf: ByteBuffer) {
@@ -5653,6 +5662,7 @@ public object FfiConverterTypeVolumeSummary: FfiConverterRustBuffer<VolumeSummar
             FfiConverterOptionalString.write(value.`snapshot`, buf)
             FfiConverterULong.write(value.`height`, buf)
             FfiConverterBoolean.write(value.`mayWrite`, buf)
+            FfiConverterUInt.write(value.`keyEpoch`, buf)
     }
 }
 
