@@ -9,19 +9,12 @@ mod procs;
 use std::path::PathBuf;
 
 use gofast_node::control::{Request, call};
-use procs::{gofast, node_dir, ok, random_file, up};
+use procs::{gofast, node_dir, ok, random_file, three_nodes, up};
 
 #[test]
 fn add_on_one_node_get_on_another_through_the_dht() {
     let base = tempfile::tempdir().unwrap();
-    let (a, b, c) = (
-        node_dir(base.path(), "a"),
-        node_dir(base.path(), "b"),
-        node_dir(base.path(), "c"),
-    );
-    let up_a = up(&a, &[]);
-    let _up_b = up(&b, &[&up_a.bootstrap]);
-    let _up_c = up(&c, &[&up_a.bootstrap]);
+    let ([a, _b, c], [_up_a, _up_b, _up_c]) = three_nodes(base.path());
 
     let input = base.path().join("photo.bin");
     let data = random_file(&input, 3 << 20, 7);

@@ -7,19 +7,12 @@ mod procs;
 
 use gofast_node::control::{Request, call};
 use gofast_node::fs_control::FsRequest;
-use procs::{gofast, node_dir, ok, peer_of, random_file, up};
+use procs::{gofast, ok, peer_of, random_file, three_nodes, up};
 
 #[test]
 fn a_volume_across_three_processes_survives_a_kill_during_a_put() {
     let base = tempfile::tempdir().unwrap();
-    let (a, b, c) = (
-        node_dir(base.path(), "a"),
-        node_dir(base.path(), "b"),
-        node_dir(base.path(), "c"),
-    );
-    let mut up_a = up(&a, &[]);
-    let up_b = up(&b, &[&up_a.bootstrap]);
-    let up_c = up(&c, &[&up_a.bootstrap]);
+    let ([a, b, c], [mut up_a, up_b, up_c]) = three_nodes(base.path());
     let notes = base.path().join("notes.txt");
     let notes_data = random_file(&notes, 100_000, 1);
     let todo = base.path().join("todo.txt");

@@ -8,7 +8,7 @@ mod procs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use procs::{gofast, node_dir, ok, peer_of, up};
+use procs::{gofast, ok, peer_of, three_nodes, up};
 
 /// `gofast fs put` of `data` (written to a local file first) at `home:PATH`, started, not waited.
 fn start_put(dir: &Path, local: &Path, data: &[u8], path: &str) -> std::process::Child {
@@ -54,14 +54,7 @@ fn names(dir: &Path) -> Vec<String> {
 #[test]
 fn three_processes_merge_catch_up_and_keep_both_sides_of_a_conflict() {
     let base = tempfile::tempdir().unwrap();
-    let (a, b, c) = (
-        node_dir(base.path(), "a"),
-        node_dir(base.path(), "b"),
-        node_dir(base.path(), "c"),
-    );
-    let up_a = up(&a, &[]);
-    let up_b = up(&b, &[&up_a.bootstrap]);
-    let up_c = up(&c, &[&up_a.bootstrap]);
+    let ([a, b, c], [up_a, up_b, up_c]) = three_nodes(base.path());
     let local = |name: &str| base.path().join(format!("local-{name}"));
 
     ok(gofast(&a, &["fs", "create", "home"]));

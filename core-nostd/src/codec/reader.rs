@@ -75,6 +75,20 @@ impl<'a> Reader<'a> {
         Ok(u64::from_le_bytes(self.array()?))
     }
 
+    /// A `u8` count of items that follow, refused (`LengthTooLarge`) above `max` before any of
+    /// them is read.
+    pub fn count_u8(&mut self, field: &'static str, max: usize) -> Result<usize, DecodeError> {
+        let count = usize::from(self.u8()?);
+        if count > max {
+            return Err(DecodeError::LengthTooLarge {
+                field,
+                max,
+                found: count,
+            });
+        }
+        Ok(count)
+    }
+
     /// Bytes behind a `u8` length prefix, refused before reading them if the prefix exceeds `max`.
     pub fn bytes_u8_len(
         &mut self,

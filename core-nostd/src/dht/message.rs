@@ -174,20 +174,8 @@ fn encode_nodes(nodes: &Nodes, w: &mut Writer<'_>) -> Result<(), EncodeError> {
     Ok(())
 }
 
-fn decode_count(r: &mut Reader<'_>, field: &'static str, max: usize) -> Result<usize, DecodeError> {
-    let count = usize::from(r.u8()?);
-    if count > max {
-        return Err(DecodeError::LengthTooLarge {
-            field,
-            max,
-            found: count,
-        });
-    }
-    Ok(count)
-}
-
 fn decode_nodes(r: &mut Reader<'_>) -> Result<Nodes, DecodeError> {
-    let count = decode_count(r, "dht.nodes", MAX_NODES)?;
+    let count = r.count_u8("dht.nodes", MAX_NODES)?;
     let mut nodes = Nodes::new();
     for _ in 0..count {
         let peer = PeerId::decode(r)?;
@@ -310,7 +298,7 @@ impl<'a> Decode<'a> for DhtMessage {
             },
             10 => Body::GetProviders { root: r.array()? },
             11 => {
-                let count = decode_count(r, "dht.providers", MAX_PROVIDERS)?;
+                let count = r.count_u8("dht.providers", MAX_PROVIDERS)?;
                 let mut providers = heapless::Vec::new();
                 for _ in 0..count {
                     let _ = providers.push(Provider::decode(r)?);

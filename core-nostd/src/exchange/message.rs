@@ -287,37 +287,27 @@ fn encode_wants(wants: &[DeltaWant], w: &mut Writer<'_>) -> Result<(), EncodeErr
     Ok(())
 }
 
-/// Reads a count byte, refusing 0 and more than `max` before anything else is read.
-fn bounded_count(
+/// Reads a count byte, refusing more than `max` and then 0 (`reason`) before anything it counts.
+fn nonzero_count(
     r: &mut Reader<'_>,
     field: &'static str,
     max: usize,
+    reason: &'static str,
 ) -> Result<usize, DecodeError> {
-    let count = usize::from(r.u8()?);
-    if count > max {
-        return Err(DecodeError::LengthTooLarge {
-            field,
-            max,
-            found: count,
-        });
+    match r.count_u8(field, max)? {
+        0 => Err(DecodeError::InvalidValue { field, reason }),
+        n => Ok(n),
     }
-    if count == 0 {
-        return Err(DecodeError::InvalidValue {
-            field,
-            reason: "at least one",
-        });
-    }
-    Ok(count)
 }
 
 fn decode_wants(
     r: &mut Reader<'_>,
 ) -> Result<heapless::Vec<DeltaWant, MAX_DELTA_WANTS>, DecodeError> {
-    let count = bounded_count(r, WANTS_FIELD, MAX_DELTA_WANTS)?;
+    let count = nonzero_count(r, WANTS_FIELD, MAX_DELTA_WANTS, "at least one request")?;
     let mut wants = heapless::Vec::new();
     for _ in 0..count {
         let target = BlockRef::decode(r)?;
-        let n = bounded_count(r, BASES_FIELD, MAX_DELTA_BASES)?;
+        let n = nonzero_count(r, BASES_FIELD, MAX_DELTA_BASES, "at least one base")?;
         let mut bases = heapless::Vec::new();
         for _ in 0..n {
             // Room was checked by the count.
@@ -329,21 +319,8 @@ fn decode_wants(
 }
 
 fn decode_ids(r: &mut Reader<'_>) -> Result<heapless::Vec<BlockId, MAX_IDS>, DecodeError> {
-    let count = usize::from(r.u8()?);
     // The bound first, before anything is read, as for every prefix in the codec.
-    if count > MAX_IDS {
-        return Err(DecodeError::LengthTooLarge {
-            field: IDS_FIELD,
-            max: MAX_IDS,
-            found: count,
-        });
-    }
-    if count == 0 {
-        return Err(DecodeError::InvalidValue {
-            field: IDS_FIELD,
-            reason: "an id list holds at least one id",
-        });
-    }
+    let count = nonzero_count(r, IDS_FIELD, MAX_IDS, "an id list holds at least one id")?;
     let mut ids = heapless::Vec::new();
     for _ in 0..count {
         // Room was checked by the count.

@@ -31,6 +31,16 @@ pub(crate) fn ok(out: Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Three nodes `a`, `b`, `c` under `base`, running, `b` and `c` joined through `a`: their data
+/// directories and their processes.
+pub(crate) fn three_nodes(base: &Path) -> ([PathBuf; 3], [Up; 3]) {
+    let dirs = ["a", "b", "c"].map(|n| node_dir(base, n));
+    let up_a = up(&dirs[0], &[]);
+    let up_b = up(&dirs[1], &[&up_a.bootstrap]);
+    let up_c = up(&dirs[2], &[&up_a.bootstrap]);
+    (dirs, [up_a, up_b, up_c])
+}
+
 /// The peer id in a `gfp1…@127.0.0.1:PORT` bootstrap text.
 pub(crate) fn peer_of(bootstrap: &str) -> &str {
     bootstrap.split('@').next().unwrap_or(bootstrap)
