@@ -393,9 +393,7 @@ impl Conn {
                         }
                     }
                 }
-                if !missing.is_empty() {
-                    self.queue_message(&ExchangeMessage::DontHave { ids: missing })?;
-                }
+                self.queue_missing(missing)?;
             }
             ExchangeMessage::WantHave { ids } => {
                 let (mut have, mut lack) = (heapless::Vec::new(), heapless::Vec::new());
@@ -461,9 +459,7 @@ impl Conn {
                         }
                     }
                 }
-                if !missing.is_empty() {
-                    self.queue_message(&ExchangeMessage::DontHave { ids: missing })?;
-                }
+                self.queue_missing(missing)?;
             }
             ExchangeMessage::Delta { id, data } => {
                 self.stats.received += 1;
@@ -474,6 +470,14 @@ impl Conn {
             ExchangeMessage::Cancel { .. } | ExchangeMessage::Have { .. } => {}
         }
         Ok(())
+    }
+
+    /// Answers `DontHave` for the blocks asked for and not served, if any.
+    fn queue_missing(&mut self, missing: heapless::Vec<BlockId, MAX_IDS>) -> Result<(), String> {
+        if missing.is_empty() {
+            return Ok(());
+        }
+        self.queue_message(&ExchangeMessage::DontHave { ids: missing })
     }
 
     /// Passes `ev` to the fetch using this connection (a serving-only one has none).
