@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use gofast_core::block::{BlockId, MAX_BLOCK_LEN};
-use gofast_core::codec::{decode_message, encode_message};
+use gofast_core::codec::{decode_message, encode_message, message_len};
 use gofast_core::crypto::SecretBytes;
 use gofast_core::exchange::{
     DeltaWant, ExchangeMessage, MAX_DELTA_WANTS, MAX_EXCHANGE_MESSAGE_LEN, MAX_IDS,
@@ -38,8 +38,6 @@ const STREAMS: usize = 4;
 /// Frames the peer may send ahead of credit: 16 MiB of 64 KiB frames, so a fetch's window of
 /// blocks (two frames each) never waits for credit on a fast link.
 const STREAM_WINDOW: u16 = 256;
-/// Longest encoded id-list message: version, type, kind, count, then the ids.
-const LIST_MESSAGE_MAX: usize = 4 + MAX_IDS * 32;
 /// Bytes of the length in front of each message on a stream.
 const MESSAGE_PREFIX: usize = 4;
 /// Frames queued for the socket writer. The session's flow control keeps what is in flight per
@@ -444,7 +442,9 @@ impl Conn {
                             self.stats.served += 1;
                         }
                         Ok(Served::Delta(mut data)) => {
-                            let queued = self.queue_delta(&want.target.id, &data);
+                            let id = want.target.id;
+                            let queued =
+                                self.queue_message(&ExchangeMessage::Delta { id, data: &data });
                             // Plaintext literals: wiped here; the queued copy goes out encrypted.
                             zeroize::Zeroize::zeroize(&mut data);
                             queued?;
@@ -488,10 +488,10 @@ impl Conn {
         Ok(())
     }
 
-    /// Queues a message behind its length.
+    /// Queues a message behind its length (a block's goes through `queue_block`, which copies
+    /// the block once).
     fn queue_message(&mut self, msg: &ExchangeMessage<'_>) -> Result<(), String> {
-        // Every message but a block (queued by `queue_block`) is a list of at most MAX_IDS ids.
-        let mut buf = vec![0u8; MESSAGE_PREFIX + LIST_MESSAGE_MAX];
+        let mut buf = vec![0u8; MESSAGE_PREFIX + message_len(msg)];
         let n = encode_message(msg, buf.get_mut(MESSAGE_PREFIX..).unwrap_or(&mut []))
             .map_err(|e| format!("encode: {e:?}"))?;
         buf.truncate(MESSAGE_PREFIX + n);
@@ -519,20 +519,6 @@ impl Conn {
         let n = (h + data.len()) as u32;
         if let Some(p) = buf.get_mut(..MESSAGE_PREFIX) {
             p.copy_from_slice(&n.to_le_bytes());
-        }
-        self.pending_out.push_back(buf);
-        Ok(())
-    }
-
-    /// Queues a delta message.
-    fn queue_delta(&mut self, id: &BlockId, data: &[u8]) -> Result<(), String> {
-        let msg = ExchangeMessage::Delta { id: *id, data };
-        let mut buf = vec![0u8; MESSAGE_PREFIX + 2 + 1 + 32 + 4 + data.len()];
-        let n = encode_message(&msg, buf.get_mut(MESSAGE_PREFIX..).unwrap_or(&mut []))
-            .map_err(|e| format!("encode: {e:?}"))?;
-        buf.truncate(MESSAGE_PREFIX + n);
-        if let Some(p) = buf.get_mut(..MESSAGE_PREFIX) {
-            p.copy_from_slice(&(n as u32).to_le_bytes());
         }
         self.pending_out.push_back(buf);
         Ok(())
