@@ -290,7 +290,7 @@ fn a_capability_reads_back_from_its_text_and_hides_its_secret() {
 
 #[test]
 fn a_grant_gives_the_epoch_secret_to_the_listed_devices_only() {
-    use gofast_core::fs::{Grant, OpenedGrant, grant_key, sealed_epoch};
+    use gofast_core::fs::{Grant, OpenedGrant, sealed_epoch};
     let keys = volume(1);
     let (owner, kept, removed) = (key(1), key(2), key(3));
     let secret = VolumeSecret(SecretBytes::new([0x42; 32]));
@@ -303,7 +303,7 @@ fn a_grant_gives_the_epoch_secret_to_the_listed_devices_only() {
         devices: &devices,
     };
     let record = wire(&grant.sign(&owner, keys.id()).unwrap());
-    assert_eq!(record.dht_key(), grant_key(keys.id(), &owner.peer_id()));
+    assert_eq!(record.dht_key(), keys.grant_key(&owner.peer_id()));
     // The secret never appears in the clear.
     assert!(!record.value().windows(32).any(|w| w == [0x42u8; 32]));
     for device in [&owner, &kept] {
@@ -378,10 +378,10 @@ fn a_grant_of_epoch_zero_or_of_no_devices_is_refused() {
 proptest::proptest! {
     #[test]
     fn any_grant_value_is_read_without_panic(value in proptest::collection::vec(proptest::num::u8::ANY, 0..1000)) {
-        use gofast_core::fs::{OpenedGrant, grant_salt, sealed_epoch};
+        use gofast_core::fs::{OpenedGrant, sealed_epoch};
         let keys = volume(1);
         let owner = key(1);
-        let record = Record::sign(&owner, &grant_salt(keys.id()), 1, &value).unwrap();
+        let record = Record::sign(&owner, &keys.grant_salt(), 1, &value).unwrap();
         let _ = OpenedGrant::open(&record, &owner.peer_id(), keys.id(), &key(2));
         let _ = sealed_epoch(&value);
     }

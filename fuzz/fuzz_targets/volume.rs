@@ -9,7 +9,7 @@ use gofast_core::fs::merge::{Side, merge_dir};
 use gofast_core::fs::snapshot::MAX_SNAPSHOT_BLOCK_LEN;
 use gofast_core::fs::{
     DeviceList, DirListing, OpenedGrant, Snapshot, VolumeHead, VolumeKeys, VolumeSecret,
-    grant_salt, read_snapshot, sealed_epoch,
+    read_snapshot, sealed_epoch,
 };
 use gofast_core::identity::KeyPair;
 use gofast_core::record::Record;
@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(record) = Record::sign(&device, &keys.devices_salt(), 1, value) {
         let _ = DeviceList::from_record(&record, &device.peer_id(), &keys);
     }
-    if let Ok(record) = Record::sign(&device, &grant_salt(keys.id()), 1, value) {
+    if let Ok(record) = Record::sign(&device, &keys.grant_salt(), 1, value) {
         let _ = OpenedGrant::open(&record, &device.peer_id(), keys.id(), &device);
     }
     let _ = sealed_epoch(data);

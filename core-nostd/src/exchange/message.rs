@@ -181,9 +181,14 @@ fn check_data_len(len: usize) -> Result<u32, EncodeError> {
     })
 }
 
-/// The kind byte, id and length of a Block, everything in front of its data.
-fn put_block_fields(w: &mut Writer<'_>, id: &BlockId, len: u32) -> Result<(), EncodeError> {
-    w.put_u8(BLOCK)?;
+/// The kind byte, id and length of a Block (or a Delta), everything in front of its data.
+fn put_block_fields(
+    w: &mut Writer<'_>,
+    kind: u8,
+    id: &BlockId,
+    len: u32,
+) -> Result<(), EncodeError> {
+    w.put_u8(kind)?;
     w.put_bytes(&id.0)?;
     w.put_u32(len)
 }
@@ -205,7 +210,7 @@ pub fn encode_block_header(
     let mut w = Writer::new(out);
     w.put_u8(FORMAT_VERSION)?;
     w.put_u8(MessageType::Exchange as u8)?;
-    put_block_fields(&mut w, id, len)?;
+    put_block_fields(&mut w, BLOCK, id, len)?;
     Ok(w.position())
 }
 
@@ -228,16 +233,9 @@ impl Encode for ExchangeMessage<'_> {
 
     fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         match self {
-            ExchangeMessage::Block { id, data } => {
+            ExchangeMessage::Block { id, data } | ExchangeMessage::Delta { id, data } => {
                 let len = check_data_len(data.len())?;
-                put_block_fields(w, id, len)?;
-                return w.put_bytes(data);
-            }
-            ExchangeMessage::Delta { id, data } => {
-                let len = check_data_len(data.len())?;
-                w.put_u8(DELTA)?;
-                w.put_bytes(&id.0)?;
-                w.put_u32(len)?;
+                put_block_fields(w, self.kind(), id, len)?;
                 return w.put_bytes(data);
             }
             ExchangeMessage::WantDelta { wants } => return encode_wants(wants, w),
@@ -348,7 +346,7 @@ impl<'a> Decode<'a> for ExchangeMessage<'a> {
             DONT_HAVE => ExchangeMessage::DontHave {
                 ids: decode_ids(r)?,
             },
-            BLOCK => {
+            BLOCK | DELTA => {
                 let id = BlockId::decode(r)?;
                 // A length above the bound is refused before the data is looked at.
                 let data = r.bytes_u32_len(DATA_FIELD, MAX_BLOCK_LEN)?;
@@ -358,22 +356,15 @@ impl<'a> Decode<'a> for ExchangeMessage<'a> {
                         reason: "a block is at least one byte",
                     });
                 }
-                ExchangeMessage::Block { id, data }
+                if kind == BLOCK {
+                    ExchangeMessage::Block { id, data }
+                } else {
+                    ExchangeMessage::Delta { id, data }
+                }
             }
             WANT_DELTA => ExchangeMessage::WantDelta {
                 wants: decode_wants(r)?,
             },
-            DELTA => {
-                let id = BlockId::decode(r)?;
-                let data = r.bytes_u32_len(DATA_FIELD, MAX_BLOCK_LEN)?;
-                if data.is_empty() {
-                    return Err(DecodeError::InvalidValue {
-                        field: DATA_FIELD,
-                        reason: "a delta is at least one byte",
-                    });
-                }
-                ExchangeMessage::Delta { id, data }
-            }
             other => {
                 return Err(DecodeError::InvalidTag {
                     field: "exchange.kind",

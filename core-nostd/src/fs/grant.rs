@@ -19,11 +19,11 @@ use crate::codec::{Reader, Writer};
 use crate::crypto::aead::{TAG_LEN, XNONCE_LEN, xchacha20poly1305_open, xchacha20poly1305_seal};
 use crate::crypto::hash::derive_key;
 use crate::crypto::{KdfContext, SecretBytes};
-use crate::identity::{DhtKey, KeyPair, PeerId};
+use crate::identity::{KeyPair, PeerId};
 use crate::record::Record;
 
 use super::volume::{
-    MAX_DEVICES, VOLUME_SECRET_LEN, VOLUME_VERSION, VolumeError, VolumeId, VolumeSecret,
+    MAX_DEVICES, VOLUME_SECRET_LEN, VOLUME_VERSION, VolumeError, VolumeId, VolumeSecret, salt,
 };
 
 /// What a grant record's salt starts with; the volume id follows.
@@ -37,21 +37,9 @@ pub const GRANT_HEADER_LEN: usize = 1 + 4 + GRANT_SALT_LEN + 1;
 /// Longest grant value.
 pub const MAX_GRANT_VALUE_LEN: usize = GRANT_HEADER_LEN + MAX_DEVICES * ENVELOPE_LEN;
 
-/// The salt of a volume's grant records.
-pub fn grant_salt(id: &VolumeId) -> [u8; 12 + 32] {
-    let mut out = [0u8; 12 + 32];
-    let mut w = Writer::new(&mut out);
-    // 12 + 32 bytes exactly.
-    let _ = w
-        .put_bytes(GRANT_SALT_PREFIX)
-        .and_then(|()| w.put_bytes(&id.0));
-    out
-}
-
-/// Where `owner`'s grant record of volume `id` lives in the DHT.
-pub fn grant_key(id: &VolumeId, owner: &PeerId) -> DhtKey {
-    // The salt is 44 bytes, under the record's limit: slot_key cannot fail.
-    Record::slot_key(owner, &grant_salt(id)).unwrap_or(DhtKey([0; 32]))
+/// The salt of volume `id`'s grant records ([`VolumeKeys::grant_salt`](super::VolumeKeys::grant_salt)).
+fn grant_salt(id: &VolumeId) -> [u8; 12 + 32] {
+    salt(GRANT_SALT_PREFIX, id)
 }
 
 /// One epoch's secret, as the owner grants it to the volume's devices.
@@ -207,14 +195,4 @@ fn aad(id: &VolumeId, epoch: u32) -> [u8; 36] {
     let mut w = Writer::new(&mut out);
     let _ = w.put_bytes(&id.0).and_then(|()| w.put_u32(epoch));
     out
-}
-
-/// The key epoch a head's or a device list's sealed value names, read without opening it.
-pub fn sealed_epoch(value: &[u8]) -> Result<u32, VolumeError> {
-    let mut r = Reader::new(value);
-    let version = r.u8()?;
-    if version != VOLUME_VERSION {
-        return Err(VolumeError::UnsupportedVersion(version));
-    }
-    Ok(r.u32()?)
 }

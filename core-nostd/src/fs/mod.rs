@@ -14,11 +14,11 @@ pub use dir::{
     DIR_MAGIC, DirEntry, DirListing, ENTRY_FIXED_LEN, EntryKind, MAX_DIR_ENTRIES, MAX_LISTING_LEN,
     MAX_NAME_LEN, check_name,
 };
-pub use grant::{Grant, OpenedGrant, grant_key, grant_salt, sealed_epoch};
+pub use grant::{Grant, OpenedGrant};
 pub use snapshot::{
     MAX_PARENTS, SNAPSHOT_MAGIC, Snapshot, SnapshotError, SnapshotRef, read_snapshot,
 };
 pub use volume::{
     CapabilityParseError, DeviceList, MAX_DEVICES, VolumeCapability, VolumeError, VolumeHead,
-    VolumeId, VolumeKeys, VolumeSecret,
+    VolumeId, VolumeKeys, VolumeSecret, sealed_epoch,
 };

@@ -200,12 +200,9 @@ impl VolumeKeys {
         value: &[u8],
         out: &'o mut [u8],
     ) -> Result<&'o [u8], VolumeError> {
+        let epoch = sealed_epoch(value)?;
         let mut r = Reader::new(value);
-        let version = r.u8()?;
-        if version != VOLUME_VERSION {
-            return Err(VolumeError::UnsupportedVersion(version));
-        }
-        let epoch = r.u32()?;
+        r.take(1 + 4)?;
         if epoch != self.epoch {
             return Err(VolumeError::OtherEpoch {
                 expected: self.epoch,
@@ -281,9 +278,30 @@ impl VolumeKeys {
     pub fn devices_key(&self, owner: &PeerId) -> DhtKey {
         Record::slot_key(owner, &self.devices_salt()).unwrap_or(DhtKey([0; 32]))
     }
+
+    /// The salt of this volume's grant records ([`super::grant`]).
+    pub fn grant_salt(&self) -> [u8; 12 + 32] {
+        salt(super::grant::GRANT_SALT_PREFIX, &self.id)
+    }
+
+    /// Where `owner`'s grant record of this volume lives in the DHT.
+    pub fn grant_key(&self, owner: &PeerId) -> DhtKey {
+        // The salt is 44 bytes, under the record's limit: slot_key cannot fail.
+        Record::slot_key(owner, &self.grant_salt()).unwrap_or(DhtKey([0; 32]))
+    }
 }
 
-fn salt<const N: usize>(prefix: &[u8], id: &VolumeId) -> [u8; N] {
+/// The key epoch a head's or a device list's sealed value names, read without opening it.
+pub fn sealed_epoch(value: &[u8]) -> Result<u32, VolumeError> {
+    let mut r = Reader::new(value);
+    let version = r.u8()?;
+    if version != VOLUME_VERSION {
+        return Err(VolumeError::UnsupportedVersion(version));
+    }
+    Ok(r.u32()?)
+}
+
+pub(super) fn salt<const N: usize>(prefix: &[u8], id: &VolumeId) -> [u8; N] {
     let mut out = [0u8; N];
     let mut w = Writer::new(&mut out);
     // N is the prefix's length plus 32 at both call sites.

@@ -102,8 +102,8 @@ pub struct Fetch {
     /// [`Fetch::take_local`] takes the held ones and queues the rest. Without this, a tree that
     /// shares most of its blocks with one held (a file after a small edit) would be fetched whole.
     fresh: VecDeque<BlockRef>,
-    /// Asked for: the reference and the provider asked.
-    in_flight: HashMap<BlockId, (BlockRef, PeerId)>,
+    /// Asked for: the reference, the provider asked, and whether as a delta.
+    in_flight: HashMap<BlockId, (BlockRef, PeerId, bool)>,
     providers: Vec<Provider>,
     /// Requests one provider may have outstanding.
     window: usize,
@@ -129,8 +129,6 @@ pub struct Fetch {
     /// Needed blocks with bases, not asked for yet: for the delta provider alone (kept apart so
     /// that neither kind of request scans the other's blocks).
     delta_queue: VecDeque<BlockRef>,
-    /// Blocks asked for as deltas.
-    as_delta: HashSet<BlockId>,
     /// Blocks whose delta did not rebuild them: asked for whole (their bases stay, to pair their
     /// children).
     whole: HashSet<BlockId>,
@@ -181,7 +179,6 @@ impl Fetch {
             bases: HashMap::new(),
             to_pair: Vec::new(),
             delta_queue: VecDeque::new(),
-            as_delta: HashSet::new(),
             whole: HashSet::new(),
         }
     }
@@ -371,8 +368,7 @@ impl Fetch {
             };
             let bases: heapless::Vec<BlockRef, MAX_DELTA_BASES> =
                 bases.iter().take(MAX_DELTA_BASES).cloned().collect();
-            self.as_delta.insert(r.id);
-            self.in_flight.insert(r.id, (r.clone(), peer));
+            self.in_flight.insert(r.id, (r.clone(), peer, true));
             wants.push(DeltaWant { target: r, bases });
         }
         if wants.is_empty() {
@@ -384,15 +380,17 @@ impl Fetch {
 
     /// Whether `id` is asked of `peer` as a plain want (a delta for it is a protocol error).
     pub fn asked_whole(&self, peer: &PeerId, id: &BlockId) -> bool {
-        self.in_flight.get(id).is_some_and(|(_, p)| p == peer) && !self.as_delta.contains(id)
+        self.in_flight
+            .get(id)
+            .is_some_and(|(_, p, delta)| p == peer && !delta)
     }
 
     /// A delta arrived from `peer` for block `id`: what to rebuild it from (the block's reference
     /// and the bases asked with it), if it was asked of `peer` as a delta. Rebuilt, it goes to
     /// [`Fetch::on_rebuilt`]; if it does not rebuild, to [`Fetch::on_delta_failed`].
     pub fn on_delta(&self, peer: &PeerId, id: &BlockId) -> Option<(BlockRef, Vec<BlockRef>)> {
-        let (r, asked) = self.in_flight.get(id)?;
-        if asked != peer || !self.as_delta.contains(id) {
+        let (r, asked, delta) = self.in_flight.get(id)?;
+        if asked != peer || !delta {
             return None;
         }
         Some((r.clone(), self.bases.get(id)?.clone()))
@@ -415,9 +413,8 @@ impl Fetch {
     /// `peer`'s delta for `id` did not give the block: it is asked for again as itself.
     pub fn on_delta_failed(&mut self, peer: &PeerId, id: &BlockId) {
         self.whole.insert(*id);
-        self.as_delta.remove(id);
-        if self.in_flight.get(id).is_some_and(|(_, p)| p == peer)
-            && let Some((r, _)) = self.in_flight.remove(id)
+        if self.in_flight.get(id).is_some_and(|(_, p, _)| p == peer)
+            && let Some((r, _, _)) = self.in_flight.remove(id)
         {
             if let Some(p) = self.providers.iter_mut().find(|p| p.peer == *peer) {
                 p.in_flight = p.in_flight.saturating_sub(1);
@@ -453,7 +450,7 @@ impl Fetch {
                 }
                 let Some(r) = self.queue.remove(j) else { break };
                 ids.push(r.id);
-                self.in_flight.insert(r.id, (r, p.peer));
+                self.in_flight.insert(r.id, (r, p.peer, false));
             }
             if !ids.is_empty() {
                 p.in_flight += ids.len();
@@ -472,7 +469,7 @@ impl Fetch {
         id: &BlockId,
         data: &[u8],
     ) -> Result<Accepted, FetchError> {
-        let asked = self.in_flight.get(id).is_some_and(|(_, p)| p == peer);
+        let asked = self.in_flight.get(id).is_some_and(|(_, p, _)| p == peer);
         if !asked {
             return Ok(Accepted::Unwanted);
         }
@@ -480,10 +477,9 @@ impl Fetch {
             self.remove_provider(peer);
             return Err(FetchError::WrongBlock { peer: *peer });
         }
-        let Some((r, _)) = self.in_flight.remove(id) else {
+        let Some((r, _, _)) = self.in_flight.remove(id) else {
             return Ok(Accepted::Unwanted);
         };
-        self.as_delta.remove(id);
         if let Some(p) = self.providers.iter_mut().find(|p| p.peer == *peer) {
             p.in_flight = p.in_flight.saturating_sub(1);
         }
@@ -505,12 +501,11 @@ impl Fetch {
         };
         for id in ids {
             p.lacks.insert(*id);
-            self.as_delta.remove(id);
             if self
                 .in_flight
                 .get(id)
-                .is_some_and(|(_, asked)| asked == peer)
-                && let Some((r, _)) = self.in_flight.remove(id)
+                .is_some_and(|(_, asked, _)| asked == peer)
+                && let Some((r, _, _)) = self.in_flight.remove(id)
             {
                 p.in_flight = p.in_flight.saturating_sub(1);
                 // Its delta's maker lacks it: whole, of anyone (`next_delta_request` moves it).
@@ -531,12 +526,11 @@ impl Fetch {
         let lost: Vec<BlockId> = self
             .in_flight
             .iter()
-            .filter(|(_, (_, p))| p == peer)
+            .filter(|(_, (_, p, _))| p == peer)
             .map(|(id, _)| *id)
             .collect();
         for id in lost {
-            self.as_delta.remove(&id);
-            if let Some((r, _)) = self.in_flight.remove(&id) {
+            if let Some((r, _, _)) = self.in_flight.remove(&id) {
                 self.queue.push_front(r);
             }
         }

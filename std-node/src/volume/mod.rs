@@ -109,8 +109,6 @@ pub struct Volumes {
     /// Each open volume's record salts (head, device list) → its name: a pushed record finds its
     /// volume without waiting on any volume's lock.
     salts: std::sync::Mutex<HashMap<Vec<u8>, String>>,
-    /// When each volume's grant was last looked up in the DHT (bounded: one entry per volume).
-    grant_lookups: std::sync::Mutex<HashMap<String, std::time::Instant>>,
 }
 
 impl std::fmt::Debug for Volumes {
@@ -137,7 +135,6 @@ impl Volumes {
             events,
             open: std::sync::Mutex::new(HashMap::new()),
             salts: std::sync::Mutex::new(HashMap::new()),
-            grant_lookups: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -186,10 +183,7 @@ impl Volumes {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         salts.insert(keys.head_salt().to_vec(), state.name.clone());
         salts.insert(keys.devices_salt().to_vec(), state.name.clone());
-        salts.insert(
-            gofast_core::fs::grant_salt(keys.id()).to_vec(),
-            state.name.clone(),
-        );
+        salts.insert(keys.grant_salt().to_vec(), state.name.clone());
     }
 
     /// The volume whose head or device list records have salt `salt`, if one is held here.

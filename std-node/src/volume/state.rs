@@ -50,6 +50,8 @@ pub struct VolumeState {
     pub epochs: Vec<EpochSecret>,
     /// The sequence number of the owner's grant record: the last published (owner) or taken in.
     pub grant_seq: u64,
+    /// When the owner's grant was last looked up in the DHT (not saved: a restart may look again).
+    pub grant_looked_up: Option<std::time::Instant>,
 }
 
 /// Most epoch secrets a device keeps: past it, the oldest is forgotten (heads sealed in it, by
@@ -161,11 +163,7 @@ pub fn check_volume_name(name: &str) -> Result<(), Error> {
 impl VolumeState {
     /// The volume's keys in the newest epoch this device holds: what it writes with.
     pub fn keys(&self) -> VolumeKeys {
-        let first = VolumeKeys::derive(&self.capability.secret, 0, None);
-        match self.epochs.last() {
-            Some(e) => VolumeKeys::derive(&e.secret, e.epoch, Some(*first.id())),
-            None => first,
-        }
+        self.keys_of(self.epochs.last())
     }
 
     /// The newest key epoch this device holds.
@@ -175,14 +173,20 @@ impl VolumeState {
 
     /// The volume's keys in `epoch`, if this device holds its secret.
     pub fn keys_at(&self, epoch: u32) -> Option<VolumeKeys> {
-        let first = VolumeKeys::derive(&self.capability.secret, 0, None);
         if epoch == 0 {
-            return Some(first);
+            return Some(self.keys_of(None));
         }
-        self.epochs
-            .iter()
-            .find(|e| e.epoch == epoch)
-            .map(|e| VolumeKeys::derive(&e.secret, e.epoch, Some(*first.id())))
+        let e = self.epochs.iter().find(|e| e.epoch == epoch)?;
+        Some(self.keys_of(Some(e)))
+    }
+
+    /// The keys of epoch `e` (`None`: epoch 0, the capability's secret); the id is always epoch 0's.
+    fn keys_of(&self, e: Option<&EpochSecret>) -> VolumeKeys {
+        let first = VolumeKeys::derive(&self.capability.secret, 0, None);
+        match e {
+            Some(e) => VolumeKeys::derive(&e.secret, e.epoch, Some(*first.id())),
+            None => first,
+        }
     }
 
     /// Keeps the secret of a newer epoch (one not newer than the newest held is ignored); the
@@ -306,6 +310,7 @@ impl VolumeState {
             retention: parsed.retention,
             epochs,
             grant_seq: parsed.grant_seq,
+            grant_looked_up: None,
         })
     }
 
@@ -372,6 +377,7 @@ impl VolumeState {
             retention: Retention::default(),
             epochs: Vec::new(),
             grant_seq: 0,
+            grant_looked_up: None,
         }
     }
 }

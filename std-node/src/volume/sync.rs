@@ -8,10 +8,7 @@ use std::sync::Arc;
 
 use gofast_core::block::{BlockId, BlockRef};
 use gofast_core::fs::merge::Conflict;
-use gofast_core::fs::{
-    DeviceList, OpenedGrant, SnapshotRef, VolumeHead, VolumeKeys, grant_key, grant_salt,
-    sealed_epoch,
-};
+use gofast_core::fs::{DeviceList, OpenedGrant, SnapshotRef, VolumeHead, VolumeKeys, sealed_epoch};
 use gofast_core::identity::PeerId;
 use gofast_core::record::Record;
 use tracing::{debug, info, warn};
@@ -99,7 +96,7 @@ impl Volumes {
             let mut report = SyncReport::default();
             self.take_head(&mut state, &pushed.record, &mut report)
                 .await
-        } else if salt == grant_salt(keys.id()).as_slice() {
+        } else if salt == keys.grant_salt().as_slice() {
             match self.take_grant(&mut state, &pushed.record) {
                 // Heads sealed in the new epoch may have been missed already (or, for a device
                 // just added after a rotation, every head): read them now.
@@ -163,8 +160,8 @@ impl Volumes {
         if let Some(keys) = state.keys_at(epoch) {
             return Ok(keys);
         }
-        if epoch > state.epoch() && self.may_look_for_grant(&state.name) {
-            let key = grant_key(state.keys().id(), &state.capability.owner);
+        if epoch > state.epoch() && may_look_for_grant(state) {
+            let key = state.keys().grant_key(&state.capability.owner);
             if let Some(record) = self.net.get_record(key).await? {
                 self.take_grant(state, &record)?;
             }
@@ -178,25 +175,6 @@ impl Volumes {
                 ),
             )
         })
-    }
-
-    /// Whether the owner's grant of volume `name` may be looked up in the DHT now: once per
-    /// [`GRANT_LOOKUP_INTERVAL`] (a record naming an unknown epoch costs its sender nothing, a
-    /// lookup costs this node a DHT query under the volume's lock). A pushed grant is taken in
-    /// whenever it comes.
-    fn may_look_for_grant(&self, name: &str) -> bool {
-        let mut last = self
-            .grant_lookups
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = std::time::Instant::now();
-        match last.get(name) {
-            Some(t) if now.duration_since(*t) < GRANT_LOOKUP_INTERVAL => false,
-            _ => {
-                last.insert(name.to_owned(), now);
-                true
-            }
-        }
     }
 
     /// Takes in the owner's device list if it is newer than the one held. Returns whether it was.
@@ -214,9 +192,6 @@ impl Volumes {
         let keys = self.keys_for(state, record.value()).await?;
         let list = DeviceList::from_record(record, &state.capability.owner, &keys)
             .map_err(|e| Error::new(ErrorKind::Corrupt, format!("a device list: {e}")))?;
-        if list.seq <= state.devices_seq && !state.devices.is_empty() {
-            return Ok(false);
-        }
         info!(volume = %state.name, seq = list.seq, devices = list.devices.len(), "device list taken in");
         state.devices_seq = list.seq;
         state.devices = list.devices.iter().copied().collect();
@@ -572,4 +547,19 @@ impl Volumes {
         }
         Ok(None)
     }
+}
+
+/// Whether the owner's grant may be looked up in the DHT now: once per [`GRANT_LOOKUP_INTERVAL`]
+/// (a record naming an unknown epoch costs its sender nothing, a lookup costs this node a DHT
+/// query under the volume's lock). A pushed grant is taken in whenever it comes.
+fn may_look_for_grant(state: &mut VolumeState) -> bool {
+    let now = std::time::Instant::now();
+    if state
+        .grant_looked_up
+        .is_some_and(|t| now.duration_since(t) < GRANT_LOOKUP_INTERVAL)
+    {
+        return false;
+    }
+    state.grant_looked_up = Some(now);
+    true
 }
