@@ -16,6 +16,13 @@ impl DhtKey {
         &self.0
     }
 
+    /// The first four bytes, as a number: the top 32 bits of the distance to another key are
+    /// `a.head() ^ b.head()`, enough to refuse most keys in a nearest-first selection.
+    pub(crate) fn head(&self) -> u32 {
+        let [a, b, c, d, ..] = self.0;
+        u32::from_be_bytes([a, b, c, d])
+    }
+
     /// The Kademlia XOR distance to `other`, as a big-endian 256-bit number.
     pub fn distance(&self, other: &DhtKey) -> [u8; 32] {
         let mut d = [0u8; 32];

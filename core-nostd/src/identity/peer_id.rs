@@ -38,6 +38,13 @@ impl PeerId {
         &self.0
     }
 
+    /// The first four bytes, as a number: tables scan these to find a peer before comparing whole
+    /// ids.
+    pub(crate) fn head(&self) -> u32 {
+        let [a, b, c, d, ..] = self.0;
+        u32::from_be_bytes([a, b, c, d])
+    }
+
     /// The peer's position in the DHT: `BLAKE3-derive_key("… peer dht key", public key)`.
     pub fn dht_key(&self) -> DhtKey {
         DhtKey(derive_public(KdfContext::PeerDhtKey, &self.0))

@@ -5,7 +5,7 @@
 //! internet); each packet adds jitter, which reorders packets that follow closely. Loss and
 //! duplication are per packet; partitions block one direction or both.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use gofast_core::time::{Duration, Instant};
 use rand::RngExt;
@@ -65,9 +65,9 @@ impl Network {
         Network {
             model,
             latency,
-            link_latency: HashMap::new(),
+            link_latency: HashMap::default(),
             symmetric_salt: None,
-            blocked: HashSet::new(),
+            blocked: HashSet::default(),
         }
     }
 
