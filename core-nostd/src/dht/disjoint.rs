@@ -149,6 +149,33 @@ impl<A: Clone, const D: usize, const K: usize, const CANDIDATES: usize>
         self.paths.iter().all(Lookup::is_finished)
     }
 
+    /// Marks `peer` as a store target on the path that knows it; false if no path does.
+    pub fn mark_target(&mut self, peer: &PeerId) -> bool {
+        self.paths.iter_mut().any(|l| l.mark_target(peer))
+    }
+
+    /// Marks every candidate of every path as a store target.
+    pub fn mark_all_targets(&mut self) {
+        for l in &mut self.paths {
+            l.mark_all_targets();
+        }
+    }
+
+    /// Whether `peer` is a marked store target on some path.
+    pub fn is_target(&self, peer: &PeerId) -> bool {
+        self.paths.iter().any(|l| l.is_target(peer))
+    }
+
+    /// The next store target not yet sent to, path by path.
+    pub fn next_target(&mut self) -> Option<Contact<A>> {
+        self.paths.iter_mut().find_map(Lookup::next_target)
+    }
+
+    /// Whether a store target waits to be sent to.
+    pub fn has_due_target(&self) -> bool {
+        self.paths.iter().any(Lookup::has_due_target)
+    }
+
     /// The paths, for their results.
     pub fn paths(&self) -> &[Lookup<A, K, CANDIDATES>; D] {
         &self.paths

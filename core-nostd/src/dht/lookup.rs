@@ -34,12 +34,23 @@ impl State {
     }
 }
 
+/// Whether a query's store phase sends to a candidate. The marks live on the candidates, so that
+/// a query needs no second list of contacts for its store targets (on a microcontroller that list
+/// was most of a query slot).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    No,
+    Due,
+    Sent,
+}
+
 #[derive(Clone, Debug)]
 struct Candidate<A> {
     contact: Contact<A>,
     state: State,
     /// How many answers led here: 1 for the peers the lookup started from.
     hop: u8,
+    target: Target,
 }
 
 /// Requests a lookup may send, per `K`: far more than a lookup needs (about `K` + 2α in a healthy
@@ -223,6 +234,7 @@ impl<A: Clone, const K: usize, const CANDIDATES: usize> Lookup<A, K, CANDIDATES>
                 contact,
                 state: State::NotAsked,
                 hop,
+                target: Target::No,
             },
         );
     }
@@ -332,6 +344,48 @@ impl<A: Clone, const K: usize, const CANDIDATES: usize> Lookup<A, K, CANDIDATES>
             .filter(|c| c.state == State::Answered)
             .take(K)
             .map(|c| &c.contact)
+    }
+
+    /// Marks candidate `peer` as a store target; false if it is not a candidate.
+    pub fn mark_target(&mut self, peer: &PeerId) -> bool {
+        match self.candidate_mut(peer) {
+            Some(c) => {
+                if c.target == Target::No {
+                    c.target = Target::Due;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Marks every candidate as a store target.
+    pub fn mark_all_targets(&mut self) {
+        for c in &mut self.candidates {
+            c.target = Target::Due;
+        }
+    }
+
+    /// Whether candidate `peer` is marked as a store target.
+    pub fn is_target(&self, peer: &PeerId) -> bool {
+        self.position(peer)
+            .and_then(|i| self.candidates.get(i))
+            .is_some_and(|c| c.target != Target::No)
+    }
+
+    /// The next marked store target not yet sent to, now counted as sent.
+    pub fn next_target(&mut self) -> Option<Contact<A>> {
+        let c = self
+            .candidates
+            .iter_mut()
+            .find(|c| c.target == Target::Due)?;
+        c.target = Target::Sent;
+        Some(c.contact.clone())
+    }
+
+    /// Whether a marked store target waits to be sent to.
+    pub fn has_due_target(&self) -> bool {
+        self.candidates.iter().any(|c| c.target == Target::Due)
     }
 
     /// The largest hop count among the result: the lookup's rounds.

@@ -385,7 +385,7 @@ impl<
         &mut self,
         now: Instant,
         internal: bool,
-        goal: Goal<A>,
+        goal: Goal<A, K>,
         target: DhtKey,
         paths: usize,
         width: usize,
@@ -794,11 +794,10 @@ impl<
             } else {
                 self.store.remove(&key);
             }
-            let targets: heapless::Vec<Contact<A>, { query::STORE_TARGETS }> = closest
+            let targets = closest
                 .into_iter()
                 .filter(|c| c.failures == 0)
-                .take(fan_out)
-                .collect();
+                .take(fan_out);
             let id = self.next_query_id();
             let query = Query::storing(
                 id,

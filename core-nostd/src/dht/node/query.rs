@@ -21,7 +21,7 @@ pub(super) const STORE_TARGETS: usize = 2 * MAX_NODES;
 // Without `alloc` the large variants (a record, a list of providers) cannot be boxed.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
-pub(super) enum Goal<A> {
+pub(super) enum Goal<A, const K: usize> {
     /// Locate one peer: done when any answer names it.
     Peer {
         peer: PeerId,
@@ -39,24 +39,21 @@ pub(super) enum Goal<A> {
     PutRecord { record: Record },
     /// Store a provider record at the closest peers.
     AddProvider { provider: Provider },
-    /// Provider records of a root.
+    /// Provider records of a root: at most `K` (a small node has no use for twenty, and a
+    /// query slot is held in its static memory).
     GetProviders {
         root: [u8; 32],
-        found: heapless::Vec<Provider, MAX_PROVIDERS>,
+        found: heapless::Vec<Provider, K>,
     },
 }
 
 /// Where a query is.
 #[derive(Debug)]
-pub(super) enum Phase<A> {
+pub(super) enum Phase {
     /// Asking for closer peers.
     Lookup,
-    /// Sending the record (or provider record) to `targets`.
-    Store {
-        targets: heapless::Vec<Contact<A>, STORE_TARGETS>,
-        next: usize,
-        outstanding: u8,
-    },
+    /// Sending the record (or provider record) to the candidates the lookup marked as targets.
+    Store { outstanding: u8 },
     /// Nothing left to do.
     Done,
 }
@@ -69,9 +66,9 @@ pub(super) struct Query<A, const D: usize, const K: usize, const C: usize> {
     pub(super) internal: bool,
     /// Its event has been handed out (a get may still be repairing).
     pub(super) reported: bool,
-    pub(super) goal: Goal<A>,
+    pub(super) goal: Goal<A, K>,
     pub(super) lookup: DisjointLookup<A, D, K, C>,
-    pub(super) phase: Phase<A>,
+    pub(super) phase: Phase,
     pub(super) stats: QueryStats,
     /// Answers of the store phase: stored, refused, failed.
     pub(super) tally: (u8, u8, u8),
@@ -84,7 +81,7 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
     pub(super) fn new(
         id: QueryId,
         internal: bool,
-        goal: Goal<A>,
+        goal: Goal<A, K>,
         target: DhtKey,
         config: LookupConfig,
         paths: usize,
@@ -111,21 +108,18 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
     }
 
     /// A query that skips the lookup and stores straight to `targets` (a storer republishing to the
-    /// closest peers it knows).
+    /// closest peers it knows): they are its lookup's only candidates, all marked.
     pub(super) fn storing(
         id: QueryId,
-        goal: Goal<A>,
+        goal: Goal<A, K>,
         target: DhtKey,
         config: LookupConfig,
-        targets: heapless::Vec<Contact<A>, STORE_TARGETS>,
+        targets: impl IntoIterator<Item = Contact<A>>,
         now: Instant,
     ) -> Self {
-        let mut q = Query::new(id, true, goal, target, config, 1, K, [], now);
-        q.phase = Phase::Store {
-            targets,
-            next: 0,
-            outstanding: 0,
-        };
+        let mut q = Query::new(id, true, goal, target, config, 1, K, targets, now);
+        q.lookup.mark_all_targets();
+        q.phase = Phase::Store { outstanding: 0 };
         q.advance(now);
         q
     }
@@ -237,6 +231,13 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
         };
         if fits {
             self.stats.answers += 1;
+            // Once the lookup is over its candidates are the store targets: a late answer counts
+            // but adds no one (it could push a target out).
+            let contacts = if matches!(self.phase, Phase::Lookup) {
+                contacts
+            } else {
+                heapless::Vec::new()
+            };
             self.lookup.on_response(path, peer, contacts);
         } else {
             self.stats.failures += 1;
@@ -255,7 +256,7 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
 
     /// An answer to a store request.
     pub(super) fn on_store_answer(&mut self, body: Option<Body>, now: Instant) {
-        if let Phase::Store { outstanding, .. } = &mut self.phase {
+        if let Phase::Store { outstanding } = &mut self.phase {
             *outstanding = outstanding.saturating_sub(1);
             let (stored, refused, failed) = &mut self.tally;
             match body {
@@ -281,15 +282,8 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
 
     /// The next store target, if the store phase has one left.
     pub(super) fn next_store_target(&mut self) -> Option<Contact<A>> {
-        if let Phase::Store {
-            targets,
-            next,
-            outstanding,
-            ..
-        } = &mut self.phase
-        {
-            let c = targets.get(*next)?.clone();
-            *next += 1;
+        if let Phase::Store { outstanding } = &mut self.phase {
+            let c = self.lookup.next_target()?;
             *outstanding = outstanding.saturating_add(1);
             return Some(c);
         }
@@ -308,38 +302,29 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
                 if !peer_found {
                     self.stats.rounds = self.lookup.rounds();
                 }
-                let targets: heapless::Vec<Contact<A>, STORE_TARGETS> = match &self.goal {
-                    Goal::PutRecord { .. } | Goal::AddProvider { .. } => self.store_targets(),
+                let marked = match &self.goal {
+                    Goal::PutRecord { .. } | Goal::AddProvider { .. } => self.mark_store_targets(),
                     Goal::GetRecord {
                         best: Some(best),
                         answered,
                     } => answered
                         .iter()
                         .filter(|(_, seq)| seq.is_none_or(|s| s < best.seq()))
-                        .map(|(c, _)| c.clone())
-                        .collect(),
-                    _ => heapless::Vec::new(),
+                        .filter(|(c, _)| self.lookup.mark_target(&c.peer))
+                        .count(),
+                    _ => 0,
                 };
-                self.phase = if targets.is_empty() {
+                self.phase = if marked == 0 {
                     Phase::Done
                 } else {
-                    Phase::Store {
-                        targets,
-                        next: 0,
-                        outstanding: 0,
-                    }
+                    Phase::Store { outstanding: 0 }
                 };
                 if matches!(self.phase, Phase::Done) {
                     self.stats.finished = now;
                 }
             }
-            Phase::Store {
-                targets,
-                next,
-                outstanding,
-                ..
-            } => {
-                if *next >= targets.len() && *outstanding == 0 {
+            Phase::Store { outstanding } => {
+                if *outstanding == 0 && !self.lookup.has_due_target() {
                     if !matches!(self.goal, Goal::GetRecord { .. }) {
                         self.stats.finished = now;
                     }
@@ -361,29 +346,41 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
                 refused: self.tally.1,
                 failed: self.tally.2,
             },
-            Goal::GetProviders { found, .. } => QueryOutcome::Providers(found.clone()),
+            Goal::GetProviders { found, .. } => {
+                QueryOutcome::Providers(found.iter().take(MAX_PROVIDERS).cloned().collect())
+            }
         }
     }
 
-    /// Where a put stores: the closest that answered on each path (so that one clean path is enough
-    /// to reach the honest storers, however close the liars on captured paths claim to be), then the
-    /// `K` closest over all paths, at most [`STORE_TARGETS`].
-    fn store_targets(&self) -> heapless::Vec<Contact<A>, STORE_TARGETS> {
-        let mut out: heapless::Vec<Contact<A>, STORE_TARGETS> = heapless::Vec::new();
-        let per_path = self
-            .lookup
-            .paths()
-            .iter()
-            .map(|l| l.closest().take(l.width()));
-        for c in per_path.flatten().chain(self.closest_k().iter()) {
-            if out.is_full() {
-                break;
+    /// Marks where a put stores: the closest that answered on each path (so that one clean path is
+    /// enough to reach the honest storers, however close the liars on captured paths claim to be),
+    /// then the `K` closest over all paths, at most [`STORE_TARGETS`]. Returns how many.
+    fn mark_store_targets(&mut self) -> usize {
+        let mut marked = 0;
+        let mut mark = |lookup: &mut DisjointLookup<A, D, K, C>, peer: &PeerId| {
+            if marked < STORE_TARGETS && !lookup.is_target(peer) && lookup.mark_target(peer) {
+                marked += 1;
             }
-            if !out.iter().any(|o| o.peer == c.peer) {
-                let _ = out.push(c.clone());
+        };
+        for path in 0..D {
+            let peers: heapless::Vec<PeerId, MAX_NODES> = match self.lookup.paths().get(path) {
+                Some(l) => l
+                    .closest()
+                    .take(l.width().min(MAX_NODES))
+                    .map(|c| c.peer)
+                    .collect(),
+                None => break,
+            };
+            for peer in &peers {
+                mark(&mut self.lookup, peer);
             }
         }
-        out
+        let nearest: heapless::Vec<PeerId, MAX_NODES> =
+            self.closest_k().iter().map(|c| c.peer).collect();
+        for peer in &nearest {
+            mark(&mut self.lookup, peer);
+        }
+        marked
     }
 
     /// The `K` closest that answered on any path.
