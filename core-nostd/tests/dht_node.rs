@@ -96,7 +96,7 @@ impl Net {
             self.log.push((from, to, msg.clone()));
             if !self.down[to] {
                 let peer = self.keys[from].peer_id();
-                self.nodes[to].handle_message(self.now, peer, Addr(from as u32), msg);
+                self.nodes[to].handle_message(self.now, peer, Addr(from as u32), &msg);
             }
         }
         panic!("the network did not settle");
@@ -269,7 +269,7 @@ fn ping_node_0(net: &mut Net, peer: PeerId, from: usize, request_id: u64) {
         now,
         peer,
         Addr(from as u32),
-        DhtMessage {
+        &DhtMessage {
             request_id,
             body: Body::Ping,
         },
@@ -352,7 +352,7 @@ fn unasked_answers_bad_input_and_full_slots() {
         net.now,
         stranger,
         Addr(5),
-        DhtMessage {
+        &DhtMessage {
             request_id: 77,
             body: Body::Pong,
         },
@@ -417,13 +417,13 @@ fn lying_wrong_and_duplicate_answers() {
             nodes: heapless::Vec::new(),
         },
     };
-    n.handle_message(net.now, liar, Addr(5), lie.clone());
+    n.handle_message(net.now, liar, Addr(5), &lie);
     let e = n.poll_event().expect("the get ended: its only peer lied");
     assert_eq!(e.outcome, QueryOutcome::Record(None));
     assert_eq!(e.stats.failures, 1);
     assert_eq!(n.table().get(&liar).unwrap().failures, 1);
     // The same answer again matches no request.
-    n.handle_message(net.now, liar, Addr(5), lie);
+    n.handle_message(net.now, liar, Addr(5), &lie);
     assert_eq!(n.stats().unexpected, 1);
     // An answer of the wrong kind fails the request too.
     let mut n = lonely(&net, 5);
@@ -433,7 +433,7 @@ fn lying_wrong_and_duplicate_answers() {
         net.now,
         liar,
         Addr(5),
-        DhtMessage {
+        &DhtMessage {
             request_id: t.message.request_id,
             body: Body::Pong,
         },
@@ -449,7 +449,7 @@ fn lying_wrong_and_duplicate_answers() {
         net.now,
         net.keys[4].peer_id(),
         Addr(4),
-        DhtMessage {
+        &DhtMessage {
             request_id: t.message.request_id,
             body: Body::Nodes {
                 nodes: heapless::Vec::new(),
@@ -481,7 +481,7 @@ fn a_get_repairs_storers_that_hold_an_older_record() {
         net.now,
         peer,
         Addr(7),
-        DhtMessage {
+        &DhtMessage {
             request_id: 99,
             body: Body::Store { record: v2.clone() },
         },
@@ -530,7 +530,7 @@ fn a_ping_ends_with_the_answer_or_at_its_deadline() {
         net.now,
         p3,
         Addr(3),
-        DhtMessage {
+        &DhtMessage {
             request_id,
             body: Body::Pong,
         },
@@ -540,7 +540,7 @@ fn a_ping_ends_with_the_answer_or_at_its_deadline() {
         net.now,
         p2,
         Addr(2),
-        DhtMessage {
+        &DhtMessage {
             request_id,
             body: Body::Nodes {
                 nodes: heapless::Vec::new(),

@@ -197,6 +197,16 @@ proptest! {
                     let got: Vec<PeerId> =
                         table.closest::<5>(&target).iter().map(|c| c.peer).collect();
                     prop_assert_eq!(got, model.closest(&target, 5));
+                    // The filtered selection answers use: the nearest of the contacts kept, not
+                    // the kept ones among the nearest.
+                    let keep = |c: &Contact<u16>| c.addr % 2 == 0;
+                    let got: Vec<PeerId> =
+                        table.closest_where::<5>(&target, keep).map(|c| c.peer).collect();
+                    let mut want = model.contacts.clone();
+                    want.retain(keep);
+                    want.sort_by_key(|c| c.key.distance(&target));
+                    let want: Vec<PeerId> = want.into_iter().take(5).map(|c| c.peer).collect();
+                    prop_assert_eq!(got, want);
                 }
             }
             prop_assert_eq!(

@@ -230,7 +230,7 @@ impl Net {
                 let msg: DhtMessage = decode_message(&bytes).expect("a DHT message");
                 self.peers[to]
                     .node
-                    .handle_message(now, sender, Addr(from as u32), msg);
+                    .handle_message(now, sender, Addr(from as u32), &msg);
             }
             self.flush(to, from);
             self.send_from(to);

@@ -217,10 +217,10 @@ fn dht(sensor: &KeyPair, record: &Record) -> Result<(), &'static str> {
     let query = a.put_record(now, record.clone()).map_err(|_| "dht put")?;
     for _ in 0..8 {
         while let Some(t) = a.poll_transmit(now) {
-            b.handle_message(now, sensor.peer_id(), Addr(1), t.message);
+            b.handle_message(now, sensor.peer_id(), Addr(1), &t.message);
         }
         while let Some(t) = b.poll_transmit(now) {
-            a.handle_message(now, other.peer_id(), Addr(2), t.message);
+            a.handle_message(now, other.peer_id(), Addr(2), &t.message);
         }
     }
     match a.poll_event() {

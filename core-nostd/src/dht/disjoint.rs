@@ -88,6 +88,24 @@ impl<A: Clone, const D: usize, const K: usize, const CANDIDATES: usize>
         out
     }
 
+    /// The ids of [`Self::closest`]: the same selection, without copying contacts (a put marks its
+    /// store targets with these, on a small node's stack).
+    pub fn closest_peers<const N: usize>(&self) -> heapless::Vec<PeerId, N> {
+        let target = *self.target();
+        let mut out: heapless::Vec<([u64; 4], PeerId), N> = heapless::Vec::new();
+        for c in self.paths.iter().flat_map(Lookup::closest) {
+            let d = c.key.distance_words(&target);
+            let pos = out.iter().position(|(o, _)| d < *o).unwrap_or(out.len());
+            if pos < N {
+                if out.is_full() {
+                    out.pop();
+                }
+                let _ = out.insert(pos, (d, c.peer));
+            }
+        }
+        out.into_iter().map(|(_, p)| p).collect()
+    }
+
     /// The key looked up.
     pub fn target(&self) -> &DhtKey {
         &self.target

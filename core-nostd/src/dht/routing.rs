@@ -309,6 +309,16 @@ impl<A: Clone, const K: usize, const CAP: usize, const REPLACEMENTS: usize>
 
     /// The `N` contacts closest to `target`, nearest first.
     pub fn closest<const N: usize>(&self, target: &DhtKey) -> heapless::Vec<Contact<A>, N> {
+        self.closest_where::<N>(target, |_| true).cloned().collect()
+    }
+
+    /// The `N` contacts closest to `target` among those `keep` accepts, nearest first, borrowed:
+    /// an answer reads them without copying the table's contacts onto the stack.
+    pub fn closest_where<const N: usize>(
+        &self,
+        target: &DhtKey,
+        keep: impl Fn(&Contact<A>) -> bool,
+    ) -> impl Iterator<Item = &Contact<A>> {
         // The selection keeps distances and indices only, so a contact farther than the N-th is
         // refused with one comparison (of the leading word, mostly), insertions move small
         // entries, and only the N winners are cloned. It is the node's hottest loop: every answer
@@ -329,15 +339,16 @@ impl<A: Clone, const K: usize, const CAP: usize, const REPLACEMENTS: usize>
             if best.is_full() && best.last().is_none_or(|(last, _)| d >= *last) {
                 continue;
             }
+            if !keep(c) {
+                continue;
+            }
             let pos = best.iter().position(|(o, _)| d < *o).unwrap_or(best.len());
             if best.is_full() {
                 best.pop();
             }
             let _ = best.insert(pos, (d, i));
         }
-        best.iter()
-            .filter_map(|&(_, i)| self.contacts.get(i).cloned())
-            .collect()
+        best.into_iter().filter_map(|(_, i)| self.contacts.get(i))
     }
 
     /// Buckets with contacts none of which was heard from within `interval`: the caller refreshes

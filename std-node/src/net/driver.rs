@@ -573,7 +573,7 @@ impl Driver {
                 self.stats.requests_ignored += 1;
                 trace!(%from, "client mode: request not answered");
             }
-            Ok(msg) => self.dht.handle_message(now, peer, from, msg),
+            Ok(msg) => self.dht.handle_message(now, peer, from, &msg),
             Err(e) => {
                 self.stats.bad_messages += 1;
                 debug!(%from, error = ?e, "undecodable DHT message");

@@ -324,7 +324,7 @@ impl World {
                         c.1 += msg.encoded_len() as u64 + FRAMING_BYTES;
                     }
                     if let Some(p) = self.peer_mut(to) {
-                        p.node.handle_message(now, peer, SimAddr(from), *msg);
+                        p.node.handle_message(now, peer, SimAddr(from), &msg);
                     }
                     self.pump(now, to);
                 }
@@ -337,7 +337,7 @@ impl World {
             } => {
                 if let Some(p) = self.peer_mut(to) {
                     match decode_exact::<DhtMessage>(&bytes) {
-                        Ok(msg) => p.node.handle_message(now, peer, SimAddr(from), msg),
+                        Ok(msg) => p.node.handle_message(now, peer, SimAddr(from), &msg),
                         Err(_) => p.node.handle_bad_message(now, &peer),
                     }
                     self.pump(now, to);

@@ -460,16 +460,19 @@ impl<
     }
 
     /// A message from `from` (authenticated by its session) that arrived from `addr`.
-    pub fn handle_message(&mut self, now: Instant, from: PeerId, addr: A, message: DhtMessage) {
+    ///
+    /// The message is borrowed: it is kilobytes, and a small node's stack should hold it once, where
+    /// it was decoded, not again in each step that reads it.
+    pub fn handle_message(&mut self, now: Instant, from: PeerId, addr: A, message: &DhtMessage) {
         if from == self.local {
             return;
         }
         let len = message.encoded_len() as u64;
         let DhtMessage { request_id, body } = message;
         if body.is_request() {
-            self.serve(now, from, addr, request_id, body);
+            self.serve(now, from, addr, *request_id, body);
         } else {
-            self.on_answer(now, from, addr, request_id, body, len);
+            self.on_answer(now, from, addr, *request_id, body, len);
         }
     }
 
@@ -501,7 +504,7 @@ impl<
         from: PeerId,
         addr: A,
         request_id: u64,
-        body: Body,
+        body: &Body,
         bytes: u64,
     ) {
         let Some(i) = self
@@ -534,7 +537,7 @@ impl<
             Purpose::Lookup { query, path } => {
                 // Peers the query already knows need no contact (and no hashing of their keys).
                 let contacts = match self.queries.iter().find(|q| q.id == query) {
-                    Some(q) => self.named(&body, now, |p| q.lookup.knows(p)),
+                    Some(q) => self.named(body, now, |p| q.lookup.knows(p)),
                     None => heapless::Vec::new(),
                 };
                 let unix_now = self.unix_now(now);
@@ -780,24 +783,25 @@ impl<
             // contacts that did not fail count; counting only recently heard ones made three times
             // as many storers responsible.
             let key = record.dht_key();
-            let closest = self.table.closest::<MAX_NODES>(&key);
+            // Read in place (twice) rather than copied: contacts are a small node's scarcest stack.
+            let closest = || self.table.closest_where::<MAX_NODES>(&key, |_| true);
             let own = self.key.distance_words(&key);
-            let live_closer = closest
-                .iter()
+            let live_closer = closest()
                 .filter(|c| c.failures == 0 && c.key.distance_words(&key) < own)
                 .count();
             let responsible = live_closer < K.min(MAX_NODES);
             // A hand-off goes to the few closest: they are responsible and republish to the rest.
             let fan_out = if responsible { K } else { HANDOFF_FAN_OUT };
+            let targets: heapless::Vec<Contact<A>, K> = closest()
+                .filter(|c| c.failures == 0)
+                .take(fan_out.min(K))
+                .cloned()
+                .collect();
             if responsible {
                 let _ = self.store.put(record.clone(), now);
             } else {
                 self.store.remove(&key);
             }
-            let targets = closest
-                .into_iter()
-                .filter(|c| c.failures == 0)
-                .take(fan_out);
             let id = self.next_query_id();
             let query = Query::storing(
                 id,

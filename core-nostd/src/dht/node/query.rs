@@ -168,7 +168,7 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
         &mut self,
         path: usize,
         peer: &PeerId,
-        body: Body,
+        body: &Body,
         contacts: heapless::Vec<Contact<A>, MAX_NODES>,
         now: Instant,
         unix_now: u64,
@@ -202,9 +202,9 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
                 } else {
                     let seq = record.as_ref().map(Record::seq);
                     if let Some(r) = record
-                        && best.as_ref().is_none_or(|b| newer_than(&r, b))
+                        && best.as_ref().is_none_or(|b| newer_than(r, b))
                     {
-                        *best = Some(r);
+                        *best = Some(r.clone());
                     }
                     if let Some(c) = self.lookup.paths().get(path).and_then(|l| l.contact(peer)) {
                         keep_nearest(answered, (c.clone(), seq), &target);
@@ -218,10 +218,10 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
                         continue;
                     }
                     match found.iter_mut().find(|f| f.provider() == p.provider()) {
-                        Some(f) if f.expires() < p.expires() => *f = p,
+                        Some(f) if f.expires() < p.expires() => *f = p.clone(),
                         Some(_) => {}
                         None => {
-                            let _ = found.push(p);
+                            let _ = found.push(p.clone());
                         }
                     }
                 }
@@ -255,7 +255,7 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
     }
 
     /// An answer to a store request.
-    pub(super) fn on_store_answer(&mut self, body: Option<Body>, now: Instant) {
+    pub(super) fn on_store_answer(&mut self, body: Option<&Body>, now: Instant) {
         if let Phase::Store { outstanding } = &mut self.phase {
             *outstanding = outstanding.saturating_sub(1);
             let (stored, refused, failed) = &mut self.tally;
@@ -375,9 +375,8 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
                 mark(&mut self.lookup, peer);
             }
         }
-        let nearest: heapless::Vec<PeerId, MAX_NODES> =
-            self.closest_k().iter().map(|c| c.peer).collect();
-        for peer in &nearest {
+        let nearest = self.lookup.closest_peers::<MAX_NODES>();
+        for peer in nearest.iter().take(K) {
             mark(&mut self.lookup, peer);
         }
         marked

@@ -61,23 +61,27 @@ impl<
         from: PeerId,
         addr: A,
         request_id: u64,
-        body: Body,
+        body: &Body,
     ) {
         self.observe(from, addr.clone(), now);
         let kind = match body {
             Body::Ping => AnswerKind::Pong,
-            Body::FindNode { target } => AnswerKind::Nodes { target },
-            Body::FindValue { key } => AnswerKind::Value { key },
-            Body::GetProviders { root } => AnswerKind::Providers { root },
-            Body::Store { record } => AnswerKind::Stored(match self.store.put(record, now) {
-                Ok(PutOutcome::Stored) => StoreResult::Stored,
-                Ok(PutOutcome::Replaced { .. }) => StoreResult::Replaced,
-                Ok(PutOutcome::Refreshed) => StoreResult::Refreshed,
-                Err(StoreError::Update(UpdateError::Conflict { .. })) => StoreResult::Conflict,
-                Err(StoreError::Update(_)) => StoreResult::Stale,
-                Err(StoreError::Full | StoreError::PublisherQuota) => StoreResult::Full,
-            }),
-            Body::AddProvider { provider } => AnswerKind::Stored(self.hold_provider(provider, now)),
+            Body::FindNode { target } => AnswerKind::Nodes { target: *target },
+            Body::FindValue { key } => AnswerKind::Value { key: *key },
+            Body::GetProviders { root } => AnswerKind::Providers { root: *root },
+            Body::Store { record } => {
+                AnswerKind::Stored(match self.store.put(record.clone(), now) {
+                    Ok(PutOutcome::Stored) => StoreResult::Stored,
+                    Ok(PutOutcome::Replaced { .. }) => StoreResult::Replaced,
+                    Ok(PutOutcome::Refreshed) => StoreResult::Refreshed,
+                    Err(StoreError::Update(UpdateError::Conflict { .. })) => StoreResult::Conflict,
+                    Err(StoreError::Update(_)) => StoreResult::Stale,
+                    Err(StoreError::Full | StoreError::PublisherQuota) => StoreResult::Full,
+                })
+            }
+            Body::AddProvider { provider } => {
+                AnswerKind::Stored(self.hold_provider(provider.clone(), now))
+            }
             // Answers are handled by the caller of this function.
             _ => return,
         };
@@ -93,7 +97,9 @@ impl<
         }
     }
 
-    /// Builds a queued answer from the node's state now.
+    /// Builds a queued answer from the node's state now. Out of line: its temporaries (a body, the
+    /// closest contacts) leave the stack before the caller encodes the message.
+    #[inline(never)]
     pub(super) fn build_answer(&mut self, answer: Answer<A>, now: Instant) -> Transmit<A> {
         let Answer {
             peer,
@@ -140,15 +146,19 @@ impl<
     /// The closest contacts to `target` for an answer to `asker`, who is left out.
     fn nodes_for(&self, target: &DhtKey, asker: &PeerId, now: Instant) -> Nodes {
         let mut nodes = Nodes::new();
-        for c in self.table.closest::<{ 2 * MAX_NODES }>(target) {
-            // A contact that failed its last request, or was not heard from for a refresh
-            // interval, is not passed on: under churn it is likely gone, and the asker would wait
-            // on it in vain. (This node keeps it until it fails; Kademlia keeps stale contacts.)
-            let stale = c.failures > 0
-                || now.saturating_duration_since(c.last_seen) >= self.config.refresh_interval;
-            if c.peer == *asker || stale || nodes.len() >= K.min(MAX_NODES) {
-                continue;
-            }
+        // A contact that failed its last request, or was not heard from for a refresh interval,
+        // is not passed on: under churn it is likely gone, and the asker would wait on it in
+        // vain. (This node keeps it until it fails; Kademlia keeps stale contacts.)
+        let fit = |c: &crate::dht::Contact<A>| {
+            c.peer != *asker
+                && c.failures == 0
+                && now.saturating_duration_since(c.last_seen) < self.config.refresh_interval
+        };
+        for c in self
+            .table
+            .closest_where::<MAX_NODES>(target, fit)
+            .take(K.min(MAX_NODES))
+        {
             let _ = nodes.push(NodeInfo {
                 peer: c.peer,
                 addr: c.addr.to_bytes(),
