@@ -18,7 +18,7 @@ use gofast_core::dht::QueryId;
 use gofast_core::identity::{KeyPair, PeerId};
 use gofast_core::time::{Duration, Instant};
 use gofast_firmware::board;
-use static_cell::StaticCell;
+use static_cell::{ConstStaticCell, StaticCell};
 
 use crate::config;
 use crate::peer::{Done, Happened, MAX_DATAGRAM, Peer};
@@ -79,11 +79,18 @@ pub(crate) async fn run(spawner: embassy_executor::Spawner) -> i32 {
         gateway: None,
         dns_servers: Default::default(),
     });
-    static RESOURCES: StaticCell<StackResources<2>> = StaticCell::new();
+    // Buffers and resources are built in their statics at compile time (`ConstStaticCell`):
+    // `StaticCell::init` builds its value on the stack first, and this function's frame, which
+    // every step of the run sits on, would keep room for all of them (13.9 KB).
+    static RESOURCES: ConstStaticCell<StackResources<2>> =
+        ConstStaticCell::new(StackResources::new());
+    let Some(resources) = RESOURCES.try_take() else {
+        return 3;
+    };
     let (stack, runner) = embassy_net::new(
         device,
         net_config,
-        RESOURCES.init(StackResources::new()),
+        resources,
         u64::from_le_bytes(*config::DEVICE_SEED.first_chunk().unwrap_or(&[0; 8])),
     );
     if let Ok(task) = net_task(runner) {
@@ -95,17 +102,22 @@ pub(crate) async fn run(spawner: embassy_executor::Spawner) -> i32 {
 
     // The node may send a few datagrams at once (an answer, a ping, a rekey): room for two whole
     // frames or several small ones. Sending waits for room, so one frame each way is enough.
-    static RX_META: StaticCell<[PacketMetadata; 4]> = StaticCell::new();
-    static TX_META: StaticCell<[PacketMetadata; 2]> = StaticCell::new();
-    static RX_BUF: StaticCell<[u8; 2 * MAX_DATAGRAM]> = StaticCell::new();
-    static TX_BUF: StaticCell<[u8; MAX_DATAGRAM]> = StaticCell::new();
-    let mut socket = UdpSocket::new(
-        stack,
-        RX_META.init([PacketMetadata::EMPTY; 4]),
-        RX_BUF.init([0; 2 * MAX_DATAGRAM]),
-        TX_META.init([PacketMetadata::EMPTY; 2]),
-        TX_BUF.init([0; MAX_DATAGRAM]),
-    );
+    static RX_META: ConstStaticCell<[PacketMetadata; 4]> =
+        ConstStaticCell::new([PacketMetadata::EMPTY; 4]);
+    static TX_META: ConstStaticCell<[PacketMetadata; 2]> =
+        ConstStaticCell::new([PacketMetadata::EMPTY; 2]);
+    static RX_BUF: ConstStaticCell<[u8; 2 * MAX_DATAGRAM]> =
+        ConstStaticCell::new([0; 2 * MAX_DATAGRAM]);
+    static TX_BUF: ConstStaticCell<[u8; MAX_DATAGRAM]> = ConstStaticCell::new([0; MAX_DATAGRAM]);
+    let (Some(rx_meta), Some(rx_buf), Some(tx_meta), Some(tx_buf)) = (
+        RX_META.try_take(),
+        RX_BUF.try_take(),
+        TX_META.try_take(),
+        TX_BUF.try_take(),
+    ) else {
+        return 3;
+    };
+    let mut socket = UdpSocket::new(stack, rx_meta, rx_buf, tx_meta, tx_buf);
     if socket.bind(PORT).is_err() {
         defmt::error!("cannot bind UDP port {}", PORT);
         return 3;
@@ -140,8 +152,10 @@ pub(crate) async fn run(spawner: embassy_executor::Spawner) -> i32 {
     let peer = busy.time(|| make_peer(identity, node, entropy, started));
     let publisher = make_publisher(started);
     let mut progress = Progress::default();
-    static FRAME: StaticCell<[u8; MAX_DATAGRAM]> = StaticCell::new();
-    let frame = FRAME.init([0; MAX_DATAGRAM]);
+    static FRAME: ConstStaticCell<[u8; MAX_DATAGRAM]> = ConstStaticCell::new([0; MAX_DATAGRAM]);
+    let Some(frame) = FRAME.try_take() else {
+        return 3;
+    };
     let deadline = started.saturating_add(RUN_LIMIT);
     busy.time(|| peer.on_timeout(started));
 

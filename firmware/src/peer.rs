@@ -307,12 +307,12 @@ impl Peer {
     /// A DHT message from the node.
     #[inline(never)]
     fn on_dht(&mut self, now: Instant, data: &[u8]) {
-        match decode_message::<DhtMessage>(data) {
+        match decode_dht(data) {
             Ok(m) => {
-                if m.body == Body::Ping {
+                if matches!(m.body, Body::Ping) {
                     self.stats.pings_served += 1;
                 }
-                self.dht.handle_message(now, self.node, self.node_addr, m);
+                self.dht.handle_message(now, self.node, self.node_addr, &m);
             }
             Err(_) => {
                 self.stats.dropped += 1;
@@ -436,8 +436,15 @@ impl Peer {
 
     /// The DHT's messages to the node onto the session (or into the waiting queue), and its ended
     /// queries to the application.
-    #[inline(never)]
     fn pump(&mut self, now: Instant) {
+        self.pump_transmits(now);
+        self.pump_events();
+    }
+
+    /// The DHT's messages onto the session. Its own function, like [`Self::pump_events`], so the
+    /// stack holds a message or an event, not both.
+    #[inline(never)]
+    fn pump_transmits(&mut self, now: Instant) {
         while let Some(t) = self.dht.poll_transmit(now) {
             // The device has one session: requests to other peers the node named fail at their
             // deadlines.
@@ -455,6 +462,11 @@ impl Peer {
                 Err(_) => self.stats.dropped += 1,
             }
         }
+    }
+
+    /// The DHT's ended queries to the application.
+    #[inline(never)]
+    fn pump_events(&mut self) {
         while let Some(DhtEvent { id, outcome, stats }) = self.dht.poll_event() {
             let took = stats.finished.saturating_duration_since(stats.started);
             if self
@@ -466,4 +478,12 @@ impl Peer {
             }
         }
     }
+}
+
+/// Decodes a DHT message, out of line: the decoder's temporaries (a record, a list of peers, each
+/// kilobytes) then leave the stack before the node handles the message, and only the message
+/// stays in the caller's frame.
+#[inline(never)]
+fn decode_dht(data: &[u8]) -> Result<DhtMessage, gofast_core::codec::DecodeError> {
+    decode_message::<DhtMessage>(data)
 }

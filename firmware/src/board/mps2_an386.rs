@@ -121,17 +121,16 @@ pub type NetDevice = lan9118::net::Device<'static>;
 
 /// Brings the Ethernet controller up and spawns its driver task; the device is embassy-net's.
 pub fn network(spawner: embassy_executor::Spawner) -> Result<NetDevice, &'static str> {
-    use static_cell::StaticCell;
+    use static_cell::ConstStaticCell;
     let mut eth = ethernet().ok_or("the Ethernet controller was taken")?;
     eth.init().map_err(|_| "LAN9118 init failed")?;
-    // Two frames each way: the peer sends and reads one datagram at a time.
-    static STATE: StaticCell<lan9118::net::State<2, 2>> = StaticCell::new();
-    let (device, runner) = lan9118::net::new(
-        STATE.init(lan9118::net::State::new()),
-        eth,
-        embassy_time::Duration::from_millis(1),
-    )
-    .map_err(|_| "reading the MAC address failed")?;
+    // Two frames each way: the peer sends and reads one datagram at a time. Built in its static
+    // at compile time: on the stack first, it would widen the caller's frame by 6 KB.
+    static STATE: ConstStaticCell<lan9118::net::State<2, 2>> =
+        ConstStaticCell::new(lan9118::net::State::new());
+    let state = STATE.try_take().ok_or("the Ethernet state was taken")?;
+    let (device, runner) = lan9118::net::new(state, eth, embassy_time::Duration::from_millis(1))
+        .map_err(|_| "reading the MAC address failed")?;
     spawner.spawn(eth_task(runner).map_err(|_| "spawning the Ethernet task")?);
     Ok(device)
 }
