@@ -3,7 +3,8 @@
 //! adversarial nodes, and checks at the end that every record can still be fetched.
 //!
 //! `cargo run --release -p gofast-tests --bin dht-sim -- --nodes N --seed S [--churn]
-//! [--adversaries FRACTION] [--hours H] [--lookups L] [--records R] [--gets G]`
+//! [--adversaries FRACTION] [--hours H] [--lookups L] [--records R] [--gets G]
+//! [--untrusted-bootstrap]`
 //!
 //! Prints one `name=value` line per figure, then `dht-sim: ok`, or `dht-sim: FAILED <reason>` when a
 //! goal of the scenario is missed (the goals are those of the DHT issue; `--no-goals` only measures).
@@ -41,6 +42,10 @@ struct Args {
     /// Record gets measured during the period.
     #[arg(long, default_value_t = 1000)]
     gets: usize,
+    /// Every bootstrap contact drawn among all live nodes, adversaries included (by default the
+    /// first of a joining node's three is honest, as a configured bootstrap peer is).
+    #[arg(long)]
+    untrusted_bootstrap: bool,
     /// Only measure: do not judge the figures against the goals.
     #[arg(long)]
     no_goals: bool,
@@ -117,6 +122,7 @@ fn main() -> ExitCode {
     config.lookups = args.lookups;
     config.records = args.records.unwrap_or(args.nodes);
     config.gets = args.gets;
+    config.honest_bootstrap = !args.untrusted_bootstrap;
     println!("nodes={}", args.nodes);
     println!("seed={}", args.seed);
     let wall = WallClock::now();

@@ -45,6 +45,9 @@ pub struct Metrics {
     pub gets_none: u64,
     /// For each final check that missed: how many live honest nodes held the newest version.
     pub missed_held_by: Vec<usize>,
+    /// Honest nodes alive at the end whose routing table is more than half adversaries (a node
+    /// in that state fails most of its own puts and gets).
+    pub honest_tables_mostly_adversaries: u64,
     /// Nodes that joined and left during the run.
     pub joins: u64,
     pub leaves: u64,
@@ -155,6 +158,10 @@ impl Metrics {
                     "{:?}",
                     self.missed_held_by.iter().take(20).collect::<Vec<_>>()
                 ),
+            ),
+            f(
+                "honest_tables_mostly_adversaries",
+                self.honest_tables_mostly_adversaries.to_string(),
             ),
             f("not_started", self.not_started.to_string()),
             f("origin_left", self.origin_left.to_string()),

@@ -274,11 +274,34 @@ impl World {
                 self.metrics.lookup_bytes.push(bytes as f64);
             }
         }
+        self.metrics.honest_tables_mostly_adversaries = self.tables_mostly_adversaries();
         let peers = std::mem::take(&mut self.peers);
         for p in peers.iter().flatten() {
             self.count_node(p);
         }
         self.peers = peers;
+    }
+
+    /// Honest nodes whose routing table is more than half adversaries.
+    fn tables_mostly_adversaries(&self) -> u64 {
+        let adversaries: HashSet<PeerId> = self.adversaries.iter().map(|(_, p, _)| *p).collect();
+        if adversaries.is_empty() {
+            return 0;
+        }
+        let mostly = |p: &&Peer| {
+            let table = p.node.table();
+            let bad = table
+                .contacts()
+                .filter(|c| adversaries.contains(&c.peer))
+                .count();
+            bad * 2 > table.len()
+        };
+        self.peers
+            .iter()
+            .flatten()
+            .filter(|p| p.adversary.is_none())
+            .filter(mostly)
+            .count() as u64
     }
 
     /// Adds a node's own counters to the run's.
@@ -400,9 +423,10 @@ impl World {
             node_seed,
             now,
         ));
-        // Three bootstrap contacts among the nodes alive.
-        for _ in 0..3 {
-            if let Some(b) = self.random_alive(false)
+        // Three bootstrap contacts among the nodes alive; the first honest unless the run says
+        // otherwise (`SimConfig::honest_bootstrap`).
+        for i in 0..3 {
+            if let Some(b) = self.random_alive(i == 0 && self.config.honest_bootstrap)
                 && let Some(p) = self.peers.get(b as usize).and_then(Option::as_ref)
             {
                 node.add_contact(p.id, SimAddr(b), now);
