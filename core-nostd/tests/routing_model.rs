@@ -199,7 +199,7 @@ proptest! {
                     prop_assert_eq!(got, model.closest(&target, 5));
                     // The filtered selection answers use: the nearest of the contacts kept, not
                     // the kept ones among the nearest.
-                    let keep = |c: &Contact<u16>| c.addr % 2 == 0;
+                    let keep = |c: &Contact<u16>| c.addr.is_multiple_of(2);
                     let got: Vec<PeerId> =
                         table.closest_where::<5>(&target, keep).map(|c| c.peer).collect();
                     let mut want = model.contacts.clone();
