@@ -40,17 +40,20 @@ impl<A: Clone, const D: usize, const K: usize, const CANDIDATES: usize>
         seeds: impl IntoIterator<Item = Contact<A>>,
     ) -> Self {
         let used = paths.clamp(1, D.max(1));
-        let mut dealt: [heapless::Vec<Contact<A>, CANDIDATES>; D] =
-            core::array::from_fn(|_| heapless::Vec::new());
+        // Seeds go straight into their paths: dealing them into lists first put a second copy of
+        // every candidate on the stack, and a small node builds queries on its stack.
+        let mut lookup = DisjointLookup {
+            target,
+            paths: core::array::from_fn(|_| {
+                Lookup::new(target, config, core::iter::empty()).with_width(width)
+            }),
+        };
         for (i, c) in seeds.into_iter().enumerate() {
-            if let Some(path) = dealt.get_mut(i % used) {
-                let _ = path.push(c);
+            if let Some(path) = lookup.paths.get_mut(i % used) {
+                path.add_seed(c);
             }
         }
-        DisjointLookup {
-            target,
-            paths: dealt.map(|seeds| Lookup::new(target, config, seeds).with_width(width)),
-        }
+        lookup
     }
 
     /// Requests handed out by all paths.

@@ -182,6 +182,11 @@ impl<A: Clone, const K: usize, const CANDIDATES: usize> Lookup<A, K, CANDIDATES>
         self.requests
     }
 
+    /// Adds a starting contact (as [`Self::new`] does with its seeds).
+    pub(crate) fn add_seed(&mut self, contact: Contact<A>) {
+        self.add(contact, 1);
+    }
+
     /// Adds a candidate in distance order, unless known, or farther than all `CANDIDATES` held.
     fn add(&mut self, contact: Contact<A>, hop: u8) {
         if self.knows(&contact.peer) {
