@@ -56,6 +56,27 @@ impl<A: Clone, const D: usize, const K: usize, const CANDIDATES: usize>
         lookup
     }
 
+    /// The same lookups started again in place for `target` (as [`Self::with_paths`]).
+    pub fn reset(
+        &mut self,
+        target: DhtKey,
+        config: LookupConfig,
+        paths: usize,
+        width: usize,
+        seeds: impl IntoIterator<Item = Contact<A>>,
+    ) {
+        let used = paths.clamp(1, D.max(1));
+        self.target = target;
+        for l in &mut self.paths {
+            l.reset(target, config, width);
+        }
+        for (i, c) in seeds.into_iter().enumerate() {
+            if let Some(path) = self.paths.get_mut(i % used) {
+                path.add_seed(c);
+            }
+        }
+    }
+
     /// Requests handed out by all paths.
     pub fn requests(&self) -> u32 {
         self.paths.iter().map(Lookup::requests).sum()

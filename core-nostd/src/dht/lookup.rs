@@ -182,6 +182,16 @@ impl<A: Clone, const K: usize, const CANDIDATES: usize> Lookup<A, K, CANDIDATES>
         self.requests
     }
 
+    /// The lookup started again in place, for `target`, with no candidates.
+    pub(crate) fn reset(&mut self, target: DhtKey, config: LookupConfig, width: usize) {
+        self.target = target;
+        self.config = config;
+        self.candidates.clear();
+        self.ids.clear();
+        self.requests = 0;
+        self.width = width.clamp(1, K.max(1));
+    }
+
     /// Adds a starting contact (as [`Self::new`] does with its seeds).
     pub(crate) fn add_seed(&mut self, contact: Contact<A>) {
         self.add(contact, 1);

@@ -30,7 +30,7 @@ use crate::time::{Duration, Instant};
 pub use address::NodeAddress;
 pub use event::{DhtError, DhtEvent, QueryId, QueryOutcome, QueryStats};
 
-use query::{Goal, Phase, Query};
+use query::{Goal, Phase, Query, Slots};
 use serve::{Answer, StoredProvider};
 
 /// Peers a storer that is not responsible for a record hands it to before dropping it.
@@ -184,7 +184,7 @@ pub struct Node<
     table: RoutingTable<A, K, CAP, REPL>,
     store: S,
     providers: heapless::Vec<StoredProvider, PROV>,
-    queries: heapless::Vec<Query<A, D, K, C>, Q>,
+    queries: Slots<A, D, K, C, Q>,
     pending: heapless::Vec<Pending, P>,
     answers: heapless::Deque<Answer<A>, P>,
     pings: heapless::Vec<Contact<A>, PINGS>,
@@ -230,7 +230,7 @@ impl<
             table: RoutingTable::new(key).with_min_work(config.min_work),
             store,
             providers: heapless::Vec::new(),
-            queries: heapless::Vec::new(),
+            queries: Slots::new(config.lookup),
             pending: heapless::Vec::new(),
             answers: heapless::Deque::new(),
             pings: heapless::Vec::new(),
@@ -403,10 +403,20 @@ impl<
             return Err(DhtError::Busy);
         }
         let id = self.next_query_id();
-        let seeds = self.table.closest::<C>(&target);
         let lookup = self.config.lookup;
-        let query = Query::new(id, internal, goal, target, lookup, paths, width, seeds, now);
-        self.queries.push(query).map_err(|_| DhtError::Busy)?;
+        let (table, queries) = (&self.table, &mut self.queries);
+        let slot = queries.free_slot().ok_or(DhtError::Busy)?;
+        let seeds = table.closest_where::<C>(&target, |_| true).cloned();
+        slot.start(
+            id,
+            internal,
+            goal,
+            target,
+            lookup,
+            (paths, width),
+            seeds,
+            now,
+        );
         Ok(id)
     }
 
@@ -646,7 +656,7 @@ impl<
             self.stats.query_requests += 1;
             return Some(t);
         }
-        for q in &mut self.queries {
+        for q in self.queries.iter_mut() {
             let next = match q.phase {
                 Phase::Lookup => q.lookup.poll_request(now).map(|(path, c)| {
                     let purpose = Purpose::Lookup {
@@ -693,11 +703,10 @@ impl<
                 stats: p.stats,
             });
         }
-        let i = self
+        let q = self
             .queries
-            .iter()
-            .position(|q| !q.internal && !q.reported && q.result_ready())?;
-        let q = self.queries.get_mut(i)?;
+            .iter_mut()
+            .find(|q| !q.internal && !q.reported && q.result_ready())?;
         q.reported = true;
         // A get that still repairs goes on as the node's own work: the caller's slot is free.
         q.internal = true;
@@ -707,7 +716,7 @@ impl<
             stats: q.stats,
         };
         if matches!(q.phase, Phase::Done) {
-            self.queries.swap_remove(i);
+            q.free = true;
         }
         Some(event)
     }
@@ -724,7 +733,7 @@ impl<
                 i += 1;
             }
         }
-        for q in &mut self.queries {
+        for q in self.queries.iter_mut() {
             if matches!(q.phase, Phase::Lookup) {
                 q.lookup.handle_timeout(now);
                 q.advance(now);
@@ -762,7 +771,7 @@ impl<
         for p in &self.pending {
             next = earliest(next, Some(p.deadline));
         }
-        for q in &self.queries {
+        for q in self.queries.iter() {
             if matches!(q.phase, Phase::Lookup) {
                 next = earliest(next, q.lookup.poll_timeout());
             }
@@ -812,15 +821,10 @@ impl<
                 self.store.remove(&key);
             }
             let id = self.next_query_id();
-            let query = Query::storing(
-                id,
-                Goal::PutRecord { record },
-                key,
-                self.config.lookup,
-                targets,
-                now,
-            );
-            let _ = self.queries.push(query);
+            let lookup = self.config.lookup;
+            if let Some(slot) = self.queries.free_slot() {
+                slot.start_storing(id, Goal::PutRecord { record }, key, lookup, targets, now);
+            }
         }
     }
 

@@ -72,56 +72,74 @@ pub(super) struct Query<A, const D: usize, const K: usize, const C: usize> {
     pub(super) stats: QueryStats,
     /// Answers of the store phase: stored, refused, failed.
     pub(super) tally: (u8, u8, u8),
+    /// The slot holds no query.
+    pub(super) free: bool,
 }
 
 impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C> {
-    /// A query for `goal` around `target`, on `paths` disjoint paths each finished when its
-    /// `width` closest have answered.
+    /// An empty slot.
+    pub(super) fn idle(config: LookupConfig) -> Self {
+        Query {
+            id: QueryId(0),
+            internal: true,
+            reported: false,
+            goal: Goal::Closest,
+            lookup: DisjointLookup::with_paths(DhtKey([0; 32]), config, 1, K, core::iter::empty()),
+            phase: Phase::Done,
+            tally: (0, 0, 0),
+            stats: QueryStats::default(),
+            free: true,
+        }
+    }
+
+    /// Starts, in this slot, a query for `goal` around `target`, on `paths` disjoint paths each
+    /// finished when its `width` closest have answered. In place: a query is kilobytes, and built
+    /// by value it sat on the stack of whoever started it (on a device, the hourly republish was
+    /// the deepest frame).
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn new(
+    pub(super) fn start(
+        &mut self,
         id: QueryId,
         internal: bool,
         goal: Goal<A, K>,
         target: DhtKey,
         config: LookupConfig,
-        paths: usize,
-        width: usize,
+        (paths, width): (usize, usize),
         seeds: impl IntoIterator<Item = Contact<A>>,
         now: Instant,
-    ) -> Self {
-        let mut q = Query {
-            id,
-            internal,
-            reported: false,
-            goal,
-            lookup: DisjointLookup::with_paths(target, config, paths, width, seeds),
-            phase: Phase::Lookup,
-            tally: (0, 0, 0),
-            stats: QueryStats {
-                started: now,
-                finished: now,
-                ..QueryStats::default()
-            },
+    ) {
+        self.id = id;
+        self.internal = internal;
+        self.reported = false;
+        self.goal = goal;
+        self.lookup.reset(target, config, paths, width, seeds);
+        self.phase = Phase::Lookup;
+        self.tally = (0, 0, 0);
+        self.stats = QueryStats {
+            started: now,
+            finished: now,
+            ..QueryStats::default()
         };
-        q.advance(now);
-        q
+        self.free = false;
+        self.advance(now);
     }
 
-    /// A query that skips the lookup and stores straight to `targets` (a storer republishing to the
-    /// closest peers it knows): they are its lookup's only candidates, all marked.
-    pub(super) fn storing(
+    /// Starts, in this slot, a query that skips the lookup and stores straight to `targets` (a
+    /// storer republishing to the closest peers it knows): they are its lookup's only candidates,
+    /// all marked.
+    pub(super) fn start_storing(
+        &mut self,
         id: QueryId,
         goal: Goal<A, K>,
         target: DhtKey,
         config: LookupConfig,
         targets: impl IntoIterator<Item = Contact<A>>,
         now: Instant,
-    ) -> Self {
-        let mut q = Query::new(id, true, goal, target, config, 1, K, targets, now);
-        q.lookup.mark_all_targets();
-        q.phase = Phase::Store { outstanding: 0 };
-        q.advance(now);
-        q
+    ) {
+        self.start(id, true, goal, target, config, (1, K), targets, now);
+        self.lookup.mark_all_targets();
+        self.phase = Phase::Store { outstanding: 0 };
+        self.advance(now);
     }
 
     /// The request a lookup sends to a peer.
@@ -397,6 +415,55 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
             .get(path)
             .and_then(|l| l.hop(peer))
             .unwrap_or(0)
+    }
+}
+
+/// A node's `Q` query slots. Queries are started in place in a free slot ([`Query::start`]) and
+/// released by marking it free, so no query is ever built on the stack and moved in.
+#[derive(Debug)]
+pub(super) struct Slots<A, const D: usize, const K: usize, const C: usize, const Q: usize> {
+    slots: [Query<A, D, K, C>; Q],
+}
+
+impl<A: Clone, const D: usize, const K: usize, const C: usize, const Q: usize>
+    Slots<A, D, K, C, Q>
+{
+    pub(super) fn new(config: LookupConfig) -> Self {
+        Slots {
+            slots: core::array::from_fn(|_| Query::idle(config)),
+        }
+    }
+
+    /// Queries running.
+    pub(super) fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    pub(super) fn is_full(&self) -> bool {
+        self.slots.iter().all(|q| !q.free)
+    }
+
+    /// The running queries, in slot order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &Query<A, D, K, C>> {
+        self.slots.iter().filter(|q| !q.free)
+    }
+
+    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Query<A, D, K, C>> {
+        self.slots.iter_mut().filter(|q| !q.free)
+    }
+
+    /// Frees the slots of the running queries `keep` refuses.
+    pub(super) fn retain(&mut self, keep: impl Fn(&Query<A, D, K, C>) -> bool) {
+        for q in &mut self.slots {
+            if !q.free && !keep(q) {
+                q.free = true;
+            }
+        }
+    }
+
+    /// A free slot to start a query in.
+    pub(super) fn free_slot(&mut self) -> Option<&mut Query<A, D, K, C>> {
+        self.slots.iter_mut().find(|q| q.free)
     }
 }
 
