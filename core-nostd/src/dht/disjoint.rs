@@ -39,20 +39,11 @@ impl<A: Clone, const D: usize, const K: usize, const CANDIDATES: usize>
         width: usize,
         seeds: impl IntoIterator<Item = Contact<A>>,
     ) -> Self {
-        let used = paths.clamp(1, D.max(1));
-        // Seeds go straight into their paths: dealing them into lists first put a second copy of
-        // every candidate on the stack, and a small node builds queries on its stack.
         let mut lookup = DisjointLookup {
             target,
-            paths: core::array::from_fn(|_| {
-                Lookup::new(target, config, core::iter::empty()).with_width(width)
-            }),
+            paths: core::array::from_fn(|_| Lookup::new(target, config, core::iter::empty())),
         };
-        for (i, c) in seeds.into_iter().enumerate() {
-            if let Some(path) = lookup.paths.get_mut(i % used) {
-                path.add_seed(c);
-            }
-        }
+        lookup.reset(target, config, paths, width, seeds);
         lookup
     }
 
@@ -67,6 +58,8 @@ impl<A: Clone, const D: usize, const K: usize, const CANDIDATES: usize>
     ) {
         let used = paths.clamp(1, D.max(1));
         self.target = target;
+        // Seeds go straight into their paths: dealing them into lists first put a second copy of
+        // every candidate on the stack, and a small node builds queries on its stack.
         for l in &mut self.paths {
             l.reset(target, config, width);
         }
@@ -92,31 +85,10 @@ impl<A: Clone, const D: usize, const K: usize, const CANDIDATES: usize>
         self.paths.iter().any(|l| l.knows(peer))
     }
 
-    /// The closest peers that answered on any path, nearest first, at most `N`.
-    pub fn closest<const N: usize>(&self) -> heapless::Vec<Contact<A>, N> {
+    /// The closest peers that answered on any path, nearest first, at most `N`, borrowed.
+    fn nearest<const N: usize>(&self) -> heapless::Vec<&Contact<A>, N> {
         let target = *self.target();
-        let mut out: heapless::Vec<Contact<A>, N> = heapless::Vec::new();
-        for c in self.paths.iter().flat_map(Lookup::closest) {
-            let d = c.key.distance(&target);
-            let pos = out
-                .iter()
-                .position(|o| d < o.key.distance(&target))
-                .unwrap_or(out.len());
-            if pos < N {
-                if out.is_full() {
-                    out.pop();
-                }
-                let _ = out.insert(pos, c.clone());
-            }
-        }
-        out
-    }
-
-    /// The ids of [`Self::closest`]: the same selection, without copying contacts (a put marks its
-    /// store targets with these, on a small node's stack).
-    pub fn closest_peers<const N: usize>(&self) -> heapless::Vec<PeerId, N> {
-        let target = *self.target();
-        let mut out: heapless::Vec<([u64; 4], PeerId), N> = heapless::Vec::new();
+        let mut out: heapless::Vec<([u64; 4], &Contact<A>), N> = heapless::Vec::new();
         for c in self.paths.iter().flat_map(Lookup::closest) {
             let d = c.key.distance_words(&target);
             let pos = out.iter().position(|(o, _)| d < *o).unwrap_or(out.len());
@@ -124,10 +96,21 @@ impl<A: Clone, const D: usize, const K: usize, const CANDIDATES: usize>
                 if out.is_full() {
                     out.pop();
                 }
-                let _ = out.insert(pos, (d, c.peer));
+                let _ = out.insert(pos, (d, c));
             }
         }
-        out.into_iter().map(|(_, p)| p).collect()
+        out.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// The closest peers that answered on any path, nearest first, at most `N`.
+    pub fn closest<const N: usize>(&self) -> heapless::Vec<Contact<A>, N> {
+        self.nearest::<N>().into_iter().cloned().collect()
+    }
+
+    /// The ids of [`Self::closest`], without copying contacts (a put marks its store targets with
+    /// these, on a small node's stack).
+    pub fn closest_peers<const N: usize>(&self) -> heapless::Vec<PeerId, N> {
+        self.nearest::<N>().into_iter().map(|c| c.peer).collect()
     }
 
     /// The key looked up.
@@ -191,7 +174,8 @@ impl<A: Clone, const D: usize, const K: usize, const CANDIDATES: usize>
         self.paths.iter().all(Lookup::is_finished)
     }
 
-    /// Marks `peer` as a store target on the path that knows it; false if no path does.
+    /// Marks `peer` as a store target on the path that knows it; true if it was not marked
+    /// before (false too if no path knows it).
     pub fn mark_target(&mut self, peer: &PeerId) -> bool {
         self.paths.iter_mut().any(|l| l.mark_target(peer))
     }
@@ -201,11 +185,6 @@ impl<A: Clone, const D: usize, const K: usize, const CANDIDATES: usize>
         for l in &mut self.paths {
             l.mark_all_targets();
         }
-    }
-
-    /// Whether `peer` is a marked store target on some path.
-    pub fn is_target(&self, peer: &PeerId) -> bool {
-        self.paths.iter().any(|l| l.is_target(peer))
     }
 
     /// The next store target not yet sent to, path by path.

@@ -361,16 +361,15 @@ impl<A: Clone, const K: usize, const CANDIDATES: usize> Lookup<A, K, CANDIDATES>
             .map(|c| &c.contact)
     }
 
-    /// Marks candidate `peer` as a store target; false if it is not a candidate.
+    /// Marks candidate `peer` as a store target; true if it was not marked before (false too if it
+    /// is not a candidate).
     pub fn mark_target(&mut self, peer: &PeerId) -> bool {
         match self.candidate_mut(peer) {
-            Some(c) => {
-                if c.target == Target::No {
-                    c.target = Target::Due;
-                }
+            Some(c) if c.target == Target::No => {
+                c.target = Target::Due;
                 true
             }
-            None => false,
+            _ => false,
         }
     }
 
@@ -379,13 +378,6 @@ impl<A: Clone, const K: usize, const CANDIDATES: usize> Lookup<A, K, CANDIDATES>
         for c in &mut self.candidates {
             c.target = Target::Due;
         }
-    }
-
-    /// Whether candidate `peer` is marked as a store target.
-    pub fn is_target(&self, peer: &PeerId) -> bool {
-        self.position(peer)
-            .and_then(|i| self.candidates.get(i))
-            .is_some_and(|c| c.target != Target::No)
     }
 
     /// The next marked store target not yet sent to, now counted as sent.

@@ -376,7 +376,7 @@ impl<A: Clone, const D: usize, const K: usize, const C: usize> Query<A, D, K, C>
     fn mark_store_targets(&mut self) -> usize {
         let mut marked = 0;
         let mut mark = |lookup: &mut DisjointLookup<A, D, K, C>, peer: &PeerId| {
-            if marked < STORE_TARGETS && !lookup.is_target(peer) && lookup.mark_target(peer) {
+            if marked < STORE_TARGETS && lookup.mark_target(peer) {
                 marked += 1;
             }
         };
