@@ -117,7 +117,19 @@ fn edit_tree(root: &Path, args: &Args) -> Result<(), String> {
         } else {
             data.splice(0..0, noise(100, 2_000_000 + k as u64));
         }
+        let before = std::fs::metadata(&p)
+            .and_then(|m| m.modified())
+            .map_err(err)?;
         std::fs::write(&p, data).map_err(err)?;
+        // An edit made in the same second as the first copy would keep that second as its time,
+        // and rsync's quick check compares whole seconds (gofast's, nanoseconds): the edited
+        // file would look unchanged to rsync. A real edit comes later; its time says so.
+        let later = before + Duration::from_secs(2);
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .and_then(|f| f.set_modified(later))
+            .map_err(err)?;
     }
     Ok(())
 }
