@@ -10,7 +10,7 @@
 //! all-uppercase too.
 
 use bech32::primitives::decode::{CheckedHrpstring, CheckedHrpstringError, ChecksumError};
-use bech32::{Bech32m, Hrp};
+use bech32::{Bech32m, ByteIterExt, Fe32IterExt, Hrp};
 use core::fmt;
 
 /// Why a text could not be read as an identifier.
@@ -59,6 +59,26 @@ impl core::error::Error for TextError {}
 pub(crate) fn write(f: &mut impl fmt::Write, hrp: &'static str, data: &[u8]) -> fmt::Result {
     bech32::encode_lower_to_fmt::<Bech32m, _>(f, Hrp::parse_unchecked(hrp), data)
         .map_err(|_| fmt::Error)
+}
+
+/// Writes `data` as lowercase bech32m under `hrp` into `out` without `core::fmt` (the same text as
+/// [`write`]; a microcontroller's flash has no room for the formatting machinery): the text, or
+/// `None` when `out` is too short.
+pub(crate) fn encode<'o>(out: &'o mut [u8], hrp: &'static str, data: &[u8]) -> Option<&'o str> {
+    let hrp = Hrp::parse_unchecked(hrp);
+    let mut n = 0;
+    for c in data
+        .iter()
+        .copied()
+        .bytes_to_fes()
+        .with_checksum::<Bech32m>(&hrp)
+        .chars()
+    {
+        // Bech32 characters are ASCII: one byte each.
+        *out.get_mut(n)? = u8::try_from(c).ok()?;
+        n += 1;
+    }
+    core::str::from_utf8(out.get(..n)?).ok()
 }
 
 /// Reads `N` bytes encoded as bech32m under `hrp`.

@@ -25,7 +25,10 @@ proptest! {
         let id = keypair(seed).peer_id();
         let text = id.to_string();
         prop_assert!(text.starts_with("gfp1"));
-        prop_assert_eq!(text.len(), 62);
+        prop_assert_eq!(text.len(), PeerId::TEXT_LEN);
+        // The fmt-free form (the firmware's) is the same text.
+        let mut buf = [0; PeerId::TEXT_LEN];
+        prop_assert_eq!(id.to_text(&mut buf), text.as_str());
         prop_assert_eq!(PeerId::from_str(&text).unwrap(), id);
         prop_assert_eq!(PeerId::from_str(&text.to_uppercase()).unwrap(), id);
         prop_assert_eq!(decode_exact::<PeerId>(&encode_to_vec(&id)).unwrap(), id);
@@ -65,6 +68,9 @@ proptest! {
         let r = BlockRef::from_bytes(&raw);
         let text = r.display_capability().to_string();
         prop_assert!(text.starts_with("gfb1"));
+        prop_assert_eq!(text.len(), BlockRef::TEXT_LEN);
+        let mut buf = [0; BlockRef::TEXT_LEN];
+        prop_assert_eq!(r.capability_text(&mut buf), text.as_str());
         prop_assert_eq!(BlockRef::from_str(&text).unwrap(), r);
     }
 }

@@ -129,9 +129,9 @@ pub(crate) async fn run(spawner: embassy_executor::Spawner) -> i32 {
         return 3;
     };
     defmt::info!(
-        "device peer={} node={} at {}.{}.{}.{}:{}",
-        defmt::Display2Format(&identity.peer_id()),
-        defmt::Display2Format(&node),
+        "device peer={=str} node={=str} at {}.{}.{}.{}:{}",
+        identity.peer_id().to_text(&mut [0; PeerId::TEXT_LEN]),
+        node.to_text(&mut [0; PeerId::TEXT_LEN]),
         config::NODE_ADDR.0[0],
         config::NODE_ADDR.0[1],
         config::NODE_ADDR.0[2],
@@ -212,8 +212,8 @@ fn step(
                     // answer's processing (nothing else ran before).
                     progress.connected_once = true;
                     defmt::info!(
-                        "session established with node {}; handshake_instructions={}",
-                        defmt::Display2Format(&peer.node()),
+                        "session established with node {=str}; handshake_instructions={}",
+                        peer.node().to_text(&mut [0; PeerId::TEXT_LEN]),
                         busy.0
                     );
                 } else {

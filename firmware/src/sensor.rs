@@ -2,8 +2,6 @@
 //! a temperature that follows a slow triangle wave from the reading's number, so a run's readings are
 //! the same every time and a host test can recompute them. A real board reads its own.
 
-use core::fmt::Write as _;
-
 /// Longest reading text.
 pub(crate) const MAX_READING: usize = 32;
 
@@ -14,7 +12,28 @@ pub(crate) fn synthetic_reading(n: u64) -> heapless::String<MAX_READING> {
     let rise = if phase < 32 { phase } else { 64 - phase };
     let centi = 1800 + rise * 25;
     let mut s = heapless::String::new();
-    // At most 12 bytes: it fits.
-    let _ = write!(s, "t={}.{:02}C", centi / 100, centi % 100);
+    // At most 12 bytes: it fits. Written by hand: `write!` would link `core::fmt` (kilobytes of
+    // flash) for this one line.
+    let _ = s.push_str("t=");
+    push_decimal(&mut s, centi / 100, 1);
+    let _ = s.push('.');
+    push_decimal(&mut s, centi % 100, 2);
+    let _ = s.push('C');
     s
+}
+
+/// `n` in decimal, with leading zeros to `width` digits.
+fn push_decimal(s: &mut heapless::String<MAX_READING>, n: u64, width: usize) {
+    let mut digits = [0u8; 20];
+    let (mut n, mut len) = (n, 0);
+    while n > 0 || len < width {
+        if let Some(d) = digits.get_mut(len) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        len += 1;
+    }
+    for d in digits.iter().take(len).rev() {
+        let _ = s.push(char::from(*d));
+    }
 }

@@ -74,6 +74,17 @@ impl BlockRef {
         BlockRefText(self)
     }
 
+    /// Characters of the text form (`gfb1…`).
+    pub const TEXT_LEN: usize = 113;
+
+    /// The text form written into `out`: what [`Self::display_capability`] writes, without
+    /// `core::fmt`. It holds the key: the caller wipes `out` when the text is secret.
+    pub fn capability_text<'o>(&self, out: &'o mut [u8; Self::TEXT_LEN]) -> &'o str {
+        let bytes = zeroize::Zeroizing::new(self.to_bytes());
+        // `out` holds exactly the text (a test checks the length): never the empty fallback.
+        text::encode(out, BLOCK_REF_PREFIX, bytes.as_slice()).unwrap_or_default()
+    }
+
     /// The 64 bytes id || key.
     pub fn to_bytes(&self) -> [u8; 64] {
         let mut out = [0u8; 64];

@@ -88,6 +88,15 @@ impl PeerId {
         u8::try_from(bits).unwrap_or(u8::MAX)
     }
 
+    /// Characters of the text form (`gfp1…`).
+    pub const TEXT_LEN: usize = 62;
+
+    /// The text form written into `out`: what `Display` writes, without `core::fmt`.
+    pub fn to_text<'o>(&self, out: &'o mut [u8; Self::TEXT_LEN]) -> &'o str {
+        // `out` holds exactly the text (a test checks the length): never the empty fallback.
+        text::encode(out, PEER_ID_PREFIX, &self.0).unwrap_or_default()
+    }
+
     /// A short form for logs and tables: the first 12 characters of the text form.
     pub const fn short(&self) -> ShortPeerId<'_> {
         ShortPeerId(self)
