@@ -6,8 +6,8 @@ use gofast_core::codec::{
 };
 use gofast_core::crypto::SecretBytes;
 use gofast_core::dht::{
-    Body, DhtMessage, MAX_DHT_MESSAGE_LEN, MAX_NODES, MAX_PROVIDERS, NodeInfo, Nodes, Provider,
-    StoreResult,
+    Body, CLIENT_FLAG, DhtMessage, MAX_DHT_MESSAGE_LEN, MAX_NODES, MAX_PROVIDERS, NodeInfo, Nodes,
+    Provider, RecordlessDhtMessage, StoreResult,
 };
 use gofast_core::identity::{DhtKey, KeyPair};
 use gofast_core::record::Record;
@@ -70,6 +70,7 @@ fn every_kind(n: usize, addr_len: usize) -> Vec<DhtMessage> {
     .into_iter()
     .enumerate()
     .map(|(i, body)| DhtMessage {
+        client: false,
         request_id: 0x0102_0304_0506_0700 + i as u64,
         body,
     })
@@ -84,6 +85,47 @@ proptest! {
             let len = encode_message(&m, &mut buf).unwrap();
             prop_assert!(len <= MAX_DHT_MESSAGE_LEN);
             prop_assert_eq!(decode_message::<DhtMessage>(&buf[..len]).unwrap(), m);
+        }
+    }
+
+    /// A client's messages: the kind's high bit, and the same bytes otherwise.
+    #[test]
+    fn the_client_flag_round_trips(n in 0..=MAX_NODES, addr_len in 0usize..=32) {
+        for m in every_kind(n, addr_len) {
+            let from_client = DhtMessage { client: true, ..m.clone() };
+            let (plain, flagged) = (encode_to_vec(&m), encode_to_vec(&from_client));
+            prop_assert_eq!(flagged[0], plain[0] | CLIENT_FLAG);
+            prop_assert_eq!(&flagged[1..], &plain[1..]);
+            prop_assert_eq!(decode_exact::<DhtMessage>(&flagged).unwrap(), from_client);
+        }
+    }
+
+    /// The record-less decoder takes every message without records exactly as the full one does,
+    /// and refuses the others.
+    #[test]
+    fn the_recordless_decoder_refuses_records_only(n in 0..=MAX_NODES, addr_len in 0usize..=32, client: bool) {
+        for m in every_kind(n, addr_len) {
+            let m = DhtMessage { client, ..m };
+            let bytes = encode_to_vec(&m);
+            let carries = match &m.body {
+                Body::Value { record, .. } => record.is_some(),
+                Body::Store { .. } | Body::AddProvider { .. } => true,
+                Body::Providers { providers, .. } => !providers.is_empty(),
+                _ => false,
+            };
+            match decode_exact::<RecordlessDhtMessage>(&bytes) {
+                Ok(RecordlessDhtMessage(d)) => {
+                    prop_assert!(!carries, "decoded a message with records: {:?}", m.body);
+                    prop_assert_eq!(d, m);
+                }
+                Err(e) => {
+                    prop_assert!(carries, "refused {:?}: {}", m.body, e);
+                    prop_assert!(
+                        matches!(e, DecodeError::InvalidValue { field: "dht.kind", .. }),
+                        "{}", e
+                    );
+                }
+            }
         }
     }
 }
@@ -104,6 +146,7 @@ fn every_truncation_is_refused() {
 #[test]
 fn lists_over_their_bound_are_refused_before_reading_them() {
     let mut bytes = encode_to_vec(&DhtMessage {
+        client: false,
         request_id: 1,
         body: Body::Nodes { nodes: nodes(0, 0) },
     });
@@ -116,6 +159,7 @@ fn lists_over_their_bound_are_refused_before_reading_them() {
         })
     ));
     let mut bytes = encode_to_vec(&DhtMessage {
+        client: false,
         request_id: 1,
         body: Body::Providers {
             providers: heapless::Vec::new(),
@@ -144,6 +188,7 @@ fn forged_provider_records_and_records_are_refused() {
         assert!(decode_exact::<Provider>(&bad).is_err(), "byte {i}");
     }
     let m = DhtMessage {
+        client: false,
         request_id: 9,
         body: Body::AddProvider { provider },
     };
@@ -171,6 +216,7 @@ fn provider_expiry_and_position() {
 #[test]
 fn unknown_kinds_and_results_are_refused() {
     let mut bytes = encode_to_vec(&DhtMessage {
+        client: false,
         request_id: 1,
         body: Body::Ping,
     });
@@ -183,6 +229,7 @@ fn unknown_kinds_and_results_are_refused() {
         })
     ));
     let mut bytes = encode_to_vec(&DhtMessage {
+        client: false,
         request_id: 1,
         body: Body::Stored {
             result: StoreResult::Full,

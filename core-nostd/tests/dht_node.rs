@@ -270,6 +270,7 @@ fn ping_node_0(net: &mut Net, peer: PeerId, from: usize, request_id: u64) {
         peer,
         Addr(from as u32),
         &DhtMessage {
+            client: false,
             request_id,
             body: Body::Ping,
         },
@@ -353,6 +354,7 @@ fn unasked_answers_bad_input_and_full_slots() {
         stranger,
         Addr(5),
         &DhtMessage {
+            client: false,
             request_id: 77,
             body: Body::Pong,
         },
@@ -411,6 +413,7 @@ fn lying_wrong_and_duplicate_answers() {
     assert!(matches!(t.message.body, Body::FindValue { .. }));
     assert_eq!(t.query, Some(q));
     let lie = DhtMessage {
+        client: false,
         request_id: t.message.request_id,
         body: Body::Value {
             record: Some(other),
@@ -434,6 +437,7 @@ fn lying_wrong_and_duplicate_answers() {
         liar,
         Addr(5),
         &DhtMessage {
+            client: false,
             request_id: t.message.request_id,
             body: Body::Pong,
         },
@@ -450,6 +454,7 @@ fn lying_wrong_and_duplicate_answers() {
         net.keys[4].peer_id(),
         Addr(4),
         &DhtMessage {
+            client: false,
             request_id: t.message.request_id,
             body: Body::Nodes {
                 nodes: heapless::Vec::new(),
@@ -482,6 +487,7 @@ fn a_get_repairs_storers_that_hold_an_older_record() {
         peer,
         Addr(7),
         &DhtMessage {
+            client: false,
             request_id: 99,
             body: Body::Store { record: v2.clone() },
         },
@@ -531,6 +537,7 @@ fn a_ping_ends_with_the_answer_or_at_its_deadline() {
         p3,
         Addr(3),
         &DhtMessage {
+            client: false,
             request_id,
             body: Body::Pong,
         },
@@ -541,6 +548,7 @@ fn a_ping_ends_with_the_answer_or_at_its_deadline() {
         p2,
         Addr(2),
         &DhtMessage {
+            client: false,
             request_id,
             body: Body::Nodes {
                 nodes: heapless::Vec::new(),
@@ -557,4 +565,66 @@ fn a_ping_ends_with_the_answer_or_at_its_deadline() {
         n.ping(net.now, p2, Addr(2)).unwrap();
     }
     assert_eq!(n.ping(net.now, p2, Addr(2)), Err(DhtError::Busy));
+}
+
+#[test]
+fn a_client_uses_the_network_but_never_enters_a_table() {
+    let mut net = Net::new(21, DhtConfig::default());
+    let client = 20;
+    let store =
+        MemoryRecordStore::new(net.keys[client].peer_id().dht_key(), StoreConfig::default());
+    let config = DhtConfig {
+        client: true,
+        ..DhtConfig::default()
+    };
+    net.nodes[client] = TestNode::new(net.keys[client].peer_id(), config, store, [7; 32], net.now);
+    let pc = net.keys[client].peer_id();
+    // Node 0 takes the client as a contact when its session comes up, as a std node does.
+    net.nodes[0].add_contact(pc, Addr(client as u32), net.now);
+    net.join_all();
+    assert!(
+        net.nodes[client].table().len() > 4,
+        "the client has a table"
+    );
+    // It stores and gets records like any node.
+    let record = Record::sign(&key(client), b"reading", 1, b"t=21.50C").unwrap();
+    let q = net.nodes[client]
+        .put_record(net.now, record.clone())
+        .unwrap();
+    net.settle();
+    match net.outcome(client, q) {
+        QueryOutcome::Stored { stored, .. } => assert!(stored >= 4, "stored at {stored}"),
+        other => panic!("{other:?}"),
+    }
+    let q = net.nodes[5].get_record(net.now, record.dht_key()).unwrap();
+    net.settle();
+    assert_eq!(net.outcome(5, q), QueryOutcome::Record(Some(record)));
+    // It answers a ping, and its answer does not make it a contact either.
+    let q = net.nodes[0].ping(net.now, pc, Addr(client as u32)).unwrap();
+    net.settle();
+    assert_eq!(net.outcome(0, q), QueryOutcome::Ping { answered: true });
+    // Every message it sent said it is a client, and no other node's did.
+    assert!(net.log.iter().any(|(from, _, _)| *from == client));
+    for (from, to, m) in &net.log {
+        assert_eq!(m.client, *from == client, "{from} -> {to}: {m:?}");
+    }
+    // No table holds it (node 0's contact from the session was forgotten; until the client's first
+    // message, node 0 named it to the nodes that joined first), so no answer names it now and no
+    // lookup finds it: a client is not a peer others reach through the DHT.
+    for (i, n) in net.nodes.iter().enumerate().take(client) {
+        assert!(n.table().get(&pc).is_none(), "node {i} holds the client");
+    }
+    let mark = net.log.len();
+    let q = net.nodes[5].find_peer(net.now, pc).unwrap();
+    net.settle();
+    assert_eq!(net.outcome(5, q), QueryOutcome::Peer(None));
+    assert!(net.log.len() > mark + 4, "the lookup asked around");
+    for (from, to, m) in &net.log[mark..] {
+        if let Body::Nodes { nodes } = &m.body {
+            assert!(
+                nodes.iter().all(|n| n.peer != pc),
+                "{from} -> {to} named the client"
+            );
+        }
+    }
 }

@@ -172,6 +172,8 @@ fn dht_json() -> (Value, Value) {
     let record = Record::sign(&provider_key, b"", 3, b"v").unwrap();
     let bodies = [
         ("Ping", Body::Ping),
+        // The same request from a DHT client: the kind's high bit set.
+        ("PingFromClient", Body::Ping),
         (
             "FindNode",
             Body::FindNode {
@@ -216,6 +218,7 @@ fn dht_json() -> (Value, Value) {
         .enumerate()
         .map(|(i, (kind, body))| {
             let m = DhtMessage {
+                client: kind == "PingFromClient",
                 request_id: 1000 + i as u64,
                 body,
             };

@@ -134,6 +134,7 @@ impl Device {
         let request_id = self.next_request;
         self.next_request += 1;
         let msg = DhtMessage {
+            client: false,
             request_id,
             body: Body::Store { record },
         };

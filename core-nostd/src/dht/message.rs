@@ -127,7 +127,13 @@ pub struct DhtMessage {
     pub request_id: u64,
     /// The request or answer.
     pub body: Body,
+    /// The sender is a DHT client ([`CLIENT_FLAG`] on the wire): it holds no records for others and
+    /// may not be reachable, so receivers keep it out of their routing tables and never name it.
+    pub client: bool,
 }
+
+/// The bit of the `kind` byte that marks a message from a DHT client.
+pub const CLIENT_FLAG: u8 = 0x80;
 
 impl Body {
     /// Whether this is a request (answered by its receiver), as opposed to an answer.
@@ -211,7 +217,7 @@ impl Encode for DhtMessage {
     }
 
     fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.put_u8(kind(&self.body))?;
+        w.put_u8(kind(&self.body) | if self.client { CLIENT_FLAG } else { 0 })?;
         w.put_u64(self.request_id)?;
         match &self.body {
             Body::Ping | Body::Pong => Ok(()),
@@ -244,79 +250,132 @@ impl Encode for DhtMessage {
 
 impl<'a> Decode<'a> for DhtMessage {
     fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
-        let tag = r.u8()?;
-        let request_id = r.u64()?;
-        let body = match tag {
-            1 => Body::Ping,
-            2 => Body::Pong,
-            3 => Body::FindNode {
-                target: DhtKey(r.array()?),
-            },
-            4 => Body::Nodes {
-                nodes: decode_nodes(r)?,
-            },
-            5 => Body::FindValue {
-                key: DhtKey(r.array()?),
-            },
-            6 => {
-                let record = match r.u8()? {
-                    0 => None,
-                    1 => Some(Record::decode(r)?),
-                    other => {
-                        return Err(DecodeError::InvalidTag {
-                            field: "dht.value.has_record",
-                            tag: other,
-                        });
-                    }
-                };
-                Body::Value {
-                    record,
-                    nodes: decode_nodes(r)?,
-                }
-            }
-            7 => Body::Store {
-                record: Record::decode(r)?,
-            },
-            8 => Body::Stored {
-                result: match r.u8()? {
-                    0 => StoreResult::Stored,
-                    1 => StoreResult::Replaced,
-                    2 => StoreResult::Refreshed,
-                    3 => StoreResult::Stale,
-                    4 => StoreResult::Conflict,
-                    5 => StoreResult::Full,
-                    other => {
-                        return Err(DecodeError::InvalidTag {
-                            field: "dht.stored.result",
-                            tag: other,
-                        });
-                    }
-                },
-            },
-            9 => Body::AddProvider {
-                provider: Provider::decode(r)?,
-            },
-            10 => Body::GetProviders { root: r.array()? },
-            11 => {
-                let count = r.count_u8("dht.providers", MAX_PROVIDERS)?;
-                let mut providers = heapless::Vec::new();
-                for _ in 0..count {
-                    let _ = providers.push(Provider::decode(r)?);
-                }
-                Body::Providers {
-                    providers,
-                    nodes: decode_nodes(r)?,
-                }
-            }
-            other => {
-                return Err(DecodeError::InvalidTag {
-                    field: "dht.kind",
-                    tag: other,
-                });
-            }
-        };
-        Ok(DhtMessage { request_id, body })
+        decode_dht::<true>(r)
     }
+}
+
+/// A DHT message as a node that holds no records decodes it ([`DhtConfig::client`]'s profile on a
+/// microcontroller): a message that carries a record or provider records (a `Value` with its record,
+/// `Store`, `AddProvider`, `Providers` with any) is refused as [`DecodeError::InvalidValue`]
+/// instead of decoded. Such a node then links neither their decoders nor signature verification,
+/// and a peer that honours [`DhtMessage::client`] never sends it those.
+///
+/// [`DhtConfig::client`]: crate::dht::DhtConfig::client
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordlessDhtMessage(pub DhtMessage);
+
+impl<'a> Decode<'a> for RecordlessDhtMessage {
+    fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
+        decode_dht::<false>(r).map(RecordlessDhtMessage)
+    }
+}
+
+impl Encode for RecordlessDhtMessage {
+    fn encoded_len(&self) -> usize {
+        self.0.encoded_len()
+    }
+
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        self.0.encode(w)
+    }
+}
+
+impl Message for RecordlessDhtMessage {
+    const TYPE: MessageType = MessageType::Dht;
+}
+
+/// What a record-less decoder says of a message that carries records.
+const CARRIES_RECORDS: DecodeError = DecodeError::InvalidValue {
+    field: "dht.kind",
+    reason: "carries records, which this node does not decode",
+};
+
+/// A DHT message; with `RECORDS` false, those that carry records are refused (see
+/// [`RecordlessDhtMessage`]). Inlined into both, so each keeps only the arms it decodes.
+#[inline(always)]
+fn decode_dht<const RECORDS: bool>(r: &mut Reader<'_>) -> Result<DhtMessage, DecodeError> {
+    let tag = r.u8()?;
+    let client = tag & CLIENT_FLAG != 0;
+    let request_id = r.u64()?;
+    let body = match tag & !CLIENT_FLAG {
+        1 => Body::Ping,
+        2 => Body::Pong,
+        3 => Body::FindNode {
+            target: DhtKey(r.array()?),
+        },
+        4 => Body::Nodes {
+            nodes: decode_nodes(r)?,
+        },
+        5 => Body::FindValue {
+            key: DhtKey(r.array()?),
+        },
+        6 => {
+            let record = match r.u8()? {
+                0 => None,
+                1 if !RECORDS => return Err(CARRIES_RECORDS),
+                1 => Some(Record::decode(r)?),
+                other => {
+                    return Err(DecodeError::InvalidTag {
+                        field: "dht.value.has_record",
+                        tag: other,
+                    });
+                }
+            };
+            Body::Value {
+                record,
+                nodes: decode_nodes(r)?,
+            }
+        }
+        7 | 9 if !RECORDS => return Err(CARRIES_RECORDS),
+        7 => Body::Store {
+            record: Record::decode(r)?,
+        },
+        8 => Body::Stored {
+            result: match r.u8()? {
+                0 => StoreResult::Stored,
+                1 => StoreResult::Replaced,
+                2 => StoreResult::Refreshed,
+                3 => StoreResult::Stale,
+                4 => StoreResult::Conflict,
+                5 => StoreResult::Full,
+                other => {
+                    return Err(DecodeError::InvalidTag {
+                        field: "dht.stored.result",
+                        tag: other,
+                    });
+                }
+            },
+        },
+        9 => Body::AddProvider {
+            provider: Provider::decode(r)?,
+        },
+        10 => Body::GetProviders { root: r.array()? },
+        11 => {
+            let count = r.count_u8("dht.providers", MAX_PROVIDERS)?;
+            if !RECORDS && count > 0 {
+                return Err(CARRIES_RECORDS);
+            }
+            let mut providers = heapless::Vec::new();
+            for _ in 0..count {
+                let _ = providers.push(Provider::decode(r)?);
+            }
+            Body::Providers {
+                providers,
+                nodes: decode_nodes(r)?,
+            }
+        }
+        other => {
+            return Err(DecodeError::InvalidTag {
+                field: "dht.kind",
+                tag: other,
+            });
+        }
+    };
+    Ok(DhtMessage {
+        request_id,
+        body,
+        client,
+    })
 }
 
 impl Message for DhtMessage {

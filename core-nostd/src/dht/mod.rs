@@ -17,8 +17,8 @@ mod store;
 pub use disjoint::DisjointLookup;
 pub use lookup::{Lookup, LookupConfig, MAX_REQUESTS_PER_K};
 pub use message::{
-    Body, DhtMessage, MAX_ADDR_LEN, MAX_DHT_MESSAGE_LEN, MAX_NODES, MAX_PROVIDERS, NodeInfo, Nodes,
-    StoreResult,
+    Body, CLIENT_FLAG, DhtMessage, MAX_ADDR_LEN, MAX_DHT_MESSAGE_LEN, MAX_NODES, MAX_PROVIDERS,
+    NodeInfo, Nodes, RecordlessDhtMessage, StoreResult,
 };
 pub use node::{
     DhtConfig, DhtError, DhtEvent, Node, NodeAddress, NodeStats, QueryId, QueryOutcome, QueryStats,
@@ -26,4 +26,6 @@ pub use node::{
 };
 pub use provider::{PROVIDER_BODY_LEN, PROVIDER_LEN, Provider, root_dht_key};
 pub use routing::{Contact, MAX_FAILURES, Observed, RoutingTable, bucket_index};
-pub use store::{MemoryRecordStore, PutOutcome, RecordStore, StoreConfig, StoreError};
+pub use store::{
+    MemoryRecordStore, NoRecordStore, PutOutcome, RecordStore, StoreConfig, StoreError,
+};

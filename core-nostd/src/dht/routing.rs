@@ -277,6 +277,14 @@ impl<A: Clone, const K: usize, const CAP: usize, const REPLACEMENTS: usize>
         }
     }
 
+    /// `peer` is not to be a contact (it said it is a DHT client): it leaves the table and the
+    /// replacements, and a replacement takes its place as in [`Self::failed`]. Returns the promoted
+    /// peer.
+    pub fn forget(&mut self, peer: &PeerId) -> Option<PeerId> {
+        self.replacements.retain(|c| c.peer != *peer);
+        self.failed(peer)
+    }
+
     /// `peer` failed to answer: it leaves the table, and the most recently seen replacement that fits
     /// (same bucket first, else any bucket with room) takes its place. Returns the promoted peer.
     pub fn failed(&mut self, peer: &PeerId) -> Option<PeerId> {

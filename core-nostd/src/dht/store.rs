@@ -124,6 +124,38 @@ pub trait RecordStore {
     }
 }
 
+/// The store of a node that holds no records for others (a [`DhtConfig::client`]): every put is
+/// refused as [`StoreError::Full`], every get finds nothing. A node built with it links none of a
+/// real store's code, which on a microcontroller is flash that matters.
+///
+/// [`DhtConfig::client`]: crate::dht::DhtConfig::client
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoRecordStore;
+
+impl RecordStore for NoRecordStore {
+    fn put(&mut self, _record: Record, _now: Instant) -> Result<PutOutcome, StoreError> {
+        Err(StoreError::Full)
+    }
+    fn get(&self, _key: &DhtKey) -> Option<&Record> {
+        None
+    }
+    fn expire(&mut self, _now: Instant) -> usize {
+        0
+    }
+    fn next_republish(&mut self, _now: Instant) -> Option<&Record> {
+        None
+    }
+    fn remove(&mut self, _key: &DhtKey) -> Option<Record> {
+        None
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+    fn len(&self) -> usize {
+        0
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Entry {
     key: DhtKey,

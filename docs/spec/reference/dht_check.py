@@ -6,6 +6,7 @@ import blake3
 PROVIDER_DOMAIN = b"gofast 2026-11-26 provider record\x00"
 RECORD_DOMAIN = b"gofast 2026-11-26 signed record\x00"
 CTX_PROVIDER_KEY = "gofast 2026-11-26 provider dht key"
+CLIENT_FLAG = 0x80
 
 
 def seed32(b: int) -> bytes:
@@ -48,12 +49,13 @@ def check_dht(golden: dict, check) -> None:
     rec = record(seed, b"", 3, b"v")
     expected = {
         "Ping": message(1, 1000, b""),
-        "FindNode": message(3, 1001, seed32(0x90)),
-        "Nodes": message(4, 1002, two),
-        "Value": message(6, 1003, b"\x01" + rec + two),
-        "Stored": message(8, 1004, b"\x01"),
-        "AddProvider": message(9, 1005, encoded),
-        "Providers": message(11, 1006, b"\x01" + encoded + two),
+        "PingFromClient": message(1 | CLIENT_FLAG, 1001, b""),
+        "FindNode": message(3, 1002, seed32(0x90)),
+        "Nodes": message(4, 1003, two),
+        "Value": message(6, 1004, b"\x01" + rec + two),
+        "Stored": message(8, 1005, b"\x01"),
+        "AddProvider": message(9, 1006, encoded),
+        "Providers": message(11, 1007, b"\x01" + encoded + two),
     }
     check(len(golden["dht_messages"]) == len(expected), "every DHT message kind in the scenario")
     for m in golden["dht_messages"]:

@@ -118,6 +118,7 @@ pub(super) fn lie(
                             record: Some(r),
                             nodes: fake,
                         },
+                        client: false,
                     };
                     let mut bytes = gofast_core::codec::encode_to_vec(&msg);
                     if let Some(b) = bytes.get_mut(sig_at) {
@@ -137,5 +138,9 @@ pub(super) fn lie(
         },
         other => other,
     };
-    Lie::Message(Box::new(DhtMessage { request_id, body }))
+    Lie::Message(Box::new(DhtMessage {
+        request_id,
+        body,
+        client: false,
+    }))
 }

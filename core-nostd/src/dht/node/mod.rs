@@ -72,6 +72,11 @@ pub struct DhtConfig {
     pub max_providers_per_peer: usize,
     /// Unix seconds at `Instant` zero, to judge the wall-clock expiry of provider records.
     pub unix_at_zero: u64,
+    /// This node is a DHT client (BEP 43's read-only node, libp2p's client mode): its messages say
+    /// so ([`DhtMessage::client`]), so other nodes keep it out of their tables and never name it.
+    /// For a node others cannot reach or should not rely on: a device behind its one session, a
+    /// phone on battery. It still looks up, stores and answers what it is asked.
+    pub client: bool,
 }
 
 impl Default for DhtConfig {
@@ -88,6 +93,7 @@ impl Default for DhtConfig {
             provider_ttl: Duration::from_secs(24 * 3600),
             max_providers_per_peer: 64,
             unix_at_zero: 0,
+            client: false,
         }
     }
 }
@@ -487,11 +493,19 @@ impl<
             return;
         }
         let len = message.encoded_len() as u64;
-        let DhtMessage { request_id, body } = message;
+        let DhtMessage {
+            request_id,
+            body,
+            client,
+        } = message;
+        if *client {
+            // A client is never a contact, even one the caller added when its session came up.
+            self.table.forget(&from);
+        }
         if body.is_request() {
-            self.serve(now, from, addr, *request_id, body);
+            self.serve(now, (from, addr, *client), *request_id, body);
         } else {
-            self.on_answer(now, from, addr, *request_id, body, len);
+            self.on_answer(now, (from, addr, *client), *request_id, body, len);
         }
     }
 
@@ -520,8 +534,7 @@ impl<
     fn on_answer(
         &mut self,
         now: Instant,
-        from: PeerId,
-        addr: A,
+        (from, addr, client): (PeerId, A, bool),
         request_id: u64,
         body: &Body,
         bytes: u64,
@@ -582,7 +595,9 @@ impl<
             }
         };
         if fits {
-            self.observe(from, addr, now);
+            if !client {
+                self.observe(from, addr, now);
+            }
         } else {
             self.table.missed(&from);
         }
@@ -638,6 +653,7 @@ impl<
                 (now, deadline),
                 Purpose::Ping,
                 Body::Ping,
+                self.config.client,
             ));
         }
         if let Some(p) = self.probes.iter_mut().find(|p| p.unsent.is_some())
@@ -650,12 +666,14 @@ impl<
                 (now, deadline),
                 Purpose::Probe { query: p.id },
                 Body::Ping,
+                self.config.client,
             );
             p.stats.requests += 1;
             p.stats.bytes_sent += t.message.encoded_len() as u64;
             self.stats.query_requests += 1;
             return Some(t);
         }
+        let client = self.config.client;
         for q in self.queries.iter_mut() {
             let next = match q.phase {
                 Phase::Lookup => q.lookup.poll_request(now).map(|(path, c)| {
@@ -681,6 +699,7 @@ impl<
                     (now, deadline),
                     purpose,
                     body,
+                    client,
                 );
                 q.stats.requests += 1;
                 q.stats.bytes_sent += t.message.encoded_len() as u64;
@@ -912,6 +931,7 @@ fn request_to<A, const P: usize>(
     (sent, deadline): (Instant, Instant),
     purpose: Purpose,
     body: Body,
+    client: bool,
 ) -> Transmit<A> {
     let request_id = *next_request_id;
     *next_request_id = next_request_id.wrapping_add(1);
@@ -932,7 +952,11 @@ fn request_to<A, const P: usize>(
     Transmit {
         peer: c.peer,
         addr: c.addr,
-        message: DhtMessage { request_id, body },
+        message: DhtMessage {
+            request_id,
+            body,
+            client,
+        },
         query,
     }
 }

@@ -52,18 +52,20 @@ impl<
     const PROV: usize,
 > Node<A, S, K, CAP, REPL, D, C, Q, P, PROV>
 {
-    /// A request from `from`: the requester enters the table (Kademlia learns from every message),
+    /// A request from `from`: the requester enters the table unless it is a client (Kademlia
+    /// learns from every message),
     /// stores happen now, and the answer is queued.
     #[inline(never)]
     pub(super) fn serve(
         &mut self,
         now: Instant,
-        from: PeerId,
-        addr: A,
+        (from, addr, client): (PeerId, A, bool),
         request_id: u64,
         body: &Body,
     ) {
-        self.observe(from, addr.clone(), now);
+        if !client {
+            self.observe(from, addr.clone(), now);
+        }
         let kind = match body {
             Body::Ping => AnswerKind::Pong,
             Body::FindNode { target } => AnswerKind::Nodes { target: *target },
@@ -138,7 +140,11 @@ impl<
         Transmit {
             peer,
             addr,
-            message: DhtMessage { request_id, body },
+            message: DhtMessage {
+                request_id,
+                body,
+                client: self.config.client,
+            },
             query: None,
         }
     }
