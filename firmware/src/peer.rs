@@ -14,8 +14,8 @@ use gofast_core::codec::{MessageType, decode_message, encode_message};
 use gofast_core::crypto::SecretBytes;
 use gofast_core::crypto::hash::keyed_hash;
 use gofast_core::dht::{
-    Body, DhtConfig, DhtEvent, DhtMessage, LookupConfig, MemoryRecordStore, Node, QueryId,
-    QueryOutcome, StoreConfig,
+    Body, DhtConfig, DhtEvent, DhtMessage, LookupConfig, NoRecordStore, Node, QueryId,
+    QueryOutcome, RecordlessDhtMessage,
 };
 use gofast_core::exchange::ExchangeMessage;
 use gofast_core::identity::{KeyPair, PeerId};
@@ -40,11 +40,13 @@ const WAITING: usize = 4;
 const REDIAL: Duration = Duration::from_secs(1);
 
 type DeviceSession = Session<PortableAead, STREAMS>;
-/// The device's DHT node: k = 4, 16 contacts, 2 replacements, one path of 8 candidates, 2 queries
-/// (the least that maintains itself), 4 requests in flight, one provider record and one record held
-/// for others (it is no storer of the network's records, but a DHT node answers stores). Smaller
-/// than the core's `SmallNode`: its table is its node and the few peers the node names.
-type Dht = Node<SocketAddr, MemoryRecordStore<1>, 4, 16, 2, 1, 8, 2, 4, 1>;
+/// The device's DHT node, a client ([`DhtConfig::client`]): k = 4, 16 contacts, 2 replacements,
+/// one path of 8 candidates, 2 queries (the least that maintains itself), 4 requests in flight, and
+/// no records or provider records held for others. Its messages say it is a client, so its node
+/// keeps it out of the node's table and never names it to others (who could not reach it anyway: it
+/// has one session). Smaller than the core's `SmallNode`: its table is its node and the few peers
+/// the node names.
+type Dht = Node<SocketAddr, NoRecordStore, 4, 16, 2, 1, 8, 2, 4, 0>;
 
 /// What the peer tells its application.
 #[derive(Debug, PartialEq, Eq)]
@@ -143,6 +145,7 @@ fn dht_config() -> DhtConfig {
         record_paths: 1,
         record_width: 1,
         refresh_width: 1,
+        client: true,
         ..DhtConfig::default()
     }
 }
@@ -161,7 +164,6 @@ impl Peer {
         let local = identity.peer_id();
         let entropy = SecretBytes::new(entropy);
         let dht_seed = keyed_hash(&entropy, b"gofast firmware dht seed");
-        let store = MemoryRecordStore::new(local.dht_key(), StoreConfig::default());
         Peer {
             identity,
             entropy,
@@ -170,7 +172,7 @@ impl Peer {
             session: None,
             sessions_started: 0,
             redial_at: Some(now),
-            dht: Dht::new(local, dht_config(), store, dht_seed, now),
+            dht: Dht::new(local, dht_config(), NoRecordStore, dht_seed, now),
             dht_stream: None,
             waiting: heapless::Deque::new(),
             happened: heapless::Deque::new(),
@@ -480,10 +482,12 @@ impl Peer {
     }
 }
 
-/// Decodes a DHT message, out of line: the decoder's temporaries (a record, a list of peers, each
-/// kilobytes) then leave the stack before the node handles the message, and only the message
-/// stays in the caller's frame.
+/// Decodes a DHT message, out of line: the decoder's temporaries (a list of peers, a kilobyte) then
+/// leave the stack before the node handles the message, and only the message stays in the caller's
+/// frame. Record-less: the device holds no records, and its node, told it is a client, sends it
+/// none; decoding them would link their decoders and Ed25519 verification (9.5 KB of flash with
+/// the record store they feed).
 #[inline(never)]
 fn decode_dht(data: &[u8]) -> Result<DhtMessage, gofast_core::codec::DecodeError> {
-    decode_message::<DhtMessage>(data)
+    decode_message::<RecordlessDhtMessage>(data).map(|m| m.0)
 }
