@@ -10,11 +10,36 @@ fn firmware_dir() -> PathBuf {
     workspace_root().join("firmware")
 }
 
-/// `cargo` inside `firmware/` (its own workspace and config).
+/// `cargo` inside `firmware/` (its own workspace and config), with the crates' source paths
+/// shortened (see [`source_path_remaps`]).
 fn cargo_in_firmware(args: &[&str]) -> Command {
     let mut c = Command::new("cargo");
     c.current_dir(firmware_dir()).args(args);
+    if let Some(flags) = source_path_remaps() {
+        // Cargo adds these to the target's rustflags from `firmware/.cargo/config.toml`.
+        c.env("CARGO_TARGET_THUMBV7EM_NONE_EABIHF_RUSTFLAGS", flags);
+    }
     c
+}
+
+/// `--remap-path-prefix` for each registry source folder of this machine's cargo home. A panic's
+/// location names its source file, and every panic site of a dependency kept a path such as
+/// `/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/smoltcp-0.13.1/src/wire/udp.rs` in
+/// flash: 1.6 KB of prefixes. The prefix depends on the machine, so it cannot be written in the
+/// firmware's config (cargo's `trim-paths` does this, but is not stable in our toolchain).
+fn source_path_remaps() -> Option<String> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
+    let mut flags = Vec::new();
+    for entry in std::fs::read_dir(home.join("registry/src")).ok()?.flatten() {
+        let dir = entry.path().display().to_string();
+        // The variable is split on spaces.
+        if !dir.contains(' ') {
+            flags.push(format!("--remap-path-prefix={dir}/="));
+        }
+    }
+    (!flags.is_empty()).then(|| flags.join(" "))
 }
 
 /// qemu-system-arm, installed with apt when missing (as root).
