@@ -19,8 +19,9 @@ pub struct NodeConfig {
     /// The DHT's parameters (its `unix_at_zero` is set from the OS clock when the node starts).
     pub dht: DhtConfig,
     /// DHT client mode: the node asks but does not answer other peers' DHT requests, so it stores
-    /// nobody's records and is not worth routing through (peers that add it drop it after its
-    /// first unanswered requests). For phones on battery and metered links.
+    /// nobody's records and is not worth routing through. Its DHT messages carry the client flag
+    /// (`DhtConfig::client`), so peers keep it out of their tables. For phones on battery and
+    /// metered links.
     pub client_mode: bool,
     /// Peers whose pushed blocks the node keeps (the devices it hosts, `docs/spec/exchange.md`);
     /// everyone else's pushes are refused.

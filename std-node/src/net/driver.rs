@@ -159,6 +159,9 @@ impl Driver {
         dht_config.unix_at_zero = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
+        // Its messages say so: peers keep it out of their tables at once, not after it failed
+        // their requests.
+        dht_config.client |= config.client_mode;
         let peer = identity.peer_id();
         let store = MemoryRecordStore::new(peer.dht_key(), StoreConfig::default());
         let mut seed = [0u8; 32];
