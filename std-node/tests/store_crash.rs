@@ -1,6 +1,8 @@
-//! A flushed write survives `kill -9`, and nothing unflushed is indexed after it. A child process (this
-//! test binary again, selected by an environment variable) writes batches and reports each flush on
-//! stdout; the parent kills it with SIGKILL in the middle of an unflushed batch, then reopens the store.
+//! A flushed write survives `kill -9`, and nothing unflushed is indexed after it. A lazily flushed
+//! batch becomes durable with the next durable flush; one that no durable flush followed is either
+//! kept whole or gone, never corrupt. A child process (this test binary again, selected by an
+//! environment variable) writes batches and reports each flush on stdout; the parent kills it with
+//! SIGKILL in the middle of an unflushed batch, then reopens the store.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -13,6 +15,8 @@ use gofast_node::store::{BlockStore, Class, StoreConfig};
 
 const CHILD_ENV: &str = "GOFAST_STORE_CRASH_CHILD_DIR";
 const FLUSHED_BATCHES: u32 = 5;
+/// Flushed lazily; the durable flush of the next batch makes it durable.
+const LAZY_BATCH: u32 = 2;
 const BATCH: u32 = 40;
 
 fn key() -> SecretBytes<32> {
@@ -57,9 +61,23 @@ fn crash_child() {
             };
             w.put(&id, &data, class).unwrap();
         }
-        w.flush().unwrap();
+        if batch == LAZY_BATCH {
+            w.flush_lazily().unwrap();
+        } else {
+            w.flush().unwrap();
+        }
         writeln!(out, "flushed {batch}").unwrap();
         out.flush().unwrap();
+    }
+    // A lazy batch no durable flush follows (fetched blocks, say), readable at once.
+    for i in 0..BATCH {
+        let (id, data) = block(FLUSHED_BATCHES + 1, i);
+        w.put(&id, &data, Class::Cache).unwrap();
+    }
+    w.flush_lazily().unwrap();
+    for i in 0..BATCH {
+        let (id, data) = block(FLUSHED_BATCHES + 1, i);
+        assert_eq!(store.get(&id).unwrap().as_deref(), Some(&data[..]));
     }
     for i in 0..BATCH {
         let (id, data) = block(FLUSHED_BATCHES, i);
@@ -111,8 +129,25 @@ fn flushed_batches_survive_sigkill_and_unflushed_ones_vanish() {
         let (id, _) = block(FLUSHED_BATCHES, i);
         assert!(!store.has(&id).unwrap(), "unflushed block {i} indexed");
     }
+    // The last lazy batch: all or nothing (one transaction), and what is there reads back intact.
+    let lazy_kept = (0..BATCH)
+        .filter(|&i| {
+            let (id, data) = block(FLUSHED_BATCHES + 1, i);
+            match store.get(&id).unwrap() {
+                Some(got) => {
+                    assert_eq!(got, data, "lazy block {i}");
+                    true
+                }
+                None => false,
+            }
+        })
+        .count() as u32;
+    assert!(
+        lazy_kept == 0 || lazy_kept == BATCH,
+        "{lazy_kept} of a lazy batch kept"
+    );
     let stats = store.stats().unwrap();
-    let n = u64::from(FLUSHED_BATCHES * BATCH);
+    let n = u64::from((FLUSHED_BATCHES * BATCH) + lazy_kept);
     assert_eq!(stats.permanent.blocks + stats.cache.blocks, n);
     // The unflushed tail was cut off: the files hold exactly what the index references.
     let on_disk: u64 = std::fs::read_dir(dir.path().join("arenas"))

@@ -298,6 +298,10 @@ struct Inner {
     gc: Mutex<()>,
     /// Hands arenas to the background syncer (see [`SYNC_AHEAD`]).
     syncer: SyncSender<Arc<Arena>>,
+    /// Arenas with bytes that a lazy flush ([`Writer::flush_lazily`]) indexed without syncing them.
+    /// Every durable commit syncs them first: redb makes a lazy commit durable with the next durable
+    /// one, and an index entry on disk must never point at bytes that are not.
+    unsynced: Mutex<Vec<Arc<Arena>>>,
 }
 
 /// A writer asks the background syncer to `fdatasync` its arena after this many bytes. The disk then
@@ -393,6 +397,7 @@ impl BlockStore {
                 gc_epoch: AtomicU64::new(gc_epoch),
                 gc: Mutex::new(()),
                 syncer: start_syncer()?,
+                unsynced: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -718,16 +723,31 @@ impl Inner {
             )?;
             t.apply_hits(&hits, Decay::new(self.config.hit_half_life_secs))?;
         }
-        self.commit_with_totals(txn, totals)
+        self.commit_lazily(txn, totals)
     }
 
-    /// Writes the totals into the transaction, commits it and publishes the totals. The caller holds
-    /// the commit lock.
+    /// Writes the totals into the transaction, makes the arenas lazy flushes left unsynced durable,
+    /// commits it and publishes the totals. The caller holds the commit lock.
     fn commit_with_totals(
         &self,
         txn: redb::WriteTransaction,
         totals: Totals,
     ) -> Result<(), StoreError> {
+        {
+            let mut unsynced = lock(&self.unsynced);
+            // No lazy commit can come in between: the write transaction is open. A failed sync
+            // fails this commit; the arena is marked (`Arena::failed`) and leaves the list, and
+            // what the lazy commits indexed in it reads back as corrupt if the disk lost it.
+            let synced = unsynced.iter().try_for_each(|a| a.sync());
+            unsynced.clear();
+            synced?;
+        }
+        self.commit_lazily(txn, totals)
+    }
+
+    /// [`Self::commit_with_totals`] without syncing arenas: for transactions whose durability is
+    /// `None` (hit counts, lazy flushes), which only a later durable commit makes durable.
+    fn commit_lazily(&self, txn: redb::WriteTransaction, totals: Totals) -> Result<(), StoreError> {
         {
             let mut meta = txn.open_table(META)?;
             let sealed = self

@@ -220,6 +220,19 @@ impl Writer {
     /// transaction indexing every block (and the hits counted so far, and the evictions the quota
     /// requires). When it returns `Ok`, the batch survives a crash.
     pub fn flush(&mut self) -> Result<(), StoreError> {
+        self.flush_as(true)
+    }
+
+    /// Makes the batch visible (readable, servable) but not durable: one redb transaction of
+    /// durability `None` and no `fdatasync`. A crash may lose it (and cut its bytes off at the next
+    /// open); the next durable commit of the store, whoever makes it, syncs its arenas and makes it
+    /// durable too. For blocks that can be fetched again: a fetch indexes what it received as it
+    /// goes, and syncs once at the end, instead of twice (arena, index) every few megabytes.
+    pub fn flush_lazily(&mut self) -> Result<(), StoreError> {
+        self.flush_as(false)
+    }
+
+    fn flush_as(&mut self, durable: bool) -> Result<(), StoreError> {
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -228,10 +241,25 @@ impl Writer {
         self.in_batch.clear();
         self.pending_cache_bytes = 0;
         let inner = &self.store.inner;
-        let result = touched
-            .iter()
-            .try_for_each(|(arena, _)| arena.sync())
-            .and_then(|()| inner.commit_batch(&pending));
+        let result = if durable {
+            touched
+                .iter()
+                .try_for_each(|(arena, _)| arena.sync())
+                .and_then(|()| inner.commit_batch(&pending, true))
+        } else {
+            // Listed before the commit: a durable commit that follows it must find them (listed
+            // after, one could slip in between). Should the commit fail, they are synced for
+            // nothing.
+            {
+                let mut unsynced = lock(&inner.unsynced);
+                for (arena, _) in &touched {
+                    if !unsynced.iter().any(|a| a.number() == arena.number()) {
+                        unsynced.push(Arc::clone(arena));
+                    }
+                }
+            }
+            inner.commit_batch(&pending, false)
+        };
         release(inner, &touched);
         result
     }
@@ -252,11 +280,15 @@ impl Drop for Writer {
 }
 
 impl Inner {
-    fn commit_batch(&self, pending: &[Pending]) -> Result<(), StoreError> {
+    fn commit_batch(&self, pending: &[Pending], durable: bool) -> Result<(), StoreError> {
         let decay = Decay::new(self.config.hit_half_life_secs);
         let _commit = lock(&self.commit);
         let mut totals = *lock(&self.totals);
-        let txn = self.db.begin_write()?;
+        let mut txn = self.db.begin_write()?;
+        if !durable {
+            // Only refused in multi-process modes, which the store does not use; durable then.
+            let _ = txn.set_durability(redb::Durability::None);
+        }
         {
             let epoch = self.gc_epoch.load(std::sync::atomic::Ordering::Relaxed);
             let mut t = Tables::open(&txn, &self.keys, &mut totals, epoch, now_secs())?;
@@ -282,6 +314,10 @@ impl Inner {
             t.apply_hits(&self.take_hits(), decay)?;
             t.evict_to_quota(self.config.cache_quota, self.config.eviction_samples, decay)?;
         }
-        self.commit_with_totals(txn, totals)
+        if durable {
+            self.commit_with_totals(txn, totals)
+        } else {
+            self.commit_lazily(txn, totals)
+        }
     }
 }
