@@ -6,7 +6,9 @@
 //! `add_mb_s`, `get_mb_s`, `first_byte_ms` (from the get request to the first block stored),
 //! `idle_rss_mb` (the second node before the transfer), `transfer_rss_mb` (its peak), and
 //! `chacha_mb_s`: RustCrypto ChaCha20-Poly1305 sealing 64 KiB buffers on one core in the same run, the
-//! machine-speed reference, with the ratios against it. Needs the release `gofast` binary next to
+//! machine-speed reference, with the ratios against it; and `disk_mb_s`: the same number of bytes
+//! written to a file next to the stores and `fdatasync`ed, the disk's reference (an add ends with its
+//! blocks durable, so it can be no faster). Needs the release `gofast` binary next to
 //! this one (`cargo build --release -p gofast-node --bin gofast`; `cargo xtask bench-transfer` does both).
 //!
 //! With `--compare sendme` it also sends the same file with `sendme` (the iroh-based transfer tool)
@@ -55,6 +57,27 @@ fn chacha_mb_s() -> f64 {
         best = best.max(n as f64 / 1e6 / t.elapsed().as_secs_f64());
     }
     best
+}
+
+/// `size` bytes written to a new file in `dir` and synced, in MB/s; the file is removed.
+fn disk_mb_s(dir: &Path, size: u64) -> Result<f64, String> {
+    let path = dir.join("disk-reference.bin");
+    let piece = vec![0x5au8; 1 << 20];
+    let t = Instant::now();
+    {
+        let mut f = std::fs::File::create(&path).map_err(|e| e.to_string())?;
+        let mut left = size;
+        while left > 0 {
+            let n = usize::try_from(left.min(piece.len() as u64)).unwrap_or(0);
+            f.write_all(piece.get(..n).unwrap_or(&[]))
+                .map_err(|e| e.to_string())?;
+            left -= n as u64;
+        }
+        f.sync_data().map_err(|e| e.to_string())?;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    std::fs::remove_file(&path).map_err(|e| e.to_string())?;
+    Ok(size as f64 / 1e6 / secs)
 }
 
 /// The `sendme` binary, if there is one.
@@ -207,6 +230,8 @@ fn run(size: u64, compare_sendme: bool) -> Result<(), String> {
         }
         f.flush().map_err(|e| e.to_string())?;
     }
+    // Before the nodes start, so that it does not compete with them.
+    let disk = disk_mb_s(work.path(), size)?;
     let (up_a, entry) = up(&bin, &a, None)?;
     let (up_b, _) = up(&bin, &b, Some(&entry))?;
     let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
@@ -269,6 +294,8 @@ fn run(size: u64, compare_sendme: bool) -> Result<(), String> {
     println!("chacha_mb_s={chacha:.0}");
     println!("add_ratio={:.2}", mb / add_secs / chacha);
     println!("get_ratio={:.2}", mb / get_secs / chacha);
+    println!("disk_mb_s={disk:.0}");
+    println!("add_vs_disk={:.2}", mb / add_secs / disk);
     if let Some((mb_s, first_ms)) = sendme {
         println!("sendme_mb_s={mb_s:.0}");
         println!("sendme_first_byte_ms={first_ms:.1}");
