@@ -44,6 +44,11 @@ const MESSAGE_PREFIX: usize = 4;
 /// stream to its window (64 frames), so the queue never fills in normal operation; if it does,
 /// the reader waits for the writer (backpressure).
 const WRITE_QUEUE: usize = 256;
+/// Bytes of answers a peer may have asked for and not yet taken (blocks waiting for stream credit).
+/// A fetcher keeps a window of requests in flight (the node's: 32 blocks, 2 MiB); one whose
+/// requests would queue more than this is not reading its answers, and the connection is closed
+/// rather than holding its blocks in memory without bound.
+const MAX_QUEUED_OUT: usize = 32 << 20;
 /// Time a connection has to complete its handshake (either side).
 const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -491,6 +496,7 @@ impl Conn {
     /// Queues a message behind its length (a block's goes through `queue_block`, which copies
     /// the block once).
     fn queue_message(&mut self, msg: &ExchangeMessage<'_>) -> Result<(), String> {
+        self.room_for(message_len(msg))?;
         let mut buf = vec![0u8; MESSAGE_PREFIX + message_len(msg)];
         let n = encode_message(msg, buf.get_mut(MESSAGE_PREFIX..).unwrap_or(&mut []))
             .map_err(|e| format!("encode: {e:?}"))?;
@@ -502,11 +508,25 @@ impl Conn {
         Ok(())
     }
 
+    /// Refuses a message of `len` bytes more when the queue would pass [`MAX_QUEUED_OUT`]: the
+    /// connection then closes.
+    fn room_for(&self, len: usize) -> Result<(), String> {
+        let queued: usize = self.pending_out.iter().map(Vec::len).sum();
+        if queued + len > MAX_QUEUED_OUT {
+            return Err(format!(
+                "the peer asked for more than {} MiB it has not taken",
+                MAX_QUEUED_OUT >> 20
+            ));
+        }
+        Ok(())
+    }
+
     /// Queues a block message: its header, then the bytes, without building the message twice.
     fn queue_block(&mut self, id: &BlockId, data: &[u8]) -> Result<(), String> {
         if data.len() > MAX_BLOCK_LEN {
             return Err("a stored block longer than a block".into());
         }
+        self.room_for(data.len())?;
         let mut buf = vec![0u8; MESSAGE_PREFIX + 64];
         let h = encode_block_header(
             id,
