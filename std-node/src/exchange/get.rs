@@ -21,6 +21,11 @@ use crate::store::{BlockStore, Class};
 /// Requests in flight per provider: enough to keep a loopback or LAN link busy (64 KiB blocks,
 /// 2 MiB in flight), few enough that a slow provider holds little.
 const WINDOW: usize = 32;
+/// Commands waiting for one connection. Each carries at least one request in flight, so with room
+/// for a window's worth (and a few more: the deltas', the close) a send never finds the queue full.
+/// A full queue counts as a provider that is not keeping up and drops it: with 64 places and a
+/// window of 128 that dropped the only provider of a fetch on loopback.
+const COMMANDS: usize = WINDOW + 8;
 /// Time allowed for a TCP connection to a provider.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Events from connections waiting for the fetch.
@@ -162,7 +167,7 @@ async fn run(
         if conns.contains_key(&peer) || peer == identity.peer_id() {
             continue;
         }
-        let (cmd_tx, cmd_rx) = mpsc::channel(64);
+        let (cmd_tx, cmd_rx) = mpsc::channel(COMMANDS);
         conns.insert(peer, cmd_tx);
         connecting.insert(peer);
         let (identity, store, ev_tx) = (Arc::clone(identity), Arc::clone(store), ev_tx.clone());
