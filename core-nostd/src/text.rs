@@ -55,15 +55,20 @@ impl fmt::Display for TextError {
 
 impl core::error::Error for TextError {}
 
-/// Writes `data` as lowercase bech32m under `hrp`.
+/// Longest text [`write`] makes: a 64-byte identifier (113 characters) and room to spare.
+const MAX_TEXT: usize = 128;
+
+/// Writes `data` (at most 64 bytes) as lowercase bech32m under `hrp`: the text of [`encode`], so
+/// `Display` and the fmt-free forms cannot differ. The text may be a secret (a capability): its
+/// buffer is wiped.
 pub(crate) fn write(f: &mut impl fmt::Write, hrp: &'static str, data: &[u8]) -> fmt::Result {
-    bech32::encode_lower_to_fmt::<Bech32m, _>(f, Hrp::parse_unchecked(hrp), data)
-        .map_err(|_| fmt::Error)
+    let mut buf = zeroize::Zeroizing::new([0u8; MAX_TEXT]);
+    f.write_str(encode(buf.as_mut_slice(), hrp, data).ok_or(fmt::Error)?)
 }
 
-/// Writes `data` as lowercase bech32m under `hrp` into `out` without `core::fmt` (the same text as
-/// [`write`]; a microcontroller's flash has no room for the formatting machinery): the text, or
-/// `None` when `out` is too short.
+/// Writes `data` as lowercase bech32m under `hrp` into `out` without `core::fmt` (a
+/// microcontroller's flash has no room for the formatting machinery): the text, or `None` when
+/// `out` is too short.
 pub(crate) fn encode<'o>(out: &'o mut [u8], hrp: &'static str, data: &[u8]) -> Option<&'o str> {
     let hrp = Hrp::parse_unchecked(hrp);
     let mut n = 0;

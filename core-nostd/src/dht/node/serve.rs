@@ -52,9 +52,8 @@ impl<
     const PROV: usize,
 > Node<A, S, K, CAP, REPL, D, C, Q, P, PROV>
 {
-    /// A request from `from`: the requester enters the table unless it is a client (Kademlia
-    /// learns from every message),
-    /// stores happen now, and the answer is queued.
+    /// A request from `from`: the requester enters the table (Kademlia learns from every message)
+    /// unless it is a DHT client, stores happen now, and the answer is queued.
     #[inline(never)]
     pub(super) fn serve(
         &mut self,
