@@ -80,3 +80,44 @@ impl AeadProvider for RingAead {
             })
     }
 }
+
+/// Whether this CPU has AES and carry-less multiplication instructions, which `ring`'s AES-256-GCM
+/// uses. Without them `ring` falls back to constant-time code several times slower than
+/// ChaCha20-Poly1305, so AES-256-GCM is then not offered at all.
+pub fn hardware_aes() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("aes")
+            && std::arch::is_x86_feature_detected!("pclmulqdq")
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        std::arch::is_aarch64_feature_detected!("aes")
+            && std::arch::is_aarch64_feature_detected!("pmull")
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        false
+    }
+}
+
+/// The ciphers this node offers in its handshakes: ChaCha20-Poly1305 always, AES-256-GCM where the
+/// CPU has instructions for it ([`hardware_aes`]).
+pub fn offered_ciphers() -> CipherSet {
+    if hardware_aes() {
+        CipherSet::CHACHA_ONLY.with(CipherId::Aes256Gcm)
+    } else {
+        CipherSet::CHACHA_ONLY
+    }
+}
+
+/// The cipher for a stream of a session whose peers both offered `negotiated`: AES-256-GCM when both
+/// did (each offers it only with hardware support, where `ring` seals and opens about 3× faster than
+/// with ChaCha20-Poly1305: `docs/BENCHMARKS.md`), ChaCha20-Poly1305 otherwise.
+pub fn stream_cipher(negotiated: CipherSet) -> CipherId {
+    if negotiated.contains(CipherId::Aes256Gcm) {
+        CipherId::Aes256Gcm
+    } else {
+        CipherId::ChaCha20Poly1305
+    }
+}

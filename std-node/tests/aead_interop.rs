@@ -106,3 +106,22 @@ fn ring_sessions_talk_to_portable_sessions() {
     frames_between::<RingAead, PortableAead>("ring → portable");
     frames_between::<PortableAead, RingAead>("portable → ring");
 }
+
+#[test]
+fn streams_take_aes_gcm_only_where_both_peers_offered_it() {
+    use gofast_core::session::CipherSet;
+    use gofast_node::aead::{hardware_aes, offered_ciphers, stream_cipher};
+    assert!(offered_ciphers().contains(CipherId::ChaCha20Poly1305));
+    assert_eq!(
+        offered_ciphers().contains(CipherId::Aes256Gcm),
+        hardware_aes()
+    );
+    assert_eq!(
+        stream_cipher(CipherSet::CHACHA_ONLY),
+        CipherId::ChaCha20Poly1305
+    );
+    assert_eq!(
+        stream_cipher(CipherSet::CHACHA_ONLY.with(CipherId::Aes256Gcm)),
+        CipherId::Aes256Gcm
+    );
+}

@@ -18,8 +18,8 @@ use gofast_core::exchange::{
 };
 use gofast_core::identity::{KeyPair, PeerId};
 use gofast_core::session::{
-    CipherId, Config as SessionConfig, Deframer, Event, Framing, Input, LENGTH_PREFIX_LEN,
-    MAX_FRAME_LEN, MAX_FRAME_PAYLOAD, SendError, Session, StreamId,
+    Config as SessionConfig, Deframer, Event, Framing, Input, LENGTH_PREFIX_LEN, MAX_FRAME_LEN,
+    MAX_FRAME_PAYLOAD, SendError, Session, StreamId,
 };
 use gofast_core::time::Instant;
 use rand_core::Rng;
@@ -210,6 +210,7 @@ impl Conn {
         let config = SessionConfig {
             max_frame_payload: MAX_FRAME_PAYLOAD as u32,
             stream_window: STREAM_WINDOW,
+            ciphers: crate::aead::offered_ciphers(),
             ..SessionConfig::default().with_framing(Framing::ByteStream)
         };
         let now = self.now();
@@ -559,7 +560,9 @@ impl Conn {
         if session.is_established() && !self.pending_out.is_empty() {
             let stream = match self.stream {
                 Some(s) => Some(s),
-                None => session.open_stream(CipherId::ChaCha20Poly1305).ok(),
+                None => session
+                    .open_stream(crate::aead::stream_cipher(session.ciphers()))
+                    .ok(),
             };
             self.stream = stream;
             if let Some(stream) = stream {

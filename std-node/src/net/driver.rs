@@ -14,8 +14,8 @@ use gofast_core::dht::{
 use gofast_core::exchange::ExchangeMessage;
 use gofast_core::identity::{KeyPair, PeerId};
 use gofast_core::session::{
-    CipherId, Config as SessionConfig, Event, FrameType, Input, InputError, MAX_EARLY_DATA,
-    MAX_FRAME_LEN, SendError,
+    Config as SessionConfig, Event, FrameType, Input, InputError, MAX_EARLY_DATA, MAX_FRAME_LEN,
+    SendError,
 };
 use gofast_core::time::{Duration, Instant};
 use rand_core::Rng;
@@ -181,7 +181,10 @@ impl Driver {
             out: VecDeque::new(),
             limits: config.limits,
             stats: NetStats::default(),
-            session_config: SessionConfig::default(),
+            session_config: SessionConfig {
+                ciphers: crate::aead::offered_ciphers(),
+                ..SessionConfig::default()
+            },
             next_sweep: now.saturating_add(SWEEP_INTERVAL),
             min_work: dht_config.min_work,
             frame: vec![0u8; MAX_FRAME_LEN],
@@ -1051,7 +1054,10 @@ fn send_waiting(
     }
     let stream = match link.dht_stream {
         Some(s) => s,
-        None => match link.session.open_stream(CipherId::ChaCha20Poly1305) {
+        None => match link
+            .session
+            .open_stream(crate::aead::stream_cipher(link.session.ciphers()))
+        {
             Ok(s) => {
                 link.dht_stream = Some(s);
                 s
