@@ -8,6 +8,7 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use gofast_core::block::{Block, BlockId, open_verified_in_place, read_tree};
 use tokio::sync::mpsc;
@@ -103,12 +104,83 @@ impl Sink {
 #[derive(Debug)]
 pub struct FileOutput {
     file: File,
+    /// Starts the disk on what was written while the fetch goes on (`None` if it could not be
+    /// started: the final sync then does all the writing).
+    behind: Option<WriteBehind>,
+}
+
+/// Bytes written to a fetched file between two requests to the background sync ([`WriteBehind`]).
+const WRITE_BEHIND_EVERY: u64 = 8 << 20;
+
+/// A thread that `fdatasync`s a fetched file as it fills. The kernel otherwise starts writing only
+/// past its dirty threshold (gigabytes on a large machine), so the whole file waited for the last
+/// sync: half a second of a 1 GiB get (`docs/BENCHMARKS.md`). The syncs are only a head start;
+/// durability comes from [`FileOutput::finish`]'s.
+#[derive(Debug)]
+struct WriteBehind {
+    /// One request waiting at most: a request made while another waits is covered by that one.
+    tx: std::sync::mpsc::SyncSender<()>,
+    thread: std::thread::JoinHandle<()>,
+    /// Set when a background sync failed. Linux reports a writeback error to one sync call only,
+    /// and that may be this thread's, so the final sync cannot be trusted then.
+    failed: Arc<AtomicBool>,
+    /// Bytes written since the last request.
+    unsynced: AtomicU64,
+}
+
+impl WriteBehind {
+    fn start(file: &File) -> std::io::Result<WriteBehind> {
+        let clone = file.try_clone()?;
+        let failed = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let flag = Arc::clone(&failed);
+        let thread = std::thread::Builder::new()
+            .name("gofast-get-sync".into())
+            .spawn(move || {
+                for () in rx {
+                    if clone.sync_data().is_err() {
+                        flag.store(true, Ordering::Release);
+                        return;
+                    }
+                }
+            })?;
+        Ok(WriteBehind {
+            tx,
+            thread,
+            failed,
+            unsynced: AtomicU64::new(0),
+        })
+    }
+
+    fn wrote(&self, n: u64) {
+        let before = self.unsynced.fetch_add(n, Ordering::Relaxed);
+        if before.saturating_add(n) >= WRITE_BEHIND_EVERY {
+            self.unsynced.store(0, Ordering::Relaxed);
+            // Full: a request is waiting already, and covers these bytes.
+            let _ = self.tx.try_send(());
+        }
+    }
+
+    /// Stops the thread; an error if one of its syncs failed.
+    fn stop(self) -> std::io::Result<()> {
+        drop(self.tx);
+        let _ = self.thread.join();
+        if self.failed.load(Ordering::Acquire) {
+            return Err(std::io::Error::other(
+                "an earlier sync of the file failed: its data may not be on disk",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl FileOutput {
     /// Writes into `file` (created empty by the caller).
     pub fn new(file: File) -> Self {
-        FileOutput { file }
+        let behind = WriteBehind::start(&file)
+            .map_err(|e| tracing::debug!(error = %e, "no write-behind for a fetched file"))
+            .ok();
+        FileOutput { file, behind }
     }
 
     /// Decrypts the verified leaf `ciphertext` in place and writes it at its offset; the buffer is
@@ -134,9 +206,17 @@ impl FileOutput {
         if data.len() as u64 != p.size {
             return Err(bad("the data's length is not what its parent says"));
         }
+        self.write_at(data, p.offset)
+    }
+
+    fn write_at(&self, data: &[u8], offset: u64) -> Result<(), GetError> {
         self.file
-            .write_all_at(data, p.offset)
-            .map_err(GetError::Write)
+            .write_all_at(data, offset)
+            .map_err(GetError::Write)?;
+        if let Some(behind) = &self.behind {
+            behind.wrote(data.len() as u64);
+        }
+        Ok(())
     }
 
     /// Writes the data under `p.block` (a leaf or a whole subtree, every block of it held by
@@ -153,7 +233,7 @@ impl FileOutput {
                     Err(e) => Err(GetError::Store(e)),
                 },
                 |data| {
-                    self.file.write_all_at(data, at).map_err(GetError::Write)?;
+                    self.write_at(data, at)?;
                     at = at.saturating_add(data.len() as u64);
                     Ok(())
                 },
@@ -178,6 +258,9 @@ impl FileOutput {
 
     /// Sets the file's length to `size` and syncs it; returns the file.
     pub fn finish(self, size: u64) -> Result<File, GetError> {
+        if let Some(behind) = self.behind {
+            behind.stop().map_err(GetError::Write)?;
+        }
         self.file.set_len(size).map_err(GetError::Write)?;
         self.file.sync_all().map_err(GetError::Write)?;
         Ok(self.file)
