@@ -8,7 +8,9 @@
 //! `chacha_mb_s`: RustCrypto ChaCha20-Poly1305 sealing 64 KiB buffers on one core in the same run, the
 //! machine-speed reference, with the ratios against it; and `disk_mb_s`: the same number of bytes
 //! written to a file next to the stores and `fdatasync`ed, the disk's reference (an add ends with its
-//! blocks durable, so it can be no faster). Needs the release `gofast` binary next to
+//! blocks durable, so it can be no faster). Also the CPU time each side spent per GB
+//! (`add_cpu_s_per_gb`, `get_fetcher_cpu_s_per_gb`, `get_provider_cpu_s_per_gb`): steadier than the
+//! speeds on a shared machine, so they show what a change costs. Needs the release `gofast` binary next to
 //! this one (`cargo build --release -p gofast-node --bin gofast`; `cargo xtask bench-transfer` does both).
 //!
 //! With `--compare sendme` it also sends the same file with `sendme` (the iroh-based transfer tool)
@@ -41,6 +43,21 @@ fn rss_mb(pid: u32) -> (f64, f64) {
             .map_or(f64::NAN, |kb| kb / 1024.0)
     };
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// CPU time `pid` has used so far (user and system, all threads), in seconds. Less noisy than the
+/// wall-clock figures on a shared machine: it says what a change costs, not how busy the machine was.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces); utime and
+    // stime are the 14th and 15th fields of the line, in clock ticks (100 per second on Linux).
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(u), Some(s)) => (u + s) / 100.0,
+        _ => f64::NAN,
+    }
 }
 
 fn chacha_mb_s() -> f64 {
@@ -237,6 +254,7 @@ fn run(size: u64, compare_sendme: bool) -> Result<(), String> {
     let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let (idle_rss, _) = rss_mb(up_b.0.id());
 
+    let cpu_a = cpu_secs(up_a.0.id());
     let t = Instant::now();
     let added = rt
         .block_on(call(
@@ -248,9 +266,11 @@ fn run(size: u64, compare_sendme: bool) -> Result<(), String> {
         ))
         .map_err(|e| e.to_string())?;
     let add_secs = t.elapsed().as_secs_f64();
+    let add_cpu = cpu_secs(up_a.0.id()) - cpu_a;
     let uri = added["uri"].as_str().ok_or("no uri")?.to_owned();
 
     let dest = work.path().join("copy.bin");
+    let (cpu_a, cpu_b) = (cpu_secs(up_a.0.id()), cpu_secs(up_b.0.id()));
     let t = Instant::now();
     let mut first: Option<Duration> = None;
     rt.block_on(call(
@@ -267,6 +287,8 @@ fn run(size: u64, compare_sendme: bool) -> Result<(), String> {
     ))
     .map_err(|e| e.to_string())?;
     let get_secs = t.elapsed().as_secs_f64();
+    let (provider_cpu, fetcher_cpu) =
+        (cpu_secs(up_a.0.id()) - cpu_a, cpu_secs(up_b.0.id()) - cpu_b);
     let (_, peak_rss) = rss_mb(up_b.0.id());
     // The copy must be the input.
     let same = files_equal(&input, &dest)?;
@@ -289,6 +311,10 @@ fn run(size: u64, compare_sendme: bool) -> Result<(), String> {
         "first_byte_ms={:.1}",
         first.map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
     );
+    // CPU-seconds per GB: what each side spent, whatever else ran on the machine.
+    println!("add_cpu_s_per_gb={:.2}", add_cpu / (mb / 1e3));
+    println!("get_fetcher_cpu_s_per_gb={:.2}", fetcher_cpu / (mb / 1e3));
+    println!("get_provider_cpu_s_per_gb={:.2}", provider_cpu / (mb / 1e3));
     println!("idle_rss_mb={idle_rss:.1}");
     println!("transfer_rss_mb={peak_rss:.1}");
     println!("chacha_mb_s={chacha:.0}");
