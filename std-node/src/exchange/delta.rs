@@ -105,6 +105,16 @@ pub fn rebuild(
     bases: &[BlockRef],
     delta: &[u8],
 ) -> Result<Vec<u8>, RebuildError> {
+    // One copy of the body for every caller's closure.
+    rebuild_dyn(&get, target, bases, delta)
+}
+
+fn rebuild_dyn(
+    get: &dyn Fn(&BlockId) -> Option<Vec<u8>>,
+    target: &BlockRef,
+    bases: &[BlockRef],
+    delta: &[u8],
+) -> Result<Vec<u8>, RebuildError> {
     let base = plaintexts(&get, bases).ok_or(RebuildError::BaseMissing)?;
     let mut out = Zeroizing::new(Vec::with_capacity(MAX_BLOCK_LEN));
     fast_rsync::apply_limited(&base, delta, &mut *out, MAX_BLOCK_LEN)

@@ -92,7 +92,35 @@ pub async fn fetch_tree(
     output: Option<Arc<FileOutput>>,
     max_size: u64,
     base: Option<(BlockRef, PeerId)>,
-    progress: impl FnMut(FetchProgress),
+    mut progress: impl FnMut(FetchProgress) + Send,
+) -> Result<FetchReport, GetError> {
+    // One copy of the fetch's state machine for every caller's closure: a copy each cost the
+    // phone library 21 KB, nine of them.
+    fetch_tree_dyn(
+        identity,
+        store,
+        root,
+        providers,
+        class,
+        output,
+        max_size,
+        base,
+        &mut progress,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn fetch_tree_dyn(
+    identity: Arc<KeyPair>,
+    store: Arc<BlockStore>,
+    root: BlockRef,
+    providers: Vec<(PeerId, SocketAddr)>,
+    class: Class,
+    output: Option<Arc<FileOutput>>,
+    max_size: u64,
+    base: Option<(BlockRef, PeerId)>,
+    progress: &mut (dyn FnMut(FetchProgress) + Send),
 ) -> Result<FetchReport, GetError> {
     let mut fetch = Fetch::new(root, WINDOW);
     if let Some((base, from)) = base {
@@ -157,7 +185,7 @@ async fn run(
     max_size: u64,
     sink: &Sink,
     report: &mut FetchReport,
-    mut progress: impl FnMut(FetchProgress),
+    progress: &mut (dyn FnMut(FetchProgress) + Send),
 ) -> Result<(), GetError> {
     let (ev_tx, mut ev_rx) = mpsc::channel(EVENT_QUEUE);
     let mut conns: HashMap<PeerId, mpsc::Sender<ConnCommand>> = HashMap::new();

@@ -478,6 +478,16 @@ impl BlockStore {
         root: &BlockRef,
         ids: impl IntoIterator<Item = BlockId>,
     ) -> Result<PinReport, StoreError> {
+        // One copy of the body for every kind of list.
+        self.pin_dyn(label, root, &mut ids.into_iter())
+    }
+
+    fn pin_dyn(
+        &self,
+        label: &str,
+        root: &BlockRef,
+        ids: &mut dyn Iterator<Item = BlockId>,
+    ) -> Result<PinReport, StoreError> {
         if label.len() > MAX_LABEL_LEN {
             return Err(StoreError::LabelTooLong {
                 len: label.len(),
