@@ -48,8 +48,13 @@ struct Sealed {
     ciphertext: Vec<u8>,
 }
 
-/// Encodes `input` into permanent blocks of `store`, flushed when this returns `Ok`. `path` names
-/// the input in errors; `progress` gets the bytes read so far.
+/// Encodes `input` into permanent blocks of `store`, indexed (readable, servable) when this returns
+/// `Ok` but durable only with the store's next durable commit: the caller's, which must follow (an
+/// add's pin). Every durable commit first syncs what lazy flushes indexed, so the blocks and the pin
+/// that holds them become durable together, in one commit instead of one per batch and one more
+/// for the pin. A crash before it loses the blocks (their arena bytes are cut off at the next
+/// open), never leaves an index entry for bytes that are not on disk. `path` names the input in
+/// errors; `progress` gets the bytes read so far.
 pub fn encode_into_store(
     store: &BlockStore,
     scope: &ScopeSecret,
@@ -57,9 +62,9 @@ pub fn encode_into_store(
     path: &Path,
     progress: impl FnMut(u64),
 ) -> Result<Encoded, Error> {
-    let mut writer = store.writer();
+    let mut writer = store.writer().with_lazy_batches();
     let encoded = encode_with_writer(&mut writer, scope, input, path, progress)?;
-    writer.flush()?;
+    writer.flush_lazily()?;
     Ok(encoded)
 }
 

@@ -42,6 +42,8 @@ pub struct Writer {
     pending_cache_bytes: u64,
     /// Bytes written since the last request to the background syncer.
     unsynced: u64,
+    /// Whether a full batch is flushed lazily ([`Writer::flush_lazily`]) instead of durably.
+    lazy_batches: bool,
 }
 
 impl std::fmt::Debug for Writer {
@@ -61,7 +63,17 @@ impl Writer {
             touched: Vec::new(),
             pending_cache_bytes: 0,
             unsynced: 0,
+            lazy_batches: false,
         }
+    }
+
+    /// The same writer, flushing each full batch lazily: for a caller that ends with a durable
+    /// commit of its own (an add ends with its pin), so that the blocks become durable once, there,
+    /// instead of every [`super::StoreConfig::max_batch`] blocks.
+    #[must_use]
+    pub fn with_lazy_batches(mut self) -> Writer {
+        self.lazy_batches = true;
+        self
     }
 
     /// Blocks waiting for the next flush.
@@ -115,7 +127,7 @@ impl Writer {
             return Ok(PutOutcome::AlreadyPresent);
         }
         if self.pending.len() >= inner.config.max_batch {
-            self.flush()?;
+            self.flush_as(!self.lazy_batches)?;
         }
         // A cache block put as permanent is written again all the same: until the flush it is still a
         // cache block that another writer's flush may evict, and then the caller's permanent data would
