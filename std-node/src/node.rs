@@ -941,7 +941,7 @@ impl Node {
             output,
             max_size,
             None,
-            progress,
+            Box::new(progress),
         )
         .await
         .map_err(|e| match e {

@@ -81,7 +81,7 @@ async fn a_lying_provider_is_dropped_and_the_fetch_completes() {
         None,
         u64::MAX,
         None,
-        |_| {},
+        Box::new(|_| {}),
     )
     .await
     .expect("the liar fetches the tree");

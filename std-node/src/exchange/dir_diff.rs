@@ -50,7 +50,7 @@ pub async fn fetch_dir_changes(
             None,
             crate::node::MAX_GET_SIZE,
             old.zip(deltas_from),
-            |_| {},
+            Box::new(|_| {}),
         )
     };
     // Changed files are fetched several at once: each is a connection of its own, and most of a

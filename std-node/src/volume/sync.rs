@@ -463,7 +463,7 @@ impl Volumes {
             None,
             crate::node::MAX_GET_SIZE,
             None,
-            |_| {},
+            Box::new(|_| {}),
         )
         .await?;
         Ok(report.ids)
