@@ -169,16 +169,23 @@ fn fresh_seed() -> Result<String, String> {
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
-/// A UDP and TCP port free on 127.0.0.1 now (the node binds both).
+/// A UDP and TCP port free on 127.0.0.1 now (the node binds both). It is baked into the firmware,
+/// whose build takes half a minute before the node binds it, so it is drawn below Linux's ephemeral
+/// range (32768 and up): a port the OS hands out meanwhile to anything binding port 0 (a test
+/// running alongside did, and the node found its port taken) cannot be this one.
 fn free_port() -> Result<u16, String> {
-    for _ in 0..20 {
-        let udp = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-        let port = udp.local_addr().map_err(|e| e.to_string())?.port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+    let seed = fresh_seed()?;
+    let draws = seed.as_bytes().chunks_exact(4).map(|c| {
+        let n = u16::from_str_radix(std::str::from_utf8(c).unwrap_or("0"), 16).unwrap_or(0);
+        20_000 + n % 12_000
+    });
+    for port in draws {
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
+        if udp.is_ok() && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return Ok(port);
         }
     }
-    Err("no port free for both UDP and TCP on 127.0.0.1".into())
+    Err("no port between 20000 and 32000 free for both UDP and TCP on 127.0.0.1".into())
 }
 
 /// Readings the firmware publishes in the test run, and how many must arrive.
