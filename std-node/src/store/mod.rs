@@ -538,8 +538,7 @@ impl BlockStore {
             let mut missing = 0u64;
             for ikey in want {
                 members.insert(&member_key(&lkey, &ikey), &generation)?;
-                t.add_ref(&ikey)?;
-                if !t.contains(&ikey)? {
+                if !t.add_ref(&ikey)? {
                     missing += 1;
                 }
             }

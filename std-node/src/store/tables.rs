@@ -252,18 +252,23 @@ impl<'t> Tables<'t> {
         Ok(self.refs.get(ikey)?.map_or(0, |v| v.value()))
     }
 
-    /// One more pin holds `ikey`; a held block becomes permanent (and no longer unpinned).
-    pub(crate) fn add_ref(&mut self, ikey: &IndexKey) -> Result<(), StoreError> {
+    /// One more pin holds `ikey`; a held block becomes permanent (and no longer unpinned). Returns
+    /// whether the block is held (a pin may name blocks that have not arrived yet).
+    pub(crate) fn add_ref(&mut self, ikey: &IndexKey) -> Result<bool, StoreError> {
         let n = self.refs(ikey)?;
         self.refs.insert(ikey, &n.saturating_add(1))?;
-        if n == 0 {
-            self.unpinned.remove(ikey)?;
-            if let Some(e) = self.entry(ikey)? {
+        if n > 0 {
+            return self.contains(ikey);
+        }
+        self.unpinned.remove(ikey)?;
+        match self.entry(ikey)? {
+            Some(e) => {
                 // Refs are already counted, so `promote` does not note the block as unpinned.
                 self.promote(ikey, e)?;
+                Ok(true)
             }
+            None => Ok(false),
         }
-        Ok(())
     }
 
     /// One pin fewer holds `ikey`; true if that released a held block (now a cache block).
