@@ -159,14 +159,19 @@ fn arp_ping() -> Result<(), String> {
     }
 }
 
-/// 32 fresh bytes as hex, from the OS.
-fn fresh_seed() -> Result<String, String> {
+/// 32 fresh bytes from the OS.
+fn fresh_bytes() -> Result<[u8; 32], String> {
     use std::io::Read as _;
     let mut b = [0u8; 32];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut b))
         .map_err(|e| format!("reading /dev/urandom: {e}"))?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    Ok(b)
+}
+
+/// 32 fresh bytes as hex.
+fn fresh_seed() -> Result<String, String> {
+    Ok(fresh_bytes()?.iter().map(|x| format!("{x:02x}")).collect())
 }
 
 /// A UDP and TCP port free on 127.0.0.1 now (the node binds both). It is baked into the firmware,
@@ -174,11 +179,10 @@ fn fresh_seed() -> Result<String, String> {
 /// range (32768 and up): a port the OS hands out meanwhile to anything binding port 0 (a test
 /// running alongside did, and the node found its port taken) cannot be this one.
 fn free_port() -> Result<u16, String> {
-    let seed = fresh_seed()?;
-    let draws = seed.as_bytes().chunks_exact(4).map(|c| {
-        let n = u16::from_str_radix(std::str::from_utf8(c).unwrap_or("0"), 16).unwrap_or(0);
-        20_000 + n % 12_000
-    });
+    let bytes = fresh_bytes()?;
+    let draws = bytes
+        .chunks_exact(2)
+        .map(|c| 20_000 + u16::from_le_bytes([c[0], c[1]]) % 12_000);
     for port in draws {
         let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
         if udp.is_ok() && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
