@@ -26,6 +26,7 @@
 //! - `cargo xtask firmware`: build the firmware, print its size, boot its self-test in QEMU.
 
 mod bindings;
+mod disk;
 mod firmware;
 mod fuzz;
 mod nostd;

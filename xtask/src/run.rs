@@ -53,7 +53,8 @@ impl CommandExt for Command {
 
 /// Timed, named steps that stop at the first failure.
 pub(crate) struct Steps {
-    done: Vec<(String, f64, &'static str)>,
+    /// Name, seconds, verdict, and free MiB under the target dir after the step.
+    done: Vec<(String, f64, &'static str, Option<u64>)>,
     started: Instant,
 }
 
@@ -70,17 +71,19 @@ impl Steps {
         name: &str,
         f: impl FnOnce() -> Result<(), String>,
     ) -> Result<(), String> {
+        crate::disk::make_room_if_low();
         println!("\n==> {name}");
         let t = Instant::now();
         let result = f();
         let secs = t.elapsed().as_secs_f64();
+        let free = crate::disk::free_mib(&crate::disk::target_dir());
         match result {
             Ok(()) => {
-                self.done.push((name.to_string(), secs, "ok"));
+                self.done.push((name.to_string(), secs, "ok", free));
                 Ok(())
             }
             Err(e) => {
-                self.done.push((name.to_string(), secs, "FAILED"));
+                self.done.push((name.to_string(), secs, "FAILED", free));
                 self.print_summary();
                 Err(format!("step `{name}` failed: {e}"))
             }
@@ -89,13 +92,19 @@ impl Steps {
 
     pub(crate) fn skip(&mut self, name: &str, why: &str) {
         println!("\n==> {name}: SKIPPED ({why})");
-        self.done.push((format!("{name} ({why})"), 0.0, "skipped"));
+        self.done
+            .push((format!("{name} ({why})"), 0.0, "skipped", None));
     }
 
     fn print_summary(&self) {
-        println!("\nxtask test summary:");
-        for (name, secs, verdict) in &self.done {
-            println!("  {verdict:>7}  {secs:7.1}s  {name}");
+        // The free disk after each step: a build that runs out of it fails with an LLVM I/O error.
+        println!("\nxtask test summary (free disk under target/ after each step):");
+        for (name, secs, verdict, free) in &self.done {
+            let free = free.map_or_else(
+                || "?".to_string(),
+                |mib| format!("{:.1}G", mib as f64 / 1024.0),
+            );
+            println!("  {verdict:>7}  {secs:7.1}s  {free:>6}  {name}");
         }
     }
 
