@@ -13,11 +13,24 @@ MARKER="$ROOT/.gofast-swift-ready"         # written last: its presence means "f
 SUITE=trixie
 PACKAGES="swiftlang libc6-dev"
 
-skip() { echo "install-swift-root: $*" >&2; exit 3; }
+# A root that failed half-way gives its disk back (it can be 2 GB; a CI run has died of a full
+# disk); the next run starts it again.
+skip() {
+  echo "install-swift-root: $*" >&2
+  [ -f "$MARKER" ] || rm -rf "$ROOT"
+  exit 3
+}
 # Any unexpected failure (network, apt, mounts) becomes an explicit exit-3 reason, never silence.
 trap 'skip "command failed (line $LINENO): $BASH_COMMAND"' ERR
 
 if [ -f "$MARKER" ]; then echo "swift root ready (found): $(cat "$MARKER")"; exit 0; fi
+# The root takes ~2.7 GB, and the steps after the Swift suite still build: below 6 GiB free the
+# suite is skipped rather than the run risked.
+NEED_KIB=$((6 * 1024 * 1024))
+mkdir -p "$REPO/target/tools"
+FREE_KIB="$(df -Pk "$REPO/target/tools" | awk 'NR==2 {print $4}')"
+[ "${FREE_KIB:-0}" -ge "$NEED_KIB" ] \
+  || skip "only $((${FREE_KIB:-0} / 1024)) MiB free under target/; the Swift root needs ~2.7 GB and the run 6 GiB free to go on"
 [ "$(id -u)" = 0 ] || skip "needs root (debootstrap + chroot + mount); running as uid $(id -u)"
 command -v unshare >/dev/null || skip "unshare (util-linux) not found"
 unshare -m --propagation private true 2>/dev/null \
