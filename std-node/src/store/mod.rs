@@ -54,7 +54,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use gofast_core::block::{BlockId, BlockRef, verify};
 use gofast_core::crypto::SecretBytes;
 use redb::{Database, ReadableDatabase, ReadableTable};
-use tracing::warn;
+use tracing::{debug, warn};
 
 use self::arena::{Arena, Arenas};
 use self::cache_policy::{CachePolicy, Decay};
@@ -498,6 +498,7 @@ impl BlockStore {
         let lkey = inner.keys.label_key(label);
         let now = now_secs();
         let _commit = lock(&inner.commit);
+        let started = std::time::Instant::now();
         let mut totals = *lock(&inner.totals);
         let txn = inner.db.begin_write()?;
         let report = {
@@ -516,29 +517,40 @@ impl BlockStore {
             // The members the new version holds. A re-pin compares them with the old version's
             // rows (one scan of the label's range) and touches only the difference: re-pinning a
             // large tree after a small change costs the change, not the tree.
-            let mut want: std::collections::HashSet<IndexKey> = std::iter::once(root.id)
+            // In key order: each B-tree page is then visited in one run instead of once per key
+            // that falls in it.
+            let mut want: Vec<IndexKey> = std::iter::once(root.id)
                 .chain(ids)
                 .map(|id| inner.keys.index_key(&id))
                 .collect();
+            want.sort_unstable();
+            want.dedup();
             let blocks = want.len() as u64;
+            // Members the old version holds too: their rows and refs stay as they are.
+            let mut kept = vec![false; want.len()];
             if old.is_some() {
                 let (lo, hi) = (member_key(&lkey, &[0; 32]), member_key(&lkey, &[0xff; 32]));
                 // Rows of members both versions hold stay; the old version's others go.
-                let stale =
-                    members.extract_from_if(lo..=hi, |k, _| !want.remove(&member_ikey(&k)))?;
+                let stale = members.extract_from_if(lo..=hi, |k, _| {
+                    match want.binary_search(&member_ikey(&k)) {
+                        Ok(i) => {
+                            if let Some(k) = kept.get_mut(i) {
+                                *k = true;
+                            }
+                            false
+                        }
+                        Err(_) => true,
+                    }
+                })?;
                 for row in stale {
                     let (k, _) = row?;
                     t.release_ref(&member_ikey(&k.value()))?;
                 }
             }
-            // In key order: each B-tree page is then visited in one run instead of once per key
-            // that falls in it.
-            let mut want: Vec<IndexKey> = want.into_iter().collect();
-            want.sort_unstable();
             let mut missing = 0u64;
-            for ikey in want {
-                members.insert(&member_key(&lkey, &ikey), &generation)?;
-                if !t.add_ref(&ikey)? {
+            for (ikey, _) in want.iter().zip(&kept).filter(|(_, kept)| !**kept) {
+                members.insert(&member_key(&lkey, ikey), &generation)?;
+                if !t.add_ref(ikey)? {
                     missing += 1;
                 }
             }
@@ -559,7 +571,16 @@ impl BlockStore {
                 replaced: old.is_some(),
             }
         };
+        let written = started.elapsed();
         inner.commit_with_totals(txn, totals)?;
+        // A large pin is an add's or a get's tail: what it cost, and how much of that was the
+        // durable commit (arena syncs and redb's).
+        debug!(
+            blocks = report.blocks,
+            rows_ms = written.as_millis(),
+            commit_ms = (started.elapsed() - written).as_millis(),
+            "pinned"
+        );
         Ok(report)
     }
 

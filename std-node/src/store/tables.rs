@@ -255,12 +255,18 @@ impl<'t> Tables<'t> {
     /// One more pin holds `ikey`; a held block becomes permanent (and no longer unpinned). Returns
     /// whether the block is held (a pin may name blocks that have not arrived yet).
     pub(crate) fn add_ref(&mut self, ikey: &IndexKey) -> Result<bool, StoreError> {
-        let n = self.refs(ikey)?;
-        self.refs.insert(ikey, &n.saturating_add(1))?;
-        if n > 0 {
+        // Most pinned blocks are held by no other pin: one insert both counts the ref and tells
+        // the old count. (A pin of a large tree does this per block; it is the add's tail.)
+        let old = self.refs.insert(ikey, &1)?.map(|n| n.value());
+        if let Some(n) = old.filter(|&n| n > 0) {
+            self.refs.insert(ikey, &n.saturating_add(1))?;
             return self.contains(ikey);
         }
-        self.unpinned.remove(ikey)?;
+        // Only a held permanent block has an unpinned row (`insert`, `promote`; `remove` and
+        // `demote` drop it), so finding one spares reading and opening the block's entry.
+        if self.unpinned.remove(ikey)?.is_some() {
+            return Ok(true);
+        }
         match self.entry(ikey)? {
             Some(e) => {
                 // Refs are already counted, so `promote` does not note the block as unpinned.
