@@ -6,9 +6,11 @@
 //! sealing of leaves (two BLAKE3 passes and a ChaCha20 pass over every byte, most of the work) runs
 //! in parallel. `tests/encode_pipeline.rs` compares the two.
 //!
-//! Chunks are dealt to the workers in turn and collected in the same turn, so the order needs no
-//! sequence numbers. Every channel is bounded: a slow disk slows the reading down, and memory stays
-//! at a few chunks per worker.
+//! Chunks travel in batches of about [`BATCH_BYTES`], dealt to the workers in turn and collected in
+//! the same turn, so the order needs no sequence numbers. A message per chunk (about 20 KB) woke a
+//! sleeping thread tens of thousands of times a gigabyte: on two cores the switching cost more CPU
+//! than chunking. Every channel is bounded: a slow disk slows the reading down, and memory stays at
+//! a few batches per worker.
 
 use std::io::Read;
 use std::path::Path;
@@ -24,8 +26,10 @@ use zeroize::Zeroizing;
 use crate::error::{Error, ErrorKind};
 use crate::store::{BlockStore, Class, StoreError, Writer};
 
-/// Chunks waiting for (and coming from) each worker.
-const DEPTH: usize = 8;
+/// Batches waiting for (and coming from) each worker.
+const DEPTH: usize = 4;
+/// A batch is sent once it holds this many bytes of chunks (or the input has ended).
+const BATCH_BYTES: usize = 256 << 10;
 /// Bytes read from the input at a time.
 const READ_SIZE: usize = 1 << 20;
 /// Sealing threads at most.
@@ -92,8 +96,8 @@ pub fn encode_with_writer(
         let mut to_workers = Vec::with_capacity(workers);
         let mut from_workers = Vec::with_capacity(workers);
         for _ in 0..workers {
-            let (chunk_tx, chunk_rx) = sync_channel::<Zeroizing<Vec<u8>>>(DEPTH);
-            let (sealed_tx, sealed_rx) = sync_channel::<Result<Sealed, BlockError>>(DEPTH);
+            let (chunk_tx, chunk_rx) = sync_channel::<Vec<Zeroizing<Vec<u8>>>>(DEPTH);
+            let (sealed_tx, sealed_rx) = sync_channel::<Vec<Result<Sealed, BlockError>>>(DEPTH);
             let convergence = &convergence;
             std::thread::Builder::new()
                 .name("gofast-seal".into())
@@ -125,13 +129,13 @@ pub fn encode_with_writer(
     })
 }
 
-/// Reads `input`, cuts it into chunks and deals them to the workers in turn; returns the bytes read.
-/// Stops early (with `Ok`) if the workers are gone: the builder then reports why.
+/// Reads `input`, cuts it into chunks and deals them to the workers in turn, in batches; returns the
+/// bytes read. Stops early (with `Ok`) if the workers are gone: the builder then reports why.
 fn read_and_chunk(
     chunker: &Chunker,
     mut input: impl Read,
     path: &Path,
-    workers: &[SyncSender<Zeroizing<Vec<u8>>>],
+    workers: &[SyncSender<Vec<Zeroizing<Vec<u8>>>>],
     mut progress: impl FnMut(u64),
 ) -> Result<u64, Error> {
     let max = chunker.params().max() as usize;
@@ -139,6 +143,15 @@ fn read_and_chunk(
     let mut buf = Zeroizing::new(vec![0u8; READ_SIZE + max]);
     let (mut start, mut end, mut eof, mut read) = (0usize, 0usize, false, 0u64);
     let mut next = 0usize;
+    let (mut batch, mut batch_bytes) = (Vec::new(), 0usize);
+    // Sends the batch to the next worker in turn; false if the workers are gone.
+    let mut send = |batch: Vec<Zeroizing<Vec<u8>>>| {
+        let Some(worker) = workers.get(next % workers.len()) else {
+            return false;
+        };
+        next += 1;
+        worker.send(batch).is_ok()
+    };
     loop {
         // A cut is final once `max` bytes are in view (or the input has ended): top up first.
         if !eof && end - start < max {
@@ -163,6 +176,9 @@ fn read_and_chunk(
             progress(read);
         }
         if start == end {
+            if !batch.is_empty() {
+                send(batch);
+            }
             return Ok(read);
         }
         let view = buf.get(start..end.min(start + max)).unwrap_or_default();
@@ -172,30 +188,36 @@ fn read_and_chunk(
         framed.push(BlockKind::Data as u8);
         framed.extend_from_slice(chunk);
         start += cut.max(1);
-        let Some(worker) = workers.get(next % workers.len()) else {
-            return Ok(read);
-        };
-        next += 1;
-        if worker.send(framed).is_err() {
-            return Ok(read);
+        batch_bytes += framed.len();
+        batch.push(framed);
+        if batch_bytes >= BATCH_BYTES {
+            batch_bytes = 0;
+            if !send(std::mem::take(&mut batch)) {
+                return Ok(read);
+            }
         }
     }
 }
 
-/// Seals the chunks it is given, in order.
+/// Seals the batches of chunks it is given, in order.
 fn seal_worker(
     convergence: &ConvergenceKey,
-    chunks: &Receiver<Zeroizing<Vec<u8>>>,
-    sealed: &SyncSender<Result<Sealed, BlockError>>,
+    chunks: &Receiver<Vec<Zeroizing<Vec<u8>>>>,
+    sealed: &SyncSender<Vec<Result<Sealed, BlockError>>>,
 ) {
-    for mut framed in chunks {
-        let size = framed.len().saturating_sub(1) as u64;
-        let result = seal_in_place(convergence, &mut framed).map(|child| Sealed {
-            entry: TreeEntry { child, size },
-            // Ciphertext now: no need to wipe it.
-            ciphertext: std::mem::take(&mut *framed),
-        });
-        if sealed.send(result).is_err() {
+    for batch in chunks {
+        let results = batch
+            .into_iter()
+            .map(|mut framed| {
+                let size = framed.len().saturating_sub(1) as u64;
+                seal_in_place(convergence, &mut framed).map(|child| Sealed {
+                    entry: TreeEntry { child, size },
+                    // Ciphertext now: no need to wipe it.
+                    ciphertext: std::mem::take(&mut *framed),
+                })
+            })
+            .collect();
+        if sealed.send(results).is_err() {
             return;
         }
     }
@@ -206,7 +228,7 @@ fn seal_worker(
 fn build_and_store(
     writer: &mut Writer,
     convergence: &ConvergenceKey,
-    workers: &[Receiver<Result<Sealed, BlockError>>],
+    workers: &[Receiver<Vec<Result<Sealed, BlockError>>>],
     failed: &AtomicBool,
 ) -> Result<(BlockRef, Vec<BlockId>), Error> {
     let mut ids: Vec<BlockId> = Vec::new();
@@ -222,12 +244,14 @@ fn build_and_store(
     let mut next = 0usize;
     // The chunk after the last one would have gone to a worker that has closed its channel.
     while let Some(rx) = workers.get(next % workers.len().max(1))
-        && let Ok(sealed) = rx.recv()
+        && let Ok(batch) = rx.recv()
     {
         next += 1;
-        let Sealed { entry, ciphertext } = sealed.map_err(encoding_error)?;
-        sink(&entry.child.id, &ciphertext).map_err(Error::from)?;
-        tree.push(entry, &mut sink).map_err(build_error)?;
+        for sealed in batch {
+            let Sealed { entry, ciphertext } = sealed.map_err(encoding_error)?;
+            sink(&entry.child.id, &ciphertext).map_err(Error::from)?;
+            tree.push(entry, &mut sink).map_err(build_error)?;
+        }
     }
     let root = match tree.finish(&mut sink).map_err(build_error)? {
         Some(root) => root.child,
