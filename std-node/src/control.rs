@@ -320,14 +320,9 @@ async fn cat(node: &Node, uri: &str, replies: mpsc::Sender<Reply>, data: mpsc::S
     static CATS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = CATS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let label = format!("{CAT_PIN}{} {n}", std::process::id());
-    let progress = replies.clone();
+    let mut progress = progress_lines(replies.clone());
     let fetched = node
-        .fetch_pinned(&root, &label, move |p| {
-            let _ = progress.try_send(Reply::Progress {
-                done: p.bytes,
-                total: p.total_data,
-            });
-        })
+        .fetch_pinned(&root, &label, move |p| progress(p.bytes, p.total_data))
         .await;
     match fetched {
         Ok(size) => {
@@ -418,6 +413,42 @@ fn error_reply(e: &Error) -> Reply {
     }
 }
 
+/// Progress lines at most this often, besides the first and the last. A get reports every block
+/// (50,000 a GiB): a line each cost the node a socket write and the CLI a parse and a redraw, on
+/// the cores that do the transfer.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Which progress reports become lines: the first, the last (`done == total`), and otherwise one
+/// per [`PROGRESS_EVERY`].
+#[derive(Debug, Default)]
+struct ProgressThrottle {
+    last: Option<std::time::Instant>,
+}
+
+impl ProgressThrottle {
+    fn due(&mut self, now: std::time::Instant, done: u64, total: Option<u64>) -> bool {
+        let due = total == Some(done)
+            || self
+                .last
+                .is_none_or(|last| now.saturating_duration_since(last) >= PROGRESS_EVERY);
+        if due {
+            self.last = Some(now);
+        }
+        due
+    }
+}
+
+/// A progress callback that sends `{"progress": …}` lines through `replies`, throttled. A full
+/// queue drops the line: progress is advisory, and the final reply says where the work ended.
+fn progress_lines(replies: mpsc::Sender<Reply>) -> impl FnMut(u64, Option<u64>) + Send + 'static {
+    let mut throttle = ProgressThrottle::default();
+    move |done, total| {
+        if throttle.due(std::time::Instant::now(), done, total) {
+            let _ = replies.try_send(Reply::Progress { done, total });
+        }
+    }
+}
+
 async fn handle(
     node: &Node,
     request: Request,
@@ -431,10 +462,9 @@ async fn handle(
                 .ok()
                 .filter(|m| m.is_file())
                 .map(|m| m.len());
+            let mut progress = progress_lines(progress);
             let report = node
-                .add_path(&path, move |done| {
-                    let _ = progress.try_send(Reply::Progress { done, total });
-                })
+                .add_path(&path, move |done| progress(done, total))
                 .await?;
             Ok(json!({
                 "uri": report.uri(),
@@ -456,17 +486,13 @@ async fn handle(
                     &uri.root,
                     &format!("{label}/"),
                     &dest,
-                    move |done, total| {
-                        let _ = progress.try_send(Reply::Progress { done, total });
-                    },
+                    progress_lines(progress),
                 )
                 .await?
             } else {
+                let mut progress = progress_lines(progress);
                 node.get_to_file(&uri.root, &label, &dest, move |p| {
-                    let _ = progress.try_send(Reply::Progress {
-                        done: p.bytes,
-                        total: p.total_data,
-                    });
+                    progress(p.bytes, p.total_data);
                 })
                 .await?
             };
@@ -585,16 +611,12 @@ async fn handle(
                 }
                 _ => None,
             };
-            crate::fs_control::handle(node, fs, move |done| {
-                let _ = progress.try_send(Reply::Progress { done, total });
-            })
-            .await
+            let mut progress = progress_lines(progress);
+            crate::fs_control::handle(node, fs, move |done| progress(done, total)).await
         }
         Request::Tree(tree) => {
-            crate::tree_control::handle(node, tree, move |done| {
-                let _ = progress.try_send(Reply::Progress { done, total: None });
-            })
-            .await
+            let mut progress = progress_lines(progress);
+            crate::tree_control::handle(node, tree, move |done| progress(done, None)).await
         }
         Request::Gc => {
             let r = node.gc().await?;
@@ -806,5 +828,35 @@ fn kind_from(name: &str) -> ErrorKind {
         "Corrupt" => ErrorKind::Corrupt,
         "Stopped" => ErrorKind::Stopped,
         _ => ErrorKind::Internal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn progress_lines_are_the_first_the_last_and_one_per_interval() {
+        let mut t = ProgressThrottle::default();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        assert!(t.due(at(0), 1, Some(100)), "the first report is a line");
+        assert!(!t.due(at(1), 2, Some(100)), "within the interval: dropped");
+        assert!(!t.due(at(49), 3, Some(100)));
+        assert!(t.due(at(50), 4, Some(100)), "an interval later: a line");
+        assert!(!t.due(at(51), 5, Some(100)));
+        assert!(
+            t.due(at(52), 100, Some(100)),
+            "the last report is always a line"
+        );
+        // An unknown total has no last report: the interval alone decides.
+        let mut u = ProgressThrottle::default();
+        assert!(u.due(at(0), 1, None));
+        assert!(!u.due(at(10), 2, None));
+        assert!(u.due(at(60), 3, None));
+        // A clock that went backwards does not stop the lines for good.
+        assert!(!u.due(at(5), 4, None));
+        assert!(u.due(at(200), 5, None));
     }
 }
