@@ -595,12 +595,22 @@ impl Conn {
     }
 }
 
+/// Frames already queued go out in one write up to this many bytes: a frame per write was a
+/// system call (and a wakeup of the reader) for every block served.
+const COALESCE: usize = 256 << 10;
+
 async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) {
-    while let Some(frame) = rx.recv().await {
-        if wr.write_all(&frame).await.is_err() {
+    while let Some(mut out) = rx.recv().await {
+        while out.len() < COALESCE {
+            match rx.try_recv() {
+                Ok(frame) => out.extend_from_slice(&frame),
+                Err(_) => break,
+            }
+        }
+        if wr.write_all(&out).await.is_err() {
             return;
         }
-        TRAFFIC_OUT.fetch_add(frame.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        TRAFFIC_OUT.fetch_add(out.len() as u64, std::sync::atomic::Ordering::Relaxed);
     }
     let _ = wr.shutdown().await;
 }
