@@ -147,6 +147,46 @@ fn a_batch_is_invisible_until_flushed() {
 }
 
 #[test]
+fn interleaved_writers_keep_every_block_of_their_flushed_batches() {
+    // Writers stage their records and write them in larger pieces: interleaved in one arena,
+    // each writer's records stop following each other, and one writer is dropped mid-way.
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlockStore::open(dir.path(), &key(), StoreConfig::default()).unwrap();
+    let (mut a, mut b, mut dropped) = (store.writer(), store.writer(), store.writer());
+    let blocks: Vec<_> = (0..300).map(|n| block(1000 + n, 30_000)).collect();
+    for (i, (id, data)) in blocks.iter().enumerate() {
+        let w = match i % 3 {
+            0 => &mut a,
+            1 => &mut b,
+            _ => &mut dropped,
+        };
+        assert_eq!(
+            w.put(id, data, Class::Permanent).unwrap(),
+            PutOutcome::Stored
+        );
+        if i == 150 {
+            // A flush mid-way: what `a` staged so far must be written before it is indexed (a
+            // lazy flush, made durable by the durable commits below).
+            a.flush_lazily().unwrap();
+        }
+    }
+    drop(dropped);
+    a.flush().unwrap();
+    b.flush().unwrap();
+    drop((a, b));
+    drop(store);
+    let store = BlockStore::open(dir.path(), &key(), StoreConfig::default()).unwrap();
+    for (i, (id, data)) in blocks.iter().enumerate() {
+        let got = store.get(id).unwrap();
+        if i % 3 == 2 {
+            assert_eq!(got, None, "block {i}: its writer was dropped");
+        } else {
+            assert_eq!(got.as_deref(), Some(&data[..]), "block {i}");
+        }
+    }
+}
+
+#[test]
 fn pins_count_references_and_unpinning_demotes() {
     let dir = tempfile::tempdir().unwrap();
     let store = BlockStore::open(dir.path(), &key(), StoreConfig::default()).unwrap();

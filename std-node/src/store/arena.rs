@@ -211,24 +211,47 @@ impl Arena {
 
     /// Seals `body` as the record at `offset` and writes it there. The caller reserved the range.
     pub(crate) fn write_record(&self, offset: u64, body: &[u8]) -> Result<(), StoreError> {
+        let mut record = Vec::with_capacity(body.len() + RECORD_OVERHEAD as usize);
+        self.seal_record_into(offset, body, &mut record)?;
+        self.write_at(offset, &record)
+    }
+
+    /// Appends to `out` the record that `body` makes at `offset`, sealed; [`Arena::write_at`]
+    /// writes it (with the records next to it, in one call). The caller reserved the range.
+    pub(crate) fn seal_record_into(
+        &self,
+        offset: u64,
+        body: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), StoreError> {
         let len = u32::try_from(body.len()).map_err(|_| StoreError::Corrupt {
             what: "record length",
         })?;
-        let mut record = Vec::with_capacity(body.len() + RECORD_OVERHEAD as usize);
-        record.extend_from_slice(body);
-        let tag = self
-            .key
-            .seal_in_place_separate_tag(
-                nonce(offset),
-                Aad::from(aad(self.number, offset, len)),
-                &mut record,
-            )
-            .map_err(|_| StoreError::Corrupt {
-                what: "record seal",
-            })?;
-        record.extend_from_slice(tag.as_ref());
+        let start = out.len();
+        out.extend_from_slice(body);
+        let sealed = self.key.seal_in_place_separate_tag(
+            nonce(offset),
+            Aad::from(aad(self.number, offset, len)),
+            out.get_mut(start..).unwrap_or_default(),
+        );
+        match sealed {
+            Ok(tag) => {
+                out.extend_from_slice(tag.as_ref());
+                Ok(())
+            }
+            Err(_) => {
+                out.truncate(start);
+                Err(StoreError::Corrupt {
+                    what: "record seal",
+                })
+            }
+        }
+    }
+
+    /// Writes sealed records (`seal_record_into`) at `offset`.
+    pub(crate) fn write_at(&self, offset: u64, records: &[u8]) -> Result<(), StoreError> {
         self.file
-            .write_all_at(&record, offset)
+            .write_all_at(records, offset)
             .map_err(io("write an arena record"))
     }
 

@@ -44,7 +44,23 @@ pub struct Writer {
     unsynced: u64,
     /// Whether a full batch is flushed lazily ([`Writer::flush_lazily`]) instead of durably.
     lazy_batches: bool,
+    /// Records sealed but not written yet.
+    staged: Staged,
 }
+
+/// Sealed records reserved back to back in one arena, written in one call: once
+/// [`STAGE_BYTES`] are staged, when the next record goes elsewhere, and before a sync or a flush
+/// needs them on disk. A write per record was a system call (and an inode time update) per ~20 KB
+/// block: 1 GiB so cost 0.42 s of kernel time here, against 0.17 s in 1 MiB writes.
+#[derive(Default)]
+struct Staged {
+    arena: Option<Arc<Arena>>,
+    offset: u64,
+    bytes: Vec<u8>,
+}
+
+/// Bytes of sealed records a writer stages before writing them.
+const STAGE_BYTES: usize = 1 << 20;
 
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -64,6 +80,7 @@ impl Writer {
             pending_cache_bytes: 0,
             unsynced: 0,
             lazy_batches: false,
+            staged: Staged::default(),
         }
     }
 
@@ -146,20 +163,23 @@ impl Writer {
             },
         };
         let (arena, offset) = lock(&inner.arenas).reserve(len, &inner.keys)?;
-        if let Err(e) = arena.write_record(offset, ciphertext) {
+        if let Err(e) = self.stage(&arena, offset, ciphertext) {
             lock(&inner.arenas).release(arena.number(), 1);
             return Err(e);
         }
         let number = arena.number();
+        match self.touched.iter_mut().find(|(a, _)| a.number() == number) {
+            Some((_, n)) => *n += 1,
+            None => self.touched.push((Arc::clone(&arena), 1)),
+        }
         self.unsynced += u64::from(len);
         if self.unsynced >= super::SYNC_AHEAD {
             self.unsynced = 0;
+            // On disk first, or the sync would not cover them. A failure abandons the batch
+            // (this record's reservation with it).
+            self.write_staged()?;
             // Full means a sync is already waiting, which will cover these bytes too.
-            let _ = inner.syncer.try_send(Arc::clone(&arena));
-        }
-        match self.touched.iter_mut().find(|(a, _)| a.number() == number) {
-            Some((_, n)) => *n += 1,
-            None => self.touched.push((arena, 1)),
+            let _ = inner.syncer.try_send(arena);
         }
         if class == Class::Cache {
             self.pending_cache_bytes += u64::from(len);
@@ -244,7 +264,49 @@ impl Writer {
         self.flush_as(false)
     }
 
+    /// Seals `body` as the record at `offset` of `arena` (reserved by the caller) into the stage,
+    /// writing out what was staged first if the record does not follow it.
+    fn stage(&mut self, arena: &Arc<Arena>, offset: u64, body: &[u8]) -> Result<(), StoreError> {
+        let staged = &self.staged;
+        let follows = staged
+            .arena
+            .as_ref()
+            .is_some_and(|a| a.number() == arena.number())
+            && staged.offset + staged.bytes.len() as u64 == offset;
+        if !follows || staged.bytes.len() >= STAGE_BYTES {
+            self.write_staged()?;
+            self.staged.arena = Some(Arc::clone(arena));
+            self.staged.offset = offset;
+        }
+        arena.seal_record_into(offset, body, &mut self.staged.bytes)
+    }
+
+    /// Writes the staged records. If that fails, the batch they belong to is abandoned (as a
+    /// failed flush abandons it): its index entries would name bytes that are not there.
+    fn write_staged(&mut self) -> Result<(), StoreError> {
+        let written = match &self.staged.arena {
+            Some(arena) if !self.staged.bytes.is_empty() => {
+                arena.write_at(self.staged.offset, &self.staged.bytes)
+            }
+            _ => Ok(()),
+        };
+        self.staged.bytes.clear();
+        if written.is_err() {
+            self.abandon();
+        }
+        written
+    }
+
+    /// Drops the batch: its records become dead space.
+    fn abandon(&mut self) {
+        self.pending.clear();
+        self.in_batch.clear();
+        self.pending_cache_bytes = 0;
+        release(&self.store.inner, &mem::take(&mut self.touched));
+    }
+
     fn flush_as(&mut self, durable: bool) -> Result<(), StoreError> {
+        self.write_staged()?;
         if self.pending.is_empty() {
             return Ok(());
         }
