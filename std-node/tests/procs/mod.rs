@@ -61,7 +61,20 @@ impl Drop for Up {
 }
 
 pub(crate) fn up(dir: &Path, bootstrap: &[&str]) -> Up {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gofast"));
+    start_up(Command::new(env!("CARGO_BIN_EXE_gofast")), dir, bootstrap)
+}
+
+/// [`up`] for a node whose files cannot grow past `kib` KiB: a full disk, as far as it can tell
+/// (`ulimit -f`; SIGXFSZ ignored, so that a write past it fails with EFBIG instead of killing it).
+pub(crate) fn up_with_file_limit(dir: &Path, bootstrap: &[&str], kib: u64) -> Up {
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(format!("trap '' XFSZ; ulimit -f {kib}; exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_gofast"));
+    start_up(cmd, dir, bootstrap)
+}
+
+fn start_up(mut cmd: Command, dir: &Path, bootstrap: &[&str]) -> Up {
     cmd.arg("--data-dir").arg(dir).arg("up");
     for b in bootstrap {
         cmd.arg("--bootstrap").arg(b);
