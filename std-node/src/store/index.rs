@@ -169,18 +169,23 @@ pub(crate) struct PinRecord {
     pub(crate) blocks: u64,
     pub(crate) root: [u8; 64],
     pub(crate) label: String,
+    /// When it was pinned (Unix seconds); `None` in records written before the field existed.
+    pub(crate) pinned_at: Option<u64>,
 }
 
 impl PinRecord {
     /// The plaintext; it holds the root's key, so the caller wipes it after sealing.
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(8 + 8 + 64 + 2 + self.label.len());
+        let mut out = Vec::with_capacity(8 + 8 + 64 + 2 + self.label.len() + 8);
         out.extend_from_slice(&self.generation.to_le_bytes());
         out.extend_from_slice(&self.blocks.to_le_bytes());
         out.extend_from_slice(&self.root);
         // Labels are at most MAX_LABEL_LEN (checked by `pin`), far below u16::MAX.
         out.extend_from_slice(&(self.label.len() as u16).to_le_bytes());
         out.extend_from_slice(self.label.as_bytes());
+        if let Some(t) = self.pinned_at {
+            out.extend_from_slice(&t.to_le_bytes());
+        }
         out
     }
 
@@ -189,15 +194,20 @@ impl PinRecord {
         let (g, rest) = bytes.split_first_chunk::<8>().ok_or_else(bad)?;
         let (b, rest) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
         let (root, rest) = rest.split_first_chunk::<64>().ok_or_else(bad)?;
-        let (l, label) = rest.split_first_chunk::<2>().ok_or_else(bad)?;
-        if label.len() != usize::from(u16::from_le_bytes(*l)) {
-            return Err(bad());
-        }
+        let (l, rest) = rest.split_first_chunk::<2>().ok_or_else(bad)?;
+        let (label, rest) = rest
+            .split_at_checked(usize::from(u16::from_le_bytes(*l)))
+            .ok_or_else(bad)?;
+        let pinned_at = match rest {
+            [] => None,
+            t => Some(u64::from_le_bytes(t.try_into().map_err(|_| bad())?)),
+        };
         Ok(PinRecord {
             generation: u64::from_le_bytes(*g),
             blocks: u64::from_le_bytes(*b),
             root: *root,
             label: String::from_utf8(label.to_vec()).map_err(|_| bad())?,
+            pinned_at,
         })
     }
 }
@@ -273,13 +283,28 @@ mod tests {
             blocks: 5,
             root: [6; 64],
             label: "photos".into(),
+            pinned_at: Some(1_790_000_000),
         };
         let q = PinRecord::decode(&p.encode()).unwrap();
         assert_eq!(
-            (q.generation, q.blocks, q.root, q.label.as_str()),
-            (4, 5, [6; 64], "photos")
+            (
+                q.generation,
+                q.blocks,
+                q.root,
+                q.label.as_str(),
+                q.pinned_at
+            ),
+            (4, 5, [6; 64], "photos", Some(1_790_000_000))
         );
         assert!(PinRecord::decode(&p.encode()[..80]).is_err());
+        // A record from before the time was kept ends with its label: still read, time unknown.
+        let old = &p.encode()[..8 + 8 + 64 + 2 + 6];
+        assert_eq!(PinRecord::decode(old).unwrap().pinned_at, None);
+        // Anything else after the label is not a pin record.
+        for cut in [1, 4, 7] {
+            let bytes = p.encode();
+            assert!(PinRecord::decode(&bytes[..bytes.len() - cut]).is_err());
+        }
     }
 
     #[test]

@@ -252,6 +252,8 @@ pub struct PinInfo {
     pub root: BlockRef,
     /// Distinct blocks it holds.
     pub blocks: u64,
+    /// When it was last pinned (Unix seconds); `None` for pins made before stores kept the time.
+    pub pinned_at: Option<u64>,
 }
 
 impl std::fmt::Debug for PinInfo {
@@ -559,6 +561,7 @@ impl BlockStore {
                 blocks,
                 root: root.to_bytes(),
                 label: label.to_owned(),
+                pinned_at: Some(now),
             };
             let mut plain = record.encode();
             let sealed = inner.keys.seal(Domain::Pin, &lkey, &plain);
@@ -648,6 +651,7 @@ impl BlockStore {
             label: record.label.clone(),
             root: BlockRef::from_bytes(&record.root),
             blocks: record.blocks,
+            pinned_at: record.pinned_at,
         })
     }
 
