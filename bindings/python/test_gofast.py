@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 import traceback
 
 import gofast
@@ -181,6 +182,10 @@ class Suite:
             f.write(os.urandom(300_000))
         with open(os.path.join(src, "notes.txt"), "wb") as f:
             f.write(b"first")
+        # Written an hour ago: a file written moments before a push is read again by the next.
+        hour_ago = time.time() - 3600
+        for name in (os.path.join("day1", "a.jpg"), "notes.txt"):
+            os.utime(os.path.join(src, name), (hour_ago, hour_ago))
         await raises(GofastError.InvalidInput,
                      self.a.push_folder(src, self.b.bootstrap_address(), "trip"))
         await self.b.allow_pushes(self.a.peer_id(), inbox)

@@ -94,6 +94,8 @@ struct Adding<'a, P> {
     writer: Writer,
     scope: &'a ScopeSecret,
     progress: P,
+    /// Modification times from this one on (ns) are not trusted by the quick check.
+    racy_from_ns: i64,
     read: u64,
     files: u64,
     reused: u64,
@@ -185,9 +187,15 @@ impl<P: FnMut(u64)> Adding<'_, P> {
         let mut total = 0u64;
         for (name, path, kind, len, mtime) in children {
             let before = previous.get(&name).filter(|e| e.kind == kind);
-            // The quick check rsync makes: same size, same time, same file.
-            let unchanged =
-                before.filter(|e| kind == EntryKind::File && e.size == len && e.mtime_ns == mtime);
+            // The quick check rsync makes: same size, same time, same file; but not for a time so
+            // close to the earlier add that the file may have changed again within one tick of
+            // the file system's clock after it was read (git's "racily clean" entries).
+            let unchanged = before.filter(|e| {
+                kind == EntryKind::File
+                    && e.size == len
+                    && e.mtime_ns == mtime
+                    && mtime < self.racy_from_ns
+            });
             let (target, size) = match kind {
                 _ if let Some(e) = unchanged => {
                     self.files += 1;
@@ -288,20 +296,41 @@ pub fn add_dir(
     add_dir_since(store, scope, dir, None, progress)
 }
 
-/// [`add_dir`], reading only the files that changed since `previous` (the root of an earlier add
-/// of the same directory, held whole): a file with the size and modification time its entry
-/// there gives is taken from it unread (`reused`), as rsync's quick check does.
+/// An earlier add of a directory, for [`add_dir_since`].
+#[derive(Clone, Copy, Debug)]
+pub struct EarlierAdd<'a> {
+    /// Its root (every block of its listings held).
+    pub root: &'a BlockRef,
+    /// When it was made (Unix seconds; its pin's time): every file it read was read by then.
+    /// `None` if unknown: then no file is taken unread.
+    pub made_at: Option<u64>,
+}
+
+/// How long before an earlier add a file's modification time must lie for the quick check to
+/// trust it. A file written again within one tick of the file system's clock after the add read it
+/// keeps its time: ext4's tick is a few milliseconds, FAT's two seconds.
+pub const RACY_WINDOW_SECS: u64 = 2;
+
+/// [`add_dir`], reading only the files that changed since `previous` (an earlier add of the same
+/// directory): a file with the size and modification time its entry there gives is taken from it
+/// unread (`reused`), as rsync's quick check does, unless that time lies within
+/// [`RACY_WINDOW_SECS`] of the earlier add (it may have changed again without a new time).
 pub fn add_dir_since(
     store: &BlockStore,
     scope: &ScopeSecret,
     dir: &Path,
-    previous: Option<&BlockRef>,
+    previous: Option<EarlierAdd<'_>>,
     progress: impl FnMut(u64),
 ) -> Result<DirAdded, Error> {
+    let racy_from_ns = previous.and_then(|p| p.made_at).map_or(i64::MIN, |t| {
+        let secs = t.saturating_sub(RACY_WINDOW_SECS);
+        i64::try_from(u128::from(secs) * 1_000_000_000).unwrap_or(i64::MAX)
+    });
     let mut adding = Adding {
         writer: store.writer(),
         scope,
         progress,
+        racy_from_ns,
         read: 0,
         files: 0,
         reused: 0,
@@ -310,7 +339,7 @@ pub fn add_dir_since(
         seen: HashSet::new(),
         skipped: Vec::new(),
     };
-    let (root, size) = adding.add(store, dir, 0, previous)?;
+    let (root, size) = adding.add(store, dir, 0, previous.map(|p| p.root))?;
     adding.writer.flush()?;
     Ok(DirAdded {
         encoded: Encoded {

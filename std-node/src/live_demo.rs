@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use gofast_core::crypto::hash::hash;
 use rand_core::Rng;
@@ -239,7 +239,7 @@ pub async fn run(opts: &Options, out: &mut impl Write) -> Result<(), Error> {
         .put_bytes("home", "/notes.txt", b"second, from node a".to_vec())
         .await?
         .ok_or_else(|| Error::new(ErrorKind::Internal, "the write made no snapshot"))?;
-    let seen = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+    let seen = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             match events.recv().await {
                 Ok(crate::events::NodeEvent::VolumeChanged { snapshot, .. })
@@ -275,6 +275,13 @@ pub async fn run(opts: &Options, out: &mut impl Write) -> Result<(), Error> {
         os_rng().fill_bytes(&mut d);
         let p = album.join(format!("photo{i}.raw"));
         std::fs::write(&p, &d).map_err(|e| Error::file(&p, "write", &e))?;
+        // Photos taken an hour ago. Files written moments before a push are read again by the
+        // next one (their time may not show a rewrite within the same clock tick).
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .and_then(|f| f.set_modified(SystemTime::now() - Duration::from_secs(3600)))
+            .map_err(|e| Error::file(&p, "set the time of", &e))?;
     }
     let inbox = work.path().join("inbox");
     std::fs::create_dir_all(&inbox).map_err(|e| Error::file(&inbox, "create", &e))?;

@@ -301,10 +301,12 @@ impl Node {
             ));
         }
         let label = crate::tree_push::sent_label(name);
+        // The previous push of this name, and when it was made (for the quick check's racy window).
         let previous = if checksum {
             None
         } else {
-            self.tree_pushes.pinned(&label).await?
+            let (store, l) = (Arc::clone(&self.store), label.clone());
+            blocking("pin", move || Ok::<_, Error>(store.pin_of(&l)?)).await?
         };
         let (store, scope, d) = (
             Arc::clone(&self.store),
@@ -313,8 +315,11 @@ impl Node {
         );
         let t = std::time::Instant::now();
         let added = blocking("push", move || {
-            let added =
-                crate::dirs::add_dir_since(&store, &scope, &d, previous.as_ref(), progress)?;
+            let earlier = previous.as_ref().map(|p| crate::dirs::EarlierAdd {
+                root: &p.root,
+                made_at: p.pinned_at,
+            });
+            let added = crate::dirs::add_dir_since(&store, &scope, &d, earlier, progress)?;
             let added_in = t.elapsed();
             // Pinned before it is offered: the receiver fetches from this pin.
             let root = added.encoded.root.clone();

@@ -7,7 +7,7 @@ mod procs;
 
 use std::path::Path;
 
-use procs::{gofast, node_dir, ok, peer_of, random_file, tree_snapshot, up};
+use procs::{backdate, gofast, node_dir, ok, peer_of, random_file, tree_snapshot, up};
 use serde_json::Value;
 
 fn push(from: &Path, dir: &Path, to: &str) -> Value {
@@ -36,6 +36,7 @@ fn pushes_move_only_what_changed_and_pulls_follow_a_tree() {
         random_file(&src.join(format!("2026/nov/img{i}.raw")), 300_000, i);
     }
     random_file(&src.join("index.txt"), 2_000, 99);
+    backdate(&src);
     let inbox = base.path().join("inbox");
     std::fs::create_dir(&inbox).unwrap();
 

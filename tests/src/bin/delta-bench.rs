@@ -22,7 +22,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use clap::Parser;
 use gofast_node::control::{Request, call};
@@ -94,6 +94,14 @@ fn make_tree(root: &Path, args: &Args) -> Result<(), String> {
             std::fs::create_dir_all(parent).map_err(err)?;
         }
         std::fs::write(&p, noise(args.file_size, i as u64 + 1)).map_err(err)?;
+        // A tree written an hour ago, as trees that get re-synced are. (gofast's quick check
+        // reads again a file whose time lies within 2 s of the previous push: it may have been
+        // rewritten within the same clock tick.)
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .and_then(|f| f.set_modified(SystemTime::now() - Duration::from_secs(3600)))
+            .map_err(err)?;
     }
     Ok(())
 }
