@@ -31,6 +31,17 @@ fn read_file(store: &BlockStore, root: &gofast_core::block::BlockRef, size: u64)
     out
 }
 
+/// Writes `bytes` to `path` and gives it the modification time `t`.
+fn write_with_time(path: &std::path::Path, bytes: &[u8], t: SystemTime) {
+    std::fs::write(path, bytes).unwrap();
+    File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
+}
+
 #[test]
 fn a_file_rewritten_within_the_racy_window_is_read_again_an_older_one_is_not() {
     let dir = tempfile::tempdir().unwrap();
@@ -46,41 +57,17 @@ fn a_file_rewritten_within_the_racy_window_is_read_again_an_older_one_is_not() {
     let now = SystemTime::now();
     // `old` was last written an hour ago; `fresh` just now, as the first add reads it.
     let (old, fresh) = (tree.join("old.txt"), tree.join("fresh.txt"));
-    std::fs::write(&old, b"old contents A").unwrap();
-    std::fs::write(&fresh, b"fresh contents A").unwrap();
     let hour_ago = now - Duration::from_secs(3600);
-    File::options()
-        .write(true)
-        .open(&old)
-        .unwrap()
-        .set_modified(hour_ago)
-        .unwrap();
-    File::options()
-        .write(true)
-        .open(&fresh)
-        .unwrap()
-        .set_modified(now)
-        .unwrap();
+    write_with_time(&old, b"old contents A", hour_ago);
+    write_with_time(&fresh, b"fresh contents A", now);
 
     let first = add_dir_since(&store, &scope, &tree, None, |_| {}).unwrap();
     let made_at = now.duration_since(UNIX_EPOCH).unwrap().as_secs();
 
     // Both rewritten with the same size, their times put back: to the quick check they look
     // unchanged. For `fresh` that is what a write in the same clock tick looks like.
-    std::fs::write(&old, b"old contents B").unwrap();
-    std::fs::write(&fresh, b"fresh contents B").unwrap();
-    File::options()
-        .write(true)
-        .open(&old)
-        .unwrap()
-        .set_modified(hour_ago)
-        .unwrap();
-    File::options()
-        .write(true)
-        .open(&fresh)
-        .unwrap()
-        .set_modified(now)
-        .unwrap();
+    write_with_time(&old, b"old contents B", hour_ago);
+    write_with_time(&fresh, b"fresh contents B", now);
 
     let earlier = EarlierAdd {
         root: &first.encoded.root,
