@@ -242,7 +242,7 @@ fn build_and_store(
     };
     let mut tree = TreeBuilder::new(convergence.clone());
     let mut next = 0usize;
-    // The chunk after the last one would have gone to a worker that has closed its channel.
+    // The batch after the last one would have gone to a worker that has closed its channel.
     while let Some(rx) = workers.get(next % workers.len().max(1))
         && let Ok(batch) = rx.recv()
     {

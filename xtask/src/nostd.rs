@@ -20,8 +20,8 @@ pub(crate) fn link_proof() -> Result<(), String> {
         THUMB,
     ])
     .status_ok("nostd-check build for thumbv7em")?;
-    let target_dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let (flash, ram) = elf_sizes(&format!("{target_dir}/{THUMB}/release/nostd-check"))?;
+    let elf = crate::disk::target_dir().join(format!("{THUMB}/release/nostd-check"));
+    let (flash, ram) = elf_sizes(&elf.to_string_lossy())?;
     println!("nostd_check_flash_bytes={flash}");
     println!("nostd_check_static_ram_bytes={ram}");
     Ok(())

@@ -297,12 +297,18 @@ impl Writer {
         written
     }
 
-    /// Drops the batch: its records become dead space.
-    fn abandon(&mut self) {
-        self.pending.clear();
+    /// Ends the batch: its entries, and the arenas it wrote to with their reservations (which the
+    /// caller releases once it is done with them).
+    fn take_batch(&mut self) -> (Vec<Pending>, Vec<(Arc<Arena>, u64)>) {
         self.in_batch.clear();
         self.pending_cache_bytes = 0;
-        release(&self.store.inner, &mem::take(&mut self.touched));
+        (mem::take(&mut self.pending), mem::take(&mut self.touched))
+    }
+
+    /// Drops the batch: its records become dead space.
+    fn abandon(&mut self) {
+        let (_, touched) = self.take_batch();
+        release(&self.store.inner, &touched);
     }
 
     fn flush_as(&mut self, durable: bool) -> Result<(), StoreError> {
@@ -310,10 +316,7 @@ impl Writer {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let pending = mem::take(&mut self.pending);
-        let touched = mem::take(&mut self.touched);
-        self.in_batch.clear();
-        self.pending_cache_bytes = 0;
+        let (pending, touched) = self.take_batch();
         let inner = &self.store.inner;
         let result = if durable {
             touched
