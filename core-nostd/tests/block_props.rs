@@ -2,7 +2,7 @@
 
 use gofast_core::block::{
     Block, BlockError, BlockId, BlockKind, ConvergenceKey, MAX_BLOCK_LEN, MAX_PAYLOAD_LEN,
-    ScopeSecret, open_in_place, seal_in_place, verify,
+    ScopeSecret, open_in_place, open_verified_data_into, seal_in_place, verify,
 };
 use gofast_core::crypto::SecretBytes;
 use proptest::prelude::*;
@@ -40,6 +40,33 @@ proptest! {
         match open_in_place(&r, &mut block).unwrap() {
             Block::Data(out) => prop_assert_eq!(out, &data[..]),
             Block::Tree(_) => prop_assert!(false, "data came back as a tree"),
+        }
+    }
+
+    #[test]
+    fn opening_into_another_buffer_gives_what_opening_in_place_gives(
+        data in payload(),
+        s in any::<u8>(),
+        slack in 0usize..3,
+        fill in any::<u8>(),
+    ) {
+        let conv = ConvergenceKey::derive(&scope(s));
+        let mut block = data_block(&data);
+        let r = seal_in_place(&conv, &mut block).unwrap();
+        let sealed = block.clone();
+        // Room to spare past the payload must be left alone: a leaf is decrypted into a buffer
+        // that gathers the next leaves too.
+        let mut out = vec![fill; data.len() + slack];
+        prop_assert_eq!(open_verified_data_into(&r, &block, &mut out), Ok(BlockKind::Data));
+        prop_assert_eq!(&out[..data.len()], &data[..]);
+        prop_assert!(out[data.len()..].iter().all(|&b| b == fill));
+        prop_assert_eq!(&block, &sealed, "the block's own buffer keeps the ciphertext");
+        if !data.is_empty() {
+            let mut short = vec![0u8; data.len() - 1];
+            prop_assert_eq!(
+                open_verified_data_into(&r, &block, &mut short),
+                Err(BlockError::BufferTooSmall { needed: data.len() })
+            );
         }
     }
 
@@ -128,6 +155,33 @@ fn sealing_refuses_an_unknown_kind_or_a_malformed_tree() {
         seal_in_place(&conv, &mut bad_tree),
         Err(BlockError::MalformedTree(_))
     ));
+}
+
+#[test]
+fn opening_a_tree_node_into_a_data_buffer_says_so_and_writes_nothing() {
+    let conv = ConvergenceKey::derive(&scope(6));
+    let mut node = vec![0u8; 128];
+    let entry = gofast_core::block::TreeEntry {
+        child: gofast_core::block::BlockRef::from_bytes(&[9; 64]),
+        size: 10,
+    };
+    let n = gofast_core::block::encode_tree_node(1, &[entry], &mut node).unwrap();
+    let mut block = node[..n].to_vec();
+    let r = seal_in_place(&conv, &mut block).unwrap();
+    let mut out = vec![0xaa; n];
+    assert_eq!(
+        open_verified_data_into(&r, &block, &mut out),
+        Ok(BlockKind::Tree)
+    );
+    assert!(
+        out.iter().all(|&b| b == 0xaa),
+        "a tree's child keys are not decrypted here"
+    );
+    let mut out = vec![0u8; 100];
+    assert_eq!(
+        open_verified_data_into(&r, &[], &mut out),
+        Err(BlockError::Empty)
+    );
 }
 
 #[test]

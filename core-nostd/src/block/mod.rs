@@ -28,8 +28,8 @@ pub use chunker::{Chunker, ChunkerParams, ChunkerParamsError};
 pub use id::{BLOCK_REF_PREFIX, BlockId, BlockKey, BlockRef, BlockRefParseError, BlockRefText};
 pub use scope::{ConvergenceKey, ScopeSecret};
 pub use seal::{
-    Block, BlockError, open_in_place, open_verified_in_place, reseal_in_place, seal_in_place,
-    verify,
+    Block, BlockError, open_in_place, open_verified_data_into, open_verified_in_place,
+    reseal_in_place, seal_in_place, verify,
 };
 pub use tree::{TreeEntry, TreeEntryIter, TreeNode, encode_tree_node, is_node_boundary};
 

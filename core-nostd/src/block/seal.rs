@@ -4,7 +4,7 @@ use super::tree::TreeNode;
 use super::{BlockId, BlockKey, BlockKind, BlockRef, ConvergenceKey, MAX_BLOCK_LEN};
 use crate::codec::DecodeError;
 use crate::crypto::SecretBytes;
-use crate::crypto::cipher::chacha20_xor;
+use crate::crypto::cipher::{chacha20_xor, chacha20_xor_into};
 use crate::crypto::hash::{hash, keyed_hash};
 
 /// Every block key encrypts exactly one plaintext (the one it was derived from), so a fixed nonce is safe.
@@ -147,6 +147,47 @@ pub fn open_verified_in_place<'b>(
     chacha20_xor(&r.key.0, &BLOCK_NONCE, 0, block)
         .map_err(|_| BlockError::TooLarge { len: block.len() })?;
     parse_plaintext(block)
+}
+
+/// Decrypts a block the caller has verified against `r.id` (as for [`open_verified_in_place`]) into
+/// `out` if it is a data leaf: its payload, one byte shorter than the block, goes to
+/// `out[..block.len() - 1]` and `block` is left as it is. A tree node is not decrypted beyond its kind
+/// byte. Returns the kind. For a writer that gathers many leaves' data in one buffer: no copy of the
+/// ciphertext, no plaintext left in the block's buffer.
+pub fn open_verified_data_into(
+    r: &BlockRef,
+    block: &[u8],
+    out: &mut [u8],
+) -> Result<BlockKind, BlockError> {
+    check_len(block.len())?;
+    // The first cipher block (64 bytes: the kind byte and the payload's first 63) is opened on the
+    // stack; the rest goes from its block boundary on, which the cipher takes at full width
+    // (started mid-block, `block-bench` measured 4.9 GB/s on 20 KB leaves instead of 5.5).
+    let (first, rest) = block.split_at(block.len().min(64));
+    let mut head = [0u8; 64];
+    let head = head.get_mut(..first.len()).ok_or(BlockError::Empty)?;
+    head.copy_from_slice(first);
+    chacha20_xor(&r.key.0, &BLOCK_NONCE, 0, head)
+        .map_err(|_| BlockError::TooLarge { len: block.len() })?;
+    let (&kind, head_payload) = head.split_first().ok_or(BlockError::Empty)?;
+    match BlockKind::from_byte(kind) {
+        Some(BlockKind::Data) => {}
+        Some(BlockKind::Tree) => {
+            zeroize::Zeroize::zeroize(head);
+            return Ok(BlockKind::Tree);
+        }
+        None => return Err(BlockError::UnknownKind { byte: kind }),
+    }
+    let needed = block.len() - 1;
+    let out = out
+        .get_mut(..needed)
+        .ok_or(BlockError::BufferTooSmall { needed })?;
+    let (out_head, out_rest) = out.split_at_mut(head_payload.len());
+    out_head.copy_from_slice(head_payload);
+    zeroize::Zeroize::zeroize(head);
+    chacha20_xor_into(&r.key.0, &BLOCK_NONCE, 64, rest, out_rest)
+        .map_err(|_| BlockError::TooLarge { len: block.len() })?;
+    Ok(BlockKind::Data)
 }
 
 fn parse_plaintext(plain: &[u8]) -> Result<Block<'_>, BlockError> {

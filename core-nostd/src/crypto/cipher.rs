@@ -45,3 +45,22 @@ pub fn chacha20_xor(
         .try_apply_keystream(buf)
         .map_err(|_| KeystreamExhausted)
 }
+
+/// XORs the ChaCha20 keystream for (`key`, `nonce`) from byte `offset` of the stream into `input`,
+/// writing the result to `output` (of the same length): [`chacha20_xor`] without copying the input
+/// first, for a caller that wants the result somewhere else.
+pub fn chacha20_xor_into(
+    key: &SecretBytes<KEY_LEN>,
+    nonce: &[u8; NONCE_LEN],
+    offset: u64,
+    input: &[u8],
+    output: &mut [u8],
+) -> Result<(), KeystreamExhausted> {
+    let mut cipher = chacha20::ChaCha20::new(key.expose().into(), nonce.into());
+    if offset != 0 {
+        cipher.try_seek(offset).map_err(|_| KeystreamExhausted)?;
+    }
+    cipher
+        .try_apply_keystream_b2b(input, output)
+        .map_err(|_| KeystreamExhausted)
+}

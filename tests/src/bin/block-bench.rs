@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use gofast_core::block::{
     BlockId, BlockKind, Chunker, ChunkerParams, ConvergenceKey, FileEncoder, ScopeSecret,
-    open_in_place, seal_in_place,
+    open_in_place, open_verified_data_into, open_verified_in_place, seal_in_place,
 };
 use gofast_core::crypto::SecretBytes;
 use gofast_core::crypto::aead::chacha20poly1305_seal;
@@ -48,10 +48,11 @@ fn block_figures(opts: &BenchOptions, size: usize) -> Vec<(&'static str, f64)> {
     let (plain, sealed) = (plain.as_slice(), sealed.as_slice());
 
     // Page-aligned working buffers: see `AlignedBuf` for why.
-    let mut bufs: Vec<AlignedBuf> = (0..6).map(|_| AlignedBuf::from_slice(plain)).collect();
+    let mut bufs: Vec<AlignedBuf> = (0..8).map(|_| AlignedBuf::from_slice(plain)).collect();
     let mut slices = bufs.iter_mut().map(AlignedBuf::as_mut_slice);
-    let mut next = || slices.next().expect("six buffers");
+    let mut next = || slices.next().expect("eight buffers");
     let (b1, b2, b3, b4, b5, b6) = (next(), next(), next(), next(), next(), next());
+    let (b7, b8) = (next(), next());
     let mut cases = vec![
         Case {
             name: "blake3",
@@ -94,6 +95,23 @@ fn block_figures(opts: &BenchOptions, size: usize) -> Vec<(&'static str, f64)> {
             run: Box::new(|| {
                 b6.copy_from_slice(sealed);
                 black_box(open_in_place(&sealed_ref, b6).is_ok());
+            }),
+        },
+        // What a fetch does with a leaf it has verified: decrypt it where it is (and then copy or
+        // write it), or straight into the buffer it is written from.
+        Case {
+            name: "leaf_open_in_place",
+            bytes: size,
+            run: Box::new(|| {
+                b7.copy_from_slice(sealed);
+                black_box(open_verified_in_place(&sealed_ref, b7).is_ok());
+            }),
+        },
+        Case {
+            name: "leaf_open_into",
+            bytes: size,
+            run: Box::new(|| {
+                black_box(open_verified_data_into(&sealed_ref, sealed, b8).is_ok());
             }),
         },
     ];
@@ -142,7 +160,8 @@ fn main() -> ExitCode {
         }
     };
     println!("rounds={}", opts.rounds);
-    for (size, tag) in [(65_536usize, "64k"), (16_384, "16k")] {
+    // 20,001 bytes: a typical leaf of the chunker (~20 KB), not a whole number of cipher blocks.
+    for (size, tag) in [(65_536usize, "64k"), (20_001, "20k"), (16_384, "16k")] {
         let figures = block_figures(&opts, size);
         let get = |n: &str| {
             figures
