@@ -582,7 +582,7 @@ impl Node {
         // Removed on every way out but success, a dropped (cancelled) call included: it holds
         // plaintext. (Created by this call, so it is ours to remove.)
         let mut partial_guard = RemoveOnDrop(Some(partial.clone()));
-        let output = Arc::new(FileOutput::new(file));
+        let output = Arc::new(FileOutput::create(file, &partial));
         let written = async {
             let (fetch, providers) = self
                 .fetch(
@@ -724,7 +724,7 @@ impl Node {
                     EntryKind::File => {
                         let file = std::fs::File::create_new(&path)
                             .map_err(|err| Error::file(&path, "create", &err))?;
-                        let output = Arc::new(FileOutput::new(file));
+                        let output = Arc::new(FileOutput::create(file, &path));
                         let (base, shared) = (written, Arc::clone(&progress));
                         let report = self
                             .fetch_blocks(

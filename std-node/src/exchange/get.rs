@@ -15,7 +15,8 @@ use super::BlockSource;
 use super::conn::{self, ConnCommand, ConnEvent, Role};
 use super::delta::rebuild;
 use super::fetch::{Accepted, Fetch, FetchError, FetchProgress};
-use super::sink::{FileOutput, Sink};
+use super::output::FileOutput;
+use super::sink::Sink;
 use crate::store::{BlockStore, Class};
 
 /// Requests in flight per provider: enough to keep a loopback or LAN link busy (64 KiB blocks,

@@ -18,6 +18,8 @@ mod delta;
 mod dir_diff;
 mod fetch;
 mod get;
+mod leaf_stage;
+mod output;
 mod sink;
 
 pub use conn::{ConnStats, Role, exchange_traffic};
@@ -25,7 +27,7 @@ pub use delta::{RebuildError, Served, rebuild, serve as serve_delta};
 pub use dir_diff::{DirFetch, fetch_dir_changes};
 pub use fetch::{Accepted, Fetch, FetchError, FetchProgress, Placement};
 pub use get::{FetchReport, GetError, MAX_SERVED_CONNECTIONS, fetch_tree, serve};
-pub use sink::FileOutput;
+pub use output::FileOutput;
 
 /// Where a node's served blocks come from: its store. (A trait so that a test can stand up a
 /// provider that lies, and check that fetchers drop it.)
