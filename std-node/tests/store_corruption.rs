@@ -65,8 +65,17 @@ fn a_flipped_record_byte_is_a_typed_error_and_spares_the_rest() {
         store.get(&blocks[0].0),
         Err(StoreError::CorruptBlock { offset: 64, .. })
     ));
+    // A block read to serve a peer is not hashed again: the record's tag catches the flip.
+    assert!(matches!(
+        store.get_to_serve(&blocks[0].0),
+        Err(StoreError::CorruptBlock { offset: 64, .. })
+    ));
     assert_eq!(
         store.get(&blocks[1].0).unwrap().as_deref(),
+        Some(&blocks[1].1[..])
+    );
+    assert_eq!(
+        store.get_to_serve(&blocks[1].0).unwrap().as_deref(),
         Some(&blocks[1].1[..])
     );
     // Compaction drops what it cannot read instead of copying it.

@@ -49,7 +49,7 @@ pub trait BlockSource: Send + Sync + 'static {
 
 impl BlockSource for BlockStore {
     fn block(&self, id: &BlockId) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(id)
+        self.get_to_serve(id)
     }
 
     fn holds(&self, id: &BlockId) -> Result<bool, StoreError> {

@@ -22,7 +22,7 @@ pub(crate) struct NodeBlocks {
 
 impl BlockSource for NodeBlocks {
     fn block(&self, id: &BlockId) -> Result<Option<Vec<u8>>, StoreError> {
-        self.store.get(id)
+        self.store.get_to_serve(id)
     }
 
     fn holds(&self, id: &BlockId) -> Result<bool, StoreError> {
