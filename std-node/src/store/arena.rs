@@ -291,6 +291,16 @@ impl Arena {
         Ok(record)
     }
 
+    /// Asks the kernel to drop the arena's synced pages from its page cache.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub(crate) fn drop_cached(&self) {
+        let _ = rustix::fs::fadvise(&self.file, 0, None, rustix::fs::Advice::DontNeed);
+    }
+
+    /// Only Linux is told.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    pub(crate) fn drop_cached(&self) {}
+
     /// Makes the written records durable.
     pub(crate) fn sync(&self) -> Result<(), StoreError> {
         if self.failed() {

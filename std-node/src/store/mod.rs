@@ -323,8 +323,11 @@ fn start_syncer() -> Result<SyncSender<Arc<Arena>>, StoreError> {
         .name("gofast-store-sync".into())
         .spawn(move || {
             for arena in rx {
-                if let Err(e) = arena.sync() {
-                    warn!(arena = arena.number(), error = %e, "background arena sync failed");
+                match arena.sync() {
+                    Ok(()) => arena.drop_cached(),
+                    Err(e) => {
+                        warn!(arena = arena.number(), error = %e, "background arena sync failed");
+                    }
                 }
             }
         })
