@@ -133,47 +133,76 @@ impl<'t> Tables<'t> {
         Ok(())
     }
 
-    /// Adds `delta` records of `bytes` to arena `arena`'s live count and extends its indexed end.
-    fn account(&mut self, arena: u32, end: u64, bytes: u64, add: bool) -> Result<(), StoreError> {
+    /// Adds (or with `!add` takes away) `count` records of `bytes` in all to arena `arena`'s live
+    /// count, and extends its indexed end to `end`.
+    fn account_records(
+        &mut self,
+        arena: u32,
+        end: u64,
+        bytes: u64,
+        count: u64,
+        add: bool,
+    ) -> Result<(), StoreError> {
         let (old_end, live, records) = self.arenas.get(&arena)?.map_or((0, 0, 0), |v| v.value());
         let row = if add {
-            (old_end.max(end), live + bytes, records + 1)
+            (old_end.max(end), live + bytes, records + count)
         } else {
             (
                 old_end,
                 live.saturating_sub(bytes),
-                records.saturating_sub(1),
+                records.saturating_sub(count),
             )
         };
         self.arenas.insert(&arena, &row)?;
         Ok(())
     }
 
+    /// [`Tables::account_records`] for one record.
+    fn account(&mut self, arena: u32, end: u64, bytes: u64, add: bool) -> Result<(), StoreError> {
+        self.account_records(arena, end, bytes, 1, add)
+    }
+
     fn record_len(e: &BlockEntry) -> u64 {
         u64::from(e.len) + RECORD_OVERHEAD
     }
 
-    /// Indexes a block written at `e`. A cache block starts with `stats`; a permanent one that no pin
-    /// holds is noted as unpinned (since the current gc epoch).
-    pub(crate) fn insert(
+    /// Indexes the blocks written at `entries` (none indexed yet; `refs` is the count of pins holding
+    /// each already). A cache block starts with its stats; a permanent one that no pin holds is noted
+    /// as unpinned (since the current gc epoch). The arenas' rows are read and written once per
+    /// arena, not once per block: a fetch indexes 54,000 blocks per GiB.
+    pub(crate) fn insert_new(
         &mut self,
-        ikey: &IndexKey,
-        e: BlockEntry,
-        stats: EntryStats,
+        entries: impl IntoIterator<Item = (IndexKey, BlockEntry, EntryStats, u32)>,
     ) -> Result<(), StoreError> {
-        self.write_entry(ikey, &e)?;
-        self.arena_members
-            .insert(&arena_member_key(e.arena, ikey), &())?;
-        let len = Self::record_len(&e);
-        self.account(e.arena, e.offset + len, len, true)?;
-        self.totals.count(e.class, e.len, true);
-        match e.class {
-            Class::Cache => self.write_stats(ikey, &stats)?,
-            Class::Permanent => {
-                if self.refs(ikey)? == 0 {
-                    self.unpinned.insert(ikey, &self.epoch)?;
+        // (arena, end, bytes, records), for runs of blocks in the same arena (a batch has one or two).
+        let mut run: Option<(u32, u64, u64, u64)> = None;
+        for (ikey, e, stats, refs) in entries {
+            self.write_entry(&ikey, &e)?;
+            self.arena_members
+                .insert(&arena_member_key(e.arena, &ikey), &())?;
+            let len = Self::record_len(&e);
+            let end = e.offset + len;
+            run = match run {
+                Some((a, run_end, bytes, n)) if a == e.arena => {
+                    Some((a, run_end.max(end), bytes + len, n + 1))
                 }
+                Some((a, run_end, bytes, n)) => {
+                    self.account_records(a, run_end, bytes, n, true)?;
+                    Some((e.arena, end, len, 1))
+                }
+                None => Some((e.arena, end, len, 1)),
+            };
+            self.totals.count(e.class, e.len, true);
+            match e.class {
+                Class::Cache => self.write_stats(&ikey, &stats)?,
+                Class::Permanent if refs == 0 => {
+                    self.unpinned.insert(&ikey, &self.epoch)?;
+                }
+                Class::Permanent => {}
             }
+        }
+        if let Some((a, end, bytes, n)) = run {
+            self.account_records(a, end, bytes, n, true)?;
         }
         Ok(())
     }

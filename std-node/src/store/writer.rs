@@ -369,6 +369,7 @@ impl Inner {
         {
             let epoch = self.gc_epoch.load(std::sync::atomic::Ordering::Relaxed);
             let mut t = Tables::open(&txn, &self.keys, &mut totals, epoch, now_secs())?;
+            let mut new = Vec::with_capacity(pending.len());
             for p in pending {
                 match t.entry(&p.ikey)? {
                     // Indexed already (by another writer, or a cache copy being promoted): this copy
@@ -381,13 +382,15 @@ impl Inner {
                     None => {
                         let mut entry = p.entry;
                         // A pin may hold the block already (pinned before it arrived).
-                        if t.refs(&p.ikey)? > 0 {
+                        let refs = t.refs(&p.ikey)?;
+                        if refs > 0 {
                             entry.class = Class::Permanent;
                         }
-                        t.insert(&p.ikey, entry, p.stats)?;
+                        new.push((p.ikey, entry, p.stats, refs));
                     }
                 }
             }
+            t.insert_new(new)?;
             t.apply_hits(&self.take_hits(), decay)?;
             t.evict_to_quota(self.config.cache_quota, self.config.eviction_samples, decay)?;
         }
