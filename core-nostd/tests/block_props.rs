@@ -18,6 +18,18 @@ fn data_block(payload: &[u8]) -> Vec<u8> {
     b
 }
 
+/// The plaintext of a tree node with one child.
+fn tree_node() -> Vec<u8> {
+    let mut node = vec![0u8; 128];
+    let entry = gofast_core::block::TreeEntry {
+        child: gofast_core::block::BlockRef::from_bytes(&[9; 64]),
+        size: 10,
+    };
+    let n = gofast_core::block::encode_tree_node(1, &[entry], &mut node).unwrap();
+    node.truncate(n);
+    node
+}
+
 fn payload() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..64),
@@ -160,15 +172,9 @@ fn sealing_refuses_an_unknown_kind_or_a_malformed_tree() {
 #[test]
 fn opening_a_tree_node_into_a_data_buffer_says_so_and_writes_nothing() {
     let conv = ConvergenceKey::derive(&scope(6));
-    let mut node = vec![0u8; 128];
-    let entry = gofast_core::block::TreeEntry {
-        child: gofast_core::block::BlockRef::from_bytes(&[9; 64]),
-        size: 10,
-    };
-    let n = gofast_core::block::encode_tree_node(1, &[entry], &mut node).unwrap();
-    let mut block = node[..n].to_vec();
+    let mut block = tree_node();
     let r = seal_in_place(&conv, &mut block).unwrap();
-    let mut out = vec![0xaa; n];
+    let mut out = vec![0xaa; block.len()];
     assert_eq!(
         open_verified_data_into(&r, &block, &mut out),
         Ok(BlockKind::Tree)
@@ -189,13 +195,7 @@ fn the_convergent_key_depends_on_the_kind_byte() {
     // The same payload bytes sealed as data and as a tree node must not share a key: the kind byte is
     // part of the plaintext that the key is derived from.
     let conv = ConvergenceKey::derive(&scope(5));
-    let mut node = vec![0u8; 128];
-    let entry = gofast_core::block::TreeEntry {
-        child: gofast_core::block::BlockRef::from_bytes(&[9; 64]),
-        size: 10,
-    };
-    let n = gofast_core::block::encode_tree_node(1, &[entry], &mut node).unwrap();
-    let mut as_tree = node[..n].to_vec();
+    let mut as_tree = tree_node();
     let mut as_data = as_tree.clone();
     as_data[0] = BlockKind::Data as u8;
     let tree_ref = seal_in_place(&conv, &mut as_tree).unwrap();
