@@ -21,6 +21,10 @@ pub(super) const STAGE_BYTES: usize = 1 << 20;
 /// Buffers at most, the one being filled included: two can wait for (or be in) a write.
 const BUFFERS: usize = 3;
 
+/// A new buffer's first size; it doubles up to [`STAGE_BYTES`] as leaves need. A directory's small
+/// files each have a stage: a full-size buffer each would be a megabyte to clear per file.
+const FIRST_BYTES: usize = 64 << 10;
+
 /// The file's bytes `[at, at + len)`, held from `buf[base + head]` on, where `base` is the buffer's
 /// first address aligned to [`DIRECT_ALIGN`] and `head = at % DIRECT_ALIGN`: a byte sits at the same
 /// place in its page in memory as in the file, so whole pages can be written straight from the
@@ -91,8 +95,9 @@ impl Writer {
     }
 }
 
+/// Empty: [`LeafStage::make_room`] sizes it.
 fn new_buffer() -> Zeroizing<Vec<u8>> {
-    Zeroizing::new(vec![0; STAGE_BYTES + 2 * DIRECT_ALIGN])
+    Zeroizing::new(Vec::new())
 }
 
 fn base(buf: &[u8]) -> usize {
@@ -139,6 +144,7 @@ impl LeafStage {
         if self.len == 0 {
             self.at = offset;
         }
+        self.make_room(self.head() + self.len + size)?;
         let from = base(&self.buf) + self.head() + self.len;
         let room = self.buf.get_mut(from..from + size).ok_or_else(overrun)?;
         fill(room)?;
@@ -192,21 +198,20 @@ impl LeafStage {
     /// leaves continue that page).
     fn hand_over(&mut self, keep_tail: bool) -> Result<(), GetError> {
         let (writes, tail_from, tail, tail_at) = self.cut(keep_tail);
-        let mut next = self.take_buffer()?;
+        let next = self.take_buffer()?;
+        let full = std::mem::replace(&mut self.buf, next);
+        self.len = 0;
         if keep_tail && tail > 0 {
-            let to = base(&next);
-            next.get_mut(to..to + tail)
-                .ok_or_else(overrun)?
-                .copy_from_slice(slice(&self.buf, tail_from, tail)?);
             self.at = tail_at;
+            self.make_room(tail)?;
+            let to = base(&self.buf);
+            self.buf
+                .get_mut(to..to + tail)
+                .ok_or_else(overrun)?
+                .copy_from_slice(slice(&full, tail_from, tail)?);
             self.len = tail;
-        } else {
-            self.len = 0;
         }
-        let filled = Filled {
-            buf: std::mem::replace(&mut self.buf, next),
-            writes,
-        };
+        let filled = Filled { buf: full, writes };
         let writer = self.writer.as_ref().ok_or_else(overrun)?;
         if writer.tx.send(filled).is_err() {
             return Err(self.stop_writer().err().unwrap_or_else(stopped));
@@ -236,6 +241,33 @@ impl LeafStage {
 
     fn stop_writer(&mut self) -> Result<(), GetError> {
         self.writer.take().map_or(Ok(()), Writer::stop)
+    }
+
+    /// Makes the buffer hold at least `need` bytes from its aligned base, keeping what it holds at the
+    /// same place in its page.
+    fn make_room(&mut self, need: usize) -> Result<(), GetError> {
+        let have = self.buf.len().saturating_sub(base(&self.buf));
+        if need <= have {
+            return Ok(());
+        }
+        if need > STAGE_BYTES + DIRECT_ALIGN {
+            return Err(overrun());
+        }
+        let size = need
+            .max(FIRST_BYTES)
+            .max(have.saturating_mul(2))
+            .min(STAGE_BYTES + DIRECT_ALIGN);
+        // Room for the aligned base, wherever the allocation starts.
+        let mut grown = Zeroizing::new(vec![0; size + DIRECT_ALIGN]);
+        if self.len > 0 {
+            let (from, to) = (base(&self.buf) + self.head(), base(&grown) + self.head());
+            grown
+                .get_mut(to..to + self.len)
+                .ok_or_else(overrun)?
+                .copy_from_slice(slice(&self.buf, from, self.len)?);
+        }
+        self.buf = grown;
+        Ok(())
     }
 
     /// Writes everything the buffer holds and waits for every write handed over.
