@@ -13,14 +13,16 @@
 //! Files only: empty folders are not mirrored, symbolic links and special files are left alone,
 //! and names the volume cannot hold (not UTF-8, or refused by the name rule) are skipped with a
 //! warning. The base lives in memory: the first pass after a start takes a file that exists on both
-//! sides with the same size and time as the same.
+//! sides with the same content as the same. A file whose size and time are what the last pass saw is
+//! unchanged, unless that time lay within two seconds of the pass (it may have been written again in
+//! the same tick of the file system's clock): then its content is compared.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gofast_core::block::{BlockId, BlockRef};
+use gofast_core::block::BlockRef;
 use gofast_core::fs::EntryKind;
 use gofast_core::fs::merge::conflict_name;
 use tokio::sync::mpsc;
@@ -29,7 +31,7 @@ use tracing::{debug, info, warn};
 use super::snapshots::{self, now_ns};
 use super::tree::{TreeWriter, VolPath};
 use super::{Volumes, device_tag};
-use crate::dirs::OwnedEntry;
+use crate::dirs::{OwnedEntry, RACY_WINDOW_SECS};
 use crate::error::{Error, ErrorKind};
 use crate::events::NodeEvent;
 use crate::local_tree::{
@@ -41,6 +43,8 @@ use crate::local_tree::{
 pub(super) const SETTLE: Duration = Duration::from_millis(50);
 /// Files one folder may hold for the mirror.
 const MAX_FILES: usize = 1 << 20;
+/// [`RACY_WINDOW_SECS`] in the nanoseconds of a file's time.
+const RACY_WINDOW_NS: i64 = RACY_WINDOW_SECS as i64 * 1_000_000_000;
 
 /// What one pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -67,10 +71,14 @@ impl MirrorPass {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Base {
     local: LocalSig,
-    remote: BlockId,
+    remote: BlockRef,
+    /// The file's time lay within [`RACY_WINDOW_SECS`] of the pass that saw it: it may have
+    /// changed again since, within one tick of the file system's clock, keeping its size and
+    /// time. The next pass compares its content instead of trusting them.
+    racy: bool,
 }
 
 /// Every file under `dir`, by `/`-separated path.
@@ -150,8 +158,9 @@ fn same_content(store: &crate::store::BlockStore, target: &BlockRef, path: &Path
         return false;
     };
     let mut compare = Compare(std::io::BufReader::new(file));
-    // The sizes were compared first: equal data to the end means the same file.
+    // Equal data, and nothing more in the file.
     crate::node::read_tree_from_store(store, target, super::MAX_READ, &mut compare).is_ok()
+        && std::io::Read::read(&mut compare.0, &mut [0u8; 1]).is_ok_and(|n| n == 0)
 }
 
 impl Volumes {
@@ -249,47 +258,51 @@ impl Volumes {
         let (store, d, old_base) = (Arc::clone(&self.store), dir.to_path_buf(), base.clone());
         let kept_base = base.clone();
         // Decide and do the folder's side (downloads, removals here) off the async threads.
-        let (pass, puts, remote, seen_local, mut failed) = tokio::task::spawn_blocking(move || {
-            let local = scan_local(&d)?;
-            // The folder as this pass saw it and left it: the base takes these, not a later look,
-            // so that a file written while the pass runs is still new to the next one.
-            let mut seen_local = local.clone();
-            let wrote = |seen: &mut BTreeMap<String, LocalSig>, path: &str| match sig(&d, path) {
-                Some(s) => {
-                    seen.insert(path.to_owned(), s);
-                }
-                None => {
-                    seen.remove(path);
-                }
-            };
-            // The remote side, and whom to name a remote version set aside after: the device of
-            // the snapshot it came with (the volume does not record a file's writer).
-            let (remote, remote_tag) = match &head {
-                Some(h) => {
-                    let snap = snapshots::load(&store, &keys, h)?;
-                    (
-                        tree_files(&store, &snap.root, None)?,
-                        device_tag(&snap.device),
-                    )
-                }
-                None => (BTreeMap::new(), me.clone()),
-            };
-            let mut pass = MirrorPass::default();
-            // The files to put; what to remove from the volume is `pass.removed_remote`.
-            let mut puts: Vec<(String, PathBuf, i64)> = Vec::new();
-            let mut paths: Vec<&String> = local
-                .keys()
-                .chain(remote.keys())
-                .chain(old_base.keys())
-                .collect();
-            paths.sort();
-            paths.dedup();
-            let taken = |p: &str| local.contains_key(p) || remote.contains_key(p);
-            // A path whose move fails is skipped (and keeps its old base, so the next pass tries
-            // the same move again): one unreadable file must not stop, or loop, the others.
-            let mut failed = Vec::new();
-            for path in paths {
-                macro_rules! skip {
+        let (pass, puts, remote, seen_local, mut failed, racy_from) =
+            tokio::task::spawn_blocking(move || {
+                // A file whose time is this recent may change again unseen (see `Base::racy`).
+                let racy_from = now_ns().saturating_sub(RACY_WINDOW_NS);
+                let local = scan_local(&d)?;
+                // The folder as this pass saw it and left it: the base takes these, not a later look,
+                // so that a file written while the pass runs is still new to the next one.
+                let mut seen_local = local.clone();
+                let wrote = |seen: &mut BTreeMap<String, LocalSig>, path: &str| match sig(&d, path)
+                {
+                    Some(s) => {
+                        seen.insert(path.to_owned(), s);
+                    }
+                    None => {
+                        seen.remove(path);
+                    }
+                };
+                // The remote side, and whom to name a remote version set aside after: the device of
+                // the snapshot it came with (the volume does not record a file's writer).
+                let (remote, remote_tag) = match &head {
+                    Some(h) => {
+                        let snap = snapshots::load(&store, &keys, h)?;
+                        (
+                            tree_files(&store, &snap.root, None)?,
+                            device_tag(&snap.device),
+                        )
+                    }
+                    None => (BTreeMap::new(), me.clone()),
+                };
+                let mut pass = MirrorPass::default();
+                // The files to put; what to remove from the volume is `pass.removed_remote`.
+                let mut puts: Vec<(String, PathBuf, i64)> = Vec::new();
+                let mut paths: Vec<&String> = local
+                    .keys()
+                    .chain(remote.keys())
+                    .chain(old_base.keys())
+                    .collect();
+                paths.sort();
+                paths.dedup();
+                let taken = |p: &str| local.contains_key(p) || remote.contains_key(p);
+                // A path whose move fails is skipped (and keeps its old base, so the next pass tries
+                // the same move again): one unreadable file must not stop, or loop, the others.
+                let mut failed = Vec::new();
+                for path in paths {
+                    macro_rules! skip {
                     ($e:expr) => {
                         if let Err(e) = $e {
                             warn!(path = %path, error = %e, "folder sync: skipped");
@@ -298,74 +311,83 @@ impl Volumes {
                         }
                     };
                 }
-                let (l, r, b) = (local.get(path), remote.get(path), old_base.get(path));
-                let l_changed = b.map(|b| b.local) != l.copied();
-                let r_changed = b.map(|b| b.remote) != r.map(|r| r.target.id);
-                let put = |puts: &mut Vec<(String, PathBuf, i64)>,
-                           pass: &mut MirrorPass,
-                           sig: &LocalSig| {
-                    puts.push((path.clone(), local_path(&d, path), sig.mtime_ns));
-                    pass.uploaded.push(path.clone());
-                };
-                match (l, r) {
-                    (Some(l), Some(r))
-                        if b.is_none()
-                            && l.size == r.size
-                            && same_content(&store, &r.target, &local_path(&d, path)) =>
-                    {
-                        // Both sides have it, alike: nothing to move.
-                    }
-                    (Some(l), _) if l_changed && !r_changed => put(&mut puts, &mut pass, l),
-                    (None, Some(_)) if l_changed && !r_changed => {
-                        pass.removed_remote.push(path.clone());
-                    }
-                    (_, Some(r)) if r_changed && !l_changed => {
-                        skip!(write_from_store(&store, &r.target, &d, path, r.mtime_ns));
-                        wrote(&mut seen_local, path);
-                        pass.downloaded.push(path.clone());
-                    }
-                    (Some(_), None) if r_changed && !l_changed => {
-                        skip!(remove_local(&d, path));
-                        seen_local.remove(path);
-                        pass.removed_local.push(path.clone());
-                    }
-                    (Some(l), None) => put(&mut puts, &mut pass, l),
-                    (None, Some(r)) => {
-                        skip!(write_from_store(&store, &r.target, &d, path, r.mtime_ns));
-                        wrote(&mut seen_local, path);
-                        pass.downloaded.push(path.clone());
-                    }
-                    (Some(l), Some(r)) if l_changed && r_changed => {
-                        // Changed on both sides: the newer keeps the name, the other is kept
-                        // beside it under a conflict name (in the folder and, next, the volume).
-                        let local_wins = l.mtime_ns > r.mtime_ns;
-                        let aside_tag = if local_wins { &remote_tag } else { &me };
-                        let aside = conflict_path(path, aside_tag, taken);
-                        if local_wins {
-                            skip!(write_from_store(&store, &r.target, &d, &aside, r.mtime_ns));
-                            put(&mut puts, &mut pass, l);
-                        } else {
-                            skip!(no_link_on_the_way(&d, path));
-                            skip!(
-                                std::fs::rename(local_path(&d, path), local_path(&d, &aside))
-                                    .map_err(|e| Error::file(&local_path(&d, path), "rename", &e))
-                            );
+                    let (l, r, b) = (local.get(path), remote.get(path), old_base.get(path));
+                    let l_changed = match (b, l) {
+                        (Some(b), Some(l)) if b.local == *l => {
+                            b.racy && !same_content(&store, &b.remote, &local_path(&d, path))
+                        }
+                        (b, l) => b.map(|b| b.local) != l.copied(),
+                    };
+                    let r_changed = b.map(|b| b.remote.id) != r.map(|r| r.target.id);
+                    let put = |puts: &mut Vec<(String, PathBuf, i64)>,
+                               pass: &mut MirrorPass,
+                               sig: &LocalSig| {
+                        puts.push((path.clone(), local_path(&d, path), sig.mtime_ns));
+                        pass.uploaded.push(path.clone());
+                    };
+                    match (l, r) {
+                        (Some(l), Some(r))
+                            if b.is_none()
+                                && l.size == r.size
+                                && same_content(&store, &r.target, &local_path(&d, path)) =>
+                        {
+                            // Both sides have it, alike: nothing to move.
+                        }
+                        (Some(l), _) if l_changed && !r_changed => put(&mut puts, &mut pass, l),
+                        (None, Some(_)) if l_changed && !r_changed => {
+                            pass.removed_remote.push(path.clone());
+                        }
+                        (_, Some(r)) if r_changed && !l_changed => {
                             skip!(write_from_store(&store, &r.target, &d, path, r.mtime_ns));
                             wrote(&mut seen_local, path);
                             pass.downloaded.push(path.clone());
                         }
-                        pass.conflicts.push(path.clone());
+                        (Some(_), None) if r_changed && !l_changed => {
+                            skip!(remove_local(&d, path));
+                            seen_local.remove(path);
+                            pass.removed_local.push(path.clone());
+                        }
+                        (Some(l), None) => put(&mut puts, &mut pass, l),
+                        (None, Some(r)) => {
+                            skip!(write_from_store(&store, &r.target, &d, path, r.mtime_ns));
+                            wrote(&mut seen_local, path);
+                            pass.downloaded.push(path.clone());
+                        }
+                        (Some(l), Some(r)) if l_changed && r_changed => {
+                            // Changed on both sides: the newer keeps the name, the other is kept
+                            // beside it under a conflict name (in the folder and, next, the volume).
+                            let local_wins = l.mtime_ns > r.mtime_ns;
+                            let aside_tag = if local_wins { &remote_tag } else { &me };
+                            let aside = conflict_path(path, aside_tag, taken);
+                            if local_wins {
+                                skip!(write_from_store(&store, &r.target, &d, &aside, r.mtime_ns));
+                                put(&mut puts, &mut pass, l);
+                            } else {
+                                skip!(no_link_on_the_way(&d, path));
+                                skip!(
+                                    std::fs::rename(local_path(&d, path), local_path(&d, &aside))
+                                        .map_err(|e| Error::file(
+                                            &local_path(&d, path),
+                                            "rename",
+                                            &e
+                                        ))
+                                );
+                                skip!(write_from_store(&store, &r.target, &d, path, r.mtime_ns));
+                                wrote(&mut seen_local, path);
+                                pass.downloaded.push(path.clone());
+                            }
+                            pass.conflicts.push(path.clone());
+                        }
+                        _ => {}
                     }
-                    _ => {}
                 }
-            }
-            Ok::<_, Error>((pass, puts, remote, seen_local, failed))
-        })
-        .await
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("folder sync task: {e}")))??;
-        let mut remote_now: BTreeMap<String, BlockId> = remote
+                Ok::<_, Error>((pass, puts, remote, seen_local, failed, racy_from))
+            })
+            .await
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("folder sync task: {e}")))??;
+        let mut remote_now: BTreeMap<String, BlockRef> = remote
             .iter()
-            .map(|(p, r)| (p.clone(), r.target.id))
+            .map(|(p, r)| (p.clone(), r.target.clone()))
             .collect();
         if !puts.is_empty() || !pass.removed_remote.is_empty() {
             let note = format!(
@@ -402,21 +424,29 @@ impl Volumes {
                         Error::new(ErrorKind::Internal, format!("folder sync task: {e}"))
                     })??
                     .into_iter()
-                    .map(|(p, r)| (p, r.target.id))
+                    .map(|(p, r)| (p, r.target))
                     .collect();
             }
         }
         drop(state);
         // The new base: every path both sides hold now.
         base.clear();
-        for (path, id) in remote_now {
+        for (path, remote) in remote_now {
             if let Some(&local) = seen_local.get(&path) {
-                base.insert(path, Base { local, remote: id });
+                let racy = local.mtime_ns >= racy_from;
+                base.insert(
+                    path,
+                    Base {
+                        local,
+                        remote,
+                        racy,
+                    },
+                );
             }
         }
         for path in failed {
             match kept_base.get(&path) {
-                Some(b) => base.insert(path, *b),
+                Some(b) => base.insert(path, b.clone()),
                 None => base.remove(&path),
             };
         }
