@@ -99,8 +99,8 @@ impl WriteBehind {
 }
 
 impl FileOutput {
-    /// Writes into `file` (created empty by the caller).
-    pub fn new(file: File) -> Self {
+    /// Writes into `file` (created empty by the caller), all of it through the page cache.
+    fn new(file: File) -> Self {
         let behind = WriteBehind::start(&file)
             .map_err(|e| tracing::debug!(error = %e, "no write-behind for a fetched file"))
             .ok();
