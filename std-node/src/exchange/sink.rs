@@ -47,7 +47,7 @@ impl Sink {
     /// Starts the thread: blocks go to `store` as `class`, leaves' data to `output` if given.
     pub(super) fn spawn(store: &BlockStore, class: Class, output: Option<Arc<FileOutput>>) -> Self {
         let (tx, mut rx) = mpsc::channel::<Job>(SINK_QUEUE);
-        let mut writer = store.writer();
+        let mut writer = store.writer().dropping_synced_pages();
         let thread = tokio::task::spawn_blocking(move || {
             let mut unflushed = 0u64;
             let mut staged = output.map(LeafStage::new);

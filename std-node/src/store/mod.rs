@@ -299,7 +299,7 @@ struct Inner {
     /// One gc at a time.
     gc: Mutex<()>,
     /// Hands arenas to the background syncer (see [`SYNC_AHEAD`]).
-    syncer: SyncSender<Arc<Arena>>,
+    syncer: SyncSender<(Arc<Arena>, bool)>,
     /// Arenas with bytes that a lazy flush ([`Writer::flush_lazily`]) indexed without syncing them.
     /// Every durable commit syncs them first: redb makes a lazy commit durable with the next durable
     /// one, and an index entry on disk must never point at bytes that are not.
@@ -316,15 +316,17 @@ const SYNC_AHEAD: u64 = 2 << 20;
 /// Starts the thread that syncs arenas ahead of flushes. It ends when the store is dropped (its
 /// channel closes). A failed sync marks the arena (see `Arena::failed`), so the flush that needs it
 /// fails too.
-fn start_syncer() -> Result<SyncSender<Arc<Arena>>, StoreError> {
+fn start_syncer() -> Result<SyncSender<(Arc<Arena>, bool)>, StoreError> {
     // One request waiting at most: a request made while another waits is covered by that one.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Arc<Arena>>(1);
+    // With it, whether to drop the synced pages from the page cache (advisory).
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(Arc<Arena>, bool)>(1);
     std::thread::Builder::new()
         .name("gofast-store-sync".into())
         .spawn(move || {
-            for arena in rx {
+            for (arena, drop_synced) in rx {
                 match arena.sync() {
-                    Ok(()) => arena.drop_cached(),
+                    Ok(()) if drop_synced => arena.drop_cached(),
+                    Ok(()) => {}
                     Err(e) => {
                         warn!(arena = arena.number(), error = %e, "background arena sync failed");
                     }

@@ -44,6 +44,8 @@ pub struct Writer {
     unsynced: u64,
     /// Whether a full batch is flushed lazily ([`Writer::flush_lazily`]) instead of durably.
     lazy_batches: bool,
+    /// Whether the background syncer drops this writer's synced pages from the page cache.
+    drop_synced: bool,
     /// Records sealed but not written yet.
     staged: Staged,
 }
@@ -80,6 +82,7 @@ impl Writer {
             pending_cache_bytes: 0,
             unsynced: 0,
             lazy_batches: false,
+            drop_synced: false,
             staged: Staged::default(),
         }
     }
@@ -90,6 +93,17 @@ impl Writer {
     #[must_use]
     pub fn with_lazy_batches(mut self) -> Writer {
         self.lazy_batches = true;
+        self
+    }
+
+    /// The same writer, its records dropped from the page cache once the background syncer has
+    /// synced them: for blocks fetched from others, which this node reads again only to serve
+    /// them. Pages the kernel recycles stay cheap to write; on a VM that returns freed memory to
+    /// its host, fresh ones cost a host fault each (`docs/spec/store.md`). A node's own adds stay
+    /// cached, for the peers that fetch them next.
+    #[must_use]
+    pub fn dropping_synced_pages(mut self) -> Writer {
+        self.drop_synced = true;
         self
     }
 
@@ -179,7 +193,7 @@ impl Writer {
             // (this record's reservation with it).
             self.write_staged()?;
             // Full means a sync is already waiting, which will cover these bytes too.
-            let _ = inner.syncer.try_send(arena);
+            let _ = inner.syncer.try_send((arena, self.drop_synced));
         }
         if class == Class::Cache {
             self.pending_cache_bytes += u64::from(len);
