@@ -20,13 +20,7 @@ const VOL: &str = "docs";
 async fn until(events: &mut Receiver<NodeEvent>, what: &str, check: impl Fn() -> bool) {
     let done = tokio::time::timeout(WAIT, async {
         while !check() {
-            loop {
-                match events.recv().await {
-                    Ok(NodeEvent::FolderSynced { .. }) => break,
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(e) => panic!("events ended: {e}"),
-                }
-            }
+            support::next_folder_pass(events).await;
         }
     })
     .await;

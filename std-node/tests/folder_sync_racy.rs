@@ -9,7 +9,6 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use gofast_node::events::NodeEvent;
 use gofast_node::node::Node;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -23,13 +22,7 @@ async fn until_volume_holds(node: &Node, path: &str, want: &[u8]) {
             if node.volumes().read(VOL, path, None).await.ok().as_deref() == Some(want) {
                 return;
             }
-            loop {
-                match events.recv().await {
-                    Ok(NodeEvent::FolderSynced { .. }) => break,
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(e) => panic!("events ended: {e}"),
-                }
-            }
+            support::next_folder_pass(&mut events).await;
         }
     })
     .await;

@@ -47,3 +47,16 @@ pub(crate) fn noise(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// Waits for the next `FolderSynced` event of `events` (a folder-sync pass that moved something).
+pub(crate) async fn next_folder_pass(
+    events: &mut tokio::sync::broadcast::Receiver<gofast_node::events::NodeEvent>,
+) {
+    loop {
+        match events.recv().await {
+            Ok(gofast_node::events::NodeEvent::FolderSynced { .. }) => return,
+            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+            Err(e) => panic!("events ended: {e}"),
+        }
+    }
+}
