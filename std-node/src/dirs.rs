@@ -311,6 +311,14 @@ pub struct EarlierAdd<'a> {
 /// keeps its time: ext4's tick is a few milliseconds, FAT's two seconds.
 pub const RACY_WINDOW_SECS: u64 = 2;
 
+/// The earliest modification time (Unix nanoseconds) that a look at a file at `seen_ns` cannot
+/// vouch for: a file whose time is this or later may have changed again since without a new time
+/// (see [`RACY_WINDOW_SECS`]). The push's quick check and the folder mirror both use this rule.
+pub(crate) fn racy_from_ns(seen_ns: i64) -> i64 {
+    const WINDOW_NS: i64 = RACY_WINDOW_SECS as i64 * 1_000_000_000;
+    seen_ns.saturating_sub(WINDOW_NS)
+}
+
 /// [`add_dir`], reading only the files that changed since `previous` (an earlier add of the same
 /// directory): a file with the size and modification time its entry there gives is taken from it
 /// unread (`reused`), as rsync's quick check does, unless that time lies within
@@ -323,8 +331,7 @@ pub fn add_dir_since(
     progress: impl FnMut(u64),
 ) -> Result<DirAdded, Error> {
     let racy_from_ns = previous.and_then(|p| p.made_at).map_or(i64::MIN, |t| {
-        let secs = t.saturating_sub(RACY_WINDOW_SECS);
-        i64::try_from(u128::from(secs) * 1_000_000_000).unwrap_or(i64::MAX)
+        racy_from_ns(i64::try_from(u128::from(t) * 1_000_000_000).unwrap_or(i64::MAX))
     });
     let mut adding = Adding {
         writer: store.writer(),

@@ -31,7 +31,7 @@ use tracing::{debug, info, warn};
 use super::snapshots::{self, now_ns};
 use super::tree::{TreeWriter, VolPath};
 use super::{Volumes, device_tag};
-use crate::dirs::{OwnedEntry, RACY_WINDOW_SECS};
+use crate::dirs::{OwnedEntry, racy_from_ns};
 use crate::error::{Error, ErrorKind};
 use crate::events::NodeEvent;
 use crate::local_tree::{
@@ -43,8 +43,6 @@ use crate::local_tree::{
 pub(super) const SETTLE: Duration = Duration::from_millis(50);
 /// Files one folder may hold for the mirror.
 const MAX_FILES: usize = 1 << 20;
-/// [`RACY_WINDOW_SECS`] in the nanoseconds of a file's time.
-const RACY_WINDOW_NS: i64 = RACY_WINDOW_SECS as i64 * 1_000_000_000;
 
 /// What one pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -75,7 +73,7 @@ impl MirrorPass {
 struct Base {
     local: LocalSig,
     remote: BlockRef,
-    /// The file's time lay within [`RACY_WINDOW_SECS`] of the pass that saw it: it may have
+    /// The file's time lay within [`crate::dirs::RACY_WINDOW_SECS`] of the pass that saw it: it may have
     /// changed again since, within one tick of the file system's clock, keeping its size and
     /// time. The next pass compares its content instead of trusting them.
     racy: bool,
@@ -261,7 +259,7 @@ impl Volumes {
         let (pass, puts, remote, seen_local, mut failed, racy_from) =
             tokio::task::spawn_blocking(move || {
                 // A file whose time is this recent may change again unseen (see `Base::racy`).
-                let racy_from = now_ns().saturating_sub(RACY_WINDOW_NS);
+                let racy_from = racy_from_ns(now_ns());
                 let local = scan_local(&d)?;
                 // The folder as this pass saw it and left it: the base takes these, not a later look,
                 // so that a file written while the pass runs is still new to the next one.
