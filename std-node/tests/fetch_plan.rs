@@ -83,6 +83,50 @@ fn providers_share_the_work_and_the_fetch_completes() {
 }
 
 #[test]
+fn requests_go_out_a_quarter_window_at_a_time_once_the_window_is_full() {
+    // 3 MiB: some 150 leaves, far more than a window.
+    let (root, blocks) = tree(3 << 20, 4);
+    let mut fetch = Fetch::new(root, 16);
+    let a = peer(1);
+    fetch.add_provider(a);
+    let mut in_flight: Vec<BlockId> = Vec::new();
+    // The root, then its children: the queue fills while the window empties.
+    while in_flight.len() < 16 && !fetch.is_complete() {
+        while let Some((_, ids)) = fetch.next_request() {
+            in_flight.extend(ids);
+        }
+        let id = in_flight.remove(0);
+        fetch.on_block(&a, &id, &blocks[&id]).unwrap();
+        while let Some((_, ids)) = fetch.next_request() {
+            in_flight.extend(ids);
+        }
+    }
+    assert_eq!(in_flight.len(), 16, "the window is full");
+    // Three arrivals free less than a quarter: no request; the fourth frees a quarter.
+    for n in 1..=4 {
+        let id = in_flight.remove(0);
+        fetch.on_block(&a, &id, &blocks[&id]).unwrap();
+        let req = fetch.next_request();
+        if n < 4 {
+            assert!(req.is_none(), "a request after {n} arrivals");
+        } else {
+            let (_, ids) = req.expect("a request once a quarter is free");
+            assert_eq!(ids.len(), 4);
+            in_flight.extend(ids);
+        }
+    }
+    // And the fetch still completes, the last blocks without waiting for a quarter.
+    while !fetch.is_complete() {
+        while let Some((_, ids)) = fetch.next_request() {
+            in_flight.extend(ids);
+        }
+        assert!(!in_flight.is_empty(), "nothing in flight while incomplete");
+        let id = in_flight.remove(0);
+        fetch.on_block(&a, &id, &blocks[&id]).unwrap();
+    }
+}
+
+#[test]
 fn a_wrong_block_drops_its_sender_and_the_others_deliver() {
     let (root, blocks) = tree(1 << 20, 2);
     let mut fetch = Fetch::new(root, 4);
