@@ -18,7 +18,9 @@ use crate::dirs::{MAX_DEPTH, add_dir, count_entries, read_listing, system_time, 
 use crate::encode::{Encoded, encode_into_store};
 use crate::error::{Error, ErrorKind};
 use crate::events::NodeEvent;
-use crate::exchange::{FetchProgress, FetchReport, FileOutput, fetch_tree, serve};
+use crate::exchange::{
+    Connections, FetchProgress, FetchReport, FileOutput, fetch_tree_over, serve,
+};
 use crate::keys::NodeKeys;
 use crate::net::{NetStats, NodeConfig, NodeHandle, PeerInfo, spawn};
 use crate::store::{BlockStore, Class, PinInfo, StoreConfig, StoreStats};
@@ -686,6 +688,8 @@ impl Node {
         progress: impl FnMut(u64, Option<u64>) + Send + 'static,
     ) -> Result<(FetchReport, u64), Error> {
         let progress = Arc::new(std::sync::Mutex::new(progress));
+        // One connection per provider for the whole tree, not one per listing and file.
+        let mut pool = Connections::new(Arc::clone(&self.identity), Arc::clone(&self.store));
         let mut total = FetchReport::default();
         let mut known = std::collections::HashSet::new();
         let mut written = 0u64;
@@ -695,7 +699,8 @@ impl Node {
         let mut todo = vec![(root.clone(), partial.to_path_buf(), 0usize)];
         while let Some((listing_root, dir, depth)) = todo.pop() {
             let report = self
-                .fetch_blocks(
+                .fetch_blocks_over(
+                    &mut pool,
                     &listing_root,
                     providers,
                     named,
@@ -727,7 +732,8 @@ impl Node {
                         let output = Arc::new(FileOutput::create(file, &path));
                         let (base, shared) = (written, Arc::clone(&progress));
                         let report = self
-                            .fetch_blocks(
+                            .fetch_blocks_over(
+                                &mut pool,
                                 &e.target,
                                 providers,
                                 named,
@@ -937,8 +943,27 @@ impl Node {
         max_size: u64,
         progress: impl FnMut(FetchProgress) + Send + 'static,
     ) -> Result<FetchReport, Error> {
-        fetch_tree(
-            Arc::clone(&self.identity),
+        let mut pool = Connections::new(Arc::clone(&self.identity), Arc::clone(&self.store));
+        self.fetch_blocks_over(
+            &mut pool, root, providers, named, output, max_size, progress,
+        )
+        .await
+    }
+
+    /// [`Node::fetch_blocks`] over connections kept across fetches (a directory's get).
+    #[allow(clippy::too_many_arguments)]
+    async fn fetch_blocks_over(
+        &self,
+        pool: &mut Connections,
+        root: &BlockRef,
+        providers: &[(PeerId, SocketAddr)],
+        named: usize,
+        output: Option<Arc<FileOutput>>,
+        max_size: u64,
+        progress: impl FnMut(FetchProgress) + Send + 'static,
+    ) -> Result<FetchReport, Error> {
+        fetch_tree_over(
+            pool,
             Arc::clone(&self.store),
             root.clone(),
             providers.to_vec(),

@@ -157,6 +157,12 @@ pub(super) async fn run(
         clock: tokio::time::Instant::now(),
         frame: vec![0u8; MAX_FRAME_LEN + LENGTH_PREFIX_LEN],
     };
+    // A dialled peer is known before its handshake: a fetch must hear of it even when the
+    // handshake fails, or it would wait for that provider.
+    let dialled = match role {
+        Role::Dial(peer) => Some(peer),
+        Role::Accept => None,
+    };
     let reason = match conn.drive(tcp, role, &identity, commands).await {
         Ok(()) => "closed".to_owned(),
         Err(e) => e,
@@ -165,7 +171,7 @@ pub(super) async fn run(
     if let Some(ev) = &conn.events {
         let _ = ev
             .send(ConnEvent::Closed {
-                peer: conn.peer,
+                peer: conn.peer.or(dialled),
                 reason,
             })
             .await;

@@ -1,18 +1,18 @@
 //! Running a fetch: connections to the providers, the plan of [`Fetch`], and the store.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use gofast_core::block::{BlockId, BlockRef};
 use gofast_core::identity::{KeyPair, PeerId};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use super::BlockSource;
 use super::conn::{self, ConnCommand, ConnEvent, Role};
+use super::connections::Connections;
 use super::delta::rebuild;
 use super::fetch::{Accepted, Fetch, FetchError, FetchProgress};
 use super::output::FileOutput;
@@ -21,16 +21,7 @@ use crate::store::{BlockStore, Class};
 
 /// Requests in flight per provider: enough to keep a loopback or LAN link busy (64 KiB blocks,
 /// 2 MiB in flight), few enough that a slow provider holds little.
-const WINDOW: usize = 32;
-/// Commands waiting for one connection. Each carries at least one request in flight, so with room
-/// for a window's worth (and a few more: the deltas', the close) a send never finds the queue full.
-/// A full queue counts as a provider that is not keeping up and drops it: with 64 places and a
-/// window of 128 that dropped the only provider of a fetch on loopback.
-const COMMANDS: usize = WINDOW + 8;
-/// Time allowed for a TCP connection to a provider.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Events from connections waiting for the fetch.
-const EVENT_QUEUE: usize = 256;
+pub(super) const WINDOW: usize = 32;
 
 /// How a fetch went.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -93,6 +84,27 @@ pub async fn fetch_tree(
     output: Option<Arc<FileOutput>>,
     max_size: u64,
     base: Option<(BlockRef, PeerId)>,
+    progress: Box<dyn FnMut(FetchProgress) + Send>,
+) -> Result<FetchReport, GetError> {
+    let mut conns = Connections::new(identity, Arc::clone(&store));
+    fetch_tree_over(
+        &mut conns, store, root, providers, class, output, max_size, base, progress,
+    )
+    .await
+}
+
+/// [`fetch_tree`] over connections kept from earlier fetches (and kept for later ones): a
+/// directory's get fetches every listing and file over the same connections.
+#[allow(clippy::too_many_arguments)] // Each is a different thing the caller decides.
+pub async fn fetch_tree_over(
+    conns: &mut Connections,
+    store: Arc<BlockStore>,
+    root: BlockRef,
+    providers: Vec<(PeerId, SocketAddr)>,
+    class: Class,
+    output: Option<Arc<FileOutput>>,
+    max_size: u64,
+    base: Option<(BlockRef, PeerId)>,
     // Boxed, not generic: a copy of this 21 KB state machine per caller's closure (nine of them)
     // cost the phone library 190 KB.
     mut progress: Box<dyn FnMut(FetchProgress) + Send>,
@@ -110,7 +122,7 @@ pub async fn fetch_tree(
     if !fetch.is_complete() {
         let sink = Sink::spawn(&store, class, output.clone());
         let result = run(
-            &identity,
+            conns,
             &store,
             &mut fetch,
             providers,
@@ -153,7 +165,7 @@ fn check_size(fetch: &Fetch, max: u64) -> Result<(), GetError> {
 /// the sink.
 #[allow(clippy::too_many_arguments)]
 async fn run(
-    identity: &Arc<KeyPair>,
+    pool: &mut Connections,
     store: &Arc<BlockStore>,
     fetch: &mut Fetch,
     providers: Vec<(PeerId, SocketAddr)>,
@@ -162,48 +174,16 @@ async fn run(
     report: &mut FetchReport,
     progress: &mut (dyn FnMut(FetchProgress) + Send),
 ) -> Result<(), GetError> {
-    let (ev_tx, mut ev_rx) = mpsc::channel(EVENT_QUEUE);
-    let mut conns: HashMap<PeerId, mpsc::Sender<ConnCommand>> = HashMap::new();
-    // Providers dialled whose session is not up yet.
-    let mut connecting: std::collections::HashSet<PeerId> = std::collections::HashSet::new();
-    for (peer, addr) in providers {
-        if conns.contains_key(&peer) || peer == identity.peer_id() {
-            continue;
-        }
-        let (cmd_tx, cmd_rx) = mpsc::channel(COMMANDS);
-        conns.insert(peer, cmd_tx);
-        connecting.insert(peer);
-        let (identity, store, ev_tx) = (Arc::clone(identity), Arc::clone(store), ev_tx.clone());
-        tokio::spawn(async move {
-            match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-                Ok(Ok(tcp)) => {
-                    let source: Arc<dyn BlockSource> = store;
-                    conn::run(tcp, Role::Dial(peer), identity, source, Some(ev_tx), cmd_rx).await;
-                }
-                Ok(Err(e)) => {
-                    let _ = ev_tx
-                        .send(ConnEvent::Closed {
-                            peer: Some(peer),
-                            reason: format!("connect to {addr}: {e}"),
-                        })
-                        .await;
-                }
-                Err(_) => {
-                    let _ = ev_tx
-                        .send(ConnEvent::Closed {
-                            peer: Some(peer),
-                            reason: format!("connect to {addr}: timed out"),
-                        })
-                        .await;
-                }
-            }
-        });
+    pool.dial(&providers);
+    // Connections an earlier fetch opened serve this one too.
+    for peer in &pool.up {
+        fetch.add_provider(*peer);
     }
-    drop(ev_tx);
     let result = loop {
         // Ask for what the plan allows: deltas of the tree's maker first.
         while let Some((peer, wants)) = fetch.next_delta_request() {
-            let sent = conns
+            let sent = pool
+                .conns
                 .get(&peer)
                 .is_some_and(|tx| tx.try_send(ConnCommand::WantDelta(wants.clone())).is_ok());
             if !sent {
@@ -215,7 +195,7 @@ async fn run(
             }
         }
         while let Some((peer, ids)) = fetch.next_request() {
-            let sent = match conns.get(&peer) {
+            let sent = match pool.conns.get(&peer) {
                 Some(tx) => tx.try_send(ConnCommand::Want(ids)).map_err(|e| match e {
                     mpsc::error::TrySendError::Full(_) => "its connection is not keeping up",
                     mpsc::error::TrySendError::Closed(_) => "its connection ended",
@@ -228,18 +208,24 @@ async fn run(
                 info!(%peer, reason, "provider lost; its blocks go to the others");
                 report.lost.push(peer);
                 fetch.remove_provider(&peer);
-                conns.remove(&peer);
+                pool.close(&peer);
             }
         }
         if fetch.is_complete() {
             break Ok(());
         }
-        if connecting.is_empty()
+        if pool.connecting.is_empty()
             && let Err(e) = fetch.check_stuck()
         {
             break Err(GetError::Fetch(e));
         }
-        let Some(ev) = ev_rx.recv().await else {
+        // The pool keeps a sender of its own: without connections no event can come.
+        let ev = if pool.conns.is_empty() {
+            None
+        } else {
+            pool.events.recv().await
+        };
+        let Some(ev) = ev else {
             break Err(GetError::Fetch(FetchError::NoProviders {
                 missing: usize::MAX,
             }));
@@ -258,9 +244,7 @@ async fn run(
                         warn!(%peer, "provider answered a want with a delta: dropped");
                         report.penalised.push(peer);
                         fetch.remove_provider(&peer);
-                        if let Some(tx) = conns.remove(&peer) {
-                            let _ = tx.try_send(ConnCommand::Close);
-                        }
+                        pool.close(&peer);
                     }
                     continue;
                 };
@@ -277,7 +261,8 @@ async fn run(
                 }
             }
             ConnEvent::Up(peer) => {
-                connecting.remove(&peer);
+                pool.connecting.remove(&peer);
+                pool.up.insert(peer);
                 debug!(%peer, "provider connected");
                 fetch.add_provider(peer);
                 continue;
@@ -288,7 +273,7 @@ async fn run(
             }
             ConnEvent::Closed { peer, reason } => {
                 if let Some(peer) = peer {
-                    if connecting.remove(&peer) {
+                    if pool.connecting.remove(&peer) {
                         debug!(%peer, %reason, "provider not reached");
                         report.unreached.push(peer);
                     } else if fetch.providers().any(|p| *p == peer) {
@@ -297,7 +282,7 @@ async fn run(
                     }
                     // Otherwise it was dropped already (it sent a wrong block).
                     fetch.remove_provider(&peer);
-                    conns.remove(&peer);
+                    pool.forget(&peer);
                 }
                 continue;
             }
@@ -322,16 +307,12 @@ async fn run(
             Err(FetchError::WrongBlock { peer }) => {
                 warn!(%peer, "provider sent a wrong block: dropped");
                 report.penalised.push(peer);
-                if let Some(tx) = conns.remove(&peer) {
-                    let _ = tx.try_send(ConnCommand::Close);
-                }
+                pool.close(&peer);
             }
             Err(e) => break Err(GetError::Fetch(e)),
         }
     };
-    for tx in conns.values() {
-        let _ = tx.try_send(ConnCommand::Close);
-    }
+    // The connections stay open for the pool's next fetch; dropping the pool closes them.
     result
 }
 

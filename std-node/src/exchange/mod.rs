@@ -14,6 +14,7 @@ use gofast_core::identity::PeerId;
 use crate::store::{BlockStore, StoreError};
 
 mod conn;
+mod connections;
 mod delta;
 mod dir_diff;
 mod fetch;
@@ -23,10 +24,11 @@ mod output;
 mod sink;
 
 pub use conn::{ConnStats, Role, exchange_traffic};
+pub use connections::Connections;
 pub use delta::{RebuildError, Served, rebuild, serve as serve_delta};
 pub use dir_diff::{DirFetch, fetch_dir_changes};
 pub use fetch::{Accepted, Fetch, FetchError, FetchProgress, Placement};
-pub use get::{FetchReport, GetError, MAX_SERVED_CONNECTIONS, fetch_tree, serve};
+pub use get::{FetchReport, GetError, MAX_SERVED_CONNECTIONS, fetch_tree, fetch_tree_over, serve};
 pub use output::FileOutput;
 
 /// Where a node's served blocks come from: its store. (A trait so that a test can stand up a

@@ -1,0 +1,117 @@
+//! A get of several trees over one [`Connections`] opens one connection per provider, not one per
+//! tree: a directory's get fetches every listing and file as a tree of its own.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use gofast_core::block::{BlockRef, ChunkerParams, FileEncoder, ScopeSecret};
+use gofast_core::crypto::SecretBytes;
+use gofast_core::identity::KeyPair;
+use gofast_node::exchange::{BlockSource, Connections, fetch_tree, fetch_tree_over, serve};
+use gofast_node::store::{BlockStore, Class, StoreConfig};
+
+/// Encodes `len` bytes made from `seed` into `store`; the tree's root.
+fn add(store: &BlockStore, len: usize, seed: u8) -> BlockRef {
+    let data: Vec<u8> = (0..len)
+        .map(|i| (i * 7 + usize::from(seed) * 131) as u8)
+        .collect();
+    let scope = ScopeSecret::from_secret(SecretBytes::new([seed; 32]));
+    let mut put = |id: &_, bytes: &[u8]| store.put(id, bytes, Class::Permanent).map(|_| ());
+    let mut enc = FileEncoder::new(&scope, ChunkerParams::DEFAULT);
+    enc.write(&data, &mut put).unwrap();
+    enc.finish(&mut put).unwrap().root
+}
+
+fn open(dir: &std::path::Path, seed: u8) -> Arc<BlockStore> {
+    Arc::new(BlockStore::open(dir, &SecretBytes::new([seed; 32]), StoreConfig::default()).unwrap())
+}
+
+/// A proxy in front of `to` that counts the connections it accepts.
+async fn counting_proxy(to: std::net::SocketAddr) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&count);
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    (addr, count)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trees_fetched_over_one_pool_share_a_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let provider_store = open(&dir.path().join("provider"), 1);
+    let roots: Vec<BlockRef> = (0..5u8)
+        .map(|i| add(&provider_store, 100_000 + usize::from(i) * 5_000, i + 10))
+        .collect();
+    let provider_key = KeyPair::from_seed(&SecretBytes::new([2; 32]));
+    let provider = (provider_key.peer_id(), {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let source: Arc<dyn BlockSource> = provider_store.clone();
+        tokio::spawn(serve(
+            listener,
+            Arc::new(provider_key),
+            source,
+            tokio::sync::watch::channel(false).1,
+        ));
+        addr
+    });
+    let (proxy, accepted) = counting_proxy(provider.1).await;
+    let me = Arc::new(KeyPair::from_seed(&SecretBytes::new([3; 32])));
+
+    // Without a pool, a connection per tree (the proxy counts correctly).
+    let alone = open(&dir.path().join("alone"), 4);
+    for root in roots.iter().take(2) {
+        fetch_tree(
+            Arc::clone(&me),
+            Arc::clone(&alone),
+            root.clone(),
+            vec![(provider.0, proxy)],
+            Class::Permanent,
+            None,
+            u64::MAX,
+            None,
+            Box::new(|_| {}),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+
+    // With one, a connection for all five.
+    let fetcher = open(&dir.path().join("fetcher"), 5);
+    let mut pool = Connections::new(Arc::clone(&me), Arc::clone(&fetcher));
+    for root in &roots {
+        let report = fetch_tree_over(
+            &mut pool,
+            Arc::clone(&fetcher),
+            root.clone(),
+            vec![(provider.0, proxy)],
+            Class::Permanent,
+            None,
+            u64::MAX,
+            None,
+            Box::new(|_| {}),
+        )
+        .await
+        .unwrap();
+        assert!(report.lost.is_empty() && report.unreached.is_empty());
+        for id in &report.ids {
+            assert!(fetcher.has(id).unwrap(), "every block of the tree is held");
+        }
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        3,
+        "one more connection, for five trees"
+    );
+}
