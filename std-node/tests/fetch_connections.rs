@@ -1,14 +1,15 @@
 //! A get of several trees over one [`Connections`] opens one connection per provider, not one per
-//! tree: a directory's get fetches every listing and file as a tree of its own.
+//! tree: a directory's get fetches every listing and file as a tree of its own. A provider it
+//! dropped for a wrong block is not asked again by its later fetches.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use gofast_core::block::{BlockRef, ChunkerParams, FileEncoder, ScopeSecret};
+use gofast_core::block::{BlockId, BlockRef, ChunkerParams, FileEncoder, ScopeSecret};
 use gofast_core::crypto::SecretBytes;
 use gofast_core::identity::KeyPair;
 use gofast_node::exchange::{BlockSource, Connections, fetch_tree, fetch_tree_over, serve};
-use gofast_node::store::{BlockStore, Class, StoreConfig};
+use gofast_node::store::{BlockStore, Class, StoreConfig, StoreError};
 
 /// Encodes `len` bytes made from `seed` into `store`; the tree's root.
 fn add(store: &BlockStore, len: usize, seed: u8) -> BlockRef {
@@ -24,6 +25,38 @@ fn add(store: &BlockStore, len: usize, seed: u8) -> BlockRef {
 
 fn open(dir: &std::path::Path, seed: u8) -> Arc<BlockStore> {
     Arc::new(BlockStore::open(dir, &SecretBytes::new([seed; 32]), StoreConfig::default()).unwrap())
+}
+
+fn key(seed: u8) -> KeyPair {
+    KeyPair::from_seed(&SecretBytes::new([seed; 32]))
+}
+
+/// Serves `source` as `key` on a port of its own; its address.
+async fn provider(key: KeyPair, source: Arc<dyn BlockSource>) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve(
+        listener,
+        Arc::new(key),
+        source,
+        tokio::sync::watch::channel(false).1,
+    ));
+    addr
+}
+
+/// Serves a store's blocks with their first byte flipped.
+struct Corrupting(Arc<BlockStore>);
+
+impl BlockSource for Corrupting {
+    fn block(&self, id: &BlockId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.0.get(id)?.map(|mut b| {
+            b[0] ^= 0x80;
+            b
+        }))
+    }
+    fn holds(&self, id: &BlockId) -> Result<bool, StoreError> {
+        self.0.has(id)
+    }
 }
 
 /// A proxy in front of `to` that counts the connections it accepts.
@@ -52,21 +85,12 @@ async fn trees_fetched_over_one_pool_share_a_connection() {
     let roots: Vec<BlockRef> = (0..5u8)
         .map(|i| add(&provider_store, 100_000 + usize::from(i) * 5_000, i + 10))
         .collect();
-    let provider_key = KeyPair::from_seed(&SecretBytes::new([2; 32]));
-    let provider = (provider_key.peer_id(), {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let source: Arc<dyn BlockSource> = provider_store.clone();
-        tokio::spawn(serve(
-            listener,
-            Arc::new(provider_key),
-            source,
-            tokio::sync::watch::channel(false).1,
-        ));
-        addr
-    });
+    let provider = (
+        key(2).peer_id(),
+        provider(key(2), provider_store.clone()).await,
+    );
     let (proxy, accepted) = counting_proxy(provider.1).await;
-    let me = Arc::new(KeyPair::from_seed(&SecretBytes::new([3; 32])));
+    let me = Arc::new(key(3));
 
     // Without a pool, a connection per tree (the proxy counts correctly).
     let alone = open(&dir.path().join("alone"), 4);
@@ -113,5 +137,52 @@ async fn trees_fetched_over_one_pool_share_a_connection() {
         accepted.load(Ordering::SeqCst),
         3,
         "one more connection, for five trees"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_dropped_for_a_wrong_block_is_not_dialled_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("provider"), 1);
+    // Large enough that both providers are asked in every fetch they serve.
+    let roots: Vec<BlockRef> = (0..4u8)
+        .map(|i| add(&store, 2_000_000 + usize::from(i) * 50_000, i + 20))
+        .collect();
+    let honest = provider(key(6), store.clone()).await;
+    let liar = provider(key(7), Arc::new(Corrupting(store.clone()))).await;
+    let (liar_proxy, liar_accepted) = counting_proxy(liar).await;
+    let providers = vec![(key(6).peer_id(), honest), (key(7).peer_id(), liar_proxy)];
+    let me = Arc::new(key(8));
+    let fetcher = open(&dir.path().join("fetcher"), 9);
+    let mut pool = Connections::new(me, Arc::clone(&fetcher));
+    let mut penalised = Vec::new();
+    for root in &roots {
+        let report = fetch_tree_over(
+            &mut pool,
+            Arc::clone(&fetcher),
+            root.clone(),
+            providers.clone(),
+            Class::Permanent,
+            None,
+            u64::MAX,
+            None,
+            Box::new(|_| {}),
+        )
+        .await
+        .expect("the honest provider completes every fetch");
+        for id in &report.ids {
+            assert!(fetcher.has(id).unwrap(), "every block of the tree is held");
+        }
+        penalised.extend(report.penalised);
+    }
+    assert_eq!(
+        penalised,
+        vec![key(7).peer_id()],
+        "dropped once, asked no more"
+    );
+    assert_eq!(
+        liar_accepted.load(Ordering::SeqCst),
+        1,
+        "and not dialled again"
     );
 }

@@ -41,6 +41,8 @@ pub struct Connections {
     pub(super) connecting: HashSet<PeerId>,
     /// Session up: a provider for every fetch that follows.
     pub(super) up: HashSet<PeerId>,
+    /// Providers dropped for a wrong answer: not dialled again by this pool's fetches.
+    penalised: HashSet<PeerId>,
 }
 
 impl std::fmt::Debug for Connections {
@@ -64,13 +66,18 @@ impl Connections {
             conns: HashMap::new(),
             connecting: HashSet::new(),
             up: HashSet::new(),
+            penalised: HashSet::new(),
         }
     }
 
-    /// Dials each of `providers` not connected (or being connected) yet, except this node.
+    /// Dials each of `providers` not connected (or being connected) yet, except this node and
+    /// the providers it penalised.
     pub(super) fn dial(&mut self, providers: &[(PeerId, SocketAddr)]) {
         for &(peer, addr) in providers {
-            if self.conns.contains_key(&peer) || peer == self.identity.peer_id() {
+            if self.conns.contains_key(&peer)
+                || peer == self.identity.peer_id()
+                || self.penalised.contains(&peer)
+            {
                 continue;
             }
             let (cmd_tx, cmd_rx) = mpsc::channel(COMMANDS);
@@ -106,6 +113,13 @@ impl Connections {
         self.conns.remove(peer);
         self.connecting.remove(peer);
         self.up.remove(peer);
+    }
+
+    /// Closes the connection of `peer`, which sent a wrong answer, for good: the pool's later
+    /// fetches do not ask it either.
+    pub(super) fn penalise(&mut self, peer: &PeerId) {
+        self.penalised.insert(*peer);
+        self.close(peer);
     }
 
     /// Closes `peer`'s connection and forgets it.

@@ -244,7 +244,7 @@ async fn run(
                         warn!(%peer, "provider answered a want with a delta: dropped");
                         report.penalised.push(peer);
                         fetch.remove_provider(&peer);
-                        pool.close(&peer);
+                        pool.penalise(&peer);
                     }
                     continue;
                 };
@@ -307,7 +307,7 @@ async fn run(
             Err(FetchError::WrongBlock { peer }) => {
                 warn!(%peer, "provider sent a wrong block: dropped");
                 report.penalised.push(peer);
-                pool.close(&peer);
+                pool.penalise(&peer);
             }
             Err(e) => break Err(GetError::Fetch(e)),
         }
