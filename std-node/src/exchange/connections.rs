@@ -43,6 +43,10 @@ pub struct Connections {
     pub(super) up: HashSet<PeerId>,
     /// Providers dropped for a wrong answer: not dialled again by this pool's fetches.
     penalised: HashSet<PeerId>,
+    /// Connections this side closed whose end has not been reported yet. Their peers are not
+    /// dialled again until it is: the old connection's end would otherwise be taken for the new
+    /// one's.
+    closing: HashSet<PeerId>,
 }
 
 impl std::fmt::Debug for Connections {
@@ -67,16 +71,18 @@ impl Connections {
             connecting: HashSet::new(),
             up: HashSet::new(),
             penalised: HashSet::new(),
+            closing: HashSet::new(),
         }
     }
 
-    /// Dials each of `providers` not connected (or being connected) yet, except this node and
-    /// the providers it penalised.
+    /// Dials each of `providers` not connected (or being connected) yet, except this node, the
+    /// providers it penalised and those whose closed connection has not ended yet.
     pub(super) fn dial(&mut self, providers: &[(PeerId, SocketAddr)]) {
         for &(peer, addr) in providers {
             if self.conns.contains_key(&peer)
                 || peer == self.identity.peer_id()
                 || self.penalised.contains(&peer)
+                || self.closing.contains(&peer)
             {
                 continue;
             }
@@ -126,8 +132,15 @@ impl Connections {
     pub(super) fn close(&mut self, peer: &PeerId) {
         if let Some(tx) = self.conns.get(peer) {
             let _ = tx.try_send(ConnCommand::Close);
+            self.closing.insert(*peer);
         }
         self.forget(peer);
+    }
+
+    /// Whether the end of `peer`'s connection, just reported, is that of one this side closed
+    /// (which is then done with).
+    pub(super) fn closed_by_us(&mut self, peer: &PeerId) -> bool {
+        self.closing.remove(peer)
     }
 }
 

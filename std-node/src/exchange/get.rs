@@ -273,6 +273,10 @@ async fn run(
             }
             ConnEvent::Closed { peer, reason } => {
                 if let Some(peer) = peer {
+                    if pool.closed_by_us(&peer) {
+                        // Dropped and counted already; its end must not touch a new connection.
+                        continue;
+                    }
                     if pool.connecting.remove(&peer) {
                         debug!(%peer, %reason, "provider not reached");
                         report.unreached.push(peer);
