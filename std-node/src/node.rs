@@ -689,7 +689,7 @@ impl Node {
     ) -> Result<(FetchReport, u64), Error> {
         let progress = Arc::new(std::sync::Mutex::new(progress));
         // One connection per provider for the whole tree, not one per listing and file.
-        let mut pool = Connections::new(Arc::clone(&self.identity), Arc::clone(&self.store));
+        let mut pool = self.connections();
         let mut total = FetchReport::default();
         let mut known = std::collections::HashSet::new();
         let mut written = 0u64;
@@ -699,7 +699,7 @@ impl Node {
         let mut todo = vec![(root.clone(), partial.to_path_buf(), 0usize)];
         while let Some((listing_root, dir, depth)) = todo.pop() {
             let report = self
-                .fetch_blocks_over(
+                .fetch_blocks(
                     &mut pool,
                     &listing_root,
                     providers,
@@ -732,7 +732,7 @@ impl Node {
                         let output = Arc::new(FileOutput::create(file, &path));
                         let (base, shared) = (written, Arc::clone(&progress));
                         let report = self
-                            .fetch_blocks_over(
+                            .fetch_blocks(
                                 &mut pool,
                                 &e.target,
                                 providers,
@@ -839,9 +839,10 @@ impl Node {
             }
         };
         let t = std::time::Instant::now();
+        let mut pool = self.connections();
         let local = if held {
             Some(
-                self.fetch_blocks(root, &[], 0, output.clone(), max_size, relay())
+                self.fetch_blocks(&mut pool, root, &[], 0, output.clone(), max_size, relay())
                     .await,
             )
         } else {
@@ -853,7 +854,15 @@ impl Node {
             _ => {
                 let (providers, named) = self.providers_of(root).await?;
                 let report = self
-                    .fetch_blocks(root, &providers, named, output, max_size, relay())
+                    .fetch_blocks(
+                        &mut pool,
+                        root,
+                        &providers,
+                        named,
+                        output,
+                        max_size,
+                        relay(),
+                    )
                     .await?;
                 (report, named)
             }
@@ -932,27 +941,16 @@ impl Node {
         Ok((providers, records.len()))
     }
 
-    /// Fetches the tree under `root` from `providers` (`named` by the DHT) into the store, and
-    /// into `output` if given.
-    async fn fetch_blocks(
-        &self,
-        root: &BlockRef,
-        providers: &[(PeerId, SocketAddr)],
-        named: usize,
-        output: Option<Arc<FileOutput>>,
-        max_size: u64,
-        progress: impl FnMut(FetchProgress) + Send + 'static,
-    ) -> Result<FetchReport, Error> {
-        let mut pool = Connections::new(Arc::clone(&self.identity), Arc::clone(&self.store));
-        self.fetch_blocks_over(
-            &mut pool, root, providers, named, output, max_size, progress,
-        )
-        .await
+    /// No connections yet, for fetches made one after another ([`Node::fetch_blocks`]).
+    fn connections(&self) -> Connections {
+        Connections::new(Arc::clone(&self.identity), Arc::clone(&self.store))
     }
 
-    /// [`Node::fetch_blocks`] over connections kept across fetches (a directory's get).
+    /// Fetches the tree under `root` from `providers` (`named` by the DHT) into the store, and
+    /// into `output` if given, over `pool`, whose connections stay open for the caller's next
+    /// fetch (a directory's get fetches every listing and file over the same ones).
     #[allow(clippy::too_many_arguments)]
-    async fn fetch_blocks_over(
+    async fn fetch_blocks(
         &self,
         pool: &mut Connections,
         root: &BlockRef,

@@ -7,11 +7,11 @@
 //! then serves every block with one byte flipped.
 
 mod procs;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use gofast_core::block::BlockId;
 use gofast_core::crypto::SecretBytes;
 use gofast_core::dht::Provider;
 use gofast_core::identity::KeyPair;
@@ -19,23 +19,9 @@ use gofast_node::control::{Request, call};
 use gofast_node::exchange::{BlockSource, fetch_tree, serve};
 use gofast_node::net::{BootstrapPeer, NodeConfig, spawn};
 use gofast_node::node::parse_root_uri;
-use gofast_node::store::{BlockStore, Class, StoreConfig, StoreError};
+use gofast_node::store::{BlockStore, Class, StoreConfig};
 use procs::{WAIT, gofast, node_dir, ok, random_file, up};
-
-/// Serves a store's blocks with their first byte flipped.
-struct Corrupting(Arc<BlockStore>);
-
-impl BlockSource for Corrupting {
-    fn block(&self, id: &BlockId) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.0.get(id)?.map(|mut b| {
-            b[0] ^= 0x80;
-            b
-        }))
-    }
-    fn holds(&self, id: &BlockId) -> Result<bool, StoreError> {
-        self.0.has(id)
-    }
-}
+use support::Corrupting;
 
 fn permanent_blocks(stats: &str) -> u64 {
     stats

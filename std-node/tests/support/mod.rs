@@ -3,9 +3,13 @@
 #![allow(dead_code)] // Each test file uses its own part.
 
 use std::path::Path;
+use std::sync::Arc;
 
+use gofast_core::block::BlockId;
+use gofast_node::exchange::BlockSource;
 use gofast_node::net::BootstrapPeer;
 use gofast_node::node::{Node, NodeOptions};
+use gofast_node::store::{BlockStore, StoreError};
 
 /// A fresh node in `base/name` joining through `bootstrap`.
 pub(crate) async fn start_node(base: &Path, name: &str, bootstrap: Vec<BootstrapPeer>) -> Node {
@@ -58,5 +62,20 @@ pub(crate) async fn next_folder_pass(
             Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
             Err(e) => panic!("events ended: {e}"),
         }
+    }
+}
+
+/// Serves a store's blocks with their first byte flipped: a provider that lies.
+pub(crate) struct Corrupting(pub(crate) Arc<BlockStore>);
+
+impl BlockSource for Corrupting {
+    fn block(&self, id: &BlockId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.0.get(id)?.map(|mut b| {
+            b[0] ^= 0x80;
+            b
+        }))
+    }
+    fn holds(&self, id: &BlockId) -> Result<bool, StoreError> {
+        self.0.has(id)
     }
 }
