@@ -24,6 +24,7 @@ pub(crate) mod state_file;
 pub mod store;
 pub mod streams;
 pub mod tree_control;
+pub(crate) mod tree_ids;
 pub mod tree_push;
 pub mod volume;
 pub mod watch;

@@ -24,6 +24,8 @@ use crate::exchange::{
 use crate::keys::NodeKeys;
 use crate::net::{NetStats, NodeConfig, NodeHandle, PeerInfo, spawn};
 use crate::store::{BlockStore, Class, PinInfo, StoreConfig, StoreStats};
+pub(crate) use crate::tree_ids::Leaves;
+use crate::tree_ids::TreeIdsError;
 use gofast_core::fs::MAX_LISTING_LEN;
 
 /// How long a provider record announces a root (the DHT's default record lifetime).
@@ -1148,8 +1150,6 @@ pub fn short_id(id: &BlockId) -> String {
     hex::encode(id.0.get(..6).unwrap_or_default())
 }
 
-/// Blocks one tree may have when its ids are listed (a 1 TiB file of 16 KiB chunks has 2^26).
-const MAX_TREE_BLOCKS: usize = 1 << 27;
 /// Labels of the pins that hold a `cat`'s blocks while they are read (removed at start).
 pub const CAT_PIN: &str = ".gofast/cat/";
 
@@ -1226,59 +1226,15 @@ fn tree_block_ids(
     root: &BlockRef,
     leaves: Leaves,
 ) -> Result<Vec<BlockId>, Error> {
-    let missing = |id: &BlockId| {
-        Error::new(
+    crate::tree_ids::tree_block_ids(store, root, leaves).map_err(|e| match e {
+        TreeIdsError::Missing(id) => Error::new(
             ErrorKind::NotFound,
             format!("block {id} of the tree is not held: fetch it with `gofast get`"),
-        )
-    };
-    let mut ids = vec![root.id];
-    let mut seen = std::collections::HashSet::from([root.id]);
-    // Blocks to open (their parents say they are tree nodes, or the root, which may be either).
-    let mut nodes = vec![root.clone()];
-    while let Some(r) = nodes.pop() {
-        let mut data = store.get(&r.id)?.ok_or_else(|| missing(&r.id))?;
-        let block = gofast_core::block::open_in_place(&r, &mut data).map_err(|e| {
-            Error::new(
-                ErrorKind::Corrupt,
-                format!("block {} of the tree: {e}", r.id),
-            )
-        })?;
-        let gofast_core::block::Block::Tree(node) = block else {
-            continue;
-        };
-        let level_one = node.level() == 1;
-        for e in node.entries() {
-            if !seen.insert(e.child.id) {
-                continue;
-            }
-            ids.push(e.child.id);
-            if level_one {
-                if leaves == Leaves::Check && !store.has(&e.child.id)? {
-                    return Err(missing(&e.child.id));
-                }
-            } else {
-                nodes.push(e.child);
-            }
-        }
-        if seen.len() > MAX_TREE_BLOCKS {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                format!("the tree has more than {MAX_TREE_BLOCKS} blocks"),
-            ));
-        }
-    }
-    Ok(ids)
-}
-
-/// How a listing of a tree's blocks treats its data leaves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Leaves {
-    /// Each must be held (a user's pin of something fetched before).
-    Check,
-    /// Known to be held (the tree was just written or fetched whole): not looked up, which is
-    /// most of the cost of listing a large tree.
-    Trust,
+        ),
+        TreeIdsError::Corrupt { .. } => Error::new(ErrorKind::Corrupt, e.to_string()),
+        TreeIdsError::TooLarge => Error::new(ErrorKind::InvalidInput, e.to_string()),
+        TreeIdsError::Store(e) => Error::from(e),
+    })
 }
 
 /// Every distinct block under the directory `root`: its listings' trees and its files' trees.

@@ -60,10 +60,29 @@ pub struct FetchProgress {
     pub rebuilt: u64,
 }
 
+/// Leaf references taken from opened tree nodes and not placed yet, at most. This, not the file's
+/// size, bounds the plan's memory: a whole-tree plan held every block's id, offset and reference,
+/// some 6.5 MB per GiB fetched (heaptrack, 2026-11-28). Far more than a window of requests for a
+/// few providers, so that the requests never wait for the tree to be read.
+pub const LOOKAHEAD: usize = 1024;
+
+/// Tree nodes of each level opened or on their way, at most: the one whose children are being
+/// taken and the next, asked for early so that its children are known before the current one's
+/// run out.
+const NODES_AHEAD: usize = 2;
+
+/// Distinct tree nodes one fetch remembers, to fetch and open a subtree the tree names twice only
+/// once (a tree that names one small subtree a million times must not cost a million fetches).
+/// One node holds some 900 leaves, about 18 MB of data: this covers files of some 4 TB.
+pub const MAX_TREE_NODES: usize = 1 << 18;
+
+/// Further references to subtrees found before, at most: their data is read back from the store
+/// once every block is in ([`Fetch::take_stored`]). A disk image of zeros names its one zero
+/// subtree once per 18 MB.
+pub const MAX_REPEATS: usize = 1 << 16;
+
 /// Where a data leaf (or a whole subtree) goes in the file: its plaintext is `size` bytes and is
-/// written at `offset`. A block named again elsewhere in the tree gets one placement per further
-/// reference, from [`Fetch::take_stored`], so that the bookkeeping stays one entry per reference
-/// however the tree repeats itself.
+/// written at `offset`. A leaf named several times gets one placement per reference.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Placement {
     /// The block: a data leaf, or for [`Fetch::take_stored`] also a tree node whose whole data goes
@@ -89,46 +108,84 @@ struct Expect {
 struct Provider {
     peer: PeerId,
     in_flight: usize,
-    /// Blocks it said it does not hold.
+    /// Needed blocks it said it does not hold (forgotten once a block is handled).
     lacks: HashSet<BlockId>,
 }
 
+/// A block found in the tree and not handled yet.
+struct Wanted {
+    r: BlockRef,
+    /// What its first reference says it is (`None`: the root).
+    expect: Option<Expect>,
+    /// Where its first reference puts it.
+    offset: u64,
+    /// Where further references to the same leaf put it, found before it was handled.
+    copies: Vec<u64>,
+}
+
+/// A tree node opened whose children are not all taken yet.
+struct OpenNode {
+    /// Its children not taken yet, with their sizes.
+    children: std::vec::IntoIter<(BlockRef, u64)>,
+    /// Where the next child goes in the file.
+    at: u64,
+}
+
+/// The tree nodes of one level: open ones, and those found but not opened yet.
+#[derive(Default)]
+struct Level {
+    open: VecDeque<OpenNode>,
+    coming: usize,
+}
+
 /// One fetch of the tree under a root.
+///
+/// The tree is read as the blocks are needed, never all at once: the plan holds at most
+/// [`NODES_AHEAD`] open tree nodes per level and [`LOOKAHEAD`] leaf references, whatever the size
+/// of the file. Tree nodes go ahead of leaves in the queue, so that the next node is in before the
+/// leaves of the current one run out.
 pub struct Fetch {
     root: BlockId,
-    /// Needed blocks not asked for yet, in tree order (breadth first).
-    queue: VecDeque<BlockRef>,
-    /// Blocks found (the root, children of opened nodes) but not yet looked for in the store:
-    /// [`Fetch::take_local`] takes the held ones and queues the rest. Without this, a tree that
-    /// shares most of its blocks with one held (a file after a small edit) would be fetched whole.
-    fresh: VecDeque<BlockRef>,
-    /// Asked for: the reference, the provider asked, and whether as a delta.
-    in_flight: HashMap<BlockId, (BlockRef, PeerId, bool)>,
+    /// Found, not looked for in the store yet: [`Fetch::take_local`] takes the held ones and
+    /// queues the rest. Without this, a tree that shares most of its blocks with one held (a file
+    /// after a small edit) would be fetched whole.
+    fresh: VecDeque<BlockId>,
+    /// Needed, not asked for yet: tree nodes first, then leaves in file order.
+    queue: VecDeque<BlockId>,
+    /// Every block found and not handled yet (fresh, queued or in flight).
+    wanted: HashMap<BlockId, Wanted>,
+    /// Asked for: of which provider, and whether as a delta.
+    in_flight: HashMap<BlockId, (PeerId, bool)>,
     providers: Vec<Provider>,
     /// Requests one provider may have outstanding.
     window: usize,
     progress: FetchProgress,
-    /// Every block of the tree found so far, with what its first reference says it is (the root:
-    /// nothing, until it is opened).
-    seen: HashMap<BlockId, Option<Expect>>,
+    /// Open tree nodes by level (index 0 unused: leaves are not opened).
+    levels: Vec<Level>,
+    /// Leaf references taken from open nodes and not placed yet (at most [`LOOKAHEAD`]).
+    leaves_out: usize,
+    /// Tree nodes found so far (and the root), with what their first reference says they are: a
+    /// subtree named again is read back from the store instead of being walked again.
+    nodes: HashMap<BlockId, Option<Expect>>,
     /// Blocks each provider delivered, including providers since dropped.
     delivered: Vec<(PeerId, u64)>,
-    /// Blocks found but not handled yet: where their first reference puts them in the file.
-    places: HashMap<BlockId, u64>,
-    /// Data that must be read from the store: leaves held before the fetch began, and blocks found
-    /// again at another offset after they were handled.
-    stored: Vec<Placement>,
+    /// Leaves found held in the store, to write: drained by [`Fetch::take_held`].
+    held: Vec<Placement>,
+    /// Subtrees named again after they were found, to write from the store once every block is
+    /// in: drained by [`Fetch::take_stored`].
+    repeats: Vec<Placement>,
     /// The provider asked for blocks as deltas (the tree's maker), if any.
     delta_peer: Option<PeerId>,
     /// Older blocks, held here, that a block may be rebuilt from: the old version of the tree's
-    /// root, and for a tree node opened with a base, its children paired with the base's.
+    /// root, and for a tree node opened with a base, its children paired with the base's
+    /// (forgotten once a block is handled).
     bases: HashMap<BlockId, Vec<BlockRef>>,
     /// Tree nodes opened that have a base: their children, to pair with the base's children
     /// once the base is read (in [`Fetch::take_local`], which reads the store).
     to_pair: Vec<(Vec<(BlockRef, u64)>, BlockRef)>,
     /// Needed blocks with bases, not asked for yet: for the delta provider alone (kept apart so
     /// that neither kind of request scans the other's blocks).
-    delta_queue: VecDeque<BlockRef>,
+    delta_queue: VecDeque<BlockId>,
     /// Blocks whose delta did not rebuild them: asked for whole (their bases stay, to pair their
     /// children).
     whole: HashSet<BlockId>,
@@ -142,6 +199,8 @@ impl std::fmt::Debug for Fetch {
             .field("queued", &self.queue.len())
             .field("queued_for_deltas", &self.delta_queue.len())
             .field("in_flight", &self.in_flight.len())
+            .field("wanted", &self.wanted.len())
+            .field("leaves_out", &self.leaves_out)
             .field("providers", &self.providers.len())
             .field("progress", &self.progress)
             .finish()
@@ -151,8 +210,9 @@ impl std::fmt::Debug for Fetch {
 /// What to do with a block that arrived.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Accepted {
-    /// Verified: store it. A data leaf comes with where its plaintext goes in the file.
-    Store(Option<Placement>),
+    /// Verified: store it. A data leaf comes with where its plaintext goes in the file, once per
+    /// reference known so far (a tree node with none).
+    Store(Vec<Placement>),
     /// Not asked for (late, duplicate, cancelled): ignore it.
     Unwanted,
 }
@@ -161,20 +221,27 @@ impl Fetch {
     /// A fetch of the tree under `root`, with `window` requests in flight per provider.
     pub fn new(root: BlockRef, window: usize) -> Self {
         let id = root.id;
-        let seen = HashMap::from([(id, None)]);
-        let places = HashMap::from([(id, 0)]);
+        let wanted = Wanted {
+            r: root,
+            expect: None,
+            offset: 0,
+            copies: Vec::new(),
+        };
         Fetch {
             root: id,
+            fresh: VecDeque::from([id]),
             queue: VecDeque::new(),
-            fresh: VecDeque::from([root]),
+            wanted: HashMap::from([(id, wanted)]),
             in_flight: HashMap::new(),
             providers: Vec::new(),
             window: window.max(1),
             progress: FetchProgress::default(),
-            seen,
+            levels: Vec::new(),
+            leaves_out: 0,
+            nodes: HashMap::from([(id, None)]),
             delivered: Vec::new(),
-            places,
-            stored: Vec::new(),
+            held: Vec::new(),
+            repeats: Vec::new(),
             delta_peer: None,
             bases: HashMap::new(),
             to_pair: Vec::new(),
@@ -206,10 +273,22 @@ impl Fetch {
 
     /// Whether every block of the tree is stored.
     pub fn is_complete(&self) -> bool {
-        self.queue.is_empty()
-            && self.delta_queue.is_empty()
-            && self.fresh.is_empty()
-            && self.in_flight.is_empty()
+        self.wanted.is_empty() && self.levels.iter().all(|l| l.open.is_empty())
+    }
+
+    /// Block references the plan holds now: blocks wanted (with the further places of a leaf),
+    /// children of open tree nodes not taken yet, and held leaves not taken by
+    /// [`Fetch::take_held`]. Bounded by [`LOOKAHEAD`] and the tree's depth and fan-out, not by
+    /// its size (subtrees named again are bounded apart, by [`MAX_REPEATS`]).
+    pub fn references(&self) -> usize {
+        let wanted: usize = self.wanted.values().map(|w| 1 + w.copies.len()).sum();
+        let open: usize = self
+            .levels
+            .iter()
+            .flat_map(|l| &l.open)
+            .map(|n| n.children.len())
+            .sum();
+        wanted + open + self.held.len()
     }
 
     /// Providers in use.
@@ -234,9 +313,13 @@ impl Fetch {
     }
 
     /// Takes the blocks found since the last call that the caller already holds (`local` gives a
-    /// held block's ciphertext); queues the others to be asked for. A held tree node's children
-    /// are looked at in turn; held data leaves are listed for [`Fetch::take_stored`]. Call it
-    /// before [`Fetch::next_request`], at the start and after each block that arrives.
+    /// held block's ciphertext); queues the others to be asked for. A held tree node is opened and
+    /// its children looked at in turn; held data leaves are listed for [`Fetch::take_held`]. Call
+    /// it before [`Fetch::next_request`], at the start and after each block that arrives.
+    ///
+    /// It stops once [`LOOKAHEAD`] held leaves wait to be written: take them with
+    /// [`Fetch::take_held`] and call it again, until that gives none (a tree held whole is
+    /// walked that way, a bounded piece at a time).
     pub fn take_local(
         &mut self,
         mut local: impl FnMut(&BlockId) -> Option<Vec<u8>>,
@@ -257,45 +340,183 @@ impl Fetch {
                     self.pair(&children, &old);
                 }
             }
-            let Some(r) = self.fresh.pop_front() else {
+            if self.held.len() >= LOOKAHEAD {
                 return Ok(());
+            }
+            let Some(id) = self.fresh.pop_front() else {
+                self.take_children()?;
+                if self.fresh.is_empty() {
+                    return Ok(());
+                }
+                continue;
             };
-            match local(&r.id) {
-                Some(data) if verify(&r.id, &data).is_ok() => {
+            match local(&id) {
+                Some(data) if verify(&id, &data).is_ok() => {
                     self.progress.blocks += 1;
                     self.progress.bytes += data.len() as u64;
-                    if let Some(p) = self.open(&r, &data)? {
-                        self.stored.push(p);
-                    }
+                    let placements = self.handled(&id, &data)?;
+                    self.held.extend(placements);
                 }
-                _ => self.enqueue(r, false),
+                _ => self.enqueue(id, false),
             }
         }
     }
 
+    /// Held leaves found by [`Fetch::take_local`] since the last call, to write from the store.
+    pub fn take_held(&mut self) -> Vec<Placement> {
+        std::mem::take(&mut self.held)
+    }
+
     /// Queues a needed block: for a delta if it has bases (and its delta did not fail), plain
-    /// otherwise; at the front for one that goes back.
-    fn enqueue(&mut self, r: BlockRef, front: bool) {
-        let delta = self.delta_peer.is_some()
-            && self.bases.contains_key(&r.id)
-            && !self.whole.contains(&r.id);
+    /// otherwise; tree nodes, and a block that goes back, at the front.
+    fn enqueue(&mut self, id: BlockId, back_again: bool) {
+        let delta =
+            self.delta_peer.is_some() && self.bases.contains_key(&id) && !self.whole.contains(&id);
+        let front = back_again
+            || self
+                .wanted
+                .get(&id)
+                .is_some_and(|w| w.expect.is_none_or(|e| e.level > 0));
         let q = if delta {
             &mut self.delta_queue
         } else {
             &mut self.queue
         };
         if front {
-            q.push_front(r);
+            q.push_front(id);
         } else {
-            q.push_back(r);
+            q.push_back(id);
         }
     }
 
     /// Moves the blocks found but not looked for in a store into the queues (for callers that
     /// keep no store).
     fn drain_fresh(&mut self) {
-        while let Some(r) = self.fresh.pop_front() {
-            self.enqueue(r, false);
+        while let Some(id) = self.fresh.pop_front() {
+            self.enqueue(id, false);
+        }
+    }
+
+    /// Takes children of the open tree nodes, as far as the bounds allow: at each level, enough
+    /// nodes to keep [`NODES_AHEAD`] of the level below open or coming, and leaves up to
+    /// [`LOOKAHEAD`]. Repeats until nothing more can be taken (a repeated subtree takes no room).
+    fn take_children(&mut self) -> Result<(), FetchError> {
+        loop {
+            let mut took = false;
+            for level in (2..self.levels.len()).rev() {
+                while self.active(level - 1) < NODES_AHEAD {
+                    let Some((child, size, at)) = self.next_child(level) else {
+                        break;
+                    };
+                    let expect = Expect {
+                        size,
+                        level: (level - 1) as u8,
+                    };
+                    self.found(child, expect, at)?;
+                    took = true;
+                }
+            }
+            while self.leaves_out < LOOKAHEAD {
+                let Some((child, size, at)) = self.next_child(1) else {
+                    break;
+                };
+                self.found(child, Expect { size, level: 0 }, at)?;
+                took = true;
+            }
+            if !took {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Tree nodes of `level` open or coming.
+    fn active(&self, level: usize) -> usize {
+        self.levels
+            .get(level)
+            .map_or(0, |l| l.open.len() + l.coming)
+    }
+
+    /// The next child of the first open node of `level`, with its size and offset; a node whose
+    /// children are all taken is closed.
+    fn next_child(&mut self, level: usize) -> Option<(BlockRef, u64, u64)> {
+        let open = &mut self.levels.get_mut(level)?.open;
+        loop {
+            let node = open.front_mut()?;
+            if let Some((child, size)) = node.children.next() {
+                let at = node.at;
+                node.at = node.at.saturating_add(size);
+                if node.children.len() == 0 {
+                    open.pop_front();
+                }
+                return Some((child, size, at));
+            }
+            open.pop_front();
+        }
+    }
+
+    /// A reference to `r` at `at` taken from an open node: a new block is wanted, a leaf already
+    /// wanted gets one more offset, a subtree found before is listed to read back at the end.
+    fn found(&mut self, r: BlockRef, expect: Expect, at: u64) -> Result<(), FetchError> {
+        let bad = |reason: &str| FetchError::BadTree {
+            id: r.id,
+            reason: reason.into(),
+        };
+        if expect.level > 0 {
+            match self.nodes.get(&r.id) {
+                Some(first) if *first != Some(expect) => {
+                    return Err(bad("one block is named with two sizes or levels"));
+                }
+                Some(_) => {
+                    if self.repeats.len() >= MAX_REPEATS {
+                        return Err(bad(&format!(
+                            "the tree names subtrees again more than {MAX_REPEATS} times"
+                        )));
+                    }
+                    self.repeats.push(Placement {
+                        block: r,
+                        size: expect.size,
+                        offset: at,
+                    });
+                    return Ok(());
+                }
+                None if self.nodes.len() >= MAX_TREE_NODES => {
+                    return Err(bad(&format!(
+                        "the tree has more than {MAX_TREE_NODES} tree nodes"
+                    )));
+                }
+                None => {
+                    self.nodes.insert(r.id, Some(expect));
+                    if let Some(l) = self.levels.get_mut(usize::from(expect.level)) {
+                        l.coming += 1;
+                    }
+                }
+            }
+        } else {
+            self.leaves_out += 1;
+        }
+        match self.wanted.get_mut(&r.id) {
+            Some(w) if w.expect != Some(expect) => {
+                Err(bad("one block is named with two sizes or levels"))
+            }
+            Some(w) => {
+                // Only a leaf gets here (a tree node is in `nodes` from its first reference).
+                w.copies.push(at);
+                Ok(())
+            }
+            None => {
+                let id = r.id;
+                self.wanted.insert(
+                    id,
+                    Wanted {
+                        r,
+                        expect: Some(expect),
+                        offset: at,
+                        copies: Vec::new(),
+                    },
+                );
+                self.fresh.push_back(id);
+                Ok(())
+            }
         }
     }
 
@@ -363,22 +584,21 @@ impl Fetch {
         let room = self.window.saturating_sub(p.in_flight).min(MAX_DELTA_WANTS);
         let mut wants = Vec::new();
         while wants.len() < room {
-            let Some(r) = self.delta_queue.pop_front() else {
+            let Some(id) = self.delta_queue.pop_front() else {
                 break;
             };
-            let bases = self
-                .bases
-                .get(&r.id)
-                .filter(|_| !self.whole.contains(&r.id));
-            let Some(bases) = bases.filter(|_| !p.lacks.contains(&r.id)) else {
+            let bases = self.bases.get(&id).filter(|_| !self.whole.contains(&id));
+            let target = self.wanted.get(&id).map(|w| w.r.clone());
+            let (Some(bases), Some(target)) = (bases.filter(|_| !p.lacks.contains(&id)), target)
+            else {
                 // Refused by the maker, or its delta failed: asked for whole, of anyone.
-                self.queue.push_front(r);
+                self.queue.push_front(id);
                 continue;
             };
             let bases: heapless::Vec<BlockRef, MAX_DELTA_BASES> =
                 bases.iter().take(MAX_DELTA_BASES).cloned().collect();
-            self.in_flight.insert(r.id, (r.clone(), peer, true));
-            wants.push(DeltaWant { target: r, bases });
+            self.in_flight.insert(id, (peer, true));
+            wants.push(DeltaWant { target, bases });
         }
         if wants.is_empty() {
             return None;
@@ -391,18 +611,19 @@ impl Fetch {
     pub fn asked_whole(&self, peer: &PeerId, id: &BlockId) -> bool {
         self.in_flight
             .get(id)
-            .is_some_and(|(_, p, delta)| p == peer && !delta)
+            .is_some_and(|(p, delta)| p == peer && !delta)
     }
 
     /// A delta arrived from `peer` for block `id`: what to rebuild it from (the block's reference
     /// and the bases asked with it), if it was asked of `peer` as a delta. Rebuilt, it goes to
     /// [`Fetch::on_rebuilt`]; if it does not rebuild, to [`Fetch::on_delta_failed`].
     pub fn on_delta(&self, peer: &PeerId, id: &BlockId) -> Option<(BlockRef, Vec<BlockRef>)> {
-        let (r, asked, delta) = self.in_flight.get(id)?;
+        let (asked, delta) = self.in_flight.get(id)?;
         if asked != peer || !delta {
             return None;
         }
-        Some((r.clone(), self.bases.get(id)?.clone()))
+        let target = self.wanted.get(id)?.r.clone();
+        Some((target, self.bases.get(id)?.clone()))
     }
 
     /// A block rebuilt from `peer`'s delta: taken like a block that arrived.
@@ -421,14 +642,13 @@ impl Fetch {
 
     /// `peer`'s delta for `id` did not give the block: it is asked for again as itself.
     pub fn on_delta_failed(&mut self, peer: &PeerId, id: &BlockId) {
-        self.whole.insert(*id);
-        if self.in_flight.get(id).is_some_and(|(_, p, _)| p == peer)
-            && let Some((r, _, _)) = self.in_flight.remove(id)
-        {
+        if self.in_flight.get(id).is_some_and(|(p, _)| p == peer) {
+            self.whole.insert(*id);
+            self.in_flight.remove(id);
             if let Some(p) = self.providers.iter_mut().find(|p| p.peer == *peer) {
                 p.in_flight = p.in_flight.saturating_sub(1);
             }
-            self.enqueue(r, true);
+            self.enqueue(*id, true);
         }
     }
 
@@ -459,14 +679,21 @@ impl Fetch {
             let mut ids = Vec::new();
             let mut j = 0;
             while ids.len() < room {
-                let Some(r) = self.queue.get(j) else { break };
-                if p.lacks.contains(&r.id) {
+                let Some(id) = self.queue.get(j) else { break };
+                if !self.wanted.contains_key(id) {
+                    // Handled since it was queued (held after all): nothing to ask.
+                    self.queue.remove(j);
+                    continue;
+                }
+                if p.lacks.contains(id) {
                     j += 1;
                     continue;
                 }
-                let Some(r) = self.queue.remove(j) else { break };
-                ids.push(r.id);
-                self.in_flight.insert(r.id, (r, p.peer, false));
+                let Some(id) = self.queue.remove(j) else {
+                    break;
+                };
+                ids.push(id);
+                self.in_flight.insert(id, (p.peer, false));
             }
             if !ids.is_empty() {
                 p.in_flight += ids.len();
@@ -478,14 +705,14 @@ impl Fetch {
 
     /// A block arrived from `peer`. A block that does not match its id drops the provider (its
     /// requests go back to the queue) and is an error to report; a matching one is opened with
-    /// its key and its children join the queue. A data leaf comes back with its [`Placement`].
+    /// its key and its children join the queue. A data leaf comes back with its placements.
     pub fn on_block(
         &mut self,
         peer: &PeerId,
         id: &BlockId,
         data: &[u8],
     ) -> Result<Accepted, FetchError> {
-        let asked = self.in_flight.get(id).is_some_and(|(_, p, _)| p == peer);
+        let asked = self.in_flight.get(id).is_some_and(|(p, _)| p == peer);
         if !asked {
             return Ok(Accepted::Unwanted);
         }
@@ -493,9 +720,7 @@ impl Fetch {
             self.remove_provider(peer);
             return Err(FetchError::WrongBlock { peer: *peer });
         }
-        let Some((r, _, _)) = self.in_flight.remove(id) else {
-            return Ok(Accepted::Unwanted);
-        };
+        self.in_flight.remove(id);
         if let Some(p) = self.providers.iter_mut().find(|p| p.peer == *peer) {
             p.in_flight = p.in_flight.saturating_sub(1);
         }
@@ -506,8 +731,10 @@ impl Fetch {
         self.progress.blocks += 1;
         self.progress.received += 1;
         self.progress.bytes += data.len() as u64;
-        let placement = self.open(&r, data)?;
-        Ok(Accepted::Store(placement))
+        let placements = self.handled(id, data)?;
+        // A leaf placed or a node opened makes room for more of the tree.
+        self.take_children()?;
+        Ok(Accepted::Store(placements))
     }
 
     /// `peer` does not hold `ids`: they go back to the queue for the others.
@@ -516,16 +743,19 @@ impl Fetch {
             return;
         };
         for id in ids {
+            if !self.wanted.contains_key(id) {
+                continue;
+            }
             p.lacks.insert(*id);
             if self
                 .in_flight
                 .get(id)
-                .is_some_and(|(_, asked, _)| asked == peer)
-                && let Some((r, _, _)) = self.in_flight.remove(id)
+                .is_some_and(|(asked, _)| asked == peer)
             {
+                self.in_flight.remove(id);
                 p.in_flight = p.in_flight.saturating_sub(1);
                 // Its delta's maker lacks it: whole, of anyone (`next_delta_request` moves it).
-                self.queue.push_front(r);
+                self.queue.push_front(*id);
             }
         }
     }
@@ -542,26 +772,29 @@ impl Fetch {
         let lost: Vec<BlockId> = self
             .in_flight
             .iter()
-            .filter(|(_, (_, p, _))| p == peer)
+            .filter(|(_, (p, _))| p == peer)
             .map(|(id, _)| *id)
             .collect();
         for id in lost {
-            if let Some((r, _, _)) = self.in_flight.remove(&id) {
-                self.queue.push_front(r);
-            }
+            self.in_flight.remove(&id);
+            self.queue.push_front(id);
         }
     }
 
     /// Whether the fetch can still finish: some queued block has a provider that did not refuse
-    /// it, or requests are in flight.
+    /// it, or requests are in flight, or blocks wait to be looked for in the store.
     pub fn check_stuck(&self) -> Result<(), FetchError> {
-        if self.is_complete() || !self.in_flight.is_empty() || !self.fresh.is_empty() {
+        if self.is_complete()
+            || !self.in_flight.is_empty()
+            || !self.fresh.is_empty()
+            || !self.held.is_empty()
+        {
             return Ok(());
         }
         let servable = self
             .queue
             .iter()
-            .any(|r| self.providers.iter().any(|p| !p.lacks.contains(&r.id)))
+            .any(|id| self.providers.iter().any(|p| !p.lacks.contains(id)))
             || (!self.delta_queue.is_empty()
                 && self
                     .providers
@@ -576,61 +809,63 @@ impl Fetch {
         }
     }
 
-    /// Every block of the tree found so far (all of them once the fetch is complete).
-    pub fn block_ids(&self) -> impl Iterator<Item = &BlockId> {
-        self.seen.keys()
-    }
-
-    /// Data to read from the store once every block is in: the leaves that were held before the
-    /// fetch, and blocks (leaves or whole subtrees) that turned up at more offsets after they were
-    /// handled. Drains the list.
+    /// Subtrees the tree names again after they were found, to read back from the store once
+    /// every block is in, at their further offsets. Drains the list.
     pub fn take_stored(&mut self) -> Vec<Placement> {
-        std::mem::take(&mut self.stored)
+        std::mem::take(&mut self.repeats)
     }
 
-    /// Opens a block (already verified against its id) with its key; a tree node's children join
-    /// the queue with their offsets. Returns a data leaf's placement.
-    fn open(&mut self, r: &BlockRef, data: &[u8]) -> Result<Option<Placement>, FetchError> {
+    /// A wanted block is here (received, or held: verified against its id either way): it is
+    /// forgotten, and opened with its key. A data leaf's placements come back (one per reference
+    /// found so far); a tree node's children join the open nodes.
+    fn handled(&mut self, id: &BlockId, data: &[u8]) -> Result<Vec<Placement>, FetchError> {
+        let Some(w) = self.wanted.remove(id) else {
+            return Ok(Vec::new());
+        };
+        let bases = self.bases.remove(id);
+        self.whole.remove(id);
+        for p in &mut self.providers {
+            p.lacks.remove(id);
+        }
         let bad = |reason: &str| FetchError::BadTree {
-            id: r.id,
+            id: *id,
             reason: reason.into(),
         };
-        let offset = self.places.remove(&r.id).unwrap_or(0);
-        let expect = self.seen.get(&r.id).copied().flatten();
-        if let Some(e) = expect.filter(|e| e.level == 0) {
+        let leaf = |size: u64, w: Wanted| {
+            std::iter::once(w.offset)
+                .chain(w.copies)
+                .map(|offset| Placement {
+                    block: w.r.clone(),
+                    size,
+                    offset,
+                })
+                .collect::<Vec<_>>()
+        };
+        if let Some(e) = w.expect.filter(|e| e.level == 0) {
             // A data leaf by its parent's word: not decrypted here (its parent says what it is);
             // whoever writes it checks its kind and length.
-            return Ok(Some(Placement {
-                block: r.clone(),
-                size: e.size,
-                offset,
-            }));
+            self.leaves_out = self.leaves_out.saturating_sub(1 + w.copies.len());
+            return Ok(leaf(e.size, w));
         }
         let mut plain = Zeroizing::new(data.to_vec());
         // Every caller verified the block against its id (`on_block`, `take_local`).
-        let block = open_verified_in_place(r, &mut plain).map_err(|e| bad(&e.to_string()))?;
+        let block = open_verified_in_place(&w.r, &mut plain).map_err(|e| bad(&e.to_string()))?;
         match block {
             Block::Data(d) => {
                 let len = d.len() as u64;
-                match expect {
-                    // Only the root can be data without a level-1 parent.
-                    None => self.progress.total_data = Some(len),
-                    Some(e) if e.level != 0 => return Err(bad("data where a tree node should be")),
-                    Some(e) if e.size != len => {
-                        return Err(bad("the data's length is not what its parent says"));
-                    }
-                    Some(_) => {}
+                // Only the root can be data without a level-1 parent: everything else was
+                // handled above by its parent's word.
+                if w.expect.is_some() {
+                    return Err(bad("data where a tree node should be"));
                 }
-                Ok(Some(Placement {
-                    block: r.clone(),
-                    size: len,
-                    offset,
-                }))
+                self.progress.total_data = Some(len);
+                Ok(leaf(len, w))
             }
             Block::Tree(node) => {
-                match expect {
+                let level = node.level();
+                match w.expect {
                     None => self.progress.total_data = Some(node.total_size()),
-                    Some(e) if e.level != node.level() => {
+                    Some(e) if e.level != level => {
                         return Err(bad("a tree node of another level than its parent says"));
                     }
                     Some(e) if e.size != node.total_size() => {
@@ -638,46 +873,36 @@ impl Fetch {
                     }
                     Some(_) => {}
                 }
-                if let Some([base]) = self.bases.get(&r.id).map(Vec::as_slice)
+                let children: Vec<(BlockRef, u64)> =
+                    node.entries().map(|e| (e.child, e.size)).collect();
+                // Checked above for the node as a whole; this keeps every placement inside the
+                // file even before the sizes below are checked against their blocks.
+                let total = self.progress.total_data.unwrap_or(0);
+                let end = children
+                    .iter()
+                    .try_fold(w.offset, |at, (_, size)| at.checked_add(*size));
+                if end.is_none_or(|end| end > total) {
+                    return Err(bad("a child lies past the end of the data"));
+                }
+                if let Some([base]) = bases.as_deref()
                     && self.delta_peer.is_some()
                 {
-                    let children = node.entries().map(|e| (e.child, e.size)).collect();
-                    self.to_pair.push((children, base.clone()));
+                    self.to_pair.push((children.clone(), base.clone()));
                 }
-                let child_level = node.level().saturating_sub(1);
-                let total = self.progress.total_data.unwrap_or(0);
-                let mut start = 0u64;
-                for entry in node.entries() {
-                    let at = offset.saturating_add(start);
-                    start = start.saturating_add(entry.size);
-                    // Checked above for the node as a whole; this keeps every placement inside
-                    // the file even before the sizes below are checked against their blocks.
-                    if at.saturating_add(entry.size) > total {
-                        return Err(bad("a child lies past the end of the data"));
-                    }
-                    let id = entry.child.id;
-                    let this = Expect {
-                        size: entry.size,
-                        level: child_level,
-                    };
-                    match self.seen.get(&id) {
-                        None => {
-                            self.seen.insert(id, Some(this));
-                            self.places.insert(id, at);
-                            self.fresh.push_back(entry.child);
-                        }
-                        Some(first) if *first != Some(this) => {
-                            return Err(bad("one block is named with two sizes or levels"));
-                        }
-                        // Named again: its data goes here too, read back once everything is in.
-                        Some(_) => self.stored.push(Placement {
-                            block: entry.child,
-                            size: entry.size,
-                            offset: at,
-                        }),
-                    }
+                let level = usize::from(level);
+                if self.levels.len() <= level {
+                    self.levels.resize_with(level + 1, Level::default);
                 }
-                Ok(None)
+                if let Some(l) = self.levels.get_mut(level) {
+                    if w.expect.is_some() {
+                        l.coming = l.coming.saturating_sub(1);
+                    }
+                    l.open.push_back(OpenNode {
+                        children: children.into_iter(),
+                        at: w.offset,
+                    });
+                }
+                Ok(Vec::new())
             }
         }
     }

@@ -18,6 +18,7 @@ use super::fetch::{Accepted, Fetch, FetchError, FetchProgress};
 use super::output::FileOutput;
 use super::sink::Sink;
 use crate::store::{BlockStore, Class};
+use crate::tree_ids::{Leaves, TreeIdsError, tree_block_ids};
 
 /// Requests in flight per provider: enough to keep a loopback or LAN link busy (64 KiB blocks,
 /// 2 MiB in flight), few enough that a slow provider holds little.
@@ -109,47 +110,54 @@ pub async fn fetch_tree_over(
     // cost the phone library 190 KB.
     mut progress: Box<dyn FnMut(FetchProgress) + Send>,
 ) -> Result<FetchReport, GetError> {
+    let root_ref = root.clone();
     let mut fetch = Fetch::new(root, WINDOW);
     if let Some((base, from)) = base {
         fetch = fetch.with_base(base, from);
     }
-    {
-        let store = Arc::clone(&store);
-        fetch.take_local(move |id| store.get(id).ok().flatten())?;
-    }
     let mut report = FetchReport::default();
-    check_size(&fetch, max_size)?;
-    if !fetch.is_complete() {
-        let sink = Sink::spawn(&store, class, output.clone());
-        let result = run(
-            conns,
-            &store,
-            &mut fetch,
-            providers,
-            max_size,
-            &sink,
-            &mut report,
-            &mut *progress,
-        )
-        .await;
-        // The sink's error (a full disk, say) is the cause when both failed.
-        sink.finish().await?;
-        result?;
-    }
-    if let Some(out) = output {
-        let stored = fetch.take_stored();
-        if !stored.is_empty() {
-            let store = Arc::clone(&store);
-            tokio::task::spawn_blocking(move || {
-                stored.iter().try_for_each(|p| out.write_stored(&store, p))
-            })
-            .await
-            .map_err(|e| GetError::Write(std::io::Error::other(format!("writer: {e}"))))??;
-        }
-    }
+    let sink = Sink::spawn(&store, class, output.clone());
+    let result = run(
+        conns,
+        &store,
+        &mut fetch,
+        providers,
+        max_size,
+        &sink,
+        output.is_some(),
+        &mut report,
+        &mut *progress,
+    )
+    .await;
+    // The sink's error (a full disk, say) is the cause when both failed.
+    sink.finish().await?;
+    result?;
+    let repeats = fetch.take_stored();
     report.progress = fetch.progress();
     report.delivered = fetch.delivered().collect();
-    report.ids = fetch.block_ids().copied().collect();
+    drop(fetch);
+    // Every block is held now: the repeated subtrees' data, and the list of ids for the pin,
+    // come from the store.
+    report.ids = tokio::task::spawn_blocking(move || {
+        if let Some(out) = output {
+            repeats
+                .iter()
+                .try_for_each(|p| out.write_stored(&store, p))?;
+        }
+        tree_block_ids(&store, &root_ref, Leaves::Trust).map_err(|e| match e {
+            TreeIdsError::Missing(id) => GetError::NotHeld(id),
+            TreeIdsError::Store(e) => GetError::Store(e),
+            TreeIdsError::Corrupt { id, reason } => {
+                GetError::Fetch(FetchError::BadTree { id, reason })
+            }
+            TreeIdsError::TooLarge => GetError::Fetch(FetchError::BadTree {
+                id: root_ref.id,
+                reason: e.to_string(),
+            }),
+        })
+    })
+    .await
+    .map_err(|e| GetError::Write(std::io::Error::other(format!("writer: {e}"))))??;
     Ok(report)
 }
 
@@ -171,9 +179,16 @@ async fn run(
     providers: Vec<(PeerId, SocketAddr)>,
     max_size: u64,
     sink: &Sink,
+    writes_data: bool,
     report: &mut FetchReport,
     progress: &mut (dyn FnMut(FetchProgress) + Send),
 ) -> Result<(), GetError> {
+    take_local(fetch, store, sink, writes_data).await?;
+    check_size(fetch, max_size)?;
+    progress(fetch.progress());
+    if fetch.is_complete() {
+        return Ok(());
+    }
     pool.dial(&providers);
     // Connections an earlier fetch opened serve this one too.
     for peer in &pool.up {
@@ -296,14 +311,14 @@ async fn run(
                 if let Err(e) = check_size(fetch, max_size) {
                     break Err(e);
                 }
-                if sink.put(id, data, placement).await.is_err() {
+                let placements = if writes_data { placement } else { Vec::new() };
+                if sink.put(id, data, placements).await.is_err() {
                     // The sink stopped on an error, which `finish` reports.
                     break Ok(());
                 }
                 // The children of a tree node just opened that are held here already.
-                let local = Arc::clone(store);
-                if let Err(e) = fetch.take_local(move |id| local.get(id).ok().flatten()) {
-                    break Err(GetError::Fetch(e));
+                if let Err(e) = take_local(fetch, store, sink, writes_data).await {
+                    break Err(e);
                 }
                 progress(fetch.progress());
             }
@@ -318,6 +333,28 @@ async fn run(
     };
     // The connections stay open for the pool's next fetch; dropping the pool closes them.
     result
+}
+
+/// Takes from the store what the plan found that is held here, until it finds no more; held
+/// leaves go to the sink to be written into the file (if `writes_data`).
+async fn take_local(
+    fetch: &mut Fetch,
+    store: &Arc<BlockStore>,
+    sink: &Sink,
+    writes_data: bool,
+) -> Result<(), GetError> {
+    loop {
+        let local = Arc::clone(store);
+        fetch.take_local(move |id| local.get(id).ok().flatten())?;
+        let held = fetch.take_held();
+        if held.is_empty() {
+            return Ok(());
+        }
+        if writes_data && sink.write_held(held).await.is_err() {
+            // The sink stopped on an error, which `finish` reports.
+            return Err(GetError::Write(std::io::Error::other("the sink stopped")));
+        }
+    }
 }
 
 /// Exchange connections served at once; at the bound a new connection is closed at once (the

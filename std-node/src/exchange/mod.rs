@@ -27,7 +27,9 @@ pub use conn::{ConnStats, Role, exchange_traffic};
 pub use connections::Connections;
 pub use delta::{RebuildError, Served, rebuild, serve as serve_delta};
 pub use dir_diff::{DirFetch, fetch_dir_changes};
-pub use fetch::{Accepted, Fetch, FetchError, FetchProgress, Placement};
+pub use fetch::{
+    Accepted, Fetch, FetchError, FetchProgress, LOOKAHEAD, MAX_REPEATS, MAX_TREE_NODES, Placement,
+};
 pub use get::{FetchReport, GetError, MAX_SERVED_CONNECTIONS, fetch_tree, fetch_tree_over, serve};
 pub use output::FileOutput;
 

@@ -24,11 +24,16 @@ const SINK_QUEUE: usize = 64;
 /// 12 % of a 1 GiB get (205–209 MB/s against 232–236, 2026-11-28).
 const FLUSH_EVERY: u64 = 256;
 
-/// One verified block for the sink.
-struct Job {
-    id: BlockId,
-    ciphertext: Vec<u8>,
-    placement: Option<Placement>,
+/// Work for the sink.
+enum Job {
+    /// A verified block to store, and its data's places in the file if it is a leaf.
+    Block {
+        id: BlockId,
+        ciphertext: Vec<u8>,
+        placements: Vec<Placement>,
+    },
+    /// Leaves held before the fetch, to write from the store.
+    Held(Vec<Placement>),
 }
 
 /// The fetch loop's end of the sink thread.
@@ -45,23 +50,47 @@ impl std::fmt::Debug for Sink {
 
 impl Sink {
     /// Starts the thread: blocks go to `store` as `class`, leaves' data to `output` if given.
-    pub(super) fn spawn(store: &BlockStore, class: Class, output: Option<Arc<FileOutput>>) -> Self {
+    pub(super) fn spawn(
+        store: &Arc<BlockStore>,
+        class: Class,
+        output: Option<Arc<FileOutput>>,
+    ) -> Self {
         let (tx, mut rx) = mpsc::channel::<Job>(SINK_QUEUE);
         let mut writer = store.writer().dropping_synced_pages();
+        let store = Arc::clone(store);
         let thread = tokio::task::spawn_blocking(move || {
             let mut unflushed = 0u64;
             let mut staged = output.map(LeafStage::new);
             let result = (|| {
                 while let Some(job) = rx.blocking_recv() {
-                    // The fetch verified the block against its id as it arrived.
-                    writer.put_verified(&job.id, &job.ciphertext, class)?;
-                    unflushed += 1;
-                    if unflushed >= FLUSH_EVERY {
-                        writer.flush_lazily()?;
-                        unflushed = 0;
-                    }
-                    if let (Some(stage), Some(p)) = (&mut staged, &job.placement) {
-                        write_leaf(stage, p, &job.ciphertext)?;
+                    match job {
+                        Job::Block {
+                            id,
+                            ciphertext,
+                            placements,
+                        } => {
+                            // The fetch verified the block against its id as it arrived.
+                            writer.put_verified(&id, &ciphertext, class)?;
+                            unflushed += 1;
+                            if unflushed >= FLUSH_EVERY {
+                                writer.flush_lazily()?;
+                                unflushed = 0;
+                            }
+                            if let Some(stage) = &mut staged {
+                                for p in &placements {
+                                    write_leaf(stage, p, &ciphertext)?;
+                                }
+                            }
+                        }
+                        Job::Held(placements) => {
+                            let Some(stage) = &mut staged else { continue };
+                            for p in &placements {
+                                let ciphertext = store
+                                    .get(&p.block.id)?
+                                    .ok_or(GetError::NotHeld(p.block.id))?;
+                                write_leaf(stage, p, &ciphertext)?;
+                            }
+                        }
                     }
                 }
                 staged.as_mut().map_or(Ok(()), LeafStage::write_all)
@@ -79,16 +108,22 @@ impl Sink {
         &self,
         id: BlockId,
         ciphertext: Vec<u8>,
-        placement: Option<Placement>,
+        placements: Vec<Placement>,
     ) -> Result<(), ()> {
         self.tx
-            .send(Job {
+            .send(Job::Block {
                 id,
                 ciphertext,
-                placement,
+                placements,
             })
             .await
             .map_err(|_| ())
+    }
+
+    /// Hands over leaves held before the fetch, to write from the store into the file (if there
+    /// is one); waits while the queue is full. An error means the thread stopped.
+    pub(super) async fn write_held(&self, placements: Vec<Placement>) -> Result<(), ()> {
+        self.tx.send(Job::Held(placements)).await.map_err(|_| ())
     }
 
     /// Waits for every block handed over to be written and flushed.
