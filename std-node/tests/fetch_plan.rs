@@ -705,3 +705,28 @@ fn a_tree_held_whole_is_walked_a_bounded_piece_at_a_time() {
     assert_eq!(fetch.progress().received, 0);
     assert!(out == data, "the placed bytes differ from the data");
 }
+
+#[test]
+fn answered_in_order_the_leaves_come_in_file_order() {
+    // The output is written in large sequential pieces only if the leaves come in order: tree
+    // nodes asked for ahead must keep their order too (the second level-1 node once went first).
+    let mut f = Forge::new();
+    let (root, data) = wide_tree(&mut f, 3_000, 100);
+    let mut fetch = Fetch::new(root, 16);
+    fetch.add_provider(peer(1));
+    let mut next = 0u64;
+    while !fetch.is_complete() {
+        let (p, ids) = fetch.next_request().expect("a request");
+        for id in ids {
+            let Accepted::Store(placements) = fetch.on_block(&p, &id, &f.blocks[&id]).unwrap()
+            else {
+                panic!("a block asked for was not taken");
+            };
+            for pl in placements {
+                assert_eq!(pl.offset, next, "a leaf out of file order");
+                next += pl.size;
+            }
+        }
+    }
+    assert_eq!(next, data.len() as u64);
+}

@@ -150,7 +150,10 @@ pub struct Fetch {
     /// queues the rest. Without this, a tree that shares most of its blocks with one held (a file
     /// after a small edit) would be fetched whole.
     fresh: VecDeque<BlockId>,
-    /// Needed, not asked for yet: tree nodes first, then leaves in file order.
+    /// Tree nodes needed, not asked for yet: asked for before any leaf, so that the next node's
+    /// children are known before the current one's run out.
+    node_queue: VecDeque<BlockId>,
+    /// Leaves needed, not asked for yet, in file order.
     queue: VecDeque<BlockId>,
     /// Every block found and not handled yet (fresh, queued or in flight).
     wanted: HashMap<BlockId, Wanted>,
@@ -196,7 +199,7 @@ impl std::fmt::Debug for Fetch {
         // Block keys stay out of logs: counts only.
         f.debug_struct("Fetch")
             .field("root", &self.root)
-            .field("queued", &self.queue.len())
+            .field("queued", &(self.node_queue.len() + self.queue.len()))
             .field("queued_for_deltas", &self.delta_queue.len())
             .field("in_flight", &self.in_flight.len())
             .field("wanted", &self.wanted.len())
@@ -230,6 +233,7 @@ impl Fetch {
         Fetch {
             root: id,
             fresh: VecDeque::from([id]),
+            node_queue: VecDeque::new(),
             queue: VecDeque::new(),
             wanted: HashMap::from([(id, wanted)]),
             in_flight: HashMap::new(),
@@ -368,25 +372,38 @@ impl Fetch {
     }
 
     /// Queues a needed block: for a delta if it has bases (and its delta did not fail), plain
-    /// otherwise; tree nodes, and a block that goes back, at the front.
+    /// otherwise; a block that goes back at the front.
     fn enqueue(&mut self, id: BlockId, back_again: bool) {
         let delta =
             self.delta_peer.is_some() && self.bases.contains_key(&id) && !self.whole.contains(&id);
-        let front = back_again
-            || self
-                .wanted
-                .get(&id)
-                .is_some_and(|w| w.expect.is_none_or(|e| e.level > 0));
         let q = if delta {
             &mut self.delta_queue
         } else {
-            &mut self.queue
+            self.plain_queue(&id)
         };
-        if front {
+        if back_again {
             q.push_front(id);
         } else {
             q.push_back(id);
         }
+    }
+
+    /// The queue of plain requests `id` belongs in: tree nodes (and the root) apart from leaves.
+    fn plain_queue(&mut self, id: &BlockId) -> &mut VecDeque<BlockId> {
+        let node = self
+            .wanted
+            .get(id)
+            .is_some_and(|w| w.expect.is_none_or(|e| e.level > 0));
+        if node {
+            &mut self.node_queue
+        } else {
+            &mut self.queue
+        }
+    }
+
+    /// Puts `id` back at the front of its plain queue (its provider went away or lacks it).
+    fn requeue(&mut self, id: BlockId) {
+        self.plain_queue(&id).push_front(id);
     }
 
     /// Moves the blocks found but not looked for in a store into the queues (for callers that
@@ -583,6 +600,7 @@ impl Fetch {
         let p = self.providers.iter_mut().find(|p| p.peer == peer)?;
         let room = self.window.saturating_sub(p.in_flight).min(MAX_DELTA_WANTS);
         let mut wants = Vec::new();
+        let mut plain = Vec::new();
         while wants.len() < room {
             let Some(id) = self.delta_queue.pop_front() else {
                 break;
@@ -592,7 +610,7 @@ impl Fetch {
             let (Some(bases), Some(target)) = (bases.filter(|_| !p.lacks.contains(&id)), target)
             else {
                 // Refused by the maker, or its delta failed: asked for whole, of anyone.
-                self.queue.push_front(id);
+                plain.push(id);
                 continue;
             };
             let bases: heapless::Vec<BlockRef, MAX_DELTA_BASES> =
@@ -600,10 +618,13 @@ impl Fetch {
             self.in_flight.insert(id, (peer, true));
             wants.push(DeltaWant { target, bases });
         }
+        p.in_flight += wants.len();
+        for id in plain {
+            self.requeue(id);
+        }
         if wants.is_empty() {
             return None;
         }
-        p.in_flight += wants.len();
         Some((peer, wants))
     }
 
@@ -677,23 +698,25 @@ impl Fetch {
                 continue;
             }
             let mut ids = Vec::new();
-            let mut j = 0;
-            while ids.len() < room {
-                let Some(id) = self.queue.get(j) else { break };
-                if !self.wanted.contains_key(id) {
-                    // Handled since it was queued (held after all): nothing to ask.
-                    self.queue.remove(j);
-                    continue;
+            for q in [&mut self.node_queue, &mut self.queue] {
+                let mut j = 0;
+                while ids.len() < room {
+                    let Some(id) = q.get(j) else { break };
+                    if !self.wanted.contains_key(id) {
+                        // Handled since it was queued (held after all): nothing to ask.
+                        q.remove(j);
+                        continue;
+                    }
+                    if p.lacks.contains(id) {
+                        j += 1;
+                        continue;
+                    }
+                    let Some(id) = q.remove(j) else {
+                        break;
+                    };
+                    ids.push(id);
+                    self.in_flight.insert(id, (p.peer, false));
                 }
-                if p.lacks.contains(id) {
-                    j += 1;
-                    continue;
-                }
-                let Some(id) = self.queue.remove(j) else {
-                    break;
-                };
-                ids.push(id);
-                self.in_flight.insert(id, (p.peer, false));
             }
             if !ids.is_empty() {
                 p.in_flight += ids.len();
@@ -742,6 +765,7 @@ impl Fetch {
         let Some(p) = self.providers.iter_mut().find(|p| p.peer == *peer) else {
             return;
         };
+        let mut lost = Vec::new();
         for id in ids {
             if !self.wanted.contains_key(id) {
                 continue;
@@ -754,9 +778,13 @@ impl Fetch {
             {
                 self.in_flight.remove(id);
                 p.in_flight = p.in_flight.saturating_sub(1);
-                // Its delta's maker lacks it: whole, of anyone (`next_delta_request` moves it).
-                self.queue.push_front(*id);
+                lost.push(*id);
             }
+        }
+        for id in lost {
+            // Even one asked as a delta goes back plain: its maker lacks it, so it comes whole,
+            // of anyone.
+            self.requeue(id);
         }
     }
 
@@ -766,8 +794,9 @@ impl Fetch {
         if self.delta_peer == Some(*peer) {
             // No deltas without their maker: the others are asked for the blocks whole.
             self.delta_peer = None;
-            let waiting = std::mem::take(&mut self.delta_queue);
-            self.queue.extend(waiting);
+            for id in std::mem::take(&mut self.delta_queue) {
+                self.enqueue(id, false);
+            }
         }
         let lost: Vec<BlockId> = self
             .in_flight
@@ -777,7 +806,7 @@ impl Fetch {
             .collect();
         for id in lost {
             self.in_flight.remove(&id);
-            self.queue.push_front(id);
+            self.requeue(id);
         }
     }
 
@@ -792,8 +821,9 @@ impl Fetch {
             return Ok(());
         }
         let servable = self
-            .queue
+            .node_queue
             .iter()
+            .chain(&self.queue)
             .any(|id| self.providers.iter().any(|p| !p.lacks.contains(id)))
             || (!self.delta_queue.is_empty()
                 && self
@@ -804,7 +834,7 @@ impl Fetch {
             Ok(())
         } else {
             Err(FetchError::NoProviders {
-                missing: self.queue.len() + self.delta_queue.len(),
+                missing: self.node_queue.len() + self.queue.len() + self.delta_queue.len(),
             })
         }
     }
@@ -822,9 +852,16 @@ impl Fetch {
         let Some(w) = self.wanted.remove(id) else {
             return Ok(Vec::new());
         };
-        let bases = self.bases.remove(id);
-        self.whole.remove(id);
-        for p in &mut self.providers {
+        // Empty in a plain fetch: not hashed into then.
+        let bases = if self.bases.is_empty() {
+            None
+        } else {
+            self.bases.remove(id)
+        };
+        if !self.whole.is_empty() {
+            self.whole.remove(id);
+        }
+        for p in self.providers.iter_mut().filter(|p| !p.lacks.is_empty()) {
             p.lacks.remove(id);
         }
         let bad = |reason: &str| FetchError::BadTree {
