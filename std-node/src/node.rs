@@ -101,7 +101,7 @@ impl AddReport {
 pub struct GetReport {
     /// Data bytes written.
     pub size: u64,
-    /// The fetch (empty when every block was held already).
+    /// The fetch (empty when every block was held already). Its `ids` went to the pin: empty.
     pub fetch: FetchReport,
     /// Providers the DHT named.
     pub providers: usize,
@@ -657,7 +657,7 @@ impl Node {
         let written = self
             .write_dir_tree(root, &partial, &providers, named, progress)
             .await;
-        let (total, written) = match written {
+        let (mut total, written) = match written {
             Ok(done) => done,
             Err(e) => {
                 // Created by this call a moment ago, so it is ours to remove; the blocks fetched
@@ -667,8 +667,9 @@ impl Node {
             }
         };
         std::fs::rename(&partial, dest).map_err(|e| Error::file(dest, "rename into", &e))?;
-        self.pin_complete(&provisional, label, root, total.ids.clone())
-            .await?;
+        // The list is the tree's size (32 bytes a block): handed over, not copied.
+        let ids = std::mem::take(&mut total.ids);
+        self.pin_complete(&provisional, label, root, ids).await?;
         if let Err(e) = self.announce(&root.id).await {
             debug!(error = %e, "announcing a fetched root failed");
         }
@@ -850,7 +851,7 @@ impl Node {
         } else {
             None
         };
-        let (report, named) = match local {
+        let (mut report, named) = match local {
             Some(Ok(report)) => (report, 0),
             Some(Err(e)) if e.kind() != ErrorKind::NotFound => return Err(e),
             _ => {
@@ -877,8 +878,9 @@ impl Node {
         // Every block is here now (the fetch walked the whole tree and lists its blocks): the pin
         // takes them all, and this node provides them too (so popular data spreads over the peers
         // that fetched it).
-        self.pin_complete(&provisional, label, root, report.ids.clone())
-            .await?;
+        // The list is the tree's size (32 bytes a block): handed over, not copied.
+        let ids = std::mem::take(&mut report.ids);
+        self.pin_complete(&provisional, label, root, ids).await?;
         self.net.events().send(NodeEvent::Fetched {
             root: root.id,
             size: report.progress.total_data.unwrap_or(0),
