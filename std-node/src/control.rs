@@ -418,21 +418,28 @@ fn error_reply(e: &Error) -> Reply {
 /// the cores that do the transfer.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// Which progress reports become lines: the first, the last (`done == total`), and otherwise one
-/// per [`PROGRESS_EVERY`].
+/// Which progress reports become lines: the first, the first with something done, the last
+/// (`done == total`), and otherwise one per [`PROGRESS_EVERY`].
 #[derive(Debug, Default)]
 struct ProgressThrottle {
     last: Option<std::time::Instant>,
+    /// Whether a line with something done went out.
+    started: bool,
 }
 
 impl ProgressThrottle {
     fn due(&mut self, now: std::time::Instant, done: u64, total: Option<u64>) -> bool {
-        let due = total == Some(done)
+        // The first byte is news however soon after a line of nothing it comes (a get's first
+        // line, sent before its first block, once held that back by the whole interval).
+        let first_done = done > 0 && !self.started;
+        let due = first_done
+            || total == Some(done)
             || self
                 .last
                 .is_none_or(|last| now.saturating_duration_since(last) >= PROGRESS_EVERY);
         if due {
             self.last = Some(now);
+            self.started |= done > 0;
         }
         due
     }
@@ -858,5 +865,11 @@ mod tests {
         // A clock that went backwards does not stop the lines for good.
         assert!(!u.due(at(5), 4, None));
         assert!(u.due(at(200), 5, None));
+        // A line of nothing done does not hold back the first with something done.
+        let mut v = ProgressThrottle::default();
+        assert!(v.due(at(0), 0, Some(100)));
+        assert!(!v.due(at(1), 0, Some(100)));
+        assert!(v.due(at(2), 1, Some(100)), "the first with something done");
+        assert!(!v.due(at(3), 2, Some(100)));
     }
 }

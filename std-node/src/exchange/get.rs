@@ -185,7 +185,11 @@ async fn run(
 ) -> Result<(), GetError> {
     take_local(fetch, store, sink, writes_data).await?;
     check_size(fetch, max_size)?;
-    progress(fetch.progress());
+    if fetch.progress().blocks > 0 {
+        // Not before anything is held: a progress line of nothing would take the place of the
+        // first real one (the lines are throttled: the first goes out at once, the next 50 ms on).
+        progress(fetch.progress());
+    }
     if fetch.is_complete() {
         return Ok(());
     }
