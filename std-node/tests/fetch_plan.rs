@@ -730,3 +730,19 @@ fn answered_in_order_the_leaves_come_in_file_order() {
     }
     assert_eq!(next, data.len() as u64);
 }
+
+#[test]
+fn a_small_file_is_one_data_block_and_the_plan_says_so() {
+    let (small, blocks) = tree(3_000, 12);
+    assert_eq!(blocks.len(), 1);
+    let mut fetch = Fetch::new(small, 4);
+    assert!(!fetch.root_is_data(), "not known before the root is here");
+    fetch.take_local(|id| blocks.get(id).cloned()).unwrap();
+    assert!(fetch.is_complete());
+    assert!(fetch.root_is_data());
+    let (large, blocks) = tree(1 << 20, 12);
+    let mut fetch = Fetch::new(large, 4);
+    fetch.take_local(|id| blocks.get(id).cloned()).unwrap();
+    assert!(fetch.is_complete());
+    assert!(!fetch.root_is_data());
+}

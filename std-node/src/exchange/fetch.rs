@@ -295,6 +295,11 @@ impl Fetch {
         wanted + open + self.held.len()
     }
 
+    /// Whether the root turned out to be a data block: the whole tree is that one block.
+    pub fn root_is_data(&self) -> bool {
+        !self.wanted.contains_key(&self.root) && self.levels.is_empty()
+    }
+
     /// Providers in use.
     pub fn providers(&self) -> impl Iterator<Item = &PeerId> {
         self.providers.iter().map(|p| &p.peer)
