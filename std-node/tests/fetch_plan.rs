@@ -12,7 +12,7 @@ use gofast_core::block::{
 use gofast_core::crypto::SecretBytes;
 use gofast_core::identity::{KeyPair, PeerId};
 use gofast_node::exchange::{
-    Accepted, Fetch, FetchError, LOOKAHEAD, Placement, Served, rebuild, serve_delta,
+    Accepted, Fetch, FetchError, LOOKAHEAD, MAX_REPEATS, Placement, Served, rebuild, serve_delta,
 };
 
 fn noise(len: usize, seed: u8) -> Vec<u8> {
@@ -745,4 +745,27 @@ fn a_small_file_is_one_data_block_and_the_plan_says_so() {
     fetch.take_local(|id| blocks.get(id).cloned()).unwrap();
     assert!(fetch.is_complete());
     assert!(!fetch.root_is_data());
+}
+
+#[test]
+fn a_tree_that_repeats_subtrees_past_the_bound_is_refused_not_grown() {
+    // 90 distinct level-2 nodes, each naming its own level-1 node 800 times: 90 × 799 further
+    // references to subtrees, past MAX_REPEATS.
+    let mut f = Forge::new();
+    let mut l2 = Vec::new();
+    for i in 0..90u8 {
+        let leaf = f.leaf(i, 1);
+        let n1 = f.node(1, &[(&leaf, 1)]);
+        l2.push(f.node(2, &vec![(&n1, 1); 800]));
+    }
+    const { assert!(90 * 799 > MAX_REPEATS) };
+    let entries: Vec<(&BlockRef, u64)> = l2.iter().map(|n| (n, 800)).collect();
+    let root = f.node(3, &entries);
+    match f.fetch(&root) {
+        Err(FetchError::BadTree { reason, .. }) => {
+            assert!(reason.contains("again more than"), "{reason}");
+        }
+        Err(other) => panic!("another error: {other}"),
+        Ok(_) => panic!("a tree past the bound was fetched"),
+    }
 }
