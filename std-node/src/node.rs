@@ -23,9 +23,9 @@ use crate::exchange::{
 };
 use crate::keys::NodeKeys;
 use crate::net::{NetStats, NodeConfig, NodeHandle, PeerInfo, spawn};
-use crate::store::{BlockStore, Class, PinInfo, StoreConfig, StoreStats};
+use crate::store::{BlockStore, Class, PinInfo, PinReport, StoreConfig, StoreStats};
 pub(crate) use crate::tree_ids::Leaves;
-use crate::tree_ids::TreeIdsError;
+use crate::tree_ids::{DirTreeIds, TreeIds};
 use gofast_core::fs::MAX_LISTING_LEN;
 
 /// How long a provider record announces a root (the DHT's default record lifetime).
@@ -328,13 +328,10 @@ impl Node {
             // Pinned before it is offered: the receiver fetches from this pin.
             let root = added.encoded.root.clone();
             // Held: just added, or (files taken unread) held under the previous push's pin.
-            let ids = dir_tree_block_ids(&store, &root, Leaves::Trust)?;
-            let listed_in = t.elapsed();
-            store.pin(&label, &root, ids)?;
+            pin_dir_tree(&store, &label, &root, Leaves::Trust)?;
             debug!(
                 add_ms = added_in.as_millis(),
-                list_ms = (listed_in - added_in).as_millis(),
-                pin_ms = (t.elapsed() - listed_in).as_millis(),
+                pin_ms = (t.elapsed() - added_in).as_millis(),
                 "push: tree added and pinned"
             );
             Ok::<_, Error>(added)
@@ -657,7 +654,7 @@ impl Node {
         let written = self
             .write_dir_tree(root, &partial, &providers, named, progress)
             .await;
-        let (mut total, written) = match written {
+        let (total, written) = match written {
             Ok(done) => done,
             Err(e) => {
                 // Created by this call a moment ago, so it is ours to remove; the blocks fetched
@@ -667,9 +664,7 @@ impl Node {
             }
         };
         std::fs::rename(&partial, dest).map_err(|e| Error::file(dest, "rename into", &e))?;
-        // The list is the tree's size (32 bytes a block): handed over, not copied.
-        let ids = std::mem::take(&mut total.ids);
-        self.pin_complete(&provisional, label, root, ids).await?;
+        self.pin_complete(&provisional, label, root, true).await?;
         if let Err(e) = self.announce(&root.id).await {
             debug!(error = %e, "announcing a fetched root failed");
         }
@@ -694,7 +689,6 @@ impl Node {
         // One connection per provider for the whole tree, not one per listing and file.
         let mut pool = self.connections();
         let mut total = FetchReport::default();
-        let mut known = std::collections::HashSet::new();
         let mut written = 0u64;
         let mut declared: Option<u64> = None;
         let mut entries = 0u64;
@@ -712,7 +706,7 @@ impl Node {
                     |_| {},
                 )
                 .await?;
-            merge_reports(&mut total, report, &mut known);
+            merge_reports(&mut total, report);
             let (store, r) = (Arc::clone(&self.store), listing_root.clone());
             let listing = blocking("read", move || read_listing(&store, &r)).await?;
             if depth == 0 {
@@ -750,7 +744,7 @@ impl Node {
                             )
                             .await?;
                         let size = report.progress.total_data.unwrap_or(0);
-                        merge_reports(&mut total, report, &mut known);
+                        merge_reports(&mut total, report);
                         let file = complete_file(output, size).await?;
                         if let Some(t) = system_time(e.mtime_ns) {
                             // Best effort: a file system without times still gets the data.
@@ -851,7 +845,7 @@ impl Node {
         } else {
             None
         };
-        let (mut report, named) = match local {
+        let (report, named) = match local {
             Some(Ok(report)) => (report, 0),
             Some(Err(e)) if e.kind() != ErrorKind::NotFound => return Err(e),
             _ => {
@@ -875,12 +869,9 @@ impl Node {
             providers = named,
             "blocks fetched"
         );
-        // Every block is here now (the fetch walked the whole tree and lists its blocks): the pin
-        // takes them all, and this node provides them too (so popular data spreads over the peers
-        // that fetched it).
-        // The list is the tree's size (32 bytes a block): handed over, not copied.
-        let ids = std::mem::take(&mut report.ids);
-        self.pin_complete(&provisional, label, root, ids).await?;
+        // Every block is here now (the fetch walked the whole tree): the pin takes them all, and
+        // this node provides them too (so popular data spreads over the peers that fetched it).
+        self.pin_complete(&provisional, label, root, false).await?;
         self.net.events().send(NodeEvent::Fetched {
             root: root.id,
             size: report.progress.total_data.unwrap_or(0),
@@ -902,14 +893,14 @@ impl Node {
         Ok(provisional)
     }
 
-    /// The tree under `root` is whole: pins all of `ids` under `label` and drops the provisional
-    /// pin.
+    /// The tree under `root` (a directory's if `dir`) is whole: pins it under `label` and drops
+    /// the provisional pin.
     async fn pin_complete(
         &self,
         provisional: &str,
         label: &str,
         root: &BlockRef,
-        ids: Vec<BlockId>,
+        dir: bool,
     ) -> Result<(), Error> {
         let (store, l, p, r) = (
             Arc::clone(&self.store),
@@ -918,8 +909,13 @@ impl Node {
             root.clone(),
         );
         blocking("pin", move || {
-            store.pin(&l, &r, ids)?;
-            store.unpin(&p).map(|_| ())
+            // Every block was fetched or held: the walk trusts the leaves.
+            if dir {
+                pin_dir_tree(&store, &l, &r, Leaves::Trust)?;
+            } else {
+                pin_tree(&store, &l, &r, Leaves::Trust)?;
+            }
+            Ok::<_, Error>(store.unpin(&p).map(|_| ())?)
         })
         .await
     }
@@ -989,8 +985,7 @@ impl Node {
     pub async fn pin(&self, label: &str, root: &BlockRef) -> Result<u64, Error> {
         let (store, label, root) = (Arc::clone(&self.store), label.to_owned(), root.clone());
         blocking("pin", move || {
-            let ids = tree_ids(&store, &root)?;
-            Ok::<_, Error>(store.pin(&label, &root, ids)?.blocks)
+            Ok::<_, Error>(pin_tree(&store, &label, &root, Leaves::Check)?.blocks)
         })
         .await
     }
@@ -999,8 +994,7 @@ impl Node {
     pub async fn pin_dir(&self, label: &str, root: &BlockRef) -> Result<u64, Error> {
         let (store, label, root) = (Arc::clone(&self.store), label.to_owned(), root.clone());
         blocking("pin", move || {
-            let ids = dir_tree_ids(&store, &root)?;
-            Ok::<_, Error>(store.pin(&label, &root, ids)?.blocks)
+            Ok::<_, Error>(pin_dir_tree(&store, &label, &root, Leaves::Check)?.blocks)
         })
         .await
     }
@@ -1214,94 +1208,32 @@ fn held(store: &BlockStore, id: &BlockId) -> Result<Vec<u8>, ReadFail> {
         .ok_or(ReadFail::Missing(*id))
 }
 
-/// Every distinct block id of the tree under `root`, every one of them held. Only the tree nodes
-/// are read and opened (to learn their children): a data leaf is looked up, not read, so listing
-/// a large file's blocks costs its tree nodes, not its data (a re-pin after a push or pull names
-/// every block of a tree that is mostly unchanged).
-fn tree_ids(store: &BlockStore, root: &BlockRef) -> Result<Vec<BlockId>, Error> {
-    tree_block_ids(store, root, Leaves::Check)
-}
-
-/// [`tree_ids`], its data leaves checked or trusted as `leaves` says.
-fn tree_block_ids(
+/// Pins the tree under `root` as `label`: its ids come from a walk of the stored tree as the pin
+/// takes them, its data leaves checked or trusted as `leaves` says.
+pub(crate) fn pin_tree(
     store: &BlockStore,
+    label: &str,
     root: &BlockRef,
     leaves: Leaves,
-) -> Result<Vec<BlockId>, Error> {
-    crate::tree_ids::tree_block_ids(store, root, leaves).map_err(|e| match e {
-        TreeIdsError::Missing(id) => Error::new(
-            ErrorKind::NotFound,
-            format!("block {id} of the tree is not held: fetch it with `gofast get`"),
-        ),
-        TreeIdsError::Corrupt { .. } => Error::new(ErrorKind::Corrupt, e.to_string()),
-        TreeIdsError::TooLarge => Error::new(ErrorKind::InvalidInput, e.to_string()),
-        TreeIdsError::Store(e) => Error::from(e),
-    })
+) -> Result<PinReport, Error> {
+    let ids = TreeIds::new(store, root, leaves).map(|r| r.map_err(Error::from));
+    store.try_pin(label, root, ids)
 }
 
-/// Every distinct block under the directory `root`: its listings' trees and its files' trees.
-pub(crate) fn dir_tree_ids(store: &BlockStore, root: &BlockRef) -> Result<Vec<BlockId>, Error> {
-    dir_tree_block_ids(store, root, Leaves::Check)
-}
-
-/// [`dir_tree_ids`], its data leaves checked or trusted as `leaves` says.
-pub(crate) fn dir_tree_block_ids(
+/// Pins the directory under `root` (its listing's root) and everything beneath it as `label`,
+/// like [`pin_tree`].
+pub(crate) fn pin_dir_tree(
     store: &BlockStore,
+    label: &str,
     root: &BlockRef,
     leaves: Leaves,
-) -> Result<Vec<BlockId>, Error> {
-    dir_trees_block_ids(store, std::slice::from_ref(root), leaves)
+) -> Result<PinReport, Error> {
+    let ids = DirTreeIds::new(store, std::slice::from_ref(root), leaves);
+    store.try_pin(label, root, ids)
 }
 
-/// Every distinct block under the directories `roots` together: a subtree or file they share is
-/// walked once (the snapshots of a volume share most of theirs).
-pub(crate) fn dir_trees_block_ids(
-    store: &BlockStore,
-    roots: &[BlockRef],
-    leaves: Leaves,
-) -> Result<Vec<BlockId>, Error> {
-    let mut ids = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut todo: Vec<(BlockRef, usize)> = roots.iter().map(|r| (r.clone(), 0usize)).collect();
-    let mut entries = 0u64;
-    while let Some((listing, depth)) = todo.pop() {
-        // A listing named by many entries is walked once: its blocks are the same each time.
-        if seen.contains(&listing.id) {
-            continue;
-        }
-        for id in tree_block_ids(store, &listing, leaves)? {
-            if seen.insert(id) {
-                ids.push(id);
-            }
-        }
-        let listed = read_listing(store, &listing)?;
-        count_entries(&mut entries, listed.len())?;
-        for e in listed {
-            match e.kind {
-                EntryKind::Dir if depth >= MAX_DEPTH => return Err(too_deep()),
-                EntryKind::Dir => todo.push((e.target, depth + 1)),
-                EntryKind::File => {
-                    if seen.contains(&e.target.id) {
-                        continue;
-                    }
-                    for id in tree_block_ids(store, &e.target, leaves)? {
-                        if seen.insert(id) {
-                            ids.push(id);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    Ok(ids)
-}
-
-/// Adds `from`'s blocks, deliveries and troubles to `into`; `known` holds the ids `into` lists.
-fn merge_reports(
-    into: &mut FetchReport,
-    from: FetchReport,
-    known: &mut std::collections::HashSet<BlockId>,
-) {
+/// Adds `from`'s blocks, deliveries and troubles to `into`.
+fn merge_reports(into: &mut FetchReport, from: FetchReport) {
     let (a, b) = (&mut into.progress, from.progress);
     a.blocks += b.blocks;
     a.bytes += b.bytes;
@@ -1323,9 +1255,6 @@ fn merge_reports(
             }
         }
     }
-    // A file or listing named many times lists the same blocks each time: keep them once.
-    into.ids
-        .extend(from.ids.into_iter().filter(|id| known.insert(*id)));
 }
 
 /// The last component of `path` as a pin label, or `fallback`.

@@ -1,15 +1,24 @@
-//! Listing the distinct block ids of a tree held in the store: what a pin takes.
+//! Listing the block ids of a tree held in the store: what a pin takes.
 //!
-//! Only the tree nodes are read and opened (to learn their children): a data leaf is looked up at
+//! The listings stream: a pin takes the ids as the walk finds them (a batch at a time), so no list
+//! of a tree's blocks is ever held, whatever its size. A walk holds its stack, the tree nodes it
+//! opened (a few hundred per GiB of data) and, for a directory, the roots of the files and listings
+//! it walked.
+//!
+//! Only tree nodes are read and opened (to learn their children): a data leaf is looked up at
 //! most, never read, so listing a large file's blocks costs its tree nodes, not its data (a
 //! re-pin after a push or pull names every block of a tree that is mostly unchanged). A subtree
-//! the tree names several times is opened once.
+//! the tree names several times is opened once; a leaf comes once for every time a tree node
+//! names it (the pin counts each block once).
 
 use std::collections::HashSet;
 
 use gofast_core::block::{Block, BlockId, BlockRef, open_in_place};
 
+use crate::dirs::{MAX_DEPTH, count_entries, read_listing, too_deep};
+use crate::error::{Error, ErrorKind};
 use crate::store::{BlockStore, StoreError};
+use gofast_core::fs::EntryKind;
 
 /// Block references one listing may meet (a 1 TiB file of 16 KiB chunks has 2^26 blocks).
 pub(crate) const MAX_TREE_BLOCKS: usize = 1 << 27;
@@ -46,51 +55,181 @@ pub(crate) enum TreeIdsError {
     Store(#[from] StoreError),
 }
 
-/// Every distinct block id of the tree under `root` (the root included), in no particular order;
-/// its data leaves checked or trusted as `leaves` says.
-pub(crate) fn tree_block_ids(
-    store: &BlockStore,
-    root: &BlockRef,
+impl From<TreeIdsError> for Error {
+    fn from(e: TreeIdsError) -> Error {
+        match e {
+            TreeIdsError::Missing(id) => Error::new(
+                ErrorKind::NotFound,
+                format!("block {id} of the tree is not held: fetch it with `gofast get`"),
+            ),
+            TreeIdsError::Corrupt { .. } => Error::new(ErrorKind::Corrupt, e.to_string()),
+            TreeIdsError::TooLarge => Error::new(ErrorKind::InvalidInput, e.to_string()),
+            TreeIdsError::Store(e) => Error::from(e),
+        }
+    }
+}
+
+/// The block ids of the tree under `root` as a walk finds them: the root first, each tree node
+/// once, a data leaf once for every time a tree node names it; its data leaves checked or trusted
+/// as `leaves` says. Ends after its first error.
+pub(crate) struct TreeIds<'s> {
+    store: &'s BlockStore,
     leaves: Leaves,
-) -> Result<Vec<BlockId>, TreeIdsError> {
-    // Sorted and deduplicated at the end: 32 bytes a block, not a set's ~60 (a 1 GiB file has
-    // some 54,000 blocks).
-    let mut data_ids = Vec::new();
-    let mut opened = HashSet::from([root.id]);
-    // Blocks to open (their parents say they are tree nodes, or the root, which may be either).
-    let mut nodes = vec![root.clone()];
-    while let Some(r) = nodes.pop() {
-        let mut data = store.get(&r.id)?.ok_or(TreeIdsError::Missing(r.id))?;
-        let block = open_in_place(&r, &mut data).map_err(|e| TreeIdsError::Corrupt {
+    /// Tree nodes met: a subtree named again is not walked again.
+    opened: HashSet<BlockId>,
+    /// Blocks to open (their parents say they are tree nodes, or the root, which may be either).
+    nodes: Vec<BlockRef>,
+    /// The leaves of the last level-1 node opened, not yet given out.
+    data: Vec<BlockId>,
+    /// References met so far.
+    met: usize,
+    failed: bool,
+}
+
+impl<'s> TreeIds<'s> {
+    /// A walk of the tree under `root`.
+    pub(crate) fn new(store: &'s BlockStore, root: &BlockRef, leaves: Leaves) -> TreeIds<'s> {
+        TreeIds {
+            store,
+            leaves,
+            opened: HashSet::from([root.id]),
+            nodes: vec![root.clone()],
+            data: Vec::new(),
+            met: 1,
+            failed: false,
+        }
+    }
+
+    fn step(&mut self) -> Result<Option<BlockId>, TreeIdsError> {
+        if let Some(id) = self.data.pop() {
+            if self.leaves == Leaves::Check && !self.store.has(&id)? {
+                return Err(TreeIdsError::Missing(id));
+            }
+            return Ok(Some(id));
+        }
+        let Some(r) = self.nodes.pop() else {
+            return Ok(None);
+        };
+        let mut bytes = self.store.get(&r.id)?.ok_or(TreeIdsError::Missing(r.id))?;
+        let block = open_in_place(&r, &mut bytes).map_err(|e| TreeIdsError::Corrupt {
             id: r.id,
             reason: e.to_string(),
         })?;
-        let Block::Tree(node) = block else {
-            continue;
-        };
-        if node.level() == 1 {
-            data_ids.extend(node.entries().map(|e| e.child.id));
-        } else {
-            for e in node.entries() {
-                if opened.insert(e.child.id) {
-                    nodes.push(e.child);
+        if let Block::Tree(node) = block {
+            self.met = self.met.saturating_add(node.entries().len());
+            if self.met > MAX_TREE_BLOCKS {
+                return Err(TreeIdsError::TooLarge);
+            }
+            if node.level() == 1 {
+                self.data.extend(node.entries().map(|e| e.child.id));
+            } else {
+                for e in node.entries() {
+                    if self.opened.insert(e.child.id) {
+                        self.nodes.push(e.child);
+                    }
                 }
             }
         }
-        if data_ids.len().saturating_add(opened.len()) > MAX_TREE_BLOCKS {
-            return Err(TreeIdsError::TooLarge);
+        Ok(Some(r.id))
+    }
+}
+
+impl Iterator for TreeIds<'_> {
+    type Item = Result<BlockId, TreeIdsError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let next = self.step().transpose();
+        self.failed = matches!(next, Some(Err(_)));
+        next
+    }
+}
+
+/// The block ids under the directories `roots` together: their listings' trees and their files'
+/// trees, as [`TreeIds`] gives them. A file or listing they name several times is walked once (the
+/// snapshots of a volume share most of theirs). Ends after its first error.
+pub(crate) struct DirTreeIds<'s> {
+    store: &'s BlockStore,
+    leaves: Leaves,
+    /// The tree being walked.
+    current: Option<TreeIds<'s>>,
+    /// Listings (with their depth) and files (`None`) still to walk.
+    todo: Vec<(BlockRef, Option<usize>)>,
+    /// Roots of the listings and files walked or queued.
+    seen: HashSet<BlockId>,
+    entries: u64,
+    failed: bool,
+}
+
+impl<'s> DirTreeIds<'s> {
+    /// A walk of the directories under `roots` (their listings' roots).
+    pub(crate) fn new(store: &'s BlockStore, roots: &[BlockRef], leaves: Leaves) -> DirTreeIds<'s> {
+        DirTreeIds {
+            store,
+            leaves,
+            current: None,
+            todo: roots.iter().map(|r| (r.clone(), Some(0))).collect(),
+            seen: HashSet::new(),
+            entries: 0,
+            failed: false,
         }
     }
-    data_ids.sort_unstable();
-    data_ids.dedup();
-    if leaves == Leaves::Check {
-        for id in &data_ids {
-            if !store.has(id)? {
-                return Err(TreeIdsError::Missing(*id));
+
+    fn step(&mut self) -> Result<Option<BlockId>, Error> {
+        loop {
+            if let Some(walk) = &mut self.current {
+                match walk.next() {
+                    Some(id) => return Ok(Some(id?)),
+                    None => self.current = None,
+                }
             }
+            let Some((root, depth)) = self.todo.pop() else {
+                return Ok(None);
+            };
+            // A listing or file named by many entries is walked once: its blocks are the same
+            // each time.
+            if !self.seen.insert(root.id) {
+                continue;
+            }
+            if let Some(depth) = depth {
+                let listed = read_listing(self.store, &root)?;
+                count_entries(&mut self.entries, listed.len())?;
+                for e in listed {
+                    match e.kind {
+                        EntryKind::Dir if depth >= MAX_DEPTH => return Err(too_deep()),
+                        EntryKind::Dir => self.todo.push((e.target, Some(depth + 1))),
+                        EntryKind::File => self.todo.push((e.target, None)),
+                    }
+                }
+            }
+            self.current = Some(TreeIds::new(self.store, &root, self.leaves));
         }
     }
-    data_ids.retain(|id| !opened.contains(id));
-    data_ids.extend(opened);
-    Ok(data_ids)
+}
+
+impl Iterator for DirTreeIds<'_> {
+    type Item = Result<BlockId, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let next = self.step().transpose();
+        self.failed = matches!(next, Some(Err(_)));
+        next
+    }
+}
+
+/// The distinct ids of the tree under `root`, held whole (fetched just now), as a list: for the
+/// callers that keep one (a volume's snapshot pins what taking it in fetched).
+pub(crate) fn held_tree_ids(
+    store: &BlockStore,
+    root: &BlockRef,
+) -> Result<Vec<BlockId>, TreeIdsError> {
+    let mut ids = TreeIds::new(store, root, Leaves::Trust).collect::<Result<Vec<_>, _>>()?;
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
 }

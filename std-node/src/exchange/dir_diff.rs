@@ -15,7 +15,9 @@ use gofast_core::identity::{KeyPair, PeerId};
 use super::{FetchReport, fetch_tree};
 use crate::dirs::{MAX_DEPTH, read_listing, too_deep};
 use crate::error::{Error, ErrorKind};
+use crate::node::blocking;
 use crate::store::{BlockStore, Class};
+use crate::tree_ids::held_tree_ids;
 
 /// What a changed-tree fetch did.
 #[derive(Clone, Debug, Default)]
@@ -40,26 +42,34 @@ pub async fn fetch_dir_changes(
     deltas_from: Option<PeerId>,
 ) -> Result<DirFetch, Error> {
     let mut out = DirFetch::default();
+    // A fetch, then the list of the tree it made whole (its blocks are this fetch's share of the
+    // pin).
     let fetch = |root: BlockRef, old: Option<BlockRef>| {
-        fetch_tree(
+        let fetched = fetch_tree(
             Arc::clone(identity),
             Arc::clone(store),
-            root,
+            root.clone(),
             providers.to_vec(),
             Class::Permanent,
             None,
             crate::node::MAX_GET_SIZE,
             old.zip(deltas_from),
             Box::new(|_| {}),
-        )
+        );
+        let store = Arc::clone(store);
+        async move {
+            let report = fetched.await?;
+            let ids = blocking("listing a tree", move || held_tree_ids(&store, &root)).await?;
+            Ok::<_, Error>((report, ids))
+        }
     };
     // Changed files are fetched several at once: each is a connection of its own, and most of a
     // small file's time is the connection's set-up.
     let mut files = tokio::task::JoinSet::new();
-    let take = |out: &mut DirFetch, report: FetchReport| {
+    let take = |out: &mut DirFetch, (report, ids): (FetchReport, Vec<BlockId>)| {
         out.received += report.progress.received;
         out.rebuilt += report.progress.rebuilt;
-        out.ids.extend(report.ids);
+        out.ids.extend(ids);
     };
     // Entries walked, bounded like every directory tree (a peer's tree may be anything).
     let mut entries = 0u64;
@@ -116,8 +126,7 @@ pub async fn fetch_dir_changes(
 const FILES_AT_ONCE: usize = 8;
 
 fn joined(
-    done: Result<Result<FetchReport, super::GetError>, tokio::task::JoinError>,
-) -> Result<FetchReport, Error> {
+    done: Result<Result<(FetchReport, Vec<BlockId>), Error>, tokio::task::JoinError>,
+) -> Result<(FetchReport, Vec<BlockId>), Error> {
     done.map_err(|e| Error::new(ErrorKind::Internal, format!("a file's fetch: {e}")))?
-        .map_err(Error::from)
 }

@@ -18,7 +18,6 @@ use super::fetch::{Accepted, Fetch, FetchError, FetchProgress};
 use super::output::FileOutput;
 use super::sink::Sink;
 use crate::store::{BlockStore, Class};
-use crate::tree_ids::{Leaves, TreeIdsError, tree_block_ids};
 
 /// Requests in flight per provider: enough to keep a loopback or LAN link busy (64 KiB blocks,
 /// 2 MiB in flight), few enough that a slow provider holds little.
@@ -37,8 +36,6 @@ pub struct FetchReport {
     pub lost: Vec<PeerId>,
     /// Providers that could not be reached at all.
     pub unreached: Vec<PeerId>,
-    /// Every block of the tree (distinct, the root included).
-    pub ids: Vec<BlockId>,
 }
 
 /// Why a fetch failed.
@@ -110,7 +107,6 @@ pub async fn fetch_tree_over(
     // cost the phone library 190 KB.
     mut progress: Box<dyn FnMut(FetchProgress) + Send>,
 ) -> Result<FetchReport, GetError> {
-    let root_ref = root.clone();
     let mut fetch = Fetch::new(root, WINDOW);
     if let Some((base, from)) = base {
         fetch = fetch.with_base(base, from);
@@ -135,34 +131,15 @@ pub async fn fetch_tree_over(
     let repeats = fetch.take_stored();
     report.progress = fetch.progress();
     report.delivered = fetch.delivered().collect();
-    if fetch.root_is_data() {
-        // A small file: nothing to read back (a directory's get has thousands of them).
-        report.ids = vec![fetch.root()];
-        return Ok(report);
-    }
     drop(fetch);
-    // Every block is held now: the repeated subtrees' data, and the list of ids for the pin,
-    // come from the store.
-    report.ids = tokio::task::spawn_blocking(move || {
-        if let Some(out) = output {
-            repeats
-                .iter()
-                .try_for_each(|p| out.write_stored(&store, p))?;
-        }
-        tree_block_ids(&store, &root_ref, Leaves::Trust).map_err(|e| match e {
-            TreeIdsError::Missing(id) => GetError::NotHeld(id),
-            TreeIdsError::Store(e) => GetError::Store(e),
-            TreeIdsError::Corrupt { id, reason } => {
-                GetError::Fetch(FetchError::BadTree { id, reason })
-            }
-            TreeIdsError::TooLarge => GetError::Fetch(FetchError::BadTree {
-                id: root_ref.id,
-                reason: e.to_string(),
-            }),
+    // Every block is held now: the data of the repeated subtrees comes from the store.
+    if let Some(out) = output.filter(|_| !repeats.is_empty()) {
+        tokio::task::spawn_blocking(move || {
+            repeats.iter().try_for_each(|p| out.write_stored(&store, p))
         })
-    })
-    .await
-    .map_err(|e| GetError::Write(std::io::Error::other(format!("writer: {e}"))))??;
+        .await
+        .map_err(|e| GetError::Write(std::io::Error::other(format!("writer: {e}"))))??;
+    }
     Ok(report)
 }
 

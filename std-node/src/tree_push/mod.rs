@@ -381,13 +381,10 @@ impl TreePushes {
             let applied_in = t.elapsed();
             // Pinned once written: the next push compares with this tree.
             // Held whole: fetched just now, or under the previous pin.
-            let ids = crate::node::dir_tree_block_ids(&store, &r, crate::node::Leaves::Trust)?;
-            let listed_in = t.elapsed();
-            store.pin(&l, &r, ids)?;
+            crate::node::pin_dir_tree(&store, &l, &r, crate::node::Leaves::Trust)?;
             debug!(
                 apply_ms = applied_in.as_millis(),
-                list_ms = (listed_in - applied_in).as_millis(),
-                pin_ms = (t.elapsed() - listed_in).as_millis(),
+                pin_ms = (t.elapsed() - applied_in).as_millis(),
                 "tree written and pinned"
             );
             Ok::<_, Error>(applied)

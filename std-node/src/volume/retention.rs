@@ -17,7 +17,8 @@ use super::ops::blocking;
 use super::snapshots::{self, now_ns};
 use super::state::{Retention, VolumeState};
 use crate::error::Error;
-use crate::node::{Leaves, dir_trees_block_ids};
+use crate::node::Leaves;
+use crate::tree_ids::DirTreeIds;
 
 /// What applying a retention did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -69,11 +70,11 @@ impl Volumes {
         let (store, keys) = (Arc::clone(&self.store), state.keys());
         report.dropped = blocking(move || {
             let roots: Vec<BlockRef> = kept.iter().map(|s| s.root.clone()).collect();
-            let mut ids = dir_trees_block_ids(&store, &roots, Leaves::Check)?;
-            ids.extend(kept.iter().map(|s| s.at.0.id));
+            let ids = DirTreeIds::new(&store, &roots, Leaves::Check)
+                .chain(kept.iter().map(|s| Ok(s.at.0.id)));
             let prefix = snapshots::pin_prefix(&keys);
             let retained = format!("{prefix}retained");
-            store.pin(&retained, &head.0, ids)?;
+            store.try_pin(&retained, &head.0, ids)?;
             let kept_ids: HashSet<String> = kept.iter().map(|s| hex::encode(s.at.0.id.0)).collect();
             let mut dropped = HashSet::new();
             for pin in store.pins()? {

@@ -454,7 +454,7 @@ impl Volumes {
         root: &BlockRef,
         providers: &[(PeerId, SocketAddr)],
     ) -> Result<Vec<BlockId>, Error> {
-        let report = fetch_tree(
+        fetch_tree(
             Arc::clone(&self.identity),
             Arc::clone(&self.store),
             root.clone(),
@@ -466,7 +466,11 @@ impl Volumes {
             Box::new(|_| {}),
         )
         .await?;
-        Ok(report.ids)
+        let (store, root) = (Arc::clone(&self.store), root.clone());
+        crate::node::blocking("listing a tree", move || {
+            crate::tree_ids::held_tree_ids(&store, &root)
+        })
+        .await
     }
 
     /// Fetches the directory tree under `root` except the subtrees it shares with `compare` (a
