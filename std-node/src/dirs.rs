@@ -5,11 +5,10 @@
 //! each entry points at a file's data tree or at another directory's listing tree. The node adds a
 //! directory bottom-up: files first, then the listing that names them.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use gofast_core::block::{BlockId, BlockRef, ScopeSecret, read_tree};
+use gofast_core::block::{BlockRef, ScopeSecret, read_tree};
 use gofast_core::fs::{
     DirEntry, DirListing, EntryKind, MAX_LISTING_LEN, check_name, encode_listing,
 };
@@ -47,13 +46,12 @@ pub(crate) fn too_deep() -> Error {
 /// What adding a directory produced.
 #[derive(Debug)]
 pub struct DirAdded {
-    /// The top listing's root, the data bytes of every file beneath it, and every distinct block
-    /// of the whole tree (listings and files).
+    /// The top listing's root and the data bytes of every file beneath it.
     pub encoded: Encoded,
     /// Files added (read, or taken unchanged from the previous tree).
     pub files: u64,
     /// Of those, the files taken from the previous tree without being read (same size and
-    /// modification time): their blocks are not in `encoded.ids`.
+    /// modification time).
     pub reused: u64,
     /// What was left out: symbolic links and special files (devices, sockets, pipes).
     pub skipped: Vec<PathBuf>,
@@ -100,20 +98,10 @@ struct Adding<'a, P> {
     files: u64,
     reused: u64,
     entries: u64,
-    ids: Vec<BlockId>,
-    seen: HashSet<BlockId>,
     skipped: Vec<PathBuf>,
 }
 
 impl<P: FnMut(u64)> Adding<'_, P> {
-    fn take_ids(&mut self, ids: Vec<BlockId>) {
-        for id in ids {
-            if self.seen.insert(id) {
-                self.ids.push(id);
-            }
-        }
-    }
-
     /// Adds the directory `dir` (at `depth` below the top); returns its listing's root and the data
     /// bytes beneath it. A file whose size and modification time are those `previous` (the listing
     /// of this directory's last add, held whole) gives it is not read again: its entry is reused.
@@ -224,7 +212,6 @@ impl<P: FnMut(u64)> Adding<'_, P> {
         let listing = encode_listing(&mut entries)
             .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("{}: {e}", dir.display())))?;
         let encoded = encode_with_writer(&mut self.writer, self.scope, &listing[..], dir, |_| {})?;
-        self.take_ids(encoded.ids);
         Ok((encoded.root, total))
     }
 
@@ -257,7 +244,6 @@ impl<P: FnMut(u64)> Adding<'_, P> {
         })?;
         self.read = base.saturating_add(encoded.size);
         self.files += 1;
-        self.take_ids(encoded.ids);
         Ok(Some((encoded.root, encoded.size)))
     }
 }
@@ -342,18 +328,12 @@ pub fn add_dir_since(
         files: 0,
         reused: 0,
         entries: 0,
-        ids: Vec::new(),
-        seen: HashSet::new(),
         skipped: Vec::new(),
     };
     let (root, size) = adding.add(store, dir, 0, previous.map(|p| p.root))?;
     adding.writer.flush()?;
     Ok(DirAdded {
-        encoded: Encoded {
-            root,
-            size,
-            ids: adding.ids,
-        },
+        encoded: Encoded { root, size },
         files: adding.files,
         reused: adding.reused,
         skipped: adding.skipped,

@@ -42,8 +42,6 @@ pub struct Encoded {
     pub root: BlockRef,
     /// Data bytes.
     pub size: u64,
-    /// Every distinct block of the tree, the root included.
-    pub ids: Vec<BlockId>,
 }
 
 /// A sealed leaf on its way to the tree builder.
@@ -124,8 +122,8 @@ pub fn encode_with_writer(
             .map_err(|_| Error::new(ErrorKind::Internal, "the store thread of the add panicked"))?;
         // A read error is the cause of whatever the builder saw after it.
         let size = read?;
-        let (root, ids) = built?;
-        Ok(Encoded { root, size, ids })
+        let root = built?;
+        Ok(Encoded { root, size })
     })
 }
 
@@ -224,19 +222,14 @@ fn seal_worker(
 }
 
 /// Takes the sealed leaves in the order they were dealt, builds the tree and writes every block
-/// to the store; returns the root and the distinct block ids.
+/// to the store; returns the root. (No list of the blocks: a pin walks the stored tree.)
 fn build_and_store(
     writer: &mut Writer,
     convergence: &ConvergenceKey,
     workers: &[Receiver<Vec<Result<Sealed, BlockError>>>],
     failed: &AtomicBool,
-) -> Result<(BlockRef, Vec<BlockId>), Error> {
-    let mut ids: Vec<BlockId> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+) -> Result<BlockRef, Error> {
     let mut sink = |id: &BlockId, bytes: &[u8]| -> Result<(), StoreError> {
-        if seen.insert(*id) {
-            ids.push(*id);
-        }
         // Sealed by this node a moment ago: no need to hash it again.
         writer.put_verified(id, bytes, Class::Permanent).map(|_| ())
     };
@@ -267,7 +260,7 @@ fn build_and_store(
         // The reader failed: the caller's error says why, and it must not flush this batch.
         return Err(Error::new(ErrorKind::Internal, "the add was abandoned"));
     }
-    Ok((root, ids))
+    Ok(root)
 }
 
 fn encoding_error(e: BlockError) -> Error {

@@ -473,7 +473,7 @@ impl Node {
             path.to_path_buf(),
         );
         let added = blocking("add", move || add_dir(&store, &scope, &dir, progress)).await?;
-        let mut report = self.finish_add(&label, added.encoded).await?;
+        let mut report = self.finish_add(&label, added.encoded, true).await?;
         report.dir = true;
         report.files = added.files;
         report.skipped = added.skipped;
@@ -504,7 +504,7 @@ impl Node {
         })
         .await?;
         let encoded_in = t.elapsed();
-        let report = self.finish_add(&label, encoded).await;
+        let report = self.finish_add(&label, encoded, false).await;
         debug!(
             encode_ms = encoded_in.as_millis(),
             pin_and_announce_ms = (t.elapsed() - encoded_in).as_millis(),
@@ -520,15 +520,29 @@ impl Node {
             encode_into_store(&store, &scope, &data[..], Path::new("<bytes>"), |_| {})
         })
         .await?;
-        self.finish_add(label, encoded).await
+        self.finish_add(label, encoded, false).await
     }
 
-    async fn finish_add(&self, label: &str, encoded: Encoded) -> Result<AddReport, Error> {
-        let Encoded { root, size, ids } = encoded;
-        let blocks = ids.len() as u64;
+    /// Pins what an add wrote (a directory's tree if `dir`) and announces it.
+    async fn finish_add(
+        &self,
+        label: &str,
+        encoded: Encoded,
+        dir: bool,
+    ) -> Result<AddReport, Error> {
+        let Encoded { root, size } = encoded;
         let (store, label_owned, root_c) =
             (Arc::clone(&self.store), label.to_owned(), root.clone());
-        blocking("pin", move || store.pin(&label_owned, &root_c, ids)).await?;
+        // Just written: the walk trusts the leaves.
+        let blocks = blocking("pin", move || {
+            let pinned = if dir {
+                pin_dir_tree(&store, &label_owned, &root_c, Leaves::Trust)
+            } else {
+                pin_tree(&store, &label_owned, &root_c, Leaves::Trust)
+            };
+            pinned.map(|p| p.blocks)
+        })
+        .await?;
         // A suspended node sends nothing: the root is announced by the next round after resume
         // (or, in the low-power profile, when it is added or fetched again).
         let announced_to = if self.is_suspended() {

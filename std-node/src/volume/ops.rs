@@ -313,7 +313,7 @@ impl Volumes {
                 &note,
             )?;
             out.writer.flush()?;
-            store.pin(&snapshots::pin_label(&keys, &at), &at.0, out.ids)?;
+            out.pin_written(&store, &snapshots::pin_label(&keys, &at), &at.0)?;
             snapshots::load(&store, &keys, &at).map(Some)
         })
         .await?;

@@ -346,7 +346,7 @@ impl Volumes {
             let note = format!("merge {}", short_id(&t.at.0.id));
             let (at, _) = snapshots::make(&mut out.writer, &identity, &k, &root, &[&m, &t], &note)?;
             out.writer.flush()?;
-            store.pin(&snapshots::pin_label(&k, &at), &at.0, out.ids)?;
+            out.pin_written(&store, &snapshots::pin_label(&k, &at), &at.0)?;
             Ok((Some(snapshots::load(&store, &k, &at)?), root, conflicts))
         })
         .await?;

@@ -8,7 +8,8 @@ use gofast_core::fs::{DirEntry, EntryKind, check_name, encode_listing};
 use crate::dirs::{OwnedEntry, read_listing};
 use crate::encode::encode_with_writer;
 use crate::error::{Error, ErrorKind};
-use crate::store::{BlockStore, Writer};
+use crate::store::{BlockStore, PinReport, Writer};
+use crate::tree_ids::{Leaves, TreeIds};
 
 /// A path inside a volume, split into checked names; empty for the root.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,15 +59,15 @@ impl std::fmt::Display for VolPath {
     }
 }
 
-/// Writes listings and files of one volume into one store batch, and remembers every block it
-/// wrote (the new snapshot's pin takes them).
+/// Writes listings and files of one volume into one store batch, and remembers the root of each
+/// (the new snapshot's pin walks their trees).
 pub(super) struct TreeWriter<'s> {
     /// The store's batch.
     pub(super) writer: Writer,
     /// The volume's scope.
     pub(super) scope: &'s ScopeSecret,
-    /// Blocks written (possibly held already).
-    pub(super) ids: Vec<BlockId>,
+    /// Roots of the listings and files written (their blocks possibly held already).
+    roots: Vec<BlockRef>,
     /// The listings written in this batch, by root: the batch is not in the store until it is
     /// flushed, and an edit of several changes reads what the earlier ones wrote.
     pub(super) written: std::collections::HashMap<BlockId, Vec<OwnedEntry>>,
@@ -78,9 +79,25 @@ impl<'s> TreeWriter<'s> {
         TreeWriter {
             writer,
             scope,
-            ids: Vec::new(),
+            roots: Vec::new(),
             written: std::collections::HashMap::new(),
         }
+    }
+
+    /// Once the batch is flushed: pins every block it wrote as `label`, with `root` (a snapshot
+    /// that names them).
+    pub(super) fn pin_written(
+        &self,
+        store: &BlockStore,
+        label: &str,
+        root: &BlockRef,
+    ) -> Result<PinReport, Error> {
+        let ids = self
+            .roots
+            .iter()
+            .flat_map(|r| TreeIds::new(store, r, Leaves::Trust))
+            .map(|r| r.map_err(Error::from));
+        store.try_pin(label, root, ids)
     }
 
     /// The listing under `root`: written in this batch, or from the store.
@@ -123,7 +140,7 @@ impl<'s> TreeWriter<'s> {
             std::path::Path::new("<listing>"),
             |_| {},
         )?;
-        self.ids.extend(encoded.ids);
+        self.roots.push(encoded.root.clone());
         self.written.insert(encoded.root.id, entries.to_vec());
         Ok((encoded.root, size))
     }
@@ -136,7 +153,7 @@ impl<'s> TreeWriter<'s> {
         progress: impl FnMut(u64),
     ) -> Result<(BlockRef, u64), Error> {
         let encoded = encode_with_writer(&mut self.writer, self.scope, input, path, progress)?;
-        self.ids.extend(encoded.ids);
+        self.roots.push(encoded.root.clone());
         Ok((encoded.root, encoded.size))
     }
 
