@@ -221,15 +221,3 @@ impl Iterator for DirTreeIds<'_> {
         next
     }
 }
-
-/// The distinct ids of the tree under `root`, held whole (fetched just now), as a list: for the
-/// callers that keep one (a volume's snapshot pins what taking it in fetched).
-pub(crate) fn held_tree_ids(
-    store: &BlockStore,
-    root: &BlockRef,
-) -> Result<Vec<BlockId>, TreeIdsError> {
-    let mut ids = TreeIds::new(store, root, Leaves::Trust).collect::<Result<Vec<_>, _>>()?;
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(ids)
-}

@@ -8,22 +8,21 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use gofast_core::block::{BlockId, BlockRef};
+use gofast_core::block::BlockRef;
 use gofast_core::fs::EntryKind;
 use gofast_core::identity::{KeyPair, PeerId};
 
 use super::{FetchReport, fetch_tree};
 use crate::dirs::{MAX_DEPTH, read_listing, too_deep};
 use crate::error::{Error, ErrorKind};
-use crate::node::blocking;
 use crate::store::{BlockStore, Class};
-use crate::tree_ids::held_tree_ids;
 
 /// What a changed-tree fetch did.
 #[derive(Clone, Debug, Default)]
 pub struct DirFetch {
-    /// The blocks of every listing and file it walked (not those of the skipped subtrees).
-    pub ids: Vec<BlockId>,
+    /// The roots of every listing and file it walked (not those of the skipped subtrees): a walk
+    /// of each lists their blocks.
+    pub roots: Vec<BlockRef>,
     /// Blocks that came from providers (the rest were held).
     pub received: u64,
     /// Of those, blocks rebuilt from deltas.
@@ -42,8 +41,6 @@ pub async fn fetch_dir_changes(
     deltas_from: Option<PeerId>,
 ) -> Result<DirFetch, Error> {
     let mut out = DirFetch::default();
-    // A fetch, then the list of the tree it made whole (its blocks are this fetch's share of the
-    // pin).
     let fetch = |root: BlockRef, old: Option<BlockRef>| {
         let fetched = fetch_tree(
             Arc::clone(identity),
@@ -56,20 +53,15 @@ pub async fn fetch_dir_changes(
             old.zip(deltas_from),
             Box::new(|_| {}),
         );
-        let store = Arc::clone(store);
-        async move {
-            let report = fetched.await?;
-            let ids = blocking("listing a tree", move || held_tree_ids(&store, &root)).await?;
-            Ok::<_, Error>((report, ids))
-        }
+        async move { Ok::<_, Error>((fetched.await?, root)) }
     };
     // Changed files are fetched several at once: each is a connection of its own, and most of a
     // small file's time is the connection's set-up.
     let mut files = tokio::task::JoinSet::new();
-    let take = |out: &mut DirFetch, (report, ids): (FetchReport, Vec<BlockId>)| {
+    let take = |out: &mut DirFetch, (report, root): (FetchReport, BlockRef)| {
         out.received += report.progress.received;
         out.rebuilt += report.progress.rebuilt;
-        out.ids.extend(ids);
+        out.roots.push(root);
     };
     // Entries walked, bounded like every directory tree (a peer's tree may be anything).
     let mut entries = 0u64;
@@ -126,7 +118,7 @@ pub async fn fetch_dir_changes(
 const FILES_AT_ONCE: usize = 8;
 
 fn joined(
-    done: Result<Result<(FetchReport, Vec<BlockId>), Error>, tokio::task::JoinError>,
-) -> Result<(FetchReport, Vec<BlockId>), Error> {
+    done: Result<Result<(FetchReport, BlockRef), Error>, tokio::task::JoinError>,
+) -> Result<(FetchReport, BlockRef), Error> {
     done.map_err(|e| Error::new(ErrorKind::Internal, format!("a file's fetch: {e}")))?
 }

@@ -24,6 +24,7 @@ use crate::events::NodeEvent;
 use crate::exchange::{fetch_dir_changes, fetch_tree};
 use crate::net::PushedRecord;
 use crate::store::Class;
+use crate::tree_ids::{Leaves, TreeIds};
 
 /// How often a device looks up the owner's grant for an epoch it lacks.
 pub(super) const GRANT_LOOKUP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
@@ -39,7 +40,7 @@ pub struct SyncReport {
     pub merges: usize,
     /// What the merges decided for someone.
     pub conflicts: Vec<MergeConflict>,
-    /// Blocks brought in (held already or fetched).
+    /// Blocks brought in (held already or fetched): what the pins of the snapshots taken in hold.
     pub blocks: u64,
 }
 
@@ -258,9 +259,8 @@ impl Volumes {
         };
         match mine {
             None => {
-                let ids = self.ensure_tree(&theirs.root, None, &providers).await?;
-                report.blocks += ids.len() as u64;
-                self.keep(&keys, &theirs, ids, fetched).await?;
+                let roots = self.ensure_tree(&theirs.root, None, &providers).await?;
+                report.blocks += self.keep(&keys, &theirs, roots, fetched).await?;
                 report.fast_forwards += 1;
                 self.adopt(state, &theirs).await?;
             }
@@ -272,25 +272,23 @@ impl Volumes {
                 if base_id == Some(theirs.at.0.id) {
                     // Theirs is behind: nothing to take in.
                 } else if base_id == Some(mine.at.0.id) {
-                    let ids = self
+                    let roots = self
                         .ensure_tree(&theirs.root, Some(mine.root.clone()), &providers)
                         .await?;
-                    report.blocks += ids.len() as u64;
-                    self.keep(&keys, &theirs, ids, fetched).await?;
+                    report.blocks += self.keep(&keys, &theirs, roots, fetched).await?;
                     report.fast_forwards += 1;
                     self.adopt(state, &theirs).await?;
                 } else {
-                    let mut ids = self
+                    let mut roots = self
                         .ensure_tree(&theirs.root, Some(mine.root.clone()), &providers)
                         .await?;
                     if let Some(b) = &base {
-                        ids.extend(
+                        roots.extend(
                             self.ensure_tree(&b.root, Some(mine.root.clone()), &providers)
                                 .await?,
                         );
                     }
-                    report.blocks += ids.len() as u64;
-                    self.keep(&keys, &theirs, ids, fetched).await?;
+                    report.blocks += self.keep(&keys, &theirs, roots, fetched).await?;
                     self.merge(state, &keys, base, &mine, &theirs, report)
                         .await?;
                 }
@@ -383,19 +381,27 @@ impl Volumes {
         Ok(())
     }
 
-    /// Pins what was brought in for `theirs` (its tree's new blocks, the snapshots walked).
+    /// Pins what was brought in for `theirs`: the trees under `roots` (its tree's listings and
+    /// files walked, held whole now) and the snapshots `fetched`. Returns the blocks the pin holds.
     async fn keep(
         &self,
         keys: &VolumeKeys,
         theirs: &SnapshotInfo,
-        mut ids: Vec<BlockId>,
+        roots: Vec<BlockRef>,
         fetched: Vec<BlockId>,
-    ) -> Result<(), Error> {
-        ids.extend(fetched);
+    ) -> Result<u64, Error> {
         // One label per snapshot taken in: a retry replaces its own pin instead of adding one.
         let label = format!("{}/in", snapshots::pin_label(keys, &theirs.at));
         let (store, at) = (Arc::clone(&self.store), theirs.at.0.clone());
-        blocking(move || Ok(store.pin(&label, &at, ids).map(|_| ())?)).await
+        blocking(move || {
+            let ids = roots
+                .iter()
+                .flat_map(|r| TreeIds::new(&store, r, Leaves::Trust))
+                .map(|r| r.map_err(Error::from))
+                .chain(fetched.into_iter().map(Ok));
+            store.try_pin(&label, &at, ids).map(|p| p.blocks)
+        })
+        .await
     }
 
     /// Where to fetch a device's blocks from: the device first, then the volume's other devices.
@@ -448,12 +454,12 @@ impl Volumes {
         blocking(move || snapshots::load(&store, &k, &a)).await
     }
 
-    /// Fetches the tree under `root` (nothing if held whole); returns its blocks.
+    /// Fetches the tree under `root` (nothing if held whole).
     async fn fetch(
         &self,
         root: &BlockRef,
         providers: &[(PeerId, SocketAddr)],
-    ) -> Result<Vec<BlockId>, Error> {
+    ) -> Result<(), Error> {
         fetch_tree(
             Arc::clone(&self.identity),
             Arc::clone(&self.store),
@@ -466,24 +472,20 @@ impl Volumes {
             Box::new(|_| {}),
         )
         .await?;
-        let (store, root) = (Arc::clone(&self.store), root.clone());
-        crate::node::blocking("listing a tree", move || {
-            crate::tree_ids::held_tree_ids(&store, &root)
-        })
-        .await
+        Ok(())
     }
 
     /// Fetches the directory tree under `root` except the subtrees it shares with `compare` (a
-    /// tree held whole); returns the blocks of what it walked.
+    /// tree held whole); returns the roots of the listings and files it walked.
     async fn ensure_tree(
         &self,
         root: &BlockRef,
         compare: Option<BlockRef>,
         providers: &[(PeerId, SocketAddr)],
-    ) -> Result<Vec<BlockId>, Error> {
+    ) -> Result<Vec<BlockRef>, Error> {
         let fetched =
             fetch_dir_changes(&self.identity, &self.store, root, compare, providers, None).await?;
-        Ok(fetched.ids)
+        Ok(fetched.roots)
     }
 
     /// The newest snapshot both `mine` and `theirs` follow (or are), walking both histories by
