@@ -102,6 +102,13 @@ fn block_json(scope_seed: u8, plaintext: &[u8]) -> Value {
     })
 }
 
+/// The chunking the first vectors were made with (the default before 2026-11-28): the vectors list
+/// their parameters, so they stay valid for them.
+const SIXTEEN_KIB: ChunkerParams = match ChunkerParams::new(4096, 16_384, 65_535) {
+    Ok(p) => p,
+    Err(_) => panic!("valid parameters"),
+};
+
 fn tree_json(scope_seed: u8, params: ChunkerParams, data_seed: &str, len: usize) -> Value {
     let scope = ScopeSecret::from_secret(SecretBytes::new(seed32(scope_seed)));
     let data = generated(data_seed, len);
@@ -734,7 +741,7 @@ fn generate() -> Value {
     ];
 
     let chunking: Vec<Value> = [
-        (ChunkerParams::DEFAULT, 300_000),
+        (SIXTEEN_KIB, 300_000),
         (ChunkerParams::new(64, 256, 1024).unwrap(), 8_000),
     ]
     .iter()
@@ -755,8 +762,9 @@ fn generate() -> Value {
     .collect();
 
     let trees = vec![
-        tree_json(3, ChunkerParams::DEFAULT, "gofast golden tree", 0),
-        tree_json(3, ChunkerParams::DEFAULT, "gofast golden tree", 200_000),
+        tree_json(3, SIXTEEN_KIB, "gofast golden tree", 0),
+        tree_json(3, SIXTEEN_KIB, "gofast golden tree", 200_000),
+        tree_json(3, ChunkerParams::DEFAULT, "gofast golden tree", 300_000),
         // Small chunks give a tree of several levels from little data.
         tree_json(
             3,

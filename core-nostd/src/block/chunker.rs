@@ -64,11 +64,14 @@ impl fmt::Display for ChunkerParamsError {
 impl core::error::Error for ChunkerParamsError {}
 
 impl ChunkerParams {
-    /// 4 KiB / 16 KiB / 64 KiB − 1: small enough that an edit re-sends little, large enough that
-    /// per-block overhead (an id, a tree entry, a store row) stays under half a percent.
+    /// 8 KiB / 32 KiB / 64 KiB − 1. Per-block work (a store row, a want, an id check, a message
+    /// between threads) dominated a transfer's CPU at 16 KiB: 32 KiB moved a file between two
+    /// nodes about a quarter faster, and edits still travel as deltas of the chunks they touch, so
+    /// larger chunks cost a push few bytes (`docs/BENCHMARKS.md`). 32 KiB is the largest average
+    /// [`ChunkerParams::new`] accepts below the 64 KiB block.
     pub const DEFAULT: ChunkerParams = ChunkerParams {
-        min: 4096,
-        avg: 16_384,
+        min: 8192,
+        avg: 32_768,
         max: MAX_PAYLOAD_LEN as u32,
     };
 
