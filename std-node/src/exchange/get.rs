@@ -19,9 +19,11 @@ use super::output::FileOutput;
 use super::sink::Sink;
 use crate::store::{BlockStore, Class};
 
-/// Requests in flight per provider: enough to keep a loopback or LAN link busy (64 KiB blocks,
-/// 2 MiB in flight), few enough that a slow provider holds little.
-pub(super) const WINDOW: usize = 32;
+/// Requests in flight per provider: enough to keep a loopback or LAN link busy, few enough that a
+/// slow provider holds little. 16 blocks of ~39 KB (the default chunking's mean) are the ~640 KB
+/// that 32 blocks of ~20 KB were before chunks averaged 32 KiB; on loopback 16 was faster than 32
+/// and cost the provider less CPU (docs/BENCHMARKS.md).
+pub(super) const WINDOW: usize = 16;
 
 /// How a fetch went.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
