@@ -8,14 +8,14 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use gofast_core::block::{BlockRef, ScopeSecret, read_tree};
+use gofast_core::block::{BlockId, BlockRef, ScopeSecret, read_tree};
 use gofast_core::fs::{
     DirEntry, DirListing, EntryKind, MAX_LISTING_LEN, check_name, encode_listing,
 };
 
 use crate::encode::{Encoded, encode_with_writer};
 use crate::error::{Error, ErrorKind};
-use crate::store::{BlockStore, Writer};
+use crate::store::{BlockStore, StoreError, Writer};
 
 /// Directories nested deeper than this are refused (on add and on get): deeper than any real tree,
 /// shallow enough that paths stay within what file systems accept.
@@ -342,11 +342,26 @@ pub fn add_dir_since(
 
 /// Reads and decodes the listing under `root` from `store` (every block of it must be held).
 pub fn read_listing(store: &BlockStore, root: &BlockRef) -> Result<Vec<OwnedEntry>, Error> {
+    read_listing_by(root, |id| store.get(id))
+}
+
+/// [`read_listing`] through [`BlockStore::get_uncounted`]: for the walks of a pin.
+pub(crate) fn read_listing_uncounted(
+    store: &BlockStore,
+    root: &BlockRef,
+) -> Result<Vec<OwnedEntry>, Error> {
+    read_listing_by(root, |id| store.get_uncounted(id))
+}
+
+fn read_listing_by(
+    root: &BlockRef,
+    mut get: impl FnMut(&BlockId) -> Result<Option<Vec<u8>>, StoreError>,
+) -> Result<Vec<OwnedEntry>, Error> {
     let mut bytes = Vec::new();
     read_tree(
         root,
         MAX_LISTING_LEN as u64,
-        |id| match store.get(id) {
+        |id| match get(id) {
             Ok(Some(b)) => Ok(b),
             Ok(None) => Err(Error::new(
                 ErrorKind::NotFound,

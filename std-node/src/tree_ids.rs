@@ -15,7 +15,7 @@ use std::collections::HashSet;
 
 use gofast_core::block::{Block, BlockId, BlockRef, open_in_place};
 
-use crate::dirs::{MAX_DEPTH, count_entries, read_listing, too_deep};
+use crate::dirs::{MAX_DEPTH, count_entries, read_listing_uncounted, too_deep};
 use crate::error::{Error, ErrorKind};
 use crate::store::{BlockStore, StoreError};
 use gofast_core::fs::EntryKind;
@@ -110,7 +110,11 @@ impl<'s> TreeIds<'s> {
         let Some(r) = self.nodes.pop() else {
             return Ok(None);
         };
-        let mut bytes = self.store.get(&r.id)?.ok_or(TreeIdsError::Missing(r.id))?;
+        // Not counted as a use: this runs inside a pin, under the store's commit lock.
+        let mut bytes = self
+            .store
+            .get_uncounted(&r.id)?
+            .ok_or(TreeIdsError::Missing(r.id))?;
         let block = open_in_place(&r, &mut bytes).map_err(|e| TreeIdsError::Corrupt {
             id: r.id,
             reason: e.to_string(),
@@ -194,7 +198,7 @@ impl<'s> DirTreeIds<'s> {
                 continue;
             }
             if let Some(depth) = depth {
-                let listed = read_listing(self.store, &root)?;
+                let listed = read_listing_uncounted(self.store, &root)?;
                 count_entries(&mut self.entries, listed.len())?;
                 for e in listed {
                     match e.kind {
@@ -219,5 +223,50 @@ impl Iterator for DirTreeIds<'_> {
         let next = self.step().transpose();
         self.failed = matches!(next, Some(Err(_)));
         next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use gofast_core::block::{ChunkerParams, FileEncoder, ScopeSecret};
+    use gofast_core::crypto::SecretBytes;
+
+    use super::*;
+    use crate::node::pin_tree;
+    use crate::store::{Class, StoreConfig};
+
+    /// A pin's walk reads the tree's nodes inside the pin's transaction, under the store's commit
+    /// lock. Reading a cache block counted a hit, and a full hit buffer wrote the counts under
+    /// that same lock: the pin waited on itself. Here every block is a cache block and the
+    /// buffer holds one hit.
+    #[test]
+    fn a_pin_of_cache_blocks_does_not_wait_on_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StoreConfig {
+            hit_buffer: 1,
+            ..StoreConfig::default()
+        };
+        let store = BlockStore::open(dir.path(), &SecretBytes::new([1; 32]), config).unwrap();
+        // Small chunks: a tree of several levels from little data.
+        let params = ChunkerParams::new(64, 128, 256).unwrap();
+        let scope = ScopeSecret::from_secret(SecretBytes::new([2; 32]));
+        let data: Vec<u8> = (0..200_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let mut enc = FileEncoder::new(&scope, params);
+        let mut put = |id: &BlockId, b: &[u8]| store.put(id, b, Class::Cache).map(|_| ());
+        enc.write(&data, &mut put).unwrap();
+        let root = enc.finish(&mut put).unwrap().root;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(pin_tree(&store, "cached", &root, Leaves::Check).map(|p| p.blocks));
+        });
+        let pinned = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the pin finishes")
+            .unwrap();
+        assert!(pinned > 100, "the tree's blocks are pinned: {pinned}");
     }
 }

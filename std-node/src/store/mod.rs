@@ -436,7 +436,14 @@ impl BlockStore {
     /// The block named `id`, checked against its id, or `None` if the store does not hold it. Counts a
     /// hit for a cache block and a request for the cache's admission either way.
     pub fn get(&self, id: &BlockId) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(id, true)
+        self.read(id, true, true)
+    }
+
+    /// [`Self::get`] without counting a use of the block for the cache: for the walks that list a
+    /// tree's blocks for a pin. Those run inside the pin's transaction, holding the commit lock,
+    /// so they must never write hit counts (which takes that lock); and a walk is not a use.
+    pub fn get_uncounted(&self, id: &BlockId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(id, true, false)
     }
 
     /// [`BlockStore::get`] for a block going to a peer, without hashing it again: the peer checks
@@ -444,13 +451,15 @@ impl BlockStore {
     /// and length, which the index entry sealed under the block's index key names) already turns a
     /// flipped bit into an error.
     pub fn get_to_serve(&self, id: &BlockId) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(id, false)
+        self.read(id, false, true)
     }
 
-    fn read(&self, id: &BlockId, hash: bool) -> Result<Option<Vec<u8>>, StoreError> {
+    fn read(&self, id: &BlockId, hash: bool, counted: bool) -> Result<Option<Vec<u8>>, StoreError> {
         let inner = &self.inner;
         let ikey = inner.keys.index_key(id);
-        lock(&inner.policy).record_access(sketch_key(&ikey));
+        if counted {
+            lock(&inner.policy).record_access(sketch_key(&ikey));
+        }
         // A compaction may delete the arena between the index lookup and the read; the index then
         // already points at the new copy, so one more lookup finds it.
         let mut attempts = 0;
@@ -471,7 +480,7 @@ impl BlockStore {
                 offset: entry.offset,
             })?;
         }
-        if entry.class == Class::Cache {
+        if counted && entry.class == Class::Cache {
             inner.count_hit(ikey);
         }
         Ok(Some(body))
