@@ -146,9 +146,14 @@ impl Iterator for TreeIds<'_> {
             return None;
         }
         let next = self.step().transpose();
-        self.failed = matches!(next, Some(Err(_)));
-        next
+        ended_by_error(&mut self.failed, next)
     }
+}
+
+/// Notes in `failed` whether a walk's `next` item is an error: the walk ends after it.
+fn ended_by_error<T, E>(failed: &mut bool, next: Option<Result<T, E>>) -> Option<Result<T, E>> {
+    *failed = matches!(next, Some(Err(_)));
+    next
 }
 
 /// The block ids under the directories `roots` together: their listings' trees and their files'
@@ -221,8 +226,7 @@ impl Iterator for DirTreeIds<'_> {
             return None;
         }
         let next = self.step().transpose();
-        self.failed = matches!(next, Some(Err(_)));
-        next
+        ended_by_error(&mut self.failed, next)
     }
 }
 

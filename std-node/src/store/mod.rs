@@ -694,15 +694,11 @@ pub const PIN_BATCH: usize = 1 << 16;
 /// such a re-pin rewrites every row it keeps (measured: 200,000 blocks with 1 % changed, 0.5 s
 /// instead of 0.2).
 struct PinWriter<'a> {
-    inner: &'a Inner,
     _commit: MutexGuard<'a, ()>,
-    txn: redb::WriteTransaction,
-    totals: Totals,
+    tx: PinTxn<'a>,
     lkey: [u8; 32],
     generation: u64,
     replaced: bool,
-    epoch: u64,
-    now: u64,
     blocks: u64,
     missing: u64,
     started: std::time::Instant,
@@ -730,15 +726,17 @@ impl<'a> PinWriter<'a> {
             None => None,
         };
         Ok(PinWriter {
-            inner,
             _commit: commit,
-            txn,
-            totals,
+            tx: PinTxn {
+                inner,
+                txn,
+                totals,
+                epoch,
+                now: now_secs(),
+            },
             lkey,
             generation: old.as_ref().map_or(1, |p| p.generation.wrapping_add(1)),
             replaced: old.is_some(),
-            epoch,
-            now: now_secs(),
             blocks: 0,
             missing: 0,
             started,
@@ -751,14 +749,7 @@ impl<'a> PinWriter<'a> {
         // In key order: each B-tree page is then visited in one run.
         want.sort_unstable();
         want.dedup();
-        let mut members = self.txn.open_table(PIN_MEMBERS)?;
-        let mut t = Tables::open(
-            &self.txn,
-            &self.inner.keys,
-            &mut self.totals,
-            self.epoch,
-            self.now,
-        )?;
+        let (mut members, mut t) = self.tx.tables()?;
         let mut kept = vec![false; want.len()];
         if self.replaced {
             let (lo, hi) = label_range(&self.lkey);
@@ -794,14 +785,7 @@ impl<'a> PinWriter<'a> {
         if !self.replaced {
             return Ok(());
         }
-        let mut members = self.txn.open_table(PIN_MEMBERS)?;
-        let mut t = Tables::open(
-            &self.txn,
-            &self.inner.keys,
-            &mut self.totals,
-            self.epoch,
-            self.now,
-        )?;
+        let (mut members, mut t) = self.tx.tables()?;
         let (lo, hi) = label_range(&self.lkey);
         let generation = self.generation;
         for row in members.extract_from_if(lo..=hi, |_, g| g != generation)? {
@@ -814,14 +798,7 @@ impl<'a> PinWriter<'a> {
     /// Takes the members in `batch` and empties it.
     fn add(&mut self, batch: &mut Vec<IndexKey>) -> Result<(), StoreError> {
         batch.sort_unstable();
-        let mut members = self.txn.open_table(PIN_MEMBERS)?;
-        let mut t = Tables::open(
-            &self.txn,
-            &self.inner.keys,
-            &mut self.totals,
-            self.epoch,
-            self.now,
-        )?;
+        let (mut members, mut t) = self.tx.tables()?;
         for ikey in batch.drain(..) {
             let old = members.insert(&member_key(&self.lkey, &ikey), &self.generation)?;
             match old.map(|g| g.value()) {
@@ -846,12 +823,13 @@ impl<'a> PinWriter<'a> {
                 blocks: self.blocks,
                 root: root.to_bytes(),
                 label: label.to_owned(),
-                pinned_at: Some(self.now),
+                pinned_at: Some(self.tx.now),
             };
             let mut plain = record.encode();
-            let sealed = self.inner.keys.seal(Domain::Pin, &self.lkey, &plain);
+            let sealed = self.tx.inner.keys.seal(Domain::Pin, &self.lkey, &plain);
             wipe(&mut plain);
-            self.txn
+            self.tx
+                .txn
                 .open_table(PINS)?
                 .insert(&self.lkey, sealed?.as_slice())?;
         }
@@ -861,7 +839,9 @@ impl<'a> PinWriter<'a> {
             missing: self.missing,
             replaced: self.replaced,
         };
-        self.inner.commit_with_totals(self.txn, self.totals)?;
+        self.tx
+            .inner
+            .commit_with_totals(self.tx.txn, self.tx.totals)?;
         // A large pin is an add's or a get's tail: what it cost, and how much of that was the
         // durable commit (arena syncs and redb's).
         debug!(
@@ -871,6 +851,31 @@ impl<'a> PinWriter<'a> {
             "pinned"
         );
         Ok(report)
+    }
+}
+
+/// A pin's write transaction and what opening its tables takes.
+struct PinTxn<'a> {
+    inner: &'a Inner,
+    txn: redb::WriteTransaction,
+    totals: Totals,
+    epoch: u64,
+    now: u64,
+}
+
+impl PinTxn<'_> {
+    /// The member rows and the index's tables.
+    #[allow(clippy::type_complexity)]
+    fn tables(&mut self) -> Result<(redb::Table<'_, [u8; 64], u64>, Tables<'_>), StoreError> {
+        let members = self.txn.open_table(PIN_MEMBERS)?;
+        let t = Tables::open(
+            &self.txn,
+            &self.inner.keys,
+            &mut self.totals,
+            self.epoch,
+            self.now,
+        )?;
+        Ok((members, t))
     }
 }
 
