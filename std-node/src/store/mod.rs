@@ -694,8 +694,10 @@ pub const PIN_BATCH: usize = 1 << 16;
 /// such a re-pin rewrites every row it keeps (measured: 200,000 blocks with 1 % changed, 0.5 s
 /// instead of 0.2).
 struct PinWriter<'a> {
-    _commit: MutexGuard<'a, ()>,
+    // Before the lock: fields drop in order, so an abandoned pin aborts its transaction before
+    // the next committer may begin one.
     tx: PinTxn<'a>,
+    _commit: MutexGuard<'a, ()>,
     lkey: [u8; 32],
     generation: u64,
     replaced: bool,
@@ -726,7 +728,6 @@ impl<'a> PinWriter<'a> {
             None => None,
         };
         Ok(PinWriter {
-            _commit: commit,
             tx: PinTxn {
                 inner,
                 txn,
@@ -734,6 +735,7 @@ impl<'a> PinWriter<'a> {
                 epoch,
                 now: now_secs(),
             },
+            _commit: commit,
             lkey,
             generation: old.as_ref().map_or(1, |p| p.generation.wrapping_add(1)),
             replaced: old.is_some(),

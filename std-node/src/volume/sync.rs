@@ -394,8 +394,11 @@ impl Volumes {
         let label = format!("{}/in", snapshots::pin_label(keys, &theirs.at));
         let (store, at) = (Arc::clone(&self.store), theirs.at.0.clone());
         blocking(move || {
+            // A tree fetched at several places is walked once.
+            let mut walked = std::collections::HashSet::new();
             let ids = roots
                 .iter()
+                .filter(|r| walked.insert(r.id))
                 .flat_map(|r| TreeIds::new(&store, r, Leaves::Trust))
                 .map(|r| r.map_err(Error::from))
                 .chain(fetched.into_iter().map(Ok));

@@ -92,9 +92,12 @@ impl<'s> TreeWriter<'s> {
         label: &str,
         root: &BlockRef,
     ) -> Result<PinReport, Error> {
+        // A file written twice (the same bytes at two paths) is walked once.
+        let mut walked = std::collections::HashSet::new();
         let ids = self
             .roots
             .iter()
+            .filter(|r| walked.insert(r.id))
             .flat_map(|r| TreeIds::new(store, r, Leaves::Trust))
             .map(|r| r.map_err(Error::from));
         store.try_pin(label, root, ids)
